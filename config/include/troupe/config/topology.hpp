@@ -1,0 +1,160 @@
+#pragma once
+/// \file The topology: what runs where, read from a TOML file and validated as a
+/// whole before anything starts. Errors name the file, line, column and key.
+///
+/// Schema (every key optional unless marked):
+///
+///   [simulation]
+///   tick_hz = 60.0          # ticks per simulated second, > 0
+///   ticks = 600             # ticks to run, > 0
+///   seed = 1                # scenario and rules seed
+///   scenario = "sandbox"    # sandbox | pile | empty
+///   bodies = 1000           # bodies the scenario starts with
+///   threads = 2             # physics worker threads, >= 1
+///   mode = "batch"          # batch (as fast as possible) | realtime (tick_hz)
+///
+///   [[nodes]]               # at least one
+///   name = "main"           # required, unique
+///   host = "127.0.0.1"
+///   port = 0                # 0 = any free port
+///
+///   [actors.NAME]           # logic, input and physics are required
+///   kind = "physics"        # defaults to NAME: logic | input | physics | observer
+///   node = "main"           # defaults to the first node
+///   mailbox = { capacity = 1024, overflow = "reject" }
+///   ...kind parameters (see ActorSpec)
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace troupe::config {
+
+/// What a full mailbox does with one more message (see DESIGN.md, Mailboxes).
+enum class Overflow : std::uint8_t {
+  latest,      ///< replace the queued message of the same type with the new one
+  drop_oldest, ///< drop the oldest queued message to make room
+  drop_newest, ///< drop the new message
+  reject,      ///< refuse the new message and tell the sender, who retries
+};
+
+/// Config spelling of an overflow policy ("drop-oldest").
+const char* to_string(Overflow overflow);
+
+/// Parses the config spelling.
+std::optional<Overflow> parse_overflow(std::string_view text);
+
+/// Bound and policy of one actor's mailbox.
+struct MailboxSpec {
+  std::uint32_t capacity = 1024; ///< >= 1
+  Overflow overflow = Overflow::drop_oldest;
+};
+
+/// One node: an actor system, listening on host:port for its peers.
+struct NodeSpec {
+  std::string name;
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;
+};
+
+/// Batch runs as fast as possible; realtime paces ticks at tick_hz.
+enum class Mode : std::uint8_t { batch, realtime };
+
+/// [simulation]
+struct SimulationSpec {
+  double tick_hz = 60.0;
+  std::uint64_t ticks = 600;
+  std::uint64_t seed = 1;
+  std::string scenario = "sandbox";
+  std::uint32_t bodies = 1000;
+  std::uint32_t threads = 2;
+  Mode mode = Mode::batch;
+};
+
+/// Parameters of the physics actor ([actors.physics]).
+struct PhysicsParams {
+  std::uint32_t substeps = 4;
+  std::uint32_t iterations = 2;
+  double friction = 0.3;
+  double contact_event_speed = 0.5;
+};
+
+/// Parameters of the logic actor ([actors.logic]).
+struct LogicParams {
+  /// Fountain: one body every N ticks (0 = scenario default), up to max bodies.
+  std::uint32_t fountain_every = 0;
+  std::uint32_t fountain_max = 0;
+};
+
+/// Parameters of the input actor ([actors.input]).
+struct InputParams {
+  /// Scripted timeline file (relative paths are relative to the config file);
+  /// empty = no scripted commands.
+  std::string timeline;
+  /// Ticks of commands sent ahead of the last acknowledged tick.
+  std::uint32_t lead_ticks = 120;
+};
+
+/// Parameters of an observer (a snapshot and contact subscriber that measures
+/// hand-off latency, snapshot age and skipped generations).
+struct ObserverParams {
+  /// Simulated work per snapshot, in microseconds (0 = none); lets a run show what
+  /// `latest` delivery does for a slow reader.
+  std::uint32_t work_us = 0;
+};
+
+/// One actor of the topology.
+struct ActorSpec {
+  std::string name;
+  std::string kind;
+  std::string node;
+  MailboxSpec mailbox;
+  std::variant<std::monostate, PhysicsParams, LogicParams, InputParams, ObserverParams> params;
+  int line = 0; ///< where [actors.NAME] starts, for later diagnostics
+};
+
+/// A loaded and validated topology.
+struct Topology {
+  std::string path; ///< the file it came from
+  SimulationSpec simulation;
+  std::vector<NodeSpec> nodes;
+  std::vector<ActorSpec> actors; ///< sorted: physics, logic, input, then others by name
+
+  /// The actor with this name, or nullptr.
+  const ActorSpec* actor(std::string_view name) const;
+  /// The node with this name, or nullptr.
+  const NodeSpec* node(std::string_view name) const;
+  /// Actors of one kind in start order.
+  std::vector<const ActorSpec*> actors_of_kind(std::string_view kind) const;
+};
+
+/// A config error: where and what. `to_string` gives the one-line form
+/// "FILE:LINE:COL: KEY: MESSAGE".
+struct ConfigError {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string key; ///< dotted path, e.g. "actors.physics.mailbox.overflow"
+  std::string message;
+  std::string to_string() const;
+};
+
+/// Either a topology or the first error found.
+using LoadResult = std::variant<Topology, ConfigError>;
+
+/// Reads and validates a TOML file.
+LoadResult load_topology(const std::string& path);
+
+/// Same, from text (`path` is used in messages and to resolve relative paths).
+LoadResult parse_topology(std::string_view text, const std::string& path);
+
+/// A human-readable description of the resolved topology (`troupe check`).
+std::string describe(const Topology& topology);
+
+/// Resolves a path given in the config relative to the config file's directory.
+std::string resolve_relative(const Topology& topology, const std::string& path);
+
+} // namespace troupe::config

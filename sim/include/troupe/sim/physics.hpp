@@ -1,0 +1,57 @@
+#pragma once
+/// \file The physics step: a pure function World -> World plus contact events.
+///
+/// Method: sub-stepped position-based dynamics ("small steps", Macklin et al.
+/// 2019). Per substep: integrate gravity, predict positions, resolve sphere-sphere
+/// and sphere-wall penetration with Jacobi iterations (each body gathers the
+/// corrections of its own contacts, so bodies are independent and the result does
+/// not depend on the thread count), derive velocities, then apply restitution and
+/// friction at the velocity level. Broadphase: a uniform grid rebuilt every step
+/// with a margin, turned into per-body neighbour lists.
+///
+/// Threads: `step` runs on the calling thread and fans out through `Parallel`.
+
+#include <troupe/sim/parallel.hpp>
+#include <troupe/sim/world.hpp>
+
+#include <cstdint>
+#include <vector>
+
+namespace troupe::sim {
+
+/// Tunables of the step (config: [actors.physics] parameters).
+struct PhysicsSettings {
+  std::uint32_t substeps = 4;         ///< substeps per tick
+  std::uint32_t iterations = 2;       ///< Jacobi position iterations per substep
+  float relaxation = 1.f;             ///< scales averaged corrections (SOR factor)
+  float friction = 0.3f;              ///< Coulomb-like tangential velocity damping
+  float linear_damping = 0.01f;       ///< per second
+  float contact_event_speed = 0.5f;   ///< min approach speed (m/s) that emits an event
+};
+
+/// One impact, reported at most once per body pair (or body and wall) per tick.
+struct ContactEvent {
+  BodyId a;              ///< first body (the one with the lower dense index)
+  BodyId b;              ///< second body, or invalid for the arena
+  Vec3 point;            ///< world-space contact point
+  Vec3 normal;           ///< unit normal from b (or the wall) to a
+  float impulse = 0.f;   ///< normal impulse magnitude (N*s) of the impact
+  float approach_speed = 0.f; ///< relative normal speed before the impact (m/s)
+};
+
+/// Counters of one step, for reports and tests.
+struct StepStats {
+  std::uint64_t pairs_tested = 0;  ///< broadphase neighbour pairs
+  std::uint64_t contacts = 0;      ///< touching pairs in the last substep
+};
+
+/// Advances `world` by one tick of physics (world.dt) in place; ticks advance
+/// whatever `world.paused` says, but paused worlds do not move. Appends impacts
+/// to `events` in a deterministic order (by body dense index, then neighbour).
+StepStats step(World& world, const PhysicsSettings& settings, const Parallel& parallel,
+               std::vector<ContactEvent>& events);
+
+/// Kinetic energy of all bodies (J), used by stability tests and reports.
+double kinetic_energy(const World& world);
+
+} // namespace troupe::sim
