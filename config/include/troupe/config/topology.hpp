@@ -28,6 +28,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -53,6 +54,11 @@ struct MailboxSpec {
   Overflow overflow = Overflow::drop_oldest;
 };
 
+/// The mailbox an actor of this kind gets when its config gives none (or gives only
+/// one of the two fields): logic {4096, reject}, input {1024, reject}, physics
+/// {64, reject}, observer {4, latest}; any other kind gets MailboxSpec{}.
+MailboxSpec default_mailbox(std::string_view kind);
+
 /// One node: an actor system, listening on host:port for its peers.
 struct NodeSpec {
   std::string name;
@@ -62,6 +68,9 @@ struct NodeSpec {
 
 /// Batch runs as fast as possible; realtime paces ticks at tick_hz.
 enum class Mode : std::uint8_t { batch, realtime };
+
+/// Config spelling of a mode ("batch", "realtime").
+const char* to_string(Mode mode);
 
 /// [simulation]
 struct SimulationSpec {
@@ -132,7 +141,9 @@ struct Topology {
 };
 
 /// A config error: where and what. `to_string` gives the one-line form
-/// "FILE:LINE:COL: KEY: MESSAGE".
+/// "FILE:LINE:COL: KEY: MESSAGE" ("FILE:LINE:COL: MESSAGE" when there is no key, as
+/// for a TOML syntax error or an unreadable file). Line and column count from 1; an
+/// error with no precise position points at the most relevant table, or at 1:1.
 struct ConfigError {
   std::string file;
   int line = 0;

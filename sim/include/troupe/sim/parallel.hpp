@@ -8,10 +8,9 @@
 
 #include <cstddef>
 #include <functional>
+#include <utility>
 
-namespace tbb {
-inline namespace detail { namespace d1 { class task_arena; } }
-} // namespace tbb
+#include <oneapi/tbb/task_arena.h>
 
 namespace troupe::sim {
 

@@ -1,0 +1,78 @@
+#pragma once
+/// \file Running a topology: the entry point apps/ uses. CAF stays behind this
+/// header (apps/ compiles without it).
+///
+/// `run` starts every node of the topology in this process, each as its own CAF
+/// actor system listening on its node's host:port and connected to its peers
+/// through CAF's middleman, so an actor on another node is reached over real TCP
+/// with real serialization, and the actor code is the same whatever the placement.
+
+#include <troupe/config/topology.hpp>
+#include <troupe/messages/messages.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <variant>
+#include <string>
+#include <vector>
+
+namespace troupe {
+
+/// One command of a script: the tick it is due and what it does, or an input
+/// directive (`burst N`: N droppable input events at that tick).
+struct ScriptLine {
+  std::uint64_t tick = 0;
+  std::uint32_t source = 1;
+  std::uint64_t seq = 0;  ///< 0 = assign in file order
+  std::optional<sim::Action> action;
+  std::uint64_t burst = 0;
+};
+
+/// Reads a timeline file ("TICK ACTION...") or a command log ("TICK SOURCE SEQ
+/// ACTION..." after its header). Errors name the file and line.
+struct ScriptError {
+  std::string message;
+};
+std::variant<std::vector<ScriptLine>, ScriptError> load_script(const std::string& path);
+
+/// What `troupe run` was asked for beyond the topology.
+struct RunOptions {
+  std::optional<std::uint64_t> ticks;    ///< overrides [simulation] ticks
+  std::optional<std::uint32_t> threads;  ///< overrides [simulation] threads
+  std::optional<config::Mode> mode;      ///< overrides [simulation] mode
+  std::string out_dir = "out";           ///< where logs and checkpoints go
+  std::uint64_t checkpoint_every = 0;    ///< 0 = no checkpoints
+  std::string resume_from;               ///< checkpoint file to start from
+  std::string replay_log;                ///< command log to replay instead of the timeline
+  /// The TOML text the topology was read from, embedded in the command log;
+  /// empty = read the file at topology.path.
+  std::string topology_text;
+  bool progress = true;                  ///< print a progress line to stderr
+  /// Called with (tick, target, bodies, last tick ms) while running.
+  std::function<void(std::uint64_t, std::uint64_t, std::size_t, double)> on_progress;
+};
+
+/// What a run produced.
+struct RunResult {
+  bool ok = false;
+  std::string error;              ///< why, when !ok
+  std::uint64_t ticks = 0;        ///< world tick at the end
+  std::uint64_t world_hash = 0;
+  std::size_t bodies = 0;
+  double wall_seconds = 0;
+  std::uint32_t threads = 0;
+  std::vector<ActorReport> actors; ///< in start order
+  std::vector<std::pair<std::string, std::uint16_t>> node_ports; ///< ports bound
+  std::string command_log;        ///< path written
+};
+
+/// Runs the topology to its last tick. Never throws for run-time failures: they
+/// come back in RunResult::error.
+RunResult run(const config::Topology& topology, const RunOptions& options);
+
+/// The effective tick count, thread count and mode after overrides.
+config::SimulationSpec effective_simulation(const config::Topology& topology,
+                                            const RunOptions& options);
+
+} // namespace troupe

@@ -1,0 +1,296 @@
+// The logic actor: owns the world, applies commands in canonical order at each
+// tick boundary, asks physics for the step, publishes snapshots.
+//
+// Threads: a CAF worker runs every handler; the heavy step runs on the physics
+// actor (its own thread), so handlers here stay short.
+
+#include "subsystems.hpp"
+
+#include <troupe/actors/bounded_actor.hpp>
+#include <troupe/actors/metrics.hpp>
+#include <troupe/messages/caf_types.hpp>
+#include <troupe/sim/scenario.hpp>
+
+#include <caf/all.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+
+namespace troupe {
+namespace {
+
+using namespace std::chrono_literals;
+
+class logic_actor : public bounded_actor {
+public:
+  logic_actor(caf::actor_config& cfg, LogicSetup setup)
+    : bounded_actor(cfg, setup.id.mailbox), setup_(std::move(setup)) {
+    if (setup_.resume) {
+      world_ = std::make_shared<const sim::World>(std::move(setup_.resume->world));
+      generation_ = setup_.resume->generation;
+      for (auto& ack : setup_.resume->acks)
+        applied_seq_[ack.source] = ack.seq;
+      setup_.resume.reset();
+    } else {
+      const auto& s = setup_.simulation;
+      auto world = sim::make_scenario({s.scenario, s.bodies, s.seed, s.tick_hz});
+      if (setup_.params.fountain_every > 0) {
+        world.fountain.every_ticks = setup_.params.fountain_every;
+        world.fountain.max_bodies = setup_.params.fountain_max;
+      }
+      world_ = std::make_shared<const sim::World>(std::move(world));
+    }
+    for (auto source : setup_.sources)
+      sealed_[source] = 0, applied_seq_.try_emplace(source, 0);
+  }
+
+  caf::behavior make_behavior() override {
+    set_down_handler([this](caf::down_msg& msg) {
+      std::erase_if(subscribers_, [&](const caf::actor& a) { return a.address() == msg.source; });
+    });
+    return {
+      [this](connect_atom, const std::string& role, caf::actor peer) {
+        if (role == "physics")
+          physics_ = std::move(peer);
+      },
+      [this](subscribe_atom, caf::actor reader) {
+        monitor(reader);
+        subscribers_.push_back(std::move(reader));
+      },
+      [this](start_atom, caf::actor controller) {
+        controller_ = std::move(controller);
+        started_ns_ = steady_now_ns();
+        start_tick_ = world_->tick;
+        try_tick();
+      },
+      [this](CommandBatch& batch) {
+        receive(batch);
+        try_tick();
+      },
+      [this](InputEvent& event) {
+        ++events_;
+        pointer_ = event.pointer;
+      },
+      [this](tick_atom) {
+        timer_pending_ = false;
+        try_tick();
+      },
+      [this](report_atom) { return report(); },
+    };
+  }
+
+  // Handles to peers form cycles (input <-> logic): drop them on exit so every
+  // actor object is destroyed and detached threads can end.
+  void on_exit() override {
+    physics_ = nullptr;
+    controller_ = nullptr;
+    subscribers_.clear();
+    source_actors_.clear();
+  }
+
+private:
+  void receive(CommandBatch& batch) {
+    auto sealed = sealed_.find(batch.source);
+    if (sealed == sealed_.end()) {
+      aout(this) << "logic: refused commands of unknown source " << batch.source << '\n';
+      ++refused_;
+      return;
+    }
+    source_actors_[batch.source] = caf::actor_cast<caf::actor>(current_sender());
+    const auto applied = applied_seq_[batch.source];
+    for (auto& command : batch.commands) {
+      // Batches repeat every unacknowledged command: keep each seq once.
+      if (command.seq <= applied || !queued_seqs_.insert({command.source, command.seq}).second)
+        continue;
+      pending_[command.tick].push_back(std::move(command));
+    }
+    sealed->second = std::max(sealed->second, batch.sealed_through);
+  }
+
+  bool all_sealed(std::uint64_t tick) const {
+    return std::all_of(sealed_.begin(), sealed_.end(),
+                       [&](const auto& kv) { return kv.second >= tick; });
+  }
+
+  void try_tick() {
+    if (!controller_ || stepping_ || finished_ || !physics_)
+      return;
+    const auto tick = world_->tick;
+    if (tick >= setup_.simulation.ticks) {
+      finish();
+      return;
+    }
+    if (!all_sealed(tick))
+      return; // a CommandBatch will call again
+    if (setup_.simulation.mode == config::Mode::realtime) {
+      const auto period_ns = static_cast<std::int64_t>(1e9 / setup_.simulation.tick_hz);
+      const auto due = started_ns_ + static_cast<std::int64_t>(tick - start_tick_) * period_ns;
+      const auto now = steady_now_ns();
+      if (now < due) {
+        if (!timer_pending_) {
+          timer_pending_ = true;
+          delayed_send(this, std::chrono::nanoseconds(due - now), tick_atom::value);
+        }
+        return;
+      }
+    }
+    begin_tick(tick);
+  }
+
+  void begin_tick(std::uint64_t tick) {
+    tick_started_ns_ = steady_now_ns();
+    auto next = std::make_shared<sim::World>(*world_);
+    // Bodies that left the arena in the last step go first, then the commands of
+    // this tick in canonical order (source, then seq), then the tick's rules.
+    sim::after_physics(*next);
+    for (auto it = pending_.begin(); it != pending_.end() && it->first <= tick;) {
+      auto& commands = it->second;
+      if (it->first < tick)
+        late_ += commands.size(); // a source broke its seal: apply now, but count it
+      std::sort(commands.begin(), commands.end(), [](const Command& a, const Command& b) {
+        return std::tie(a.source, a.seq) < std::tie(b.source, b.seq);
+      });
+      for (auto& command : commands) {
+        sim::apply(*next, command.action);
+        auto& applied = applied_seq_[command.source];
+        applied = std::max(applied, command.seq);
+        queued_seqs_.erase({command.source, command.seq});
+        ++applied_;
+      }
+      it = pending_.erase(it);
+    }
+    sim::before_physics(*next);
+    stepping_ = true;
+    StepRequest request_msg{tick, std::move(next)};
+    request(physics_, caf::infinite, step_atom::value, std::move(request_msg))
+      .then([this](StepResult& result) { end_tick(result); },
+            [this](caf::error& err) { fail("physics step failed: " + system().render(err)); });
+  }
+
+  void end_tick(StepResult& result) {
+    stepping_ = false;
+    world_ = std::move(result.world);
+    ++generation_;
+    Snapshot snapshot;
+    snapshot.generation = generation_;
+    snapshot.tick = world_->tick;
+    snapshot.world = world_;
+    for (auto& [source, seq] : applied_seq_)
+      snapshot.acks.push_back({source, seq});
+    snapshot.world_hash = sim::world_hash(*world_);
+    last_hash_ = snapshot.world_hash;
+    snapshot.published_ns = steady_now_ns();
+    auto published = caf::make_message(std::move(snapshot));
+    for (auto& reader : subscribers_)
+      send(reader, published);
+    if (!result.contacts.empty() && !subscribers_.empty()) {
+      auto contacts = caf::make_message(ContactBatch{result.tick, std::move(result.contacts)});
+      for (auto& reader : subscribers_)
+        send(reader, contacts);
+    }
+    for (auto& [source, actor] : source_actors_)
+      send(actor, ack_atom::value, world_->tick, applied_seq_[source]);
+    const double tick_ms = static_cast<double>(steady_now_ns() - tick_started_ns_) / 1e6;
+    tick_ms_.add(tick_ms);
+    step_ms_.add(result.step_ms);
+    bodies_.add(static_cast<double>(world_->size()));
+    maybe_checkpoint();
+    const auto now = steady_now_ns();
+    if (now - last_progress_ns_ > 100'000'000 || world_->tick == setup_.simulation.ticks) {
+      last_progress_ns_ = now;
+      send(controller_, progress_atom::value, world_->tick,
+           static_cast<std::uint64_t>(world_->size()), tick_ms);
+    }
+    try_tick();
+  }
+
+  void maybe_checkpoint() {
+    if (setup_.checkpoint_every == 0 || world_->tick % setup_.checkpoint_every != 0)
+      return;
+    Checkpoint checkpoint{generation_, *world_, {}};
+    for (auto& [source, seq] : applied_seq_)
+      checkpoint.acks.push_back({source, seq});
+    std::filesystem::create_directories(setup_.checkpoint_dir);
+    auto path = setup_.checkpoint_dir + "/tick-" + std::to_string(world_->tick) + ".ckpt";
+    if (auto err = save_checkpoint(path, checkpoint))
+      aout(this) << "logic: " << *err << '\n';
+    else
+      ++checkpoints_;
+  }
+
+  void finish() {
+    finished_ = true;
+    send(controller_, done_atom::value, world_->tick, last_hash_ ? last_hash_ : sim::world_hash(*world_),
+         static_cast<std::uint64_t>(world_->size()));
+  }
+
+  void fail(std::string why) {
+    finished_ = true;
+    aout(this) << "logic: " << why << '\n';
+    send(controller_, done_atom::value, std::move(why));
+  }
+
+  ActorReport report() {
+    auto out = make_report(setup_.id, mailbox_stats());
+    out.counters = {{"ticks", static_cast<double>(tick_ms_.size())},
+                    {"generation", static_cast<double>(generation_)},
+                    {"commands_applied", static_cast<double>(applied_)},
+                    {"commands_late", static_cast<double>(late_)},
+                    {"commands_after_end", static_cast<double>(queued_seqs_.size())},
+                    {"batches_refused", static_cast<double>(refused_)},
+                    {"input_events", static_cast<double>(events_)},
+                    {"checkpoints", static_cast<double>(checkpoints_)},
+                    {"subscribers", static_cast<double>(subscribers_.size())}};
+    out.distributions = {{"tick_ms", tick_ms_.percentiles()},
+                         {"step_ms", step_ms_.percentiles()}};
+    out.series = {{"tick_ms", tick_ms_.series()}, {"bodies", bodies_.series()}};
+    return out;
+  }
+
+  LogicSetup setup_;
+  WorldPtr world_;
+  std::uint64_t generation_ = 0;
+  std::uint64_t last_hash_ = 0;
+  caf::actor physics_;
+  caf::actor controller_;
+  std::vector<caf::actor> subscribers_;
+  std::map<std::uint32_t, caf::actor> source_actors_;
+  std::map<std::uint32_t, std::uint64_t> sealed_;      // source -> sealed through tick
+  std::map<std::uint32_t, std::uint64_t> applied_seq_; // source -> last applied seq
+  std::map<std::uint64_t, std::vector<Command>> pending_; // tick -> commands
+  std::set<std::pair<std::uint32_t, std::uint64_t>> queued_seqs_;
+  sim::Vec3 pointer_;
+  bool stepping_ = false;
+  bool finished_ = false;
+  bool timer_pending_ = false;
+  std::int64_t started_ns_ = 0;
+  std::int64_t tick_started_ns_ = 0;
+  std::int64_t last_progress_ns_ = 0;
+  std::uint64_t start_tick_ = 0;
+  std::uint64_t applied_ = 0;
+  std::uint64_t late_ = 0;
+  std::uint64_t refused_ = 0;
+  std::uint64_t events_ = 0;
+  std::uint64_t checkpoints_ = 0;
+  SampleRecorder tick_ms_;
+  SampleRecorder step_ms_;
+  SampleRecorder bodies_;
+};
+
+} // namespace
+
+caf::actor spawn_logic(caf::actor_system& sys, LogicSetup setup) {
+  return sys.spawn<logic_actor>(std::move(setup));
+}
+
+ActorReport make_report(const Identity& id, const MailboxStats& mailbox) {
+  ActorReport out;
+  out.name = id.name;
+  out.kind = id.kind;
+  out.node = id.node;
+  out.mailbox = mailbox;
+  return out;
+}
+
+} // namespace troupe

@@ -1,0 +1,352 @@
+// Starting, wiring, running and stopping a topology in this process: one CAF
+// actor system per node, each publishing a directory actor on its node's port.
+// Peers are found by topology name through the directory of the node the
+// topology puts them on, so a cross-node handle is a real middleman proxy.
+
+#include "subsystems.hpp"
+
+#include <troupe/actors/metrics.hpp>
+#include <troupe/messages/caf_types.hpp>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace troupe {
+namespace {
+
+using namespace std::chrono_literals;
+
+/// How long a run may go without a progress message before it is declared stuck.
+constexpr auto stall_timeout = 60s;
+
+class node_config : public caf::actor_system_config {
+public:
+  node_config() {
+    load<caf::io::middleman>();
+    register_message_types(*this);
+    set("logger.console", caf::atom("none"));
+  }
+};
+
+/// One node of the topology, running in this process.
+struct LocalNode {
+  const config::NodeSpec* spec = nullptr;
+  node_config cfg;
+  std::unique_ptr<caf::actor_system> system;
+  caf::actor directory;
+  std::uint16_t port = 0;
+  std::map<std::string, caf::actor> actors; // local actors by topology name
+};
+
+caf::behavior directory_behavior(caf::event_based_actor*, std::map<std::string, caf::actor> names) {
+  return {
+    [names](lookup_atom, const std::string& name) -> caf::result<caf::actor> {
+      auto i = names.find(name);
+      if (i == names.end())
+        return make_error(errc::unknown_peer, "no actor named \"" + name + "\" on this node");
+      return i->second;
+    },
+  };
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+class Cluster {
+public:
+  Cluster(const config::Topology& topology, const RunOptions& options)
+    : topology_(topology), options_(options), sim_(effective_simulation(topology, options)) {}
+
+  ~Cluster() { shutdown(); }
+
+  RunResult run() {
+    RunResult result;
+    result.threads = sim_.threads;
+    const auto started = steady_now_ns();
+    if (auto err = prepare(); !err.empty()) {
+      result.error = err;
+      return result;
+    }
+    if (auto err = start(); !err.empty()) {
+      result.error = err;
+      shutdown();
+      return result;
+    }
+    for (auto& node : nodes_)
+      result.node_ports.emplace_back(node->spec->name, node->port);
+    wait_for_end(result);
+    result.wall_seconds = static_cast<double>(steady_now_ns() - started) / 1e9;
+    collect_reports(result);
+    result.command_log = command_log_;
+    shutdown();
+    return result;
+  }
+
+private:
+  /// Everything that can fail because of user input, before any actor starts.
+  std::string prepare() {
+    std::filesystem::create_directories(options_.out_dir);
+    if (!options_.resume_from.empty()) {
+      Checkpoint checkpoint;
+      if (auto err = load_checkpoint(options_.resume_from, checkpoint))
+        return *err;
+      resume_ = std::move(checkpoint);
+    }
+    const auto* input = topology_.actors_of_kind("input").front();
+    const auto& params = std::get<config::InputParams>(input->params);
+    std::string script_path = options_.replay_log;
+    if (script_path.empty() && !params.timeline.empty())
+      script_path = config::resolve_relative(topology_, params.timeline);
+    if (!script_path.empty()) {
+      auto loaded = load_script(script_path);
+      if (auto* err = std::get_if<ScriptError>(&loaded))
+        return err->message;
+      script_ = std::move(std::get<std::vector<ScriptLine>>(loaded));
+    }
+    command_log_ = options_.out_dir + "/commands.log";
+    return {};
+  }
+
+  std::string log_header() const {
+    std::ostringstream out;
+    out << "# troupe command log 1\n";
+    out << "# config: " << topology_.path << "\n";
+    out << "# ticks: " << sim_.ticks << "\n";
+    if (resume_)
+      out << "# resumed-from-tick: " << resume_->world.tick << "\n";
+    out << "# The topology this log was recorded with (troupe replay reads it):\n";
+    std::istringstream config_text(options_.topology_text.empty() ? read_file(topology_.path)
+                                                                  : options_.topology_text);
+    for (std::string line; std::getline(config_text, line);)
+      out << "#= " << line << "\n";
+    out << "# TICK SOURCE SEQ ACTION\n";
+    return out.str();
+  }
+
+  Identity identity(const config::ActorSpec& spec) const {
+    return Identity{spec.name, spec.kind, spec.node, spec.mailbox};
+  }
+
+  caf::actor spawn(LocalNode& node, const config::ActorSpec& spec) {
+    auto& sys = *node.system;
+    if (spec.kind == "physics")
+      return spawn_physics(sys, {identity(spec), std::get<config::PhysicsParams>(spec.params), sim_.threads});
+    if (spec.kind == "logic") {
+      LogicSetup setup{identity(spec), sim_, std::get<config::LogicParams>(spec.params), {1}, resume_,
+                       options_.checkpoint_every, options_.out_dir + "/checkpoints"};
+      return spawn_logic(sys, std::move(setup));
+    }
+    if (spec.kind == "input") {
+      const auto& params = std::get<config::InputParams>(spec.params);
+      InputSetup setup{identity(spec), 1, script_, params.lead_ticks, 0, 0, command_log_, log_header()};
+      if (resume_) {
+        setup.start_tick = resume_->world.tick;
+        for (auto& ack : resume_->acks)
+          if (ack.source == setup.source)
+            setup.acked_seq = ack.seq;
+      }
+      return spawn_input(sys, std::move(setup));
+    }
+    return spawn_observer(sys, {identity(spec), std::get<config::ObserverParams>(spec.params)});
+  }
+
+  std::string start() {
+    for (const auto& spec : topology_.nodes) {
+      auto node = std::make_unique<LocalNode>();
+      node->spec = &spec;
+      node->system = std::make_unique<caf::actor_system>(node->cfg);
+      nodes_.push_back(std::move(node));
+    }
+    // Spawn in start order (physics, logic, input, observers).
+    for (const auto& spec : topology_.actors) {
+      auto& node = node_of(spec.node);
+      auto actor = spawn(node, spec);
+      node.actors[spec.name] = actor;
+      started_.push_back({&node, spec.name, actor});
+    }
+    for (auto& node : nodes_) {
+      node->directory = node->system->spawn(directory_behavior, node->actors);
+      auto port = node->system->middleman().publish(node->directory, node->spec->port,
+                                                    node->spec->host.c_str(), true);
+      if (!port)
+        return "node " + node->spec->name + ": cannot listen on " + node->spec->host + ":" +
+               std::to_string(node->spec->port) + ": " + node->system->render(port.error());
+      node->port = *port;
+    }
+    // Wire every actor to its peers, as seen from its own node.
+    const auto& logic = *topology_.actors_of_kind("logic").front();
+    const auto& physics = *topology_.actors_of_kind("physics").front();
+    for (const auto& spec : topology_.actors) {
+      auto& node = node_of(spec.node);
+      auto self = node.actors[spec.name];
+      std::string err;
+      if (spec.kind == "logic") {
+        if (auto peer = resolve(node, physics, err))
+          caf::anon_send(self, connect_atom::value, std::string{"physics"}, peer);
+      } else if (spec.kind == "input" || spec.kind == "observer") {
+        if (auto peer = resolve(node, logic, err))
+          caf::anon_send(self, connect_atom::value, std::string{"logic"}, peer);
+      }
+      if (!err.empty())
+        return err;
+    }
+    auto& logic_node = node_of(logic.node);
+    controller_ = std::make_unique<caf::scoped_actor>(*logic_node.system);
+    logic_actor_ = logic_node.actors[logic.name];
+    (*controller_)->send(logic_actor_, start_atom::value, caf::actor{*controller_});
+    const auto& input = *topology_.actors_of_kind("input").front();
+    caf::anon_send(node_of(input.node).actors[input.name], start_atom::value);
+    return {};
+  }
+
+  caf::actor resolve(LocalNode& from, const config::ActorSpec& target, std::string& err) {
+    if (target.node == from.spec->name)
+      return from.actors[target.name];
+    auto& to = node_of(target.node);
+    auto directory = from.system->middleman().remote_actor(to.spec->host, to.port);
+    if (!directory) {
+      err = "node " + from.spec->name + ": cannot reach node " + to.spec->name + " at " +
+            to.spec->host + ":" + std::to_string(to.port) + ": " + from.system->render(directory.error());
+      return {};
+    }
+    caf::actor found;
+    caf::scoped_actor self{*from.system};
+    self->request(*directory, 10s, lookup_atom::value, target.name)
+      .receive([&](caf::actor& a) { found = std::move(a); },
+               [&](caf::error& e) {
+                 err = "node " + from.spec->name + ": lookup of " + target.name + " on node " +
+                       to.spec->name + " failed: " + from.system->render(e);
+               });
+    return found;
+  }
+
+  void wait_for_end(RunResult& result) {
+    bool running = true;
+    auto& self = *controller_;
+    while (running) {
+      self->receive(
+        [&](progress_atom, std::uint64_t tick, std::uint64_t bodies, double tick_ms) {
+          if (options_.on_progress)
+            options_.on_progress(tick, sim_.ticks, bodies, tick_ms);
+        },
+        [&](done_atom, std::uint64_t tick, std::uint64_t hash, std::uint64_t bodies) {
+          result.ok = true;
+          result.ticks = tick;
+          result.world_hash = hash;
+          result.bodies = bodies;
+          running = false;
+        },
+        [&](done_atom, std::string& why) {
+          result.error = std::move(why);
+          running = false;
+        },
+        caf::after(stall_timeout) >> [&] {
+          result.error = "no progress for " + std::to_string(stall_timeout.count()) +
+                         " s: the run is stuck (see the actor reports)";
+          running = false;
+        });
+    }
+  }
+
+  void collect_reports(RunResult& result) {
+    for (auto& entry : started_) {
+      caf::scoped_actor self{*entry.node->system};
+      self->request(entry.actor, 10s, report_atom::value)
+        .receive([&](ActorReport& report) { result.actors.push_back(std::move(report)); },
+                 [&](caf::error& e) {
+                   ActorReport missing;
+                   missing.name = entry.name;
+                   missing.counters = {{"report_failed", 1}};
+                   result.actors.push_back(std::move(missing));
+                   (void)e;
+                 });
+    }
+  }
+
+  /// Reverse start order; each actor gets a grace period, then is killed.
+  void shutdown() {
+    if (nodes_.empty())
+      return;
+    controller_.reset();
+    logic_actor_ = nullptr;
+    for (auto i = started_.rbegin(); i != started_.rend(); ++i) {
+      caf::scoped_actor self{*i->node->system};
+      self->monitor(i->actor);
+      self->send_exit(i->actor, caf::exit_reason::user_shutdown);
+      self->receive([](caf::down_msg&) {},
+                    caf::after(5s) >> [&] { self->send_exit(i->actor, caf::exit_reason::kill); });
+    }
+    started_.clear();
+    for (auto& node : nodes_) {
+      node->actors.clear();
+      if (node->directory) {
+        node->system->middleman().unpublish(node->directory, node->port);
+        caf::anon_send_exit(node->directory, caf::exit_reason::user_shutdown);
+        node->directory = nullptr;
+      }
+    }
+    // Systems die in reverse order of creation; each waits for its actors.
+    while (!nodes_.empty())
+      nodes_.pop_back();
+  }
+
+  LocalNode& node_of(const std::string& name) {
+    for (auto& node : nodes_)
+      if (node->spec->name == name)
+        return *node;
+    throw std::logic_error("validated topology names an unknown node: " + name);
+  }
+
+  struct Started {
+    LocalNode* node;
+    std::string name;
+    caf::actor actor;
+  };
+
+  const config::Topology& topology_;
+  const RunOptions& options_;
+  config::SimulationSpec sim_;
+  std::optional<Checkpoint> resume_;
+  std::vector<ScriptLine> script_;
+  std::string command_log_;
+  std::vector<std::unique_ptr<LocalNode>> nodes_;
+  std::vector<Started> started_;
+  std::unique_ptr<caf::scoped_actor> controller_;
+  caf::actor logic_actor_;
+};
+
+} // namespace
+
+config::SimulationSpec effective_simulation(const config::Topology& topology,
+                                            const RunOptions& options) {
+  auto sim = topology.simulation;
+  if (options.ticks)
+    sim.ticks = *options.ticks;
+  if (options.threads)
+    sim.threads = *options.threads;
+  if (options.mode)
+    sim.mode = *options.mode;
+  return sim;
+}
+
+RunResult run(const config::Topology& topology, const RunOptions& options) {
+  try {
+    Cluster cluster(topology, options);
+    return cluster.run();
+  } catch (const std::exception& e) {
+    RunResult result;
+    result.error = e.what();
+    return result;
+  }
+}
+
+} // namespace troupe

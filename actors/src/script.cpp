@@ -1,0 +1,78 @@
+// Timeline files and command logs: one command a line.
+//   timeline:     TICK ACTION...            (# comments, blank lines)
+//   command log:  TICK SOURCE SEQ ACTION... (after a # header)
+// plus the input directive `TICK burst N` (N droppable input events).
+
+#include <troupe/actors/runtime.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+namespace troupe {
+namespace {
+
+bool parse_u64(std::string_view text, std::uint64_t& out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc{} && end == text.data() + text.size();
+}
+
+} // namespace
+
+std::variant<std::vector<ScriptLine>, ScriptError> load_script(const std::string& path) {
+  std::ifstream in(path);
+  if (!in)
+    return ScriptError{path + ": cannot open script file"};
+  std::vector<ScriptLine> lines;
+  std::string text;
+  int number = 0;
+  while (std::getline(in, text)) {
+    ++number;
+    auto where = [&] { return path + ":" + std::to_string(number) + ": "; };
+    text = text.substr(0, text.find('#')); // a comment runs to the end of the line
+    if (text.find_first_not_of(" \t\r") == std::string::npos)
+      continue;
+    std::istringstream words(text);
+    std::string tick_word, second;
+    words >> tick_word >> second;
+    ScriptLine line;
+    if (!parse_u64(tick_word, line.tick))
+      return ScriptError{where() + "expected a tick number first, got \"" + tick_word + "\""};
+    std::uint64_t source = 0;
+    std::string rest;
+    if (parse_u64(second, source)) {
+      // Command log line: TICK SOURCE SEQ ACTION
+      std::string seq_word;
+      words >> seq_word;
+      if (!parse_u64(seq_word, line.seq) || line.seq == 0 || source == 0 || source > 0xffffffffu)
+        return ScriptError{where() + "expected TICK SOURCE SEQ ACTION (source and seq >= 1)"};
+      line.source = static_cast<std::uint32_t>(source);
+      std::getline(words, rest);
+    } else {
+      std::getline(words, rest);
+      rest = second + rest;
+    }
+    const auto start = rest.find_first_not_of(" \t");
+    rest = start == std::string::npos ? std::string{} : rest.substr(start);
+    if (rest.rfind("burst", 0) == 0) {
+      std::istringstream burst(rest.substr(5));
+      std::string count;
+      burst >> count;
+      if (!parse_u64(count, line.burst) || line.burst == 0)
+        return ScriptError{where() + "burst: expected a positive event count, got \"" + count + "\""};
+    } else {
+      std::string error;
+      line.action = sim::parse_action(rest, error);
+      if (!line.action)
+        return ScriptError{where() + error};
+    }
+    lines.push_back(std::move(line));
+  }
+  // Stable: commands of the same tick keep their file order, which is their seq.
+  std::stable_sort(lines.begin(), lines.end(),
+                   [](const ScriptLine& a, const ScriptLine& b) { return a.tick < b.tick; });
+  return lines;
+}
+
+} // namespace troupe

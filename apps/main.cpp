@@ -1,0 +1,219 @@
+// troupe: the command line.
+//   troupe run CONFIG [options]   run a topology, write OUT/report.{json,html}
+//   troupe check CONFIG           validate and print the resolved topology
+//   troupe replay COMMAND_LOG     re-run a recorded run from its command log
+// Exit codes: 0 success, 1 the run failed, 2 bad config or arguments.
+
+#include "report.hpp"
+
+#include <troupe/actors/runtime.hpp>
+#include <troupe/config/topology.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <unistd.h>
+
+namespace {
+
+using namespace troupe;
+
+constexpr int exit_run_failed = 1;
+constexpr int exit_bad_input = 2;
+
+/// Loads a topology or prints its one-line error.
+std::optional<config::Topology> load_or_report(const std::string& path) {
+  auto loaded = config::load_topology(path);
+  if (auto* err = std::get_if<config::ConfigError>(&loaded)) {
+    std::cerr << "troupe: " << err->to_string() << '\n';
+    return std::nullopt;
+  }
+  return std::get<config::Topology>(std::move(loaded));
+}
+
+/// A progress line: rewritten in place on a terminal, every 10% otherwise.
+class Progress {
+public:
+  explicit Progress(bool enabled) : enabled_(enabled), tty_(isatty(STDERR_FILENO) != 0) {}
+
+  void update(std::uint64_t tick, std::uint64_t target, std::size_t bodies, double tick_ms) {
+    if (!enabled_ || target == 0)
+      return;
+    const auto percent = static_cast<int>(100 * tick / target);
+    if (!tty_ && percent < next_percent_)
+      return;
+    next_percent_ = percent / 10 * 10 + 10;
+    std::fprintf(stderr, "%s  tick %llu/%llu  %3d%%  %zu bodies  %.2f ms/tick%s", tty_ ? "\r" : "",
+                 static_cast<unsigned long long>(tick), static_cast<unsigned long long>(target),
+                 percent, bodies, tick_ms, tty_ ? "   " : "\n");
+    std::fflush(stderr);
+    printed_ = true;
+  }
+
+  ~Progress() {
+    if (printed_ && tty_)
+      std::fputc('\n', stderr);
+  }
+
+private:
+  bool enabled_;
+  bool tty_;
+  bool printed_ = false;
+  int next_percent_ = 0;
+};
+
+int run_and_report(const config::Topology& topology, RunOptions options) {
+  const auto simulation = effective_simulation(topology, options);
+  RunResult result;
+  {
+    Progress progress(options.progress);
+    options.on_progress = [&](std::uint64_t tick, std::uint64_t target, std::size_t bodies, double ms) {
+      progress.update(tick, target, bodies, ms);
+    };
+    result = troupe::run(topology, options);
+  }
+  std::cout << app::summary_table(result);
+  std::filesystem::create_directories(options.out_dir);
+  const auto json_path = options.out_dir + "/report.json";
+  const auto html_path = options.out_dir + "/report.html";
+  std::ofstream(json_path) << app::report_json(result, topology, simulation);
+  std::ofstream(html_path) << app::report_html(result, topology, simulation);
+  std::cout << "\n  wrote " << json_path << ", " << html_path;
+  if (!result.command_log.empty())
+    std::cout << ", " << result.command_log;
+  std::cout << "\n";
+  if (!result.ok) {
+    std::cerr << "troupe: run failed: " << result.error << '\n';
+    return exit_run_failed;
+  }
+  return 0;
+}
+
+/// Reads the topology and tick count a command log was recorded with.
+std::optional<config::Topology> topology_from_log(const std::string& path, RunOptions& options) {
+  std::ifstream in(path);
+  if (!in) {
+    std::cerr << "troupe: " << path << ": cannot open command log\n";
+    return std::nullopt;
+  }
+  std::string line, config_path, text;
+  bool is_log = false;
+  while (std::getline(in, line)) {
+    if (line.rfind("# troupe command log", 0) == 0)
+      is_log = true;
+    else if (line.rfind("# config: ", 0) == 0)
+      config_path = line.substr(10);
+    else if (line.rfind("# ticks: ", 0) == 0)
+      options.ticks = std::stoull(line.substr(9));
+    else if (line.rfind("# resumed-from-tick: ", 0) == 0 && options.resume_from.empty()) {
+      std::cerr << "troupe: " << path << ": recorded by a run resumed at tick " << line.substr(21)
+                << "; replay it from the same checkpoint: troupe replay " << path
+                << " --resume CHECKPOINT\n";
+      return std::nullopt;
+    }
+    else if (line.rfind("#= ", 0) == 0 || line == "#=")
+      text += (line.size() > 3 ? line.substr(3) : std::string{}) + "\n";
+  }
+  if (!is_log || text.empty()) {
+    std::cerr << "troupe: " << path << ":1:1: not a troupe command log (no header or no topology)\n";
+    return std::nullopt;
+  }
+  options.topology_text = text;
+  auto parsed = config::parse_topology(text, config_path.empty() ? path : config_path);
+  if (auto* err = std::get_if<config::ConfigError>(&parsed)) {
+    std::cerr << "troupe: " << path << ": embedded topology: " << err->to_string() << '\n';
+    return std::nullopt;
+  }
+  return std::get<config::Topology>(std::move(parsed));
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"troupe: an actor-model simulation framework"};
+  app.require_subcommand(1);
+
+  std::string config_path;
+  RunOptions options;
+  std::uint64_t ticks = 0;
+  std::uint32_t threads = 0;
+  bool batch = false, realtime = false, quiet = false;
+
+  auto add_run_options = [&](CLI::App* cmd) {
+    cmd->add_option("--ticks", ticks, "ticks to run (overrides [simulation] ticks)")->check(CLI::PositiveNumber);
+    cmd->add_option("--threads", threads, "physics threads (overrides [simulation] threads)")
+      ->check(CLI::Range(1, 256));
+    cmd->add_option("--out", options.out_dir, "output folder")->capture_default_str();
+    cmd->add_flag("--quiet", quiet, "no progress line");
+  };
+
+  auto* run_cmd = app.add_subcommand("run", "run a topology");
+  run_cmd->add_option("config", config_path, "topology TOML file")->required();
+  add_run_options(run_cmd);
+  run_cmd->add_flag("--batch", batch, "as fast as possible (overrides [simulation] mode)");
+  run_cmd->add_flag("--realtime", realtime, "pace ticks at tick_hz (overrides [simulation] mode)");
+  run_cmd->add_option("--checkpoint-every", options.checkpoint_every,
+                      "write OUT/checkpoints/tick-N.ckpt every N ticks");
+  run_cmd->add_option("--resume", options.resume_from, "start from a checkpoint file");
+
+  auto* check_cmd = app.add_subcommand("check", "validate a topology and print it resolved");
+  check_cmd->add_option("config", config_path, "topology TOML file")->required();
+
+  std::string log_path;
+  auto* replay_cmd = app.add_subcommand("replay", "re-run a run from its command log");
+  replay_cmd->add_option("command_log", log_path, "OUT/commands.log of an earlier run")->required();
+  add_run_options(replay_cmd);
+  replay_cmd->add_option("--resume", options.resume_from, "the checkpoint a resumed run started from");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : exit_bad_input;
+  }
+  if (ticks)
+    options.ticks = ticks;
+  if (threads)
+    options.threads = threads;
+  if (batch && realtime) {
+    std::cerr << "troupe: --batch and --realtime exclude each other\n";
+    return exit_bad_input;
+  }
+  if (batch)
+    options.mode = config::Mode::batch;
+  if (realtime)
+    options.mode = config::Mode::realtime;
+  options.progress = !quiet;
+
+  if (*check_cmd) {
+    auto topology = load_or_report(config_path);
+    if (!topology)
+      return exit_bad_input;
+    std::cout << config::describe(*topology);
+    return 0;
+  }
+  if (*replay_cmd) {
+    RunOptions replay = options;
+    auto topology = topology_from_log(log_path, replay);
+    if (!topology)
+      return exit_bad_input;
+    if (options.ticks)
+      replay.ticks = options.ticks;
+    replay.replay_log = log_path;
+    replay.mode = config::Mode::batch;
+    std::error_code same_file_error;
+    if (std::filesystem::equivalent(std::filesystem::path(replay.out_dir) / "commands.log", log_path,
+                                    same_file_error)) {
+      std::cerr << "troupe: replay would overwrite its own log; pass --out to another folder\n";
+      return exit_bad_input;
+    }
+    return run_and_report(*topology, replay);
+  }
+  auto topology = load_or_report(config_path);
+  if (!topology)
+    return exit_bad_input;
+  return run_and_report(*topology, options);
+}

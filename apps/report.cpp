@@ -1,0 +1,298 @@
+#include "report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+namespace troupe::app {
+namespace {
+
+std::string fixed(double v, int digits = 3) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string json_number(double v) {
+  if (!std::isfinite(v))
+    return "null";
+  if (v == std::floor(v) && std::fabs(v) < 1e15)
+    return std::to_string(static_cast<long long>(v));
+  return fixed(v, 6);
+}
+
+std::string html_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '<') out += "&lt;";
+    else if (c == '>') out += "&gt;";
+    else if (c == '&') out += "&amp;";
+    else out += c;
+  }
+  return out;
+}
+
+const char* overflow_name(std::uint8_t overflow) {
+  return config::to_string(static_cast<config::Overflow>(overflow));
+}
+
+const Percentiles* find_distribution(const ActorReport& a, const std::string& name) {
+  for (auto& [n, p] : a.distributions)
+    if (n == name)
+      return &p;
+  return nullptr;
+}
+
+double counter(const ActorReport& a, const std::string& name) {
+  for (auto& [n, v] : a.counters)
+    if (n == name)
+      return v;
+  return 0;
+}
+
+const ActorReport* first_of_kind(const RunResult& r, const std::string& kind) {
+  for (auto& a : r.actors)
+    if (a.kind == kind)
+      return &a;
+  return nullptr;
+}
+
+/// Commands as input and logic saw them. A command is lost when input sent it,
+/// it was due within the run, and logic never applied it.
+struct CommandCounts {
+  double sent = 0, applied = 0, after_end = 0;
+  double lost() const { return sent - applied - after_end; }
+};
+
+CommandCounts command_counts(const RunResult& r) {
+  CommandCounts out;
+  if (const auto* input = first_of_kind(r, "input"))
+    out.sent = counter(*input, "commands_sent");
+  if (const auto* logic = first_of_kind(r, "logic")) {
+    out.applied = counter(*logic, "commands_applied");
+    out.after_end = counter(*logic, "commands_after_end");
+  }
+  return out;
+}
+
+std::string percentiles_json(const Percentiles& p) {
+  return "{\"count\": " + std::to_string(p.count) + ", \"p50\": " + json_number(p.p50) +
+         ", \"p95\": " + json_number(p.p95) + ", \"p99\": " + json_number(p.p99) +
+         ", \"max\": " + json_number(p.max) + ", \"mean\": " + json_number(p.mean) + "}";
+}
+
+/// A line plot of one series as inline SVG.
+std::string svg_line(const std::vector<float>& ys, const std::string& title, const std::string& unit) {
+  const int w = 640, h = 200, pad = 40;
+  std::ostringstream out;
+  out << "<figure><figcaption>" << html_escape(title) << "</figcaption>"
+      << "<svg width='" << w << "' height='" << h << "' viewBox='0 0 " << w << ' ' << h
+      << "' role='img'><rect width='100%' height='100%' fill='#fff' stroke='#ccc'/>";
+  if (ys.empty()) {
+    out << "<text x='20' y='100'>no samples</text></svg></figure>";
+    return out.str();
+  }
+  float top = *std::max_element(ys.begin(), ys.end());
+  if (top <= 0)
+    top = 1;
+  out << "<text x='4' y='14' font-size='11'>" << fixed(top, 2) << ' ' << unit << "</text>"
+      << "<text x='4' y='" << h - 4 << "' font-size='11'>0</text><polyline fill='none' "
+      << "stroke='#2563eb' stroke-width='1.5' points='";
+  for (std::size_t i = 0; i < ys.size(); ++i) {
+    const double x = pad + (w - pad - 10) * (ys.size() == 1 ? 0.0 : double(i) / double(ys.size() - 1));
+    const double y = h - 20 - (h - 40) * (ys[i] / top);
+    out << fixed(x, 1) << ',' << fixed(y, 1) << ' ';
+  }
+  out << "'/></svg></figure>";
+  return out.str();
+}
+
+/// Horizontal bars (one per actor) of a mailbox figure against its capacity.
+std::string svg_mailboxes(const RunResult& r) {
+  const int row = 26, w = 640;
+  std::ostringstream out;
+  out << "<figure><figcaption>Mailbox high-water mark / capacity (bars), drops and rejections"
+      << "</figcaption><svg width='" << w << "' height='" << row * r.actors.size() + 10
+      << "' role='img'>";
+  int y = 4;
+  for (auto& a : r.actors) {
+    const double cap = std::max<double>(1, a.mailbox.capacity);
+    const double frac = std::min(1.0, double(a.mailbox.high_water) / cap);
+    out << "<text x='0' y='" << y + 15 << "' font-size='12'>" << html_escape(a.name) << "</text>"
+        << "<rect x='120' y='" << y << "' width='300' height='18' fill='#eee'/>"
+        << "<rect x='120' y='" << y << "' width='" << fixed(300 * frac, 1)
+        << "' height='18' fill='" << (frac >= 1 ? "#dc2626" : "#16a34a") << "'/>"
+        << "<text x='430' y='" << y + 15 << "' font-size='12'>" << a.mailbox.high_water << '/'
+        << a.mailbox.capacity << ' ' << overflow_name(a.mailbox.overflow) << ", dropped "
+        << a.mailbox.dropped << ", rejected " << a.mailbox.rejected << "</text>";
+    y += row;
+  }
+  out << "</svg></figure>";
+  return out.str();
+}
+
+} // namespace
+
+std::string hash_text(std::uint64_t hash) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "0x%016llx", static_cast<unsigned long long>(hash));
+  return buf;
+}
+
+std::string summary_table(const RunResult& r) {
+  std::ostringstream out;
+  out << "\n  troupe run " << (r.ok ? "finished" : "FAILED") << ": " << r.ticks << " ticks, "
+      << r.bodies << " bodies, " << fixed(r.wall_seconds, 2) << " s wall, " << r.threads
+      << " physics thread(s)\n";
+  out << "  world hash " << hash_text(r.world_hash) << "\n\n";
+  char line[256];
+  std::snprintf(line, sizeof line, "  %-12s %-9s %-10s %10s %8s %8s %8s %8s\n", "actor", "kind",
+                "node", "admitted", "dropped", "rejected", "high", "cap");
+  out << line;
+  for (auto& a : r.actors) {
+    std::snprintf(line, sizeof line, "  %-12s %-9s %-10s %10llu %8llu %8llu %8llu %8u\n",
+                  a.name.c_str(), a.kind.c_str(), a.node.c_str(),
+                  static_cast<unsigned long long>(a.mailbox.admitted),
+                  static_cast<unsigned long long>(a.mailbox.dropped),
+                  static_cast<unsigned long long>(a.mailbox.rejected),
+                  static_cast<unsigned long long>(a.mailbox.high_water), a.mailbox.capacity);
+    out << line;
+  }
+  out << '\n';
+  for (auto& a : r.actors) {
+    for (auto& [name, p] : a.distributions) {
+      if (p.count == 0)
+        continue;
+      std::snprintf(line, sizeof line, "  %-12s %-11s p50 %9s  p95 %9s  p99 %9s  max %9s\n",
+                    a.name.c_str(), name.c_str(), fixed(p.p50).c_str(), fixed(p.p95).c_str(),
+                    fixed(p.p99).c_str(), fixed(p.max).c_str());
+      out << line;
+    }
+  }
+  const auto commands = command_counts(r);
+  out << "\n  commands sent " << commands.sent << ", applied " << commands.applied
+      << ", due after the last tick " << commands.after_end << ", lost " << commands.lost() << '\n';
+  if (!r.ok)
+    out << "\n  error: " << r.error << '\n';
+  return out.str();
+}
+
+std::string report_json(const RunResult& r, const config::Topology& topology,
+                        const config::SimulationSpec& s) {
+  std::ostringstream out;
+  out << "{\n  \"schema\": \"troupe-report/1\",\n";
+  out << "  \"ok\": " << (r.ok ? "true" : "false") << ",\n";
+  out << "  \"error\": " << json_string(r.error) << ",\n";
+  out << "  \"config\": " << json_string(topology.path) << ",\n";
+  out << "  \"simulation\": {\"scenario\": " << json_string(s.scenario) << ", \"bodies\": " << s.bodies
+      << ", \"seed\": " << s.seed << ", \"tick_hz\": " << json_number(s.tick_hz)
+      << ", \"ticks\": " << s.ticks << ", \"threads\": " << s.threads << ", \"mode\": \""
+      << (s.mode == config::Mode::batch ? "batch" : "realtime") << "\"},\n";
+  out << "  \"ticks\": " << r.ticks << ",\n";
+  out << "  \"bodies\": " << r.bodies << ",\n";
+  out << "  \"world_hash\": \"" << hash_text(r.world_hash) << "\",\n";
+  out << "  \"wall_seconds\": " << json_number(r.wall_seconds) << ",\n";
+  if (const auto* logic = first_of_kind(r, "logic")) {
+    if (auto* p = find_distribution(*logic, "tick_ms"))
+      out << "  \"tick_ms\": " << percentiles_json(*p) << ",\n";
+  }
+  Percentiles handoff{};
+  for (auto& a : r.actors)
+    if (auto* p = find_distribution(a, "handoff_us"); p && p->count > handoff.count)
+      handoff = *p;
+  out << "  \"snapshot_handoff_us\": " << percentiles_json(handoff) << ",\n";
+  const auto commands = command_counts(r);
+  out << "  \"commands\": {\"sent\": " << json_number(commands.sent) << ", \"applied\": "
+      << json_number(commands.applied) << ", \"after_end\": " << json_number(commands.after_end)
+      << ", \"lost\": " << json_number(commands.lost()) << "},\n";
+  out << "  \"nodes\": [";
+  for (std::size_t i = 0; i < r.node_ports.size(); ++i)
+    out << (i ? ", " : "") << "{\"name\": " << json_string(r.node_ports[i].first)
+        << ", \"port\": " << r.node_ports[i].second << "}";
+  out << "],\n  \"actors\": [\n";
+  for (std::size_t i = 0; i < r.actors.size(); ++i) {
+    const auto& a = r.actors[i];
+    out << "    {\"name\": " << json_string(a.name) << ", \"kind\": " << json_string(a.kind)
+        << ", \"node\": " << json_string(a.node) << ",\n     \"mailbox\": {\"capacity\": "
+        << a.mailbox.capacity << ", \"overflow\": \"" << overflow_name(a.mailbox.overflow)
+        << "\", \"admitted\": " << a.mailbox.admitted << ", \"dropped\": " << a.mailbox.dropped
+        << ", \"rejected\": " << a.mailbox.rejected << ", \"high_water\": " << a.mailbox.high_water
+        << "},\n     \"counters\": {";
+    for (std::size_t j = 0; j < a.counters.size(); ++j)
+      out << (j ? ", " : "") << json_string(a.counters[j].first) << ": " << json_number(a.counters[j].second);
+    out << "},\n     \"distributions\": {";
+    for (std::size_t j = 0; j < a.distributions.size(); ++j)
+      out << (j ? ", " : "") << json_string(a.distributions[j].first) << ": "
+          << percentiles_json(a.distributions[j].second);
+    out << "},\n     \"series\": {";
+    for (std::size_t j = 0; j < a.series.size(); ++j) {
+      out << (j ? ", " : "") << json_string(a.series[j].first) << ": [";
+      const auto& ys = a.series[j].second;
+      for (std::size_t k = 0; k < ys.size(); ++k)
+        out << (k ? "," : "") << json_number(ys[k]);
+      out << "]";
+    }
+    out << "}}" << (i + 1 < r.actors.size() ? "," : "") << "\n";
+  }
+  out << "  ]\n}\n";
+  return out.str();
+}
+
+std::string report_html(const RunResult& r, const config::Topology& topology,
+                        const config::SimulationSpec& s) {
+  std::ostringstream out;
+  out << "<!doctype html><html><head><meta charset='utf-8'><title>troupe report</title>"
+      << "<style>body{font:14px sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse}"
+      << "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}th{background:#f3f4f6}"
+      << "td:first-child{text-align:left}figure{margin:1em 0}figcaption{font-weight:bold}</style>"
+      << "</head><body><h1>troupe run report</h1>";
+  out << "<p>" << (r.ok ? "Finished" : "<b>FAILED</b>: " + html_escape(r.error)) << ". Config <code>"
+      << html_escape(topology.path) << "</code>, scenario " << html_escape(s.scenario) << ", "
+      << r.ticks << " ticks, " << r.bodies << " bodies at the end, " << fixed(r.wall_seconds, 2)
+      << " s wall, " << s.threads << " physics thread(s). World hash <code>" << hash_text(r.world_hash)
+      << "</code>.</p>";
+  out << "<h2>Distributions</h2><table><tr><th>actor</th><th>quantity</th><th>count</th><th>p50</th>"
+      << "<th>p95</th><th>p99</th><th>max</th></tr>";
+  for (auto& a : r.actors)
+    for (auto& [name, p] : a.distributions)
+      out << "<tr><td>" << html_escape(a.name) << "</td><td>" << html_escape(name) << "</td><td>"
+          << p.count << "</td><td>" << fixed(p.p50) << "</td><td>" << fixed(p.p95) << "</td><td>"
+          << fixed(p.p99) << "</td><td>" << fixed(p.max) << "</td></tr>";
+  out << "</table><h2>Plots</h2>";
+  for (auto& a : r.actors)
+    for (auto& [name, ys] : a.series) {
+      const auto unit = name.ends_with("_ms") ? "ms" : name.ends_with("_us") ? "µs" : "";
+      out << svg_line(ys, a.name + ": " + name + (a.kind == "observer" ? " per snapshot" : " per tick"), unit);
+    }
+  out << svg_mailboxes(r);
+  out << "<h2>Counters</h2><table><tr><th>actor</th><th>counter</th><th>value</th></tr>";
+  for (auto& a : r.actors)
+    for (auto& [name, v] : a.counters)
+      out << "<tr><td>" << html_escape(a.name) << "</td><td>" << html_escape(name) << "</td><td>"
+          << json_number(v) << "</td></tr>";
+  out << "</table></body></html>\n";
+  return out.str();
+}
+
+} // namespace troupe::app

@@ -1,0 +1,166 @@
+// Snapshot hand-off latency (one actor system, and two systems over the
+// middleman) and bounded-mailbox throughput next to a plain CAF actor.
+//
+// Hand-off: a publisher sends a Snapshot (shared_ptr<const World>) to a
+// subscriber whose mailbox is bounded with `latest`; the subscriber measures
+// publish -> handler on the steady clock and answers, so each sample is one
+// isolated hand-off. Counters: p50_us, p99_us.
+
+#include <troupe/actors/bounded_actor.hpp>
+#include <troupe/actors/metrics.hpp>
+#include <troupe/messages/caf_types.hpp>
+#include <troupe/sim/scenario.hpp>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include <benchmark/benchmark.h>
+
+namespace troupe {
+namespace {
+
+using namespace std::chrono_literals;
+
+class bench_config : public caf::actor_system_config {
+public:
+  bench_config() {
+    load<caf::io::middleman>();
+    register_message_types(*this);
+    set("logger.console", caf::atom("none"));
+  }
+};
+
+/// Answers every snapshot with its hand-off latency in nanoseconds.
+class latency_subscriber : public bounded_actor {
+public:
+  explicit latency_subscriber(caf::actor_config& cfg)
+    : bounded_actor(cfg, {4, config::Overflow::latest}) {}
+
+  caf::behavior make_behavior() override {
+    return {
+      [](const Snapshot& s) { return steady_now_ns() - s.published_ns; },
+      [](const WorldPtr&) {},
+    };
+  }
+};
+
+WorldPtr world_of(std::uint32_t bodies) {
+  return std::make_shared<const sim::World>(
+    sim::make_scenario({.name = "pile", .bodies = bodies, .seed = 1, .tick_hz = 60}));
+}
+
+void report(benchmark::State& state, SampleRecorder& samples_ns) {
+  const auto p = samples_ns.percentiles();
+  state.counters["p50_us"] = p.p50 / 1e3;
+  state.counters["p99_us"] = p.p99 / 1e3;
+  state.counters["max_us"] = p.max / 1e3;
+}
+
+void handoff(benchmark::State& state, caf::actor_system& publisher_sys, const caf::actor& subscriber) {
+  const auto world = world_of(static_cast<std::uint32_t>(state.range(0)));
+  caf::scoped_actor self{publisher_sys};
+  SampleRecorder samples;
+  std::uint64_t generation = 0;
+  for (auto _ : state) {
+    Snapshot snapshot{++generation, world->tick, world, {}, 0, steady_now_ns()};
+    self->request(subscriber, 30s, std::move(snapshot))
+      .receive([&](std::int64_t ns) { samples.add(static_cast<double>(ns)); },
+               [&](caf::error& e) { state.SkipWithError(publisher_sys.render(e).c_str()); });
+  }
+  report(state, samples);
+}
+
+void BM_SnapshotHandoffInProcess(benchmark::State& state) {
+  bench_config cfg;
+  caf::actor_system sys{cfg};
+  auto subscriber = sys.spawn<latency_subscriber>();
+  handoff(state, sys, subscriber);
+  caf::anon_send_exit(subscriber, caf::exit_reason::user_shutdown);
+}
+BENCHMARK(BM_SnapshotHandoffInProcess)->Arg(1000)->Arg(100000)->Iterations(20000)->UseRealTime();
+
+void BM_SnapshotHandoffAcrossNodes(benchmark::State& state) {
+  // Two actor systems have two node ids: the middleman really serializes.
+  bench_config cfg_a, cfg_b;
+  caf::actor_system node_a{cfg_a};
+  caf::actor_system node_b{cfg_b};
+  auto subscriber = node_b.spawn<latency_subscriber>();
+  auto port = node_b.middleman().publish(subscriber, 0, "127.0.0.1");
+  if (!port) {
+    state.SkipWithError("publish failed");
+    return;
+  }
+  auto proxy = node_a.middleman().remote_actor("127.0.0.1", *port);
+  if (!proxy) {
+    state.SkipWithError("connect failed");
+    return;
+  }
+  handoff(state, node_a, *proxy);
+  node_b.middleman().unpublish(subscriber, *port);
+  caf::anon_send_exit(subscriber, caf::exit_reason::user_shutdown);
+}
+BENCHMARK(BM_SnapshotHandoffAcrossNodes)->Arg(1000)->Arg(100000)->Iterations(200)->UseRealTime();
+
+// --- 20 senders into 1 -----------------------------------------------------
+
+constexpr int senders = 20;
+constexpr int per_sender = 50000;
+
+/// Counts messages; tells `done` when all arrived.
+template <class Base>
+caf::behavior counting(Base* self, caf::actor done, int expected) {
+  auto count = std::make_shared<int>(0);
+  return {
+    [=](int) {
+      if (++*count == expected)
+        self->send(done, done_atom::value);
+    },
+  };
+}
+
+class plain_sink : public caf::event_based_actor {
+public:
+  plain_sink(caf::actor_config& cfg, caf::actor done) : event_based_actor(cfg), done_(std::move(done)) {}
+  caf::behavior make_behavior() override { return counting(this, done_, senders * per_sender); }
+
+private:
+  caf::actor done_;
+};
+
+class bounded_sink : public bounded_actor {
+public:
+  bounded_sink(caf::actor_config& cfg, caf::actor done)
+    : bounded_actor(cfg, {1u << 21, config::Overflow::drop_oldest}), done_(std::move(done)) {}
+  caf::behavior make_behavior() override { return counting(this, done_, senders * per_sender); }
+
+private:
+  caf::actor done_;
+};
+
+template <class Sink> void fan_in(benchmark::State& state) {
+  bench_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  for (auto _ : state) {
+    auto sink = sys.spawn<Sink>(caf::actor{self});
+    for (int s = 0; s < senders; ++s)
+      sys.spawn([sink](caf::event_based_actor* sender) {
+        for (int i = 0; i < per_sender; ++i)
+          sender->send(sink, i);
+        sender->quit();
+      });
+    self->receive([](done_atom) {});
+    caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
+  }
+  state.counters["msg_per_s"] = benchmark::Counter(
+    static_cast<double>(senders * per_sender) * static_cast<double>(state.iterations()),
+    benchmark::Counter::kIsRate);
+}
+
+void BM_FanInPlainActor(benchmark::State& state) { fan_in<plain_sink>(state); }
+void BM_FanInBoundedActor(benchmark::State& state) { fan_in<bounded_sink>(state); }
+BENCHMARK(BM_FanInPlainActor)->Iterations(5)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_FanInBoundedActor)->Iterations(5)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+} // namespace
+} // namespace troupe

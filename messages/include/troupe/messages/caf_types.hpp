@@ -1,0 +1,138 @@
+#pragma once
+/// \file CAF glue for troupe messages: atoms, the troupe error category, and
+/// `inspect` functions. Include only in actors/ and apps/ (CAF is heavy).
+///
+/// Every message type's `inspect` writes one WireEnvelope (protocol version, kind,
+/// Boost.Serialization payload) as a byte string, so what crosses CAF's BASP is the
+/// same framing as checkpoints and the version check happens on every message. An
+/// in-process send never calls `inspect`: it moves a pointer.
+
+#include <troupe/messages/codec.hpp>
+#include <troupe/messages/messages.hpp>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/atom.hpp>
+#include <caf/detail/stringification_inspector.hpp>
+#include <caf/error.hpp>
+#include <caf/make_message.hpp>
+#include <caf/meta/load_callback.hpp>
+#include <caf/meta/type_name.hpp>
+
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace troupe {
+
+/// Errors of troupe's own making, category atom "troupe".
+enum class errc : std::uint8_t {
+  none = 0,
+  /// A peer sent a message of another wire protocol version.
+  protocol_mismatch,
+  /// Bytes from a peer could not be decoded.
+  decode_failed,
+  /// A bounded mailbox refused the message; the sender keeps it and retries.
+  mailbox_full,
+  /// A bounded mailbox dropped a request under its overflow policy.
+  mailbox_dropped,
+  /// A peer named in the topology could not be found.
+  unknown_peer,
+  /// The actor is shutting down.
+  shutting_down,
+};
+
+/// Words for an errc value.
+const char* to_string(errc code);
+
+/// A caf::error of category troupe, with an optional explanation.
+caf::error make_error(errc code, std::string context = {});
+
+/// Registers every troupe message type (same names on every node) and the
+/// troupe error category with a CAF config.
+void register_message_types(caf::actor_system_config& cfg);
+
+/// Atoms of troupe's protocol (at most 10 characters each).
+using step_atom = caf::atom_constant<caf::atom("step")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using start_atom = caf::atom_constant<caf::atom("start")>;
+using connect_atom = caf::atom_constant<caf::atom("connect")>;
+using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
+using ack_atom = caf::atom_constant<caf::atom("ack")>;
+using done_atom = caf::atom_constant<caf::atom("done")>;
+using progress_atom = caf::atom_constant<caf::atom("progress")>;
+using report_atom = caf::atom_constant<caf::atom("report")>;
+using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
+using rejected_atom = caf::atom_constant<caf::atom("rejected")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using burst_atom = caf::atom_constant<caf::atom("burst")>;
+
+namespace detail {
+
+template <class T> constexpr const char* wire_name();
+template <> constexpr const char* wire_name<CommandBatch>() { return "troupe::command_batch"; }
+template <> constexpr const char* wire_name<InputEvent>() { return "troupe::input_event"; }
+template <> constexpr const char* wire_name<Snapshot>() { return "troupe::snapshot"; }
+template <> constexpr const char* wire_name<StepRequest>() { return "troupe::step_request"; }
+template <> constexpr const char* wire_name<StepResult>() { return "troupe::step_result"; }
+template <> constexpr const char* wire_name<ContactBatch>() { return "troupe::contact_batch"; }
+template <> constexpr const char* wire_name<ActorReport>() { return "troupe::actor_report"; }
+
+/// One inspect for all message types: the framed envelope as a byte string.
+template <class Inspector, class T>
+typename Inspector::result_type inspect_enveloped(Inspector& f, T& x) {
+  if constexpr (std::is_same_v<Inspector, caf::detail::stringification_inspector>) {
+    // Logging and to_string: name the message, never encode a whole world.
+    return f(caf::meta::type_name(wire_name<T>()));
+  } else {
+    std::vector<char> bytes;
+    if constexpr (Inspector::reads_state)
+      bytes = frame(wrap(x));
+    return f(caf::meta::type_name(wire_name<T>()), bytes,
+             caf::meta::load_callback([&]() -> caf::error {
+               WireEnvelope envelope;
+               if (auto err = unframe(bytes, envelope))
+                 return make_error(errc::decode_failed, err->message);
+               if (envelope.version != protocol_version)
+                 return make_error(errc::protocol_mismatch,
+                                   "peer speaks protocol version " +
+                                     std::to_string(envelope.version) + ", this node " +
+                                     std::to_string(protocol_version));
+               if (auto err = unwrap(envelope, x))
+                 return make_error(errc::decode_failed, err->message);
+               return caf::none;
+             }));
+  }
+}
+
+} // namespace detail
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, CommandBatch& x) {
+  return detail::inspect_enveloped(f, x);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, InputEvent& x) {
+  return detail::inspect_enveloped(f, x);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, Snapshot& x) {
+  return detail::inspect_enveloped(f, x);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, StepRequest& x) {
+  return detail::inspect_enveloped(f, x);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, StepResult& x) {
+  return detail::inspect_enveloped(f, x);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ContactBatch& x) {
+  return detail::inspect_enveloped(f, x);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ActorReport& x) {
+  return detail::inspect_enveloped(f, x);
+}
+
+} // namespace troupe

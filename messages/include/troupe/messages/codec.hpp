@@ -1,0 +1,54 @@
+#pragma once
+/// \file Boost.Serialization codecs: messages to bytes and back (the wire payload
+/// of WireEnvelope) and checkpoint files. Decoding never throws: a bad input gives
+/// a DecodeError with words, and the target is left unchanged.
+
+#include <troupe/messages/messages.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace troupe {
+
+/// Why bytes could not be decoded.
+struct DecodeError {
+  std::string message;
+};
+
+/// Encodes a message type of messages.hpp (or sim::World) with Boost's binary
+/// archive.
+template <class T> std::vector<char> encode(const T& value);
+
+/// Decodes what `encode` wrote into `out`; returns an error (and leaves `out` as
+/// it was) for truncated or corrupt bytes.
+template <class T> std::optional<DecodeError> decode(const std::vector<char>& bytes, T& out);
+
+/// Wraps `value` in a WireEnvelope of this protocol version.
+template <class T> WireEnvelope wrap(const T& value);
+
+/// Unwraps an envelope, refusing another protocol version or another kind.
+template <class T> std::optional<DecodeError> unwrap(const WireEnvelope& envelope, T& out);
+
+/// Serialises an envelope to one byte string (version, kind, length, payload).
+std::vector<char> frame(const WireEnvelope& envelope);
+
+/// Reads what `frame` wrote.
+std::optional<DecodeError> unframe(const std::vector<char>& bytes, WireEnvelope& out);
+
+/// A resumable state: the world after a tick, the acknowledgements that go with
+/// it, and the generation of its snapshot.
+struct Checkpoint {
+  std::uint64_t generation = 0;
+  sim::World world;
+  std::vector<SourceAck> acks;
+};
+
+/// Writes a checkpoint file atomically (temp file + rename). Returns an error
+/// message on failure.
+std::optional<std::string> save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
+
+/// Reads a checkpoint file; the error names the file and what is wrong with it.
+std::optional<std::string> load_checkpoint(const std::string& path, Checkpoint& out);
+
+} // namespace troupe

@@ -1,0 +1,151 @@
+#pragma once
+/// \file Every message troupe actors exchange, as plain aggregates. Two codecs
+/// stand beside them: Boost.Serialization (codec.hpp: checkpoints and the wire
+/// payload) and CAF's `inspect` (caf_types.hpp, which carries the Boost bytes in a
+/// WireEnvelope). Neither is needed to build or read these types.
+///
+/// Messages are immutable once sent: worlds travel as shared_ptr<const World>, so
+/// an in-process hand-off copies a pointer, never the bodies.
+
+#include <troupe/sim/physics.hpp>
+#include <troupe/sim/rules.hpp>
+#include <troupe/sim/world.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace troupe {
+
+/// Wire protocol version: bumped on any change of a message's encoding. A peer
+/// speaking another version is refused (errc::protocol_mismatch).
+inline constexpr std::uint32_t protocol_version = 1;
+
+/// A world nobody may change any more.
+using WorldPtr = std::shared_ptr<const sim::World>;
+
+/// One user intent. `(tick, source, seq)` is its canonical order: logic applies
+/// the commands of tick T sorted by source, then seq.
+struct Command {
+  std::uint32_t source = 0; ///< id of the input source that made it
+  std::uint64_t seq = 0;    ///< 1, 2, 3... per source, no gaps
+  std::uint64_t tick = 0;   ///< the tick at whose start it is applied
+  sim::Action action;
+};
+
+/// Commands from one source, plus a promise: the source will send no further
+/// command for any tick <= sealed_through. Logic runs tick T only when every
+/// source has sealed T, which makes runs deterministic whatever the timing.
+struct CommandBatch {
+  std::uint32_t source = 0;
+  std::uint64_t sealed_through = 0;
+  std::vector<Command> commands;
+};
+
+/// A droppable input event (pointer motion and the like): it never changes the
+/// world, so losing it under a burst is harmless. Commands are the lossless
+/// channel.
+struct InputEvent {
+  std::uint32_t source = 0;
+  std::uint64_t seq = 0;
+  sim::Vec3 pointer;
+};
+
+/// Per source, the last applied command seq: the acknowledgement input waits for.
+struct SourceAck {
+  std::uint32_t source = 0;
+  std::uint64_t seq = 0;
+};
+
+/// The world after a tick, as published by logic. A reader never sees the same
+/// generation twice nor goes backwards.
+struct Snapshot {
+  std::uint64_t generation = 0; ///< +1 per publication
+  std::uint64_t tick = 0;       ///< world->tick
+  WorldPtr world;
+  std::vector<SourceAck> acks;  ///< sorted by source
+  std::uint64_t world_hash = 0; ///< sim::world_hash(*world)
+  std::int64_t published_ns = 0; ///< steady clock at publication (same host only)
+};
+
+/// Logic asks physics for one step of `world`.
+struct StepRequest {
+  std::uint64_t tick = 0; ///< world->tick, the tick being stepped
+  WorldPtr world;
+};
+
+/// Physics answers with the stepped world and the impacts of the step.
+struct StepResult {
+  std::uint64_t tick = 0; ///< the tick that was stepped (world->tick - 1)
+  WorldPtr world;
+  std::vector<sim::ContactEvent> contacts;
+  double step_ms = 0.0; ///< time the step took on the physics node
+};
+
+/// The impacts of one tick, for audio and observers.
+struct ContactBatch {
+  std::uint64_t tick = 0;
+  std::vector<sim::ContactEvent> events;
+};
+
+/// A mailbox's counters (DESIGN.md, Mailboxes).
+struct MailboxStats {
+  std::uint32_t capacity = 0;
+  std::uint8_t overflow = 0; ///< config::Overflow
+  std::uint64_t admitted = 0;
+  std::uint64_t dropped = 0;
+  std::uint64_t rejected = 0;
+  std::uint64_t high_water = 0; ///< most messages held at once
+};
+
+/// Distribution of a measured quantity.
+struct Percentiles {
+  std::uint64_t count = 0;
+  double p50 = 0, p95 = 0, p99 = 0, max = 0, mean = 0;
+};
+
+/// What one actor reports at the end of a run.
+struct ActorReport {
+  std::string name;
+  std::string kind;
+  std::string node;
+  MailboxStats mailbox;
+  /// Named counters (commands sent, snapshots seen, generations skipped...).
+  std::vector<std::pair<std::string, double>> counters;
+  /// Named distributions (tick ms, hand-off us...).
+  std::vector<std::pair<std::string, Percentiles>> distributions;
+  /// Named series sampled per tick or per snapshot (for plots), decimated.
+  std::vector<std::pair<std::string, std::vector<float>>> series;
+};
+
+/// The framing of every message that crosses a node boundary: a protocol
+/// version, the message kind, and its Boost.Serialization payload.
+struct WireEnvelope {
+  std::uint32_t version = protocol_version;
+  std::uint16_t kind = 0;
+  std::vector<char> payload;
+};
+
+/// Kind tags of WireEnvelope, one per message type. Never reuse a number.
+enum class MessageKind : std::uint16_t {
+  command_batch = 1,
+  input_event = 2,
+  snapshot = 3,
+  step_request = 4,
+  step_result = 5,
+  contact_batch = 6,
+  actor_report = 7,
+};
+
+/// The MessageKind of each type.
+template <class T> struct message_kind;
+template <> struct message_kind<CommandBatch> { static constexpr auto value = MessageKind::command_batch; };
+template <> struct message_kind<InputEvent> { static constexpr auto value = MessageKind::input_event; };
+template <> struct message_kind<Snapshot> { static constexpr auto value = MessageKind::snapshot; };
+template <> struct message_kind<StepRequest> { static constexpr auto value = MessageKind::step_request; };
+template <> struct message_kind<StepResult> { static constexpr auto value = MessageKind::step_result; };
+template <> struct message_kind<ContactBatch> { static constexpr auto value = MessageKind::contact_batch; };
+template <> struct message_kind<ActorReport> { static constexpr auto value = MessageKind::actor_report; };
+
+} // namespace troupe

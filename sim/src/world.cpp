@@ -1,0 +1,242 @@
+// The world's bookkeeping: handle table, invariants, generator, hash.
+#include <troupe/sim/world.hpp>
+
+#include "world_internal.hpp"
+
+#include <bit>
+#include <cmath>
+#include <numbers>
+
+namespace troupe::sim {
+
+namespace {
+
+/// Generation a never-used slot starts with: 1, so a zero-initialised BodyId{0, 0}
+/// never names a live body.
+constexpr std::uint32_t first_generation = 1;
+
+float inverse_mass(float radius, float density) {
+  if (density == 0.f)
+    return 0.f;
+  // Sphere volume 4/3 pi r^3; computed in double so the float result is the same
+  // correctly rounded value on every platform.
+  const double r = radius;
+  const double volume = 4.0 / 3.0 * std::numbers::pi * r * r * r;
+  return static_cast<float>(1.0 / (static_cast<double>(density) * volume));
+}
+
+/// A small streaming hash over 64-bit words. Each absorb is a bijection of the
+/// state for a fixed word and of the word for a fixed state, so changing any one
+/// word of the encoding always changes the result; the final mix spreads it.
+class Hasher {
+public:
+  void word(std::uint64_t v) {
+    h_ = (std::rotl(h_, 23) ^ v) * 0x9E3779B97F4A7C15ull;
+  }
+  void pair(std::uint32_t lo, std::uint32_t hi) {
+    word(static_cast<std::uint64_t>(lo) | (static_cast<std::uint64_t>(hi) << 32));
+  }
+  void f(float a, float b) { pair(std::bit_cast<std::uint32_t>(a), std::bit_cast<std::uint32_t>(b)); }
+  void v3(Vec3 v) {
+    f(v.x, v.y);
+    pair(std::bit_cast<std::uint32_t>(v.z), 0);
+  }
+  std::uint64_t finish() const {
+    // murmur3 fmix64
+    std::uint64_t z = h_;
+    z ^= z >> 33;
+    z *= 0xff51afd7ed558ccdull;
+    z ^= z >> 33;
+    z *= 0xc4ceb9fe1a85ec53ull;
+    z ^= z >> 33;
+    return z;
+  }
+
+private:
+  std::uint64_t h_ = 0x243F6A8885A308D3ull; // pi's fraction, any odd start works
+};
+
+} // namespace
+
+BodyId spawn(World& world, const BodySpec& spec) {
+  std::uint32_t index = 0;
+  if (!world.free_slots.empty()) {
+    // LIFO: the most recently freed slot first.
+    index = world.free_slots.back();
+    world.free_slots.pop_back();
+  } else {
+    index = static_cast<std::uint32_t>(world.slots.size());
+    world.slots.push_back(Slot{first_generation, ~0u});
+  }
+  Slot& slot = world.slots[index];
+  slot.dense = static_cast<std::uint32_t>(world.bodies.size());
+  const BodyId id{index, slot.generation};
+  world.bodies.push_back(Body{spec.position, spec.radius, spec.velocity,
+                              inverse_mass(spec.radius, spec.density)});
+  world.infos.push_back(BodyInfo{id, spec.restitution, spec.color});
+  return id;
+}
+
+bool remove(World& world, BodyId id) {
+  const auto dense = find(world, id);
+  if (!dense)
+    return false;
+  const std::size_t d = *dense;
+  // Stable erase keeps spawn order, which every loop in sim/ relies on.
+  world.bodies.erase(world.bodies.begin() + static_cast<std::ptrdiff_t>(d));
+  world.infos.erase(world.infos.begin() + static_cast<std::ptrdiff_t>(d));
+  for (std::size_t k = d; k < world.infos.size(); ++k)
+    world.slots[world.infos[k].id.index].dense = static_cast<std::uint32_t>(k);
+  Slot& slot = world.slots[id.index];
+  slot.dense = ~0u;
+  ++slot.generation; // every outstanding handle to this slot is now stale
+  world.free_slots.push_back(id.index);
+  return true;
+}
+
+namespace detail {
+
+std::size_t remove_marked(World& world, const std::vector<std::uint8_t>& marked) {
+  std::size_t out = 0;
+  std::size_t removed = 0;
+  for (std::size_t k = 0; k < world.bodies.size(); ++k) {
+    const BodyId id = world.infos[k].id;
+    if (marked[k] != 0) {
+      Slot& slot = world.slots[id.index];
+      slot.dense = ~0u;
+      ++slot.generation;
+      // Freed in dense order, so the LIFO reuse order is deterministic.
+      world.free_slots.push_back(id.index);
+      ++removed;
+      continue;
+    }
+    if (out != k) {
+      world.bodies[out] = world.bodies[k];
+      world.infos[out] = world.infos[k];
+    }
+    world.slots[id.index].dense = static_cast<std::uint32_t>(out);
+    ++out;
+  }
+  world.bodies.resize(out);
+  world.infos.resize(out);
+  return removed;
+}
+
+} // namespace detail
+
+std::optional<std::size_t> find(const World& world, BodyId id) {
+  if (id.index >= world.slots.size())
+    return std::nullopt;
+  const Slot& slot = world.slots[id.index];
+  if (slot.generation != id.generation || slot.dense == ~0u)
+    return std::nullopt;
+  return slot.dense;
+}
+
+std::optional<const char*> check_invariants(const World& world) {
+  if (world.bodies.size() != world.infos.size())
+    return "bodies and infos differ in size";
+  if (!(std::isfinite(world.dt) && world.dt > 0.f))
+    return "dt is not a positive finite number";
+  if (!is_finite(world.gravity))
+    return "gravity is not finite";
+  if (!is_finite(world.arena.min) || !is_finite(world.arena.max))
+    return "arena bounds are not finite";
+  std::size_t live_slots = 0;
+  for (const Slot& slot : world.slots)
+    if (slot.dense != ~0u) {
+      ++live_slots;
+      if (slot.dense >= world.bodies.size())
+        return "a slot points past the dense arrays";
+    }
+  if (live_slots != world.bodies.size())
+    return "live slot count differs from body count";
+  if (live_slots + world.free_slots.size() != world.slots.size())
+    return "free list does not hold exactly the free slots";
+  for (const std::uint32_t index : world.free_slots) {
+    if (index >= world.slots.size())
+      return "free list names a slot past the table";
+    if (world.slots[index].dense != ~0u)
+      return "free list names a live slot";
+  }
+  // Live and free are disjoint and their counts add up to the table size, so a
+  // duplicate in the free list would leave some free slot out: check that every
+  // free slot is listed exactly once by counting.
+  {
+    std::vector<std::uint8_t> seen(world.slots.size(), 0);
+    for (const std::uint32_t index : world.free_slots) {
+      if (seen[index] != 0)
+        return "free list holds a slot twice";
+      seen[index] = 1;
+    }
+  }
+  for (std::size_t k = 0; k < world.bodies.size(); ++k) {
+    const BodyId id = world.infos[k].id;
+    if (id.index >= world.slots.size())
+      return "a body's handle names a slot past the table";
+    const Slot& slot = world.slots[id.index];
+    if (slot.dense != k)
+      return "slot's dense index does not point back at its body";
+    if (slot.generation != id.generation)
+      return "body's handle generation differs from its slot's";
+    const Body& b = world.bodies[k];
+    if (!is_finite(b.position) || !is_finite(b.velocity))
+      return "a body's position or velocity is not finite";
+    if (!(std::isfinite(b.radius) && b.radius > 0.f))
+      return "a body's radius is not a positive finite number";
+    if (!(std::isfinite(b.inv_mass) && b.inv_mass >= 0.f))
+      return "a body's inverse mass is negative or not finite";
+    if (!std::isfinite(world.infos[k].restitution))
+      return "a body's restitution is not finite";
+  }
+  return std::nullopt;
+}
+
+std::uint64_t next_random(World& world) {
+  // splitmix64 (Steele, Lea, Flood 2014).
+  std::uint64_t z = (world.rng_state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+float random_float(World& world, float lo, float hi) {
+  // 24 random bits make every value exactly representable in [0, 1).
+  const float unit = static_cast<float>(next_random(world) >> 40) * 0x1p-24f;
+  const float v = lo + (hi - lo) * unit;
+  // Rounding can land on hi for wide ranges; keep the interval half-open.
+  return v < hi ? v : (lo < hi ? std::nextafter(hi, lo) : lo);
+}
+
+std::uint64_t world_hash(const World& world) {
+  // Canonical encoding, field by field (never raw struct bytes: padding is
+  // unspecified). The body count is part of it, so no two encodings are
+  // prefixes of each other.
+  Hasher h;
+  h.word(world.tick);
+  h.word(world.rng_state);
+  h.f(world.dt, 0.f);
+  h.v3(world.gravity);
+  h.word(world.paused ? 1u : 0u);
+  h.v3(world.arena.min);
+  h.v3(world.arena.max);
+  const Fountain& f = world.fountain;
+  h.v3(f.origin);
+  h.v3(f.velocity);
+  h.f(f.spread, f.radius);
+  h.pair(f.every_ticks, f.max_bodies);
+  h.word(world.bodies.size());
+  for (std::size_t k = 0; k < world.bodies.size(); ++k) {
+    const Body& b = world.bodies[k];
+    const BodyInfo& info = world.infos[k];
+    h.f(b.position.x, b.position.y);
+    h.f(b.position.z, b.radius);
+    h.f(b.velocity.x, b.velocity.y);
+    h.f(b.velocity.z, b.inv_mass);
+    h.pair(info.id.index, info.id.generation);
+    h.pair(std::bit_cast<std::uint32_t>(info.restitution), info.color);
+  }
+  return h.finish();
+}
+
+} // namespace troupe::sim

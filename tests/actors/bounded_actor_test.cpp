@@ -1,0 +1,196 @@
+// The bounded mailbox: each overflow policy under a flood, with the actor held
+// busy by a gate so the flood really meets a full mailbox (no sleeps: the test
+// opens the gate when it has sent everything).
+
+#include <troupe/actors/bounded_actor.hpp>
+#include <troupe/messages/caf_types.hpp>
+
+#include <caf/all.hpp>
+
+#include <gtest/gtest.h>
+
+#include <future>
+
+namespace troupe {
+namespace {
+
+using namespace std::chrono_literals;
+using config::MailboxSpec;
+using config::Overflow;
+using gate_atom = caf::atom_constant<caf::atom("gate")>;
+
+/// Records the ints it handles; its first message (a gate) blocks it until the
+/// test opens the gate.
+class recorder : public bounded_actor {
+public:
+  recorder(caf::actor_config& cfg, MailboxSpec spec, std::shared_future<void> gate)
+    : bounded_actor(cfg, spec), gate_(std::move(gate)) {}
+
+  caf::behavior make_behavior() override {
+    return {
+      [this](gate_atom) { gate_.wait(); },
+      [this](int value) { seen_.push_back(value); },
+      [this](const std::string& text) { texts_.push_back(text); },
+      [this](CommandBatch& batch) { commands_ += batch.commands.size(); },
+      [this](report_atom) {
+        return caf::make_message(seen_, texts_, static_cast<std::uint64_t>(commands_));
+      },
+    };
+  }
+
+private:
+  std::shared_future<void> gate_;
+  std::vector<int> seen_;
+  std::vector<std::string> texts_;
+  std::size_t commands_ = 0;
+};
+
+struct BoundedMailbox : ::testing::Test {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  std::promise<void> gate;
+  caf::actor actor;
+  recorder* raw = nullptr;
+
+  void SetUp() override {
+    register_message_types(cfg);
+    sys = std::make_unique<caf::actor_system>(cfg);
+  }
+
+  void TearDown() override {
+    if (actor)
+      caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
+    actor = nullptr;
+  }
+
+  /// Spawns a recorder and holds it at its gate: the gate message is the one in
+  /// delivery until the test opens it, so every message sent next waits in the
+  /// bounded queue.
+  void spawn_blocked(MailboxSpec spec) {
+    actor = sys->spawn<recorder, caf::detached>(spec, gate.get_future().share());
+    raw = dynamic_cast<recorder*>(caf::actor_cast<caf::abstract_actor*>(actor));
+    caf::anon_send(actor, gate_atom::value);
+  }
+
+  std::vector<int> release_and_collect(std::vector<std::string>* texts = nullptr,
+                                       std::uint64_t* commands = nullptr) {
+    gate.set_value();
+    // The report request is an ordinary (bounded) message: send it once the
+    // queue has drained so that it neither evicts nor is refused.
+    while (raw->mailbox_depth() > 0)
+      std::this_thread::yield();
+    caf::scoped_actor self{*sys};
+    std::vector<int> seen;
+    self->request(actor, 10s, report_atom::value)
+      .receive(
+        [&](std::vector<int>& s, std::vector<std::string>& t, std::uint64_t c) {
+          seen = std::move(s);
+          if (texts)
+            *texts = std::move(t);
+          if (commands)
+            *commands = c;
+        },
+        [&](caf::error& e) { ADD_FAILURE() << sys->render(e); });
+    return seen;
+  }
+};
+
+TEST_F(BoundedMailbox, DropOldestKeepsTheNewestAndCountsDrops) {
+  spawn_blocked({8, Overflow::drop_oldest});
+  for (int i = 0; i < 1000; ++i)
+    caf::anon_send(actor, i);
+  const auto stats = raw->mailbox_stats();
+  EXPECT_LE(stats.high_water, 8u);
+  EXPECT_EQ(raw->mailbox_depth(), 8u);
+  auto seen = release_and_collect();
+  std::vector<int> expected{992, 993, 994, 995, 996, 997, 998, 999};
+  EXPECT_EQ(seen, expected);
+  const auto final_stats = raw->mailbox_stats();
+  EXPECT_EQ(final_stats.dropped, 992u);
+  EXPECT_EQ(final_stats.admitted, 1000u + 1u /* gate */ + 1u /* report */);
+}
+
+TEST_F(BoundedMailbox, DropNewestKeepsTheOldest) {
+  spawn_blocked({4, Overflow::drop_newest});
+  for (int i = 0; i < 100; ++i)
+    caf::anon_send(actor, i);
+  auto seen = release_and_collect();
+  EXPECT_EQ(seen, (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_EQ(raw->mailbox_stats().dropped, 96u);
+}
+
+TEST_F(BoundedMailbox, RejectHandsTheMessageBackToItsSender) {
+  spawn_blocked({2, Overflow::reject});
+  caf::scoped_actor self{*sys};
+  for (int i = 0; i < 5; ++i)
+    self->send(actor, i);
+  int returned = 0;
+  for (int i = 0; i < 3; ++i)
+    self->receive([&](rejected_atom, int value) { returned += value; });
+  EXPECT_EQ(returned, 2 + 3 + 4);
+  EXPECT_EQ(raw->mailbox_stats().rejected, 3u);
+  EXPECT_EQ(release_and_collect(), (std::vector<int>{0, 1}));
+}
+
+TEST_F(BoundedMailbox, RejectAnswersARequestWithMailboxFull) {
+  spawn_blocked({1, Overflow::reject});
+  caf::anon_send(actor, 0);
+  caf::scoped_actor self{*sys};
+  bool refused = false;
+  self->request(actor, 10s, 1).receive([] {}, [&](caf::error& e) {
+    refused = e.category() == caf::atom("troupe") &&
+              e.code() == static_cast<std::uint8_t>(errc::mailbox_full);
+  });
+  EXPECT_TRUE(refused);
+  release_and_collect();
+}
+
+TEST_F(BoundedMailbox, LatestKeepsOnlyTheNewestOfEachType) {
+  spawn_blocked({16, Overflow::latest});
+  for (int i = 0; i < 50; ++i) {
+    caf::anon_send(actor, i);
+    caf::anon_send(actor, "text " + std::to_string(i));
+  }
+  std::vector<std::string> texts;
+  auto seen = release_and_collect(&texts);
+  EXPECT_EQ(seen, (std::vector<int>{49}));
+  EXPECT_EQ(texts, (std::vector<std::string>{"text 49"}));
+  EXPECT_LE(raw->mailbox_stats().high_water, 2u);
+}
+
+TEST_F(BoundedMailbox, CommandsAreNeverDroppedEvenUnderDropOldest) {
+  spawn_blocked({4, Overflow::drop_oldest});
+  caf::scoped_actor self{*sys};
+  // Two command batches first, then a flood of droppable ints.
+  CommandBatch batch{1, 10, {Command{1, 1, 0, sim::SetPaused{true}}}};
+  self->send(actor, batch);
+  self->send(actor, batch);
+  for (int i = 0; i < 1000; ++i)
+    self->send(actor, i);
+  std::uint64_t commands = 0;
+  auto seen = release_and_collect(nullptr, &commands);
+  EXPECT_EQ(commands, 2u);
+  EXPECT_EQ(seen.back(), 999);
+  EXPECT_LE(raw->mailbox_stats().high_water, 4u);
+}
+
+TEST_F(BoundedMailbox, ManySendersNeverPushMemoryPastTheBound) {
+  spawn_blocked({32, Overflow::drop_oldest});
+  std::vector<std::thread> senders;
+  for (int t = 0; t < 4; ++t)
+    senders.emplace_back([&, t] {
+      for (int i = 0; i < 20000; ++i)
+        caf::anon_send(actor, t * 100000 + i);
+    });
+  for (auto& s : senders)
+    s.join();
+  const auto stats = raw->mailbox_stats();
+  EXPECT_LE(stats.high_water, 32u);
+  EXPECT_EQ(stats.admitted, 80000u + 1u);
+  EXPECT_EQ(stats.dropped, 80000u - 32u);
+  auto seen = release_and_collect();
+  EXPECT_EQ(seen.size(), 32u);
+}
+
+} // namespace
+} // namespace troupe

@@ -1,0 +1,73 @@
+#pragma once
+// Running the real troupe executable from system tests and reading what it wrote.
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+
+namespace troupe::testing {
+
+/// What a finished process left behind.
+struct ProcessResult {
+  int exit_code = -1;
+  std::string output; ///< stdout and stderr, interleaved
+};
+
+/// Runs a shell command to completion (it has its own deadline: `timeout`).
+inline ProcessResult run_command(const std::string& command, int timeout_s = 240) {
+  ProcessResult result;
+  const auto full = "timeout -s KILL " + std::to_string(timeout_s) + " " + command + " 2>&1";
+  FILE* pipe = popen(full.c_str(), "r");
+  if (!pipe)
+    return result;
+  std::array<char, 4096> buf{};
+  while (auto n = std::fread(buf.data(), 1, buf.size(), pipe))
+    result.output.append(buf.data(), n);
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+/// A fresh folder for one test's outputs, under the build tree.
+inline std::string fresh_dir(const std::string& name) {
+  auto dir = std::filesystem::path(TROUPE_BINARY_DIR) / "test-output" / name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+/// The "world_hash" of a report.json.
+inline std::string report_hash(const std::string& report_json) {
+  std::smatch m;
+  static const std::regex re("\"world_hash\": \"(0x[0-9a-f]{16})\"");
+  return std::regex_search(report_json, m, re) ? m[1].str() : std::string{};
+}
+
+/// A number inside the report entry of one actor: `"key": N`.
+inline double actor_value(const std::string& report_json, const std::string& actor,
+                          const std::string& key) {
+  const auto start = report_json.find("{\"name\": \"" + actor + "\"");
+  if (start == std::string::npos)
+    return -1;
+  const auto end = report_json.find("\n    {", start + 1);
+  const auto entry = report_json.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  std::smatch m;
+  const std::regex re("\"" + key + "\": (-?[0-9.]+)");
+  return std::regex_search(entry, m, re) ? std::stod(m[1].str()) : -1;
+}
+
+} // namespace troupe::testing

@@ -1,0 +1,593 @@
+// Tests of config/: loading, defaults, validation errors and the shipped examples.
+
+#include <troupe/config/topology.hpp>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+
+namespace troupe::config {
+namespace {
+
+const std::string examples = std::string(TROUPE_SOURCE_DIR) + "/config/examples/";
+
+/// The error of a document that must not validate.
+ConfigError error_of(std::string_view text) {
+  LoadResult result = parse_topology(text, "test.toml");
+  if (auto* error = std::get_if<ConfigError>(&result)) {
+    EXPECT_EQ(error->to_string().find('\n'), std::string::npos) << error->to_string();
+    return *error;
+  }
+  ADD_FAILURE() << "expected a config error, the document validated";
+  return {};
+}
+
+/// The topology of a document that must validate.
+Topology topology_of(std::string_view text) {
+  LoadResult result = parse_topology(text, "dir/test.toml");
+  if (auto* error = std::get_if<ConfigError>(&result)) {
+    ADD_FAILURE() << error->to_string();
+    return {};
+  }
+  return std::get<Topology>(std::move(result));
+}
+
+Topology load_example(const std::string& name) {
+  LoadResult result = load_topology(examples + name);
+  if (auto* error = std::get_if<ConfigError>(&result)) {
+    ADD_FAILURE() << error->to_string();
+    return {};
+  }
+  return std::get<Topology>(std::move(result));
+}
+
+std::vector<std::string> names(const Topology& topology) {
+  std::vector<std::string> out;
+  for (const ActorSpec& actor : topology.actors) {
+    out.push_back(actor.name);
+  }
+  return out;
+}
+
+// The three required actors on one node: the smallest valid topology.
+constexpr std::string_view minimal = R"([[nodes]]
+name = "main"
+
+[actors.physics]
+[actors.logic]
+[actors.input]
+)";
+
+// --- The shipped examples -------------------------------------------------------
+
+TEST(TopologyExamples, SandboxLoadsWithTheDocumentedSettings) {
+  const Topology topology = load_example("sandbox.toml");
+  const SimulationSpec& sim = topology.simulation;
+  EXPECT_EQ(sim.ticks, 600u);
+  EXPECT_EQ(sim.tick_hz, 60.0);
+  EXPECT_EQ(sim.scenario, "sandbox");
+  EXPECT_EQ(sim.bodies, 2000u);
+  EXPECT_EQ(sim.seed, 42u);
+  EXPECT_EQ(sim.threads, 2u);
+  EXPECT_EQ(sim.mode, Mode::batch);
+  ASSERT_EQ(topology.nodes.size(), 1u);
+  EXPECT_EQ(topology.nodes[0].name, "main");
+  EXPECT_EQ(topology.nodes[0].host, "127.0.0.1");
+  EXPECT_EQ(topology.nodes[0].port, 0);
+  EXPECT_EQ(names(topology),
+            (std::vector<std::string>{"physics", "logic", "input", "observer"}));
+  for (const ActorSpec& actor : topology.actors) {
+    EXPECT_EQ(actor.node, "main") << actor.name;
+  }
+  const ActorSpec* observer = topology.actor("observer");
+  ASSERT_NE(observer, nullptr);
+  EXPECT_EQ(observer->kind, "observer");
+  EXPECT_EQ(observer->mailbox.overflow, Overflow::latest);
+}
+
+TEST(TopologyExamples, SandboxTimelineResolvesNextToTheConfig) {
+  const Topology topology = load_example("sandbox.toml");
+  const ActorSpec* input = topology.actor("input");
+  ASSERT_NE(input, nullptr);
+  const auto* params = std::get_if<InputParams>(&input->params);
+  ASSERT_NE(params, nullptr);
+  EXPECT_EQ(params->timeline, "sandbox.timeline");
+  const std::string resolved = resolve_relative(topology, params->timeline);
+  EXPECT_EQ(resolved, examples + "sandbox.timeline");
+  EXPECT_TRUE(std::filesystem::exists(resolved)) << resolved;
+}
+
+TEST(TopologyExamples, TwoNodesPutsOnlyPhysicsOnTheSecondNode) {
+  const Topology one = load_example("sandbox.toml");
+  const Topology two = load_example("sandbox-two-nodes.toml");
+  ASSERT_EQ(two.nodes.size(), 2u);
+  EXPECT_EQ(two.nodes[1].name, "physics-node");
+  EXPECT_EQ(two.nodes[1].host, "127.0.0.1");
+  EXPECT_EQ(two.nodes[1].port, 0);
+  EXPECT_EQ(names(two), names(one));
+  for (const ActorSpec& actor : two.actors) {
+    EXPECT_EQ(actor.node, actor.kind == "physics" ? "physics-node" : "main") << actor.name;
+  }
+  EXPECT_EQ(two.simulation.ticks, one.simulation.ticks);
+  EXPECT_EQ(two.simulation.seed, one.simulation.seed);
+  EXPECT_EQ(two.simulation.bodies, one.simulation.bodies);
+}
+
+TEST(TopologyExamples, SandboxTimelineCommandsUseKnownActionsWithinTheRun) {
+  // The actions themselves are parsed by sim/; here only the shape of each line.
+  std::ifstream in(examples + "sandbox.timeline");
+  ASSERT_TRUE(in);
+  const std::set<std::string> actions = {"spawn",   "shake",   "pause",   "resume",
+                                         "gravity", "fountain", "impulse"};
+  std::string line;
+  int commands = 0;
+  while (std::getline(in, line)) {
+    const auto first = line.find_first_not_of(" \t");
+    if (first == std::string::npos || line[first] == '#') {
+      continue;
+    }
+    std::istringstream words(line);
+    std::uint64_t tick = 0;
+    std::string action;
+    ASSERT_TRUE(words >> tick >> action) << line;
+    EXPECT_LT(tick, 600u) << line;
+    EXPECT_TRUE(actions.count(action) == 1) << line;
+    EXPECT_EQ(line.find('#'), std::string::npos) << "no comment after a command: " << line;
+    ++commands;
+  }
+  EXPECT_GE(commands, 12);
+}
+
+// --- Defaults -------------------------------------------------------------------
+
+TEST(TopologyDefaults, MinimalFileGetsDocumentedDefaults) {
+  const Topology topology = topology_of(minimal);
+  const SimulationSpec sim = topology.simulation;
+  EXPECT_EQ(sim.tick_hz, 60.0);
+  EXPECT_EQ(sim.ticks, 600u);
+  EXPECT_EQ(sim.seed, 1u);
+  EXPECT_EQ(sim.scenario, "sandbox");
+  EXPECT_EQ(sim.bodies, 1000u);
+  EXPECT_EQ(sim.threads, 2u);
+  EXPECT_EQ(sim.mode, Mode::batch);
+  ASSERT_EQ(topology.nodes.size(), 1u);
+  EXPECT_EQ(topology.nodes[0].host, "127.0.0.1");
+  EXPECT_EQ(topology.nodes[0].port, 0);
+  EXPECT_EQ(topology.path, "dir/test.toml");
+}
+
+TEST(TopologyDefaults, KindComesFromNameAndNodeFromFirstNode) {
+  const Topology topology = topology_of(R"([[nodes]]
+name = "first"
+[[nodes]]
+name = "second"
+
+[actors.physics]
+[actors.logic]
+[actors.input]
+)");
+  for (const ActorSpec& actor : topology.actors) {
+    EXPECT_EQ(actor.kind, actor.name);
+    EXPECT_EQ(actor.node, "first") << actor.name;
+  }
+}
+
+TEST(TopologyDefaults, MailboxDependsOnKind) {
+  const Topology topology = topology_of(R"([[nodes]]
+name = "main"
+[actors.physics]
+[actors.logic]
+[actors.input]
+[actors.watcher]
+kind = "observer"
+)");
+  const auto mailbox = [&](std::string_view name) { return topology.actor(name)->mailbox; };
+  EXPECT_EQ(mailbox("logic").capacity, 4096u);
+  EXPECT_EQ(mailbox("logic").overflow, Overflow::reject);
+  EXPECT_EQ(mailbox("input").capacity, 1024u);
+  EXPECT_EQ(mailbox("input").overflow, Overflow::reject);
+  EXPECT_EQ(mailbox("physics").capacity, 64u);
+  EXPECT_EQ(mailbox("physics").overflow, Overflow::reject);
+  EXPECT_EQ(mailbox("watcher").capacity, 4u);
+  EXPECT_EQ(mailbox("watcher").overflow, Overflow::latest);
+}
+
+TEST(TopologyDefaults, PartialMailboxKeepsTheKindDefaultForTheOtherField) {
+  const Topology topology = topology_of(R"([[nodes]]
+name = "main"
+[actors.physics]
+mailbox = { capacity = 8 }
+[actors.logic]
+mailbox = { overflow = "drop-oldest" }
+[actors.input]
+)");
+  EXPECT_EQ(topology.actor("physics")->mailbox.capacity, 8u);
+  EXPECT_EQ(topology.actor("physics")->mailbox.overflow, Overflow::reject);
+  EXPECT_EQ(topology.actor("logic")->mailbox.capacity, 4096u);
+  EXPECT_EQ(topology.actor("logic")->mailbox.overflow, Overflow::drop_oldest);
+}
+
+TEST(TopologyDefaults, KindParametersFillTheMatchingAlternative) {
+  const Topology topology = topology_of(R"([[nodes]]
+name = "main"
+[actors.physics]
+substeps = 8
+iterations = 3
+friction = 1
+contact_event_speed = 0.25
+[actors.logic]
+fountain_every = 5
+fountain_max = 300
+[actors.input]
+timeline = "a.timeline"
+lead_ticks = 30
+[actors.slow]
+kind = "observer"
+work_us = 2000
+[actors.quick]
+kind = "observer"
+)");
+  const auto& physics = std::get<PhysicsParams>(topology.actor("physics")->params);
+  EXPECT_EQ(physics.substeps, 8u);
+  EXPECT_EQ(physics.iterations, 3u);
+  EXPECT_EQ(physics.friction, 1.0); // an integer is a number
+  EXPECT_EQ(physics.contact_event_speed, 0.25);
+  const auto& logic = std::get<LogicParams>(topology.actor("logic")->params);
+  EXPECT_EQ(logic.fountain_every, 5u);
+  EXPECT_EQ(logic.fountain_max, 300u);
+  const auto& input = std::get<InputParams>(topology.actor("input")->params);
+  EXPECT_EQ(input.timeline, "a.timeline");
+  EXPECT_EQ(input.lead_ticks, 30u);
+  EXPECT_EQ(std::get<ObserverParams>(topology.actor("slow")->params).work_us, 2000u);
+  EXPECT_EQ(std::get<ObserverParams>(topology.actor("quick")->params).work_us, 0u);
+  EXPECT_EQ(topology.actors_of_kind("observer").size(), 2u);
+}
+
+TEST(TopologyDefaults, ActorsStartPhysicsLogicInputThenObserversByName) {
+  const Topology topology = topology_of(R"([[nodes]]
+name = "main"
+[actors.zeta]
+kind = "observer"
+[actors.input]
+[actors.alpha]
+kind = "observer"
+[actors.logic]
+[actors.engine]
+kind = "physics"
+)");
+  EXPECT_EQ(names(topology),
+            (std::vector<std::string>{"engine", "logic", "input", "alpha", "zeta"}));
+  EXPECT_EQ(topology.actor("engine")->line, 9);
+}
+
+TEST(TopologyDefaults, OverflowSpellingsRoundTrip) {
+  for (const Overflow overflow :
+       {Overflow::latest, Overflow::drop_oldest, Overflow::drop_newest, Overflow::reject}) {
+    EXPECT_EQ(parse_overflow(to_string(overflow)), overflow);
+  }
+  EXPECT_STREQ(to_string(Overflow::drop_oldest), "drop-oldest");
+  EXPECT_EQ(parse_overflow("drop_oldest"), std::nullopt);
+}
+
+// --- Errors ---------------------------------------------------------------------
+
+TEST(TopologyLoad, UnknownTopLevelKeyNamesFileLineAndKey) {
+  const ConfigError error = error_of(R"([[nodes]]
+name = "main"
+
+[simulaton]
+ticks = 5
+)");
+  EXPECT_EQ(error.to_string(), "test.toml:4:2: simulaton: unknown key (did you mean simulation?); "
+                               "expected one of simulation, nodes or actors");
+}
+
+TEST(TopologyLoad, UnknownKeyInSimulationNamesFileLineAndKey) {
+  const ConfigError error = error_of(R"([simulation]
+ticks = 5
+  tick_rate = 30
+)");
+  EXPECT_EQ(error.line, 3);
+  EXPECT_EQ(error.column, 3);
+  EXPECT_EQ(error.key, "simulation.tick_rate");
+  EXPECT_EQ(error.to_string().rfind("test.toml:3:3: simulation.tick_rate: unknown key", 0), 0u)
+      << error.to_string();
+}
+
+TEST(TopologyLoad, UnknownKeyInActorListsThatKindsKeys) {
+  // substeps belongs to physics, not logic.
+  const ConfigError error = error_of(R"([[nodes]]
+name = "main"
+[actors.physics]
+[actors.logic]
+substeps = 4
+[actors.input]
+)");
+  EXPECT_EQ(error.to_string(), "test.toml:5:1: actors.logic.substeps: unknown key; expected one "
+                               "of kind, node, mailbox, fountain_every or fountain_max");
+}
+
+TEST(TopologyLoad, UnknownKeyInMailboxNamesItsColumn) {
+  const ConfigError error = error_of(R"([[nodes]]
+name = "main"
+[actors.physics]
+mailbox = { capacity = 8, policy = "reject" }
+[actors.logic]
+[actors.input]
+)");
+  EXPECT_EQ(error.line, 4);
+  EXPECT_EQ(error.column, 27);
+  EXPECT_EQ(error.key, "actors.physics.mailbox.policy");
+}
+
+TEST(TopologyLoad, UnknownKeyInNodeNamesItsIndex) {
+  const ConfigError error = error_of(R"([[nodes]]
+name = "main"
+[[nodes]]
+name = "b"
+prot = 7001
+)");
+  EXPECT_EQ(error.to_string(), "test.toml:5:1: nodes[1].prot: unknown key (did you mean "
+                               "port?); expected one of name, host or port");
+}
+
+TEST(TopologyLoad, WrongTypeSaysWhatWasExpectedAndWhatCame) {
+  const ConfigError error = error_of(R"([[nodes]]
+name = "main"
+[actors.logic]
+[actors.input]
+
+# the physics actor
+[actors.physics]
+substeps = "four"
+)");
+  EXPECT_EQ(error.to_string(),
+            "test.toml:8:1: actors.physics.substeps: expected an integer in [1, 64], got \"four\"");
+}
+
+TEST(TopologyLoad, FloatWhereAnIntegerIsExpectedIsRefused) {
+  const ConfigError error = error_of(R"([simulation]
+threads = 4.0
+)");
+  EXPECT_EQ(error.to_string(),
+            "test.toml:2:1: simulation.threads: expected an integer in [1, 256], got 4.0");
+}
+
+TEST(TopologyLoad, OutOfRangeValuesAreRefusedWithTheirRange) {
+  struct Case {
+    std::string text;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"[simulation]\ntick_hz = 0\n",
+       "test.toml:2:1: simulation.tick_hz: expected a number > 0 and <= 10000, got 0"},
+      {"[simulation]\ntick_hz = 10000.5\n",
+       "test.toml:2:1: simulation.tick_hz: expected a number > 0 and <= 10000, got 10000.5"},
+      {"[simulation]\ntick_hz = nan\n",
+       "test.toml:2:1: simulation.tick_hz: expected a number > 0 and <= 10000, got nan"},
+      {"[simulation]\nticks = 0\n",
+       "test.toml:2:1: simulation.ticks: expected an integer >= 1, got 0"},
+      {"[simulation]\nseed = -1\n",
+       "test.toml:2:1: simulation.seed: expected a non-negative integer, got -1"},
+      {"[simulation]\nbodies = 1000001\n",
+       "test.toml:2:1: simulation.bodies: expected an integer in [0, 1000000], got 1000001"},
+      {"[simulation]\nthreads = 0\n",
+       "test.toml:2:1: simulation.threads: expected an integer in [1, 256], got 0"},
+      {"[[nodes]]\nname = \"main\"\nport = 65536\n",
+       "test.toml:3:1: nodes[0].port: expected an integer in [0, 65535], got 65536"},
+      {"[actors.physics]\nfriction = 1.5\n",
+       "test.toml:2:1: actors.physics.friction: expected a number in [0, 1], got 1.5"},
+      {"[actors.physics]\niterations = 65\n",
+       "test.toml:2:1: actors.physics.iterations: expected an integer in [1, 64], got 65"},
+      {"[actors.logic]\nmailbox = { capacity = 0 }\n",
+       "test.toml:2:13: actors.logic.mailbox.capacity: expected an integer in [1, 10000000], "
+       "got 0"},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(error_of(c.text).to_string(), c.expected) << c.text;
+  }
+}
+
+TEST(TopologyLoad, UnknownChoicesListTheValidOnes) {
+  EXPECT_EQ(error_of("[actors.input]\nmailbox = { overflow = \"sometimes\" }\n").to_string(),
+            "test.toml:2:13: actors.input.mailbox.overflow: expected latest, drop-oldest, "
+            "drop-newest or reject, got \"sometimes\"");
+  EXPECT_EQ(error_of("[simulation]\nscenario = \"tower\"\n").to_string(),
+            "test.toml:2:1: simulation.scenario: expected sandbox, pile or empty, got \"tower\"");
+  EXPECT_EQ(error_of("[simulation]\nmode = \"fast\"\n").to_string(),
+            "test.toml:2:1: simulation.mode: expected batch or realtime, got \"fast\"");
+}
+
+TEST(TopologyLoad, UnknownKindListsTheKinds) {
+  const ConfigError error = error_of(R"([[nodes]]
+name = "main"
+[actors.physics]
+[actors.logic]
+[actors.input]
+[actors.audio]
+kind = "audio"
+)");
+  EXPECT_EQ(error.to_string(), "test.toml:7:1: actors.audio.kind: expected physics, logic, input "
+                               "or observer, got \"audio\"");
+}
+
+TEST(TopologyLoad, ActorWithoutKindNeedsAKindName) {
+  const ConfigError error = error_of(R"([[nodes]]
+name = "main"
+[actors.physics]
+[actors.logic]
+[actors.input]
+[actors.watcher]
+work_us = 5
+)");
+  EXPECT_EQ(error.line, 6);
+  EXPECT_EQ(error.column, 9);
+  EXPECT_EQ(error.key, "actors.watcher.kind");
+}
+
+TEST(TopologyLoad, MissingLogicPointsAtTheActorsTable) {
+  const ConfigError error = error_of(R"([[nodes]]
+name = "main"
+
+[actors.physics]
+[actors.input]
+)");
+  EXPECT_EQ(error.to_string(),
+            "test.toml:4:2: actors.logic: a logic actor is required: add [actors.logic]");
+}
+
+TEST(TopologyLoad, NoActorsAtAllPointsAtTheFirstLine) {
+  const ConfigError error = error_of("[[nodes]]\nname = \"main\"\n");
+  EXPECT_EQ(error.line, 1);
+  EXPECT_EQ(error.column, 1);
+  EXPECT_EQ(error.key.substr(0, 7), "actors.");
+}
+
+TEST(TopologyLoad, SecondPhysicsActorIsRefused) {
+  const ConfigError error = error_of(R"([[nodes]]
+name = "main"
+[actors.physics]
+[actors.logic]
+[actors.input]
+[actors.spare]
+kind = "physics"
+)");
+  EXPECT_EQ(error.to_string(), "test.toml:7:1: actors.spare.kind: a second physics actor (the "
+                               "first is actors.physics, line 3); exactly one is allowed");
+}
+
+TEST(TopologyLoad, ActorOnUnknownNodeNamesTheNodes) {
+  const ConfigError error = error_of(R"([[nodes]]
+name = "main"
+[[nodes]]
+name = "side"
+[actors.physics]
+node = "gpu"
+[actors.logic]
+[actors.input]
+)");
+  EXPECT_EQ(error.to_string(),
+            "test.toml:6:1: actors.physics.node: no node named \"gpu\"; nodes are main and side");
+}
+
+TEST(TopologyLoad, DuplicateNodeNameIsRefused) {
+  const ConfigError error = error_of(R"([[nodes]]
+name = "main"
+[[nodes]]
+  name = "main"
+[actors.physics]
+[actors.logic]
+[actors.input]
+)");
+  EXPECT_EQ(error.to_string(), "test.toml:4:3: nodes[1].name: duplicate node name \"main\", "
+                               "already used by nodes[0] (line 2)");
+}
+
+TEST(TopologyLoad, DuplicateNonZeroPortOnOneHostIsRefused) {
+  const std::string actors = "[actors.physics]\n[actors.logic]\n[actors.input]\n";
+  const ConfigError error = error_of(R"([[nodes]]
+name = "a"
+port = 7000
+[[nodes]]
+name = "b"
+port = 7000
+)" + actors);
+  EXPECT_EQ(error.to_string(), "test.toml:6:1: nodes[1].port: port 7000 on host 127.0.0.1 is "
+                               "already used by node \"a\" (nodes[0])");
+  // Port 0 twice, or one port on two hosts, is fine.
+  topology_of("[[nodes]]\nname = \"a\"\n[[nodes]]\nname = \"b\"\n" + actors);
+  topology_of("[[nodes]]\nname = \"a\"\nport = 7000\n[[nodes]]\nname = \"b\"\nport = 7000\n"
+              "host = \"10.0.0.2\"\n" +
+              actors);
+}
+
+TEST(TopologyLoad, NoNodesIsRefused) {
+  const ConfigError error = error_of("[actors.physics]\n[actors.logic]\n[actors.input]\n");
+  EXPECT_EQ(error.line, 1);
+  EXPECT_EQ(error.column, 1);
+  EXPECT_EQ(error.key, "nodes");
+  EXPECT_EQ(error_of(std::string("nodes = []\n") + "[actors.physics]\n").key, "nodes");
+}
+
+TEST(TopologyLoad, NodeWithoutNamePointsAtItsTable) {
+  const ConfigError error = error_of("[[nodes]]\nname = \"main\"\n\n[[nodes]]\nport = 1\n");
+  EXPECT_EQ(error.line, 4);
+  EXPECT_EQ(error.column, 1);
+  EXPECT_EQ(error.key, "nodes[1].name");
+}
+
+TEST(TopologyLoad, TomlSyntaxErrorGivesLineAndColumn) {
+  const ConfigError error = error_of("[simulation]\nticks = 5\nseed = = 2\n");
+  EXPECT_EQ(error.file, "test.toml");
+  EXPECT_EQ(error.line, 3);
+  EXPECT_EQ(error.column, 8);
+  EXPECT_TRUE(error.key.empty());
+  EXPECT_EQ(error.to_string().rfind("test.toml:3:8: TOML syntax error", 0), 0u)
+      << error.to_string();
+}
+
+TEST(TopologyLoad, TheErrorNearestTheTopIsReported) {
+  // toml++ iterates keys by name; the report must follow the file instead.
+  const ConfigError error = error_of(R"([simulation]
+ticks = 0
+bodies = -1
+)");
+  EXPECT_EQ(error.key, "simulation.ticks");
+}
+
+TEST(TopologyLoad, StringsWithNewlinesStayOnOneLine) {
+  const ConfigError error = error_of("[simulation]\nscenario = \"a\\nb\"\n");
+  EXPECT_EQ(error.to_string(),
+            "test.toml:2:1: simulation.scenario: expected sandbox, pile or empty, got \"a\\nb\"");
+}
+
+TEST(TopologyLoad, UnusualKeysAreQuotedInThePath) {
+  const ConfigError error = error_of("[actors.\"my actor\"]\nkind = \"observer\"\n");
+  EXPECT_EQ(error.key, "actors.\"my actor\"");
+}
+
+TEST(TopologyLoad, MissingFileNamesThePath) {
+  LoadResult result = load_topology("/nonexistent/troupe.toml");
+  const auto* error = std::get_if<ConfigError>(&result);
+  ASSERT_NE(error, nullptr);
+  EXPECT_EQ(error->to_string().rfind("/nonexistent/troupe.toml:1:1: cannot open the file", 0), 0u)
+      << error->to_string();
+}
+
+// --- Paths and description --------------------------------------------------------
+
+TEST(TopologyPaths, RelativePathsResolveAgainstTheConfigDirectory) {
+  Topology topology;
+  topology.path = "/etc/troupe/run.toml";
+  EXPECT_EQ(resolve_relative(topology, "a.timeline"), "/etc/troupe/a.timeline");
+  EXPECT_EQ(resolve_relative(topology, "logs/a.log"), "/etc/troupe/logs/a.log");
+  EXPECT_EQ(resolve_relative(topology, "/tmp/a.timeline"), "/tmp/a.timeline");
+  EXPECT_EQ(resolve_relative(topology, ""), "");
+  topology.path = "run.toml"; // in the working directory
+  EXPECT_EQ(resolve_relative(topology, "a.timeline"), "a.timeline");
+  topology.path = "configs/run.toml";
+  EXPECT_EQ(resolve_relative(topology, "../a.timeline"), "configs/../a.timeline");
+}
+
+TEST(TopologyDescribe, MentionsEveryActorNodeAndSetting) {
+  const Topology topology = load_example("sandbox-two-nodes.toml");
+  const std::string text = describe(topology);
+  for (const ActorSpec& actor : topology.actors) {
+    EXPECT_NE(text.find(actor.name), std::string::npos) << actor.name << "\n" << text;
+  }
+  for (const std::string_view expected :
+       {"127.0.0.1:0", "physics-node", "600 ticks", "60 Hz", "2000 bodies", "seed 42",
+        "mailbox 64 reject", "mailbox 4 latest", "substeps 4", "lead_ticks 120",
+        "sandbox.timeline"}) {
+    EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
+  }
+  // Start order shows: physics is described before logic.
+  EXPECT_LT(text.find("kind physics"), text.find("kind logic"));
+}
+
+} // namespace
+} // namespace troupe::config

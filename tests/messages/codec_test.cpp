@@ -1,0 +1,224 @@
+// Round trips of every message type through both codecs: Boost (codec.hpp) and
+// CAF's binary serializer (which carries the Boost bytes in a WireEnvelope).
+
+#include <troupe/messages/caf_types.hpp>
+#include <troupe/messages/codec.hpp>
+#include <troupe/sim/scenario.hpp>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+namespace troupe {
+namespace {
+
+WorldPtr sample_world(std::uint32_t bodies = 64) {
+  return std::make_shared<const sim::World>(
+    sim::make_scenario({.name = "sandbox", .bodies = bodies, .seed = 7, .tick_hz = 60}));
+}
+
+Snapshot sample_snapshot() {
+  return Snapshot{.generation = 12, .tick = 11, .world = sample_world(),
+                  .acks = {{1, 5}, {2, 9}}, .world_hash = 0xabcdef, .published_ns = 42};
+}
+
+CommandBatch sample_batch() {
+  CommandBatch batch{.source = 3, .sealed_through = 99, .commands = {}};
+  sim::BodySpec spec{.position = {1, 2, 3}, .velocity = {0, -1, 0}, .radius = 0.75f};
+  batch.commands.push_back({3, 1, 10, sim::SpawnBody{spec}});
+  batch.commands.push_back({3, 2, 10, sim::ApplyImpulse{{4, 1}, {0.5f, 1.5f, -2.f}}});
+  batch.commands.push_back({3, 3, 11, sim::Shake{{1, 0, 0}}});
+  batch.commands.push_back({3, 4, 12, sim::RemoveBody{{2, 0}}});
+  batch.commands.push_back({3, 5, 13, sim::SetPaused{true}});
+  batch.commands.push_back({3, 6, 14, sim::SetGravity{{0, -3, 0}}});
+  batch.commands.push_back({3, 7, 15, sim::SetFountain{sim::Fountain{.every_ticks = 5, .max_bodies = 9}}});
+  return batch;
+}
+
+StepResult sample_step_result() {
+  StepResult result{.tick = 4, .world = sample_world(), .contacts = {}, .step_ms = 1.5};
+  result.contacts.push_back(sim::ContactEvent{{1, 0}, {}, {0, 0.5f, 0}, {0, 1, 0}, 2.f, 3.f});
+  return result;
+}
+
+ActorReport sample_report() {
+  ActorReport report{.name = "logic", .kind = "logic", .node = "main",
+                     .mailbox = {256, 1, 10, 2, 3, 200}, .counters = {{"applied", 7}},
+                     .distributions = {{"tick_ms", {10, 1, 2, 3, 4, 1.5}}},
+                     .series = {{"tick_ms", {1.f, 2.f}}}};
+  return report;
+}
+
+void expect_same(const sim::World& a, const sim::World& b) {
+  EXPECT_EQ(sim::world_hash(a), sim::world_hash(b));
+  EXPECT_EQ(a.size(), b.size());
+  EXPECT_EQ(a.slots.size(), b.slots.size());
+}
+
+void expect_same(const Snapshot& a, const Snapshot& b) {
+  EXPECT_EQ(a.generation, b.generation);
+  EXPECT_EQ(a.tick, b.tick);
+  ASSERT_TRUE(b.world);
+  expect_same(*a.world, *b.world);
+  ASSERT_EQ(a.acks.size(), b.acks.size());
+  EXPECT_EQ(a.acks[1].seq, b.acks[1].seq);
+  EXPECT_EQ(a.world_hash, b.world_hash);
+  EXPECT_EQ(a.published_ns, b.published_ns);
+}
+
+void expect_same(const CommandBatch& a, const CommandBatch& b) {
+  EXPECT_EQ(a.source, b.source);
+  EXPECT_EQ(a.sealed_through, b.sealed_through);
+  ASSERT_EQ(a.commands.size(), b.commands.size());
+  for (std::size_t i = 0; i < a.commands.size(); ++i) {
+    EXPECT_EQ(a.commands[i].seq, b.commands[i].seq);
+    EXPECT_EQ(a.commands[i].tick, b.commands[i].tick);
+    EXPECT_EQ(sim::format_action(a.commands[i].action), sim::format_action(b.commands[i].action));
+  }
+}
+
+void expect_same(const StepResult& a, const StepResult& b) {
+  EXPECT_EQ(a.tick, b.tick);
+  expect_same(*a.world, *b.world);
+  ASSERT_EQ(b.contacts.size(), 1u);
+  EXPECT_EQ(b.contacts[0].a, a.contacts[0].a);
+  EXPECT_FALSE(b.contacts[0].b.valid());
+  EXPECT_EQ(b.contacts[0].impulse, 2.f);
+  EXPECT_EQ(a.step_ms, b.step_ms);
+}
+
+void expect_same(const ActorReport& a, const ActorReport& b) {
+  EXPECT_EQ(a.name, b.name);
+  EXPECT_EQ(a.mailbox.high_water, b.mailbox.high_water);
+  EXPECT_EQ(a.counters, b.counters);
+  ASSERT_EQ(b.distributions.size(), 1u);
+  EXPECT_EQ(b.distributions[0].second.p99, 3);
+  EXPECT_EQ(a.series, b.series);
+}
+
+template <class T> void boost_round_trip(const T& value) {
+  T out{};
+  auto err = unwrap(wrap(value), out);
+  ASSERT_FALSE(err) << err->message;
+  expect_same(value, out);
+}
+
+struct CafRoundTrip : ::testing::Test {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  void SetUp() override {
+    register_message_types(cfg);
+    sys = std::make_unique<caf::actor_system>(cfg);
+  }
+  template <class T> void round_trip(T value) {
+    std::vector<char> buf;
+    caf::binary_serializer sink{*sys, buf};
+    ASSERT_FALSE(sink(value));
+    T out{};
+    caf::binary_deserializer source{*sys, buf};
+    auto err = source(out);
+    ASSERT_FALSE(err) << sys->render(err);
+    expect_same(value, out);
+  }
+};
+
+TEST(BoostCodec, EveryMessageRoundTrips) {
+  boost_round_trip(sample_snapshot());
+  boost_round_trip(sample_batch());
+  boost_round_trip(sample_step_result());
+  boost_round_trip(sample_report());
+}
+
+TEST(BoostCodec, WorldRoundTripsBitExact) {
+  auto world = sample_world(500);
+  sim::World out;
+  ASSERT_FALSE(decode(encode(*world), out));
+  EXPECT_EQ(sim::world_hash(*world), sim::world_hash(out));
+  EXPECT_FALSE(sim::check_invariants(out));
+}
+
+TEST(BoostCodec, InputEventAndContactBatchRoundTrip) {
+  InputEvent event{.source = 2, .seq = 77, .pointer = {1, 2, 3}};
+  InputEvent event_out;
+  ASSERT_FALSE(unwrap(wrap(event), event_out));
+  EXPECT_EQ(event_out.seq, 77u);
+  EXPECT_EQ(event_out.pointer, (sim::Vec3{1, 2, 3}));
+  ContactBatch batch{.tick = 5, .events = sample_step_result().contacts};
+  ContactBatch batch_out;
+  ASSERT_FALSE(unwrap(wrap(batch), batch_out));
+  EXPECT_EQ(batch_out.tick, 5u);
+  ASSERT_EQ(batch_out.events.size(), 1u);
+  EXPECT_EQ(batch_out.events[0].approach_speed, 3.f);
+}
+
+TEST(BoostCodec, OtherProtocolVersionIsRefused) {
+  auto envelope = wrap(sample_batch());
+  envelope.version = protocol_version + 1;
+  CommandBatch out;
+  auto err = unwrap(envelope, out);
+  ASSERT_TRUE(err);
+  EXPECT_NE(err->message.find("protocol version"), std::string::npos);
+}
+
+TEST(BoostCodec, WrongKindIsRefused) {
+  auto envelope = wrap(sample_batch());
+  Snapshot out;
+  EXPECT_TRUE(unwrap(envelope, out));
+}
+
+TEST(BoostCodec, TruncatedPayloadIsAnErrorNotACrash) {
+  auto bytes = encode(*sample_world(100));
+  bytes.resize(bytes.size() / 2);
+  sim::World out;
+  out.tick = 1234;
+  EXPECT_TRUE(decode(bytes, out));
+  EXPECT_EQ(out.tick, 1234u) << "a failed decode leaves its target unchanged";
+  WireEnvelope envelope;
+  EXPECT_TRUE(unframe(std::vector<char>(5, 'x'), envelope));
+}
+
+TEST(Checkpoint, SavesAndLoadsTheWorldAndAcks) {
+  auto dir = std::filesystem::temp_directory_path() / "troupe_checkpoint_test";
+  std::filesystem::create_directories(dir);
+  auto path = (dir / "c.bin").string();
+  Checkpoint in{.generation = 9, .world = *sample_world(200), .acks = {{1, 4}}};
+  ASSERT_FALSE(save_checkpoint(path, in));
+  Checkpoint out;
+  auto err = load_checkpoint(path, out);
+  ASSERT_FALSE(err) << *err;
+  EXPECT_EQ(out.generation, 9u);
+  EXPECT_EQ(sim::world_hash(out.world), sim::world_hash(in.world));
+  ASSERT_EQ(out.acks.size(), 1u);
+  EXPECT_EQ(out.acks[0].seq, 4u);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Checkpoint, ForeignFileIsRefusedWithItsName) {
+  auto path = (std::filesystem::temp_directory_path() / "troupe_not_a_checkpoint").string();
+  { std::ofstream(path) << "hello world, not a checkpoint"; }
+  Checkpoint out;
+  auto err = load_checkpoint(path, out);
+  ASSERT_TRUE(err);
+  EXPECT_NE(err->find(path), std::string::npos);
+  std::filesystem::remove(path);
+}
+
+TEST_F(CafRoundTrip, EveryMessageRoundTrips) {
+  round_trip(sample_snapshot());
+  round_trip(sample_batch());
+  round_trip(sample_step_result());
+  round_trip(sample_report());
+}
+
+TEST_F(CafRoundTrip, ErrorsRenderInWords) {
+  auto err = make_error(errc::mailbox_full, "logic");
+  EXPECT_EQ(sys->render(err), "troupe::mailbox_full: logic");
+}
+
+} // namespace
+} // namespace troupe
