@@ -108,19 +108,19 @@ constexpr int per_sender = 50000;
 
 /// Counts messages; tells `done` when all arrived.
 template <class Base>
-caf::behavior counting(Base* self, caf::actor done, int expected) {
+caf::behavior counting(Base* self, caf::actor finished, int expected) {
   auto count = std::make_shared<int>(0);
   return {
     [=](int) {
       if (++*count == expected)
-        self->send(done, done_atom::value);
+        self->send(finished, done_atom::value);
     },
   };
 }
 
 class plain_sink : public caf::event_based_actor {
 public:
-  plain_sink(caf::actor_config& cfg, caf::actor done) : event_based_actor(cfg), done_(std::move(done)) {}
+  plain_sink(caf::actor_config& cfg, caf::actor finished) : event_based_actor(cfg), done_(std::move(finished)) {}
   caf::behavior make_behavior() override { return counting(this, done_, senders * per_sender); }
 
 private:
@@ -129,8 +129,8 @@ private:
 
 class bounded_sink : public bounded_actor {
 public:
-  bounded_sink(caf::actor_config& cfg, caf::actor done)
-    : bounded_actor(cfg, {1u << 21, config::Overflow::drop_oldest}), done_(std::move(done)) {}
+  bounded_sink(caf::actor_config& cfg, caf::actor finished)
+    : bounded_actor(cfg, {1u << 21, config::Overflow::drop_oldest}), done_(std::move(finished)) {}
   caf::behavior make_behavior() override { return counting(this, done_, senders * per_sender); }
 
 private:
