@@ -6,18 +6,25 @@
 
 namespace troupe {
 
-namespace {
-
-/// Messages that bypass the bound: CAF's own system traffic and anything urgent
-/// or a response (someone is waiting for it).
+/// CAF's own system traffic, and anything urgent or a response (someone is
+/// waiting for it).
 bool is_unbounded(const caf::mailbox_element& x) {
   if (x.mid.is_response() || x.is_high_priority())
     return true;
-  const auto& content = x.content();
-  return content.match_element<caf::exit_msg>(0) || content.match_element<caf::down_msg>(0) ||
-         content.match_element<caf::error>(0) ||
-         content.match_element<caf::timeout_msg>(0);
+  // System messages are single built-in types: one type-token compare each
+  // instead of a virtual type check per candidate (this runs twice a message).
+  switch (x.content().type_token()) {
+    case caf::make_type_token<caf::exit_msg>():
+    case caf::make_type_token<caf::down_msg>():
+    case caf::make_type_token<caf::error>():
+    case caf::make_type_token<caf::timeout_msg>():
+      return true;
+    default:
+      return false;
+  }
 }
+
+namespace {
 
 bool same_type(const caf::mailbox_element& a, const caf::mailbox_element& b) {
   const auto& x = a.content();
@@ -37,20 +44,34 @@ bool is_reliable(const caf::mailbox_element& x) {
 }
 
 bounded_actor::bounded_actor(caf::actor_config& cfg, config::MailboxSpec spec)
-  : super(cfg), spec_(spec) {
-  stats_.capacity = spec.capacity;
-  stats_.overflow = static_cast<std::uint8_t>(spec.overflow);
+  : super(cfg),
+    spec_(spec),
+    counting_only_(spec.overflow == config::Overflow::drop_newest ||
+                   spec.overflow == config::Overflow::reject) {}
+
+void waiting_queue::push_back(caf::mailbox_element_ptr ptr) noexcept {
+  auto* x = ptr.release();
+  x->next = nullptr;
+  if (tail_)
+    tail_->next = x;
+  else
+    head_ = x;
+  tail_ = x;
+  ++size_;
 }
 
-caf::mailbox_element_ptr bounded_actor::take_same_type(const caf::mailbox_element& incoming) {
-  for (auto i = waiting_.begin(); i != waiting_.end(); ++i) {
-    if (same_type(**i, incoming)) {
-      auto out = std::move(*i);
-      waiting_.erase(i);
-      return out;
-    }
-  }
-  return nullptr;
+caf::mailbox_element_ptr waiting_queue::pop_front() noexcept {
+  return take_first([](const caf::mailbox_element&) { return true; });
+}
+
+void waiting_queue::drain_into(std::vector<caf::mailbox_element_ptr>& out) {
+  while (!empty())
+    out.push_back(pop_front());
+}
+
+void waiting_queue::clear() noexcept {
+  while (!empty())
+    pop_front();
 }
 
 bounded_actor::Verdict bounded_actor::make_room(const caf::mailbox_element& incoming,
@@ -59,24 +80,25 @@ bounded_actor::Verdict bounded_actor::make_room(const caf::mailbox_element& inco
   const bool reliable = is_reliable(incoming);
   if (spec_.overflow == Overflow::latest && !reliable) {
     // The newest of a kind replaces the older one even when there is room.
-    if ((evicted = take_same_type(incoming)))
+    if ((evicted = waiting_.take_first([&](const caf::mailbox_element& x) { return same_type(x, incoming); })))
       return Verdict::admit;
   }
-  if (waiting_.size() < spec_.capacity)
+  if (waiting_.size() + in_flight_.load(std::memory_order_relaxed) < spec_.capacity)
     return Verdict::admit;
   if (spec_.overflow == Overflow::drop_oldest || spec_.overflow == Overflow::latest) {
     // Evict the oldest message that may be lost; commands never are.
-    for (auto i = waiting_.begin(); i != waiting_.end(); ++i) {
-      if (!is_reliable(**i)) {
-        evicted = std::move(*i);
-        waiting_.erase(i);
-        return Verdict::admit;
-      }
-    }
+    if ((evicted = waiting_.take_first([](const caf::mailbox_element& x) { return !is_reliable(x); })))
+      return Verdict::admit;
   }
   if (reliable || spec_.overflow == Overflow::reject)
     return Verdict::reject_new;
   return Verdict::drop_new;
+}
+
+void bounded_actor::note_held(std::size_t held) {
+  auto seen = high_water_.load(std::memory_order_relaxed);
+  while (held > seen && !high_water_.compare_exchange_weak(seen, held, std::memory_order_relaxed)) {
+  }
 }
 
 void bounded_actor::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) {
@@ -84,32 +106,53 @@ void bounded_actor::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* e
     super::enqueue(std::move(ptr), eu);
     return;
   }
+  if (counting_only_) {
+    // drop-newest and reject never touch a queued message: a count is all the
+    // bound needs, and messages go straight to CAF's mailbox.
+    const auto held = in_flight_.fetch_add(1, std::memory_order_acq_rel) + 1;
+    if (held <= spec_.capacity) {
+      note_held(held); // admitted is derived: consumed + held
+
+      super::enqueue(std::move(ptr), eu);
+      return;
+    }
+    in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+    if (is_reliable(*ptr) || spec_.overflow == config::Overflow::reject) {
+      rejected_.fetch_add(1, std::memory_order_relaxed);
+      refuse(std::move(ptr), eu);
+    } else {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      discard(std::move(ptr), errc::mailbox_dropped, eu);
+    }
+    return;
+  }
   caf::mailbox_element_ptr evicted;
   caf::mailbox_element_ptr deliver;
   Verdict verdict;
   errc drop_reason = errc::mailbox_dropped;
   {
-    std::lock_guard<std::mutex> guard{mtx_};
+    std::lock_guard<spin_lock> guard{mtx_};
     if (closed_) {
       verdict = Verdict::drop_new;
       drop_reason = errc::shutting_down;
     } else {
       verdict = make_room(*ptr, evicted);
       if (evicted)
-        ++stats_.dropped;
+        dropped_.fetch_add(1, std::memory_order_relaxed);
       if (verdict == Verdict::admit) {
-        ++stats_.admitted;
-        if (in_delivery_ == nullptr) {
-          in_delivery_ = ptr.get();
+        admitted_.fetch_add(1, std::memory_order_relaxed);
+        if (waiting_.empty() && in_flight_.load(std::memory_order_relaxed) < window_) {
+          // fetch_add, not store: the actor lowers the count without the lock.
+          in_flight_.fetch_add(1, std::memory_order_acq_rel);
           deliver = std::move(ptr);
         } else {
           waiting_.push_back(std::move(ptr));
-          stats_.high_water = std::max<std::uint64_t>(stats_.high_water, waiting_.size());
         }
+        note_held(waiting_.size() + in_flight_.load(std::memory_order_relaxed));
       } else if (verdict == Verdict::drop_new) {
-        ++stats_.dropped;
+        dropped_.fetch_add(1, std::memory_order_relaxed);
       } else {
-        ++stats_.rejected;
+        rejected_.fetch_add(1, std::memory_order_relaxed);
       }
     }
   }
@@ -125,31 +168,45 @@ void bounded_actor::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* e
 }
 
 caf::invoke_message_result bounded_actor::consume(caf::mailbox_element& x) {
+  // Every message that is not unbounded came through our window (classify
+  // before the handler may move the content out).
+  const bool bounded = !is_unbounded(x);
   auto result = super::consume(x);
-  caf::mailbox_element_ptr next;
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    if (&x != in_delivery_ || result == caf::invoke_message_result::skipped)
-      return result;
-    in_delivery_ = nullptr;
-    if (!waiting_.empty() && !closed_) {
-      next = std::move(waiting_.front());
-      waiting_.pop_front();
-      in_delivery_ = next.get();
-    }
-  }
-  if (next)
-    super::enqueue(std::move(next), context());
+  if (!bounded || result == caf::invoke_message_result::skipped)
+    return result;
+  // Producers only add to the window while `waiting_` is empty, so once messages
+  // wait, in_flight_ falls one by one and passes window/2 exactly: that is when
+  // we look (under the lock) and refill. No waiting message can be stranded.
+  // Single writer (this actor): no read-modify-write needed.
+  consumed_.store(consumed_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  const auto left = in_flight_.fetch_sub(1, std::memory_order_acq_rel) - 1;
+  if (!counting_only_ && left == window_ / 2)
+    refill(context());
   return result;
 }
 
-bool bounded_actor::cleanup(caf::error&& reason, caf::execution_unit* host) {
-  std::deque<caf::mailbox_element_ptr> left;
+void bounded_actor::refill(caf::execution_unit* eu) {
+  std::vector<caf::mailbox_element_ptr> batch;
   {
-    std::lock_guard<std::mutex> guard{mtx_};
+    std::lock_guard<spin_lock> guard{mtx_};
+    if (closed_)
+      return;
+    // Only this actor lowers in_flight_, and it is here: the count is stable.
+    auto room = window_ - std::min(window_, in_flight_.load(std::memory_order_relaxed));
+    while (!waiting_.empty() && room-- > 0)
+      batch.push_back(waiting_.pop_front());
+    in_flight_.fetch_add(batch.size(), std::memory_order_acq_rel);
+  }
+  for (auto& ptr : batch)
+    super::enqueue(std::move(ptr), eu);
+}
+
+bool bounded_actor::cleanup(caf::error&& reason, caf::execution_unit* host) {
+  std::vector<caf::mailbox_element_ptr> left;
+  {
+    std::lock_guard<spin_lock> guard{mtx_};
     closed_ = true;
-    left.swap(waiting_);
-    in_delivery_ = nullptr;
+    waiting_.drain_into(left);
   }
   for (auto& ptr : left)
     discard(std::move(ptr), errc::shutting_down, host);
@@ -178,13 +235,21 @@ void bounded_actor::refuse(caf::mailbox_element_ptr ptr, caf::execution_unit* eu
 }
 
 MailboxStats bounded_actor::mailbox_stats() const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  return stats_;
+  MailboxStats out;
+  out.capacity = spec_.capacity;
+  out.overflow = static_cast<std::uint8_t>(spec_.overflow);
+  out.admitted = counting_only_ ? consumed_.load(std::memory_order_relaxed) +
+                                    in_flight_.load(std::memory_order_relaxed)
+                                : admitted_.load(std::memory_order_relaxed);
+  out.dropped = dropped_.load(std::memory_order_relaxed);
+  out.rejected = rejected_.load(std::memory_order_relaxed);
+  out.high_water = high_water_.load(std::memory_order_relaxed);
+  return out;
 }
 
 std::size_t bounded_actor::mailbox_depth() const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  return waiting_.size();
+  std::lock_guard<spin_lock> guard{mtx_};
+  return waiting_.size() + in_flight_.load(std::memory_order_relaxed);
 }
 
 } // namespace troupe

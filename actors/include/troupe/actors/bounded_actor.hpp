@@ -2,10 +2,15 @@
 /// \file An event-based actor with a bounded mailbox (DESIGN.md, Mailboxes).
 ///
 /// CAF 0.17 mailboxes are unbounded, so admission happens in `enqueue`, on the
-/// sender's thread: ordinary messages wait in a fixed-capacity queue of ours and
-/// are handed to CAF's mailbox one at a time; `consume` tells when the actor took
-/// one, and the next goes in. So at most `capacity` messages wait, plus the one
-/// in delivery, whatever producers do, local or remote.
+/// sender's thread, and `consume` tells when the actor took a message:
+/// - `reject` and `drop-newest` never touch a queued message, so an atomic count
+///   of held messages is the whole bound and messages go straight to CAF.
+/// - `drop-oldest` and `latest` must reach queued messages: they wait in a queue
+///   of ours and are handed to CAF's mailbox one at a time (the one in delivery
+///   is the next to be handled and is never evicted; larger windows measured
+///   slower in the fan-in benchmark).
+/// Either way at most `capacity` messages are held, whatever producers do, local
+/// or remote.
 ///
 /// Never bounded: system messages (exit, down, errors), responses, and urgent
 /// messages. Never dropped: command batches (`reliable` messages) are refused
@@ -18,10 +23,79 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/mailbox_element.hpp>
 
-#include <deque>
+#include <atomic>
+#include <vector>
 #include <mutex>
+#include <thread>
 
 namespace troupe {
+
+/// A test-and-test-and-set lock for the mailbox's few-instruction critical
+/// sections: under contention a std::mutex parks threads in the kernel, which
+/// costs more than the work it protects.
+class spin_lock {
+public:
+  void lock() noexcept {
+    // Yield rather than spin with `pause`: on two vCPUs the holder is often
+    // preempted, and pause-spinning measured slower in the fan-in benchmark.
+    while (flag_.exchange(true, std::memory_order_acquire))
+      while (flag_.load(std::memory_order_relaxed))
+        std::this_thread::yield();
+  }
+  void unlock() noexcept { flag_.store(false, std::memory_order_release); }
+
+private:
+  std::atomic<bool> flag_{false};
+};
+
+/// A FIFO of mailbox elements linked through their own `next` field: admitting
+/// a message allocates nothing (a flood into a std::deque spent its time in
+/// malloc).
+class waiting_queue {
+public:
+  waiting_queue() = default;
+  waiting_queue(const waiting_queue&) = delete;
+  waiting_queue& operator=(const waiting_queue&) = delete;
+  ~waiting_queue() { clear(); }
+
+  bool empty() const noexcept { return head_ == nullptr; }
+  std::size_t size() const noexcept { return size_; }
+
+  void push_back(caf::mailbox_element_ptr ptr) noexcept;
+  caf::mailbox_element_ptr pop_front() noexcept;
+
+  /// Unlinks and returns the first element for which `pred` holds, or null.
+  template <class Predicate> caf::mailbox_element_ptr take_first(Predicate pred) noexcept {
+    caf::mailbox_element* prev = nullptr;
+    for (auto* x = head_; x != nullptr; prev = x, x = next_of(x)) {
+      if (pred(*x)) {
+        if (prev)
+          prev->next = x->next;
+        else
+          head_ = next_of(x);
+        if (x == tail_)
+          tail_ = prev;
+        --size_;
+        x->next = nullptr;
+        return caf::mailbox_element_ptr{x};
+      }
+    }
+    return nullptr;
+  }
+
+  /// Moves everything out (in order) into `out`.
+  void drain_into(std::vector<caf::mailbox_element_ptr>& out);
+
+  void clear() noexcept;
+
+private:
+  static caf::mailbox_element* next_of(caf::mailbox_element* x) noexcept {
+    return static_cast<caf::mailbox_element*>(x->next);
+  }
+  caf::mailbox_element* head_ = nullptr;
+  caf::mailbox_element* tail_ = nullptr;
+  std::size_t size_ = 0;
+};
 
 /// Base of every troupe subsystem actor.
 class bounded_actor : public caf::event_based_actor {
@@ -38,8 +112,9 @@ public:
   /// Counters so far. Thread-safe.
   MailboxStats mailbox_stats() const;
 
-  /// Messages waiting right now (not counting the one in delivery). Thread-safe.
+  /// Messages held right now (waiting and in the delivery window). Thread-safe.
   std::size_t mailbox_depth() const;
+
 
 protected:
   /// Tells when the actor took a message; moves the next waiting one in.
@@ -55,22 +130,38 @@ private:
   /// waiting message into `evicted`. Caller holds `mtx_`.
   Verdict make_room(const caf::mailbox_element& incoming, caf::mailbox_element_ptr& evicted);
 
-  /// Removes the waiting message of the same type as `incoming` (for `latest`).
-  caf::mailbox_element_ptr take_same_type(const caf::mailbox_element& incoming);
-
   /// Drops a message: requests get an error response so no one waits forever.
   void discard(caf::mailbox_element_ptr ptr, errc why, caf::execution_unit* eu);
 
   /// Hands a refused reliable message back to its sender.
   void refuse(caf::mailbox_element_ptr ptr, caf::execution_unit* eu);
 
+  /// Moves waiting messages into the window; runs on the actor's thread.
+  void refill(caf::execution_unit* eu);
+
+  /// Raises the high-water mark to `held` if it is higher.
+  void note_held(std::size_t held);
+
+  static constexpr std::size_t window_ = 1; // messages handed to CAF at once
+
   const config::MailboxSpec spec_;
-  mutable std::mutex mtx_;
-  std::deque<caf::mailbox_element_ptr> waiting_;
-  const caf::mailbox_element* in_delivery_ = nullptr; // guarded by mtx_
-  bool closed_ = false;                                // guarded by mtx_
-  MailboxStats stats_;                                 // guarded by mtx_
+  const bool counting_only_; // reject / drop-newest: no queue of ours
+  mutable spin_lock mtx_;
+  waiting_queue waiting_;    // guarded by mtx_
+  // Bounded messages in CAF's mailbox, not yet consumed. Raised under mtx_ (or
+  // by a CAS-free fetch_add for counting policies), lowered by the actor.
+  std::atomic<std::size_t> in_flight_{0};
+  bool closed_ = false;      // guarded by mtx_
+  std::atomic<std::uint64_t> admitted_{0}; // queue policies only
+  std::atomic<std::uint64_t> consumed_{0}; // bounded messages the actor took
+  std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::uint64_t> rejected_{0};
+  std::atomic<std::uint64_t> high_water_{0};
 };
+
+/// True for messages the mailbox never bounds (system messages, responses,
+/// urgent messages).
+bool is_unbounded(const caf::mailbox_element& x);
 
 /// True for messages that must never be dropped (commands).
 bool is_reliable(const caf::mailbox_element& x);
