@@ -78,6 +78,35 @@ std::uint32_t get_u32(const char* p) {
 
 } // namespace
 
+template <class T> void encode_framed(const T& value, std::vector<char>& out) {
+  out.clear();
+  put_u32(out, protocol_version);
+  put_u32(out, static_cast<std::uint32_t>(message_kind<T>::value));
+  put_u32(out, 0); // payload length, patched below
+  write_archive(out, value);
+  const auto length = static_cast<std::uint32_t>(out.size() - 12);
+  std::memcpy(out.data() + 8, &length, 4);
+}
+
+template <class T> std::optional<DecodeError> decode_framed(const std::vector<char>& bytes, T& out) {
+  if (bytes.size() < 12)
+    return DecodeError{"frame of " + std::to_string(bytes.size()) + " bytes is shorter than its 12-byte header"};
+  const auto version = get_u32(bytes.data());
+  if (version != protocol_version)
+    return DecodeError{"peer speaks protocol version " + std::to_string(version) +
+                       ", this node speaks " + std::to_string(protocol_version)};
+  const auto kind = get_u32(bytes.data() + 4);
+  const auto expected = static_cast<std::uint32_t>(message_kind<T>::value);
+  if (kind != expected)
+    return DecodeError{"message kind " + std::to_string(kind) + " where kind " +
+                       std::to_string(expected) + " was expected"};
+  const auto length = get_u32(bytes.data() + 8);
+  if (bytes.size() - 12 != length)
+    return DecodeError{"frame says " + std::to_string(length) + " payload bytes, has " +
+                       std::to_string(bytes.size() - 12)};
+  return read_archive(bytes.data() + 12, length, out);
+}
+
 template <class T> std::vector<char> encode(const T& value) {
   std::vector<char> out;
   write_archive(out, value);
@@ -176,7 +205,9 @@ std::optional<std::string> load_checkpoint(const std::string& path, Checkpoint& 
 #define TROUPE_ENVELOPE(T)                                                           \
   TROUPE_CODEC(T)                                                                    \
   template WireEnvelope wrap<T>(const T&);                                           \
-  template std::optional<DecodeError> unwrap<T>(const WireEnvelope&, T&);
+  template std::optional<DecodeError> unwrap<T>(const WireEnvelope&, T&);            \
+  template void encode_framed<T>(const T&, std::vector<char>&);                      \
+  template std::optional<DecodeError> decode_framed<T>(const std::vector<char>&, T&);
 
 TROUPE_CODEC(sim::World)
 TROUPE_CODEC(Command)

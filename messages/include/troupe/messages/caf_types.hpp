@@ -84,23 +84,24 @@ typename Inspector::result_type inspect_enveloped(Inspector& f, T& x) {
     // Logging and to_string: name the message, never encode a whole world.
     return f(caf::meta::type_name(wire_name<T>()));
   } else {
-    std::vector<char> bytes;
-    if constexpr (Inspector::reads_state)
-      bytes = frame(wrap(x));
-    return f(caf::meta::type_name(wire_name<T>()), bytes,
-             caf::meta::load_callback([&]() -> caf::error {
-               WireEnvelope envelope;
-               if (auto err = unframe(bytes, envelope))
-                 return make_error(errc::decode_failed, err->message);
-               if (envelope.version != protocol_version)
-                 return make_error(errc::protocol_mismatch,
-                                   "peer speaks protocol version " +
-                                     std::to_string(envelope.version) + ", this node " +
-                                     std::to_string(protocol_version));
-               if (auto err = unwrap(envelope, x))
-                 return make_error(errc::decode_failed, err->message);
-               return caf::none;
-             }));
+    if constexpr (Inspector::reads_state) {
+      // One scratch buffer per thread: a 100k-body snapshot is megabytes, and a
+      // fresh buffer each time costs a page fault per 4 KiB.
+      thread_local std::vector<char> scratch;
+      encode_framed(x, scratch);
+      return f(caf::meta::type_name(wire_name<T>()), scratch);
+    } else {
+      std::vector<char> bytes;
+      return f(caf::meta::type_name(wire_name<T>()), bytes,
+               caf::meta::load_callback([&]() -> caf::error {
+                 if (auto err = decode_framed(bytes, x)) {
+                   const bool version = err->message.find("protocol version") != std::string::npos;
+                   return make_error(version ? errc::protocol_mismatch : errc::decode_failed,
+                                     err->message);
+                 }
+                 return caf::none;
+               }));
+    }
   }
 }
 

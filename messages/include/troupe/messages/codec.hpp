@@ -36,6 +36,15 @@ std::vector<char> frame(const WireEnvelope& envelope);
 /// Reads what `frame` wrote.
 std::optional<DecodeError> unframe(const std::vector<char>& bytes, WireEnvelope& out);
 
+/// `frame(wrap(value))` written straight into `out` (replacing its contents, but
+/// keeping its capacity): one pass over the bytes and no fresh allocation when
+/// `out` is reused. This is what goes on the wire.
+template <class T> void encode_framed(const T& value, std::vector<char>& out);
+
+/// Reads what `encode_framed` wrote, in place: refuses another protocol version
+/// or kind, never throws, leaves `out` unchanged on error.
+template <class T> std::optional<DecodeError> decode_framed(const std::vector<char>& bytes, T& out);
+
 /// A resumable state: the world after a tick, the acknowledgements that go with
 /// it, and the generation of its snapshot.
 struct Checkpoint {
