@@ -1,6 +1,7 @@
 #include <troupe/actors/bounded_actor.hpp>
 
 #include <troupe/messages/caf_types.hpp>
+#include <troupe/sim/sanitizer.hpp>
 
 #include <caf/all.hpp>
 
@@ -102,6 +103,9 @@ void bounded_actor::note_held(std::size_t held) {
 }
 
 void bounded_actor::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) {
+  // CAF's mailbox hand-off is invisible to TSan (uninstrumented library): the
+  // sender's writes happen before the handler (see consume).
+  sanitizer::release(ptr.get());
   if (is_unbounded(*ptr)) {
     super::enqueue(std::move(ptr), eu);
     return;
@@ -168,6 +172,7 @@ void bounded_actor::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* e
 }
 
 caf::invoke_message_result bounded_actor::consume(caf::mailbox_element& x) {
+  sanitizer::acquire(&x);
   // Every message that is not unbounded came through our window (classify
   // before the handler may move the content out).
   const bool bounded = !is_unbounded(x);

@@ -1,5 +1,6 @@
 // Chunked data parallelism: sequential, or tasks in a caller-owned TBB arena.
 #include <troupe/sim/parallel.hpp>
+#include <troupe/sim/sanitizer.hpp>
 
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/parallel_for.h>
@@ -27,17 +28,23 @@ Parallel Parallel::sequential() {
 Parallel Parallel::in_arena(tbb::task_arena& arena) {
   auto runner = [&arena](std::size_t count, std::size_t chunk, const ChunkFn& fn) {
     const std::size_t chunks = (count + chunk - 1) / chunk;
+    // TBB's task hand-off is invisible to TSan: the caller's writes happen
+    // before every chunk, every chunk happens before the caller continues.
+    sanitizer::release(&fn);
     arena.execute([&] {
       // One task per chunk (grain 1, simple_partitioner): the chunk, not TBB's
       // splitting, decides the boundaries, so outputs never depend on threads.
       tbb::parallel_for(
         tbb::blocked_range<std::size_t>(0, chunks, 1),
         [&](const tbb::blocked_range<std::size_t>& r) {
+          sanitizer::acquire(&fn);
           for (std::size_t c = r.begin(); c != r.end(); ++c)
             fn(c * chunk, std::min(count, (c + 1) * chunk));
+          sanitizer::release(&chunk);
         },
         tbb::simple_partitioner());
     });
+    sanitizer::acquire(&chunk);
   };
   return Parallel(std::move(runner), std::max(1, arena.max_concurrency()));
 }

@@ -1,0 +1,96 @@
+// The runtime in this process (so the sanitizer presets cover the real logic,
+// input, physics and observer actors, and the middleman path between nodes).
+
+#include <troupe/actors/runtime.hpp>
+#include <troupe/config/topology.hpp>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace troupe {
+namespace {
+
+/// A small topology: `nodes` nodes, physics on the last one.
+config::Topology topology(int nodes, const std::string& dir, const std::string& logic_mailbox = "") {
+  std::ofstream(dir + "/t.timeline") << "5 spawn 0 6 0 0 0 0 0.6\n10 shake 0 2 0\n12 burst 2000\n"
+                                        "20 gravity 0 -4 0\n30 pause\n32 resume\n";
+  std::string text = "[simulation]\nticks = 40\nseed = 3\nbodies = 300\nthreads = 2\n";
+  for (int i = 0; i < nodes; ++i)
+    text += "[[nodes]]\nname = \"n" + std::to_string(i) + "\"\n";
+  text += "[actors.physics]\nnode = \"n" + std::to_string(nodes - 1) + "\"\n";
+  text += "[actors.logic]\n" + logic_mailbox;
+  text += "[actors.input]\ntimeline = \"t.timeline\"\nlead_ticks = 3\n";
+  text += "[actors.observer]\nkind = \"observer\"\n";
+  auto parsed = config::parse_topology(text, dir + "/t.toml");
+  if (auto* err = std::get_if<config::ConfigError>(&parsed))
+    ADD_FAILURE() << err->to_string();
+  return std::get<config::Topology>(parsed);
+}
+
+std::string fresh_dir(const std::string& name) {
+  auto dir = std::filesystem::path(TROUPE_BINARY_DIR) / "test-output" / ("runtime-" + name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+RunResult run_in(const config::Topology& t, const std::string& dir, std::uint32_t threads) {
+  RunOptions options;
+  options.out_dir = dir;
+  options.threads = threads;
+  options.progress = false;
+  auto result = run(t, options);
+  EXPECT_TRUE(result.ok) << result.error;
+  return result;
+}
+
+double counter(const RunResult& r, const std::string& actor, const std::string& name) {
+  for (auto& a : r.actors)
+    if (a.name == actor)
+      for (auto& [n, v] : a.counters)
+        if (n == name)
+          return v;
+  return -1;
+}
+
+TEST(Runtime, OneNodeAndTwoNodesAndAnyThreadCountAgree) {
+  const auto one_dir = fresh_dir("one");
+  const auto two_dir = fresh_dir("two");
+  auto one = run_in(topology(1, one_dir), one_dir, 1);
+  auto two = run_in(topology(2, two_dir), two_dir, 2);
+  EXPECT_EQ(one.ticks, 40u);
+  EXPECT_EQ(one.world_hash, two.world_hash);
+  EXPECT_EQ(counter(one, "logic", "commands_applied"), 5);
+  EXPECT_EQ(counter(two, "input", "commands_sent"), counter(two, "logic", "commands_applied"));
+  EXPECT_GT(counter(two, "observer", "snapshots_seen"), 0);
+  EXPECT_EQ(counter(two, "observer", "out_of_order"), 0);
+}
+
+TEST(Runtime, BurstIntoASmallDropOldestMailboxKeepsEveryCommand) {
+  const auto dir = fresh_dir("burst");
+  auto r = run_in(topology(1, dir, "mailbox = { capacity = 16, overflow = \"drop-oldest\" }\n"), dir, 2);
+  const ActorReport* logic = nullptr;
+  for (auto& a : r.actors)
+    if (a.name == "logic")
+      logic = &a;
+  ASSERT_NE(logic, nullptr);
+  EXPECT_LE(logic->mailbox.high_water, 16u);
+  EXPECT_EQ(counter(r, "input", "input_events_sent"), 2000);
+  EXPECT_EQ(counter(r, "logic", "commands_applied"), counter(r, "input", "commands_sent"));
+}
+
+TEST(Runtime, UnreadableCheckpointIsAnErrorWithItsPath) {
+  const auto dir = fresh_dir("bad-checkpoint");
+  RunOptions options;
+  options.out_dir = dir;
+  options.resume_from = dir + "/missing.ckpt";
+  options.progress = false;
+  auto r = run(topology(1, dir), options);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("missing.ckpt"), std::string::npos) << r.error;
+}
+
+} // namespace
+} // namespace troupe
