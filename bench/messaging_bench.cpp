@@ -61,9 +61,9 @@ void report(benchmark::State& state, const SampleRecorder& samples_ns) {
 /// busy, as it is in a running simulation.
 class publisher : public caf::event_based_actor {
 public:
-  publisher(caf::actor_config& cfg, caf::actor subscriber, WorldPtr world, int rounds, caf::actor done)
-    : event_based_actor(cfg), subscriber_(std::move(subscriber)), world_(std::move(world)),
-      rounds_(rounds), done_(std::move(done)) {}
+  publisher(caf::actor_config& cfg, caf::actor reader, WorldPtr world, int rounds, caf::actor finished)
+    : event_based_actor(cfg), subscriber_(std::move(reader)), world_(std::move(world)),
+      rounds_(rounds), done_(std::move(finished)) {}
 
   caf::behavior make_behavior() override {
     publish();

@@ -16,6 +16,7 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -34,7 +35,9 @@ constexpr std::int64_t int_max = std::numeric_limits<std::int64_t>::max();
 
 // Kinds in start order: physics first (logic needs it to step), then logic (the
 // source of truth), then input (feeds logic), then the observers.
-constexpr std::array<std::string_view, 4> kind_names = {"physics", "logic", "input", "observer"};
+constexpr std::array<std::string_view, 5> kind_names = {"physics", "logic", "input", "observer",
+                                                       "audio"};
+constexpr std::array<std::string_view, 2> audio_output_names = {"wav", "device"};
 constexpr std::array<std::string_view, 3> scenario_names = {"sandbox", "pile", "empty"};
 constexpr std::array<std::string_view, 4> overflow_names = {"latest", "drop-oldest",
                                                             "drop-newest", "reject"};
@@ -52,6 +55,7 @@ const Names physics_keys = {"substeps", "iterations", "friction", "contact_event
 const Names logic_keys = {"fountain_every", "fountain_max"};
 const Names input_keys = {"timeline", "lead_ticks"};
 const Names observer_keys = {"work_us"};
+const Names audio_keys = {"voices", "output", "listener", "listener_target"};
 
 /// A position in the file, 1-based.
 struct Where {
@@ -501,12 +505,48 @@ bool read_param(Checker& checker, const Entry& e, ObserverParams& params) {
   return true;
 }
 
+/// Reads `[x, y, z]` (numbers) into `out`.
+void read_vec3(Checker& checker, const Entry& e, std::array<double, 3>& out) {
+  const auto* array = e.value.as_array();
+  if (array == nullptr || array->size() != 3) {
+    checker.fail(e.at, e.path, "expected an array of 3 numbers [x, y, z], got " + show(e.value));
+    return;
+  }
+  for (std::size_t i = 0; i < 3; ++i) {
+    const auto& item = (*array)[i];
+    if (auto v = item.value<double>(); v && std::isfinite(*v) && std::fabs(*v) <= 1e6) {
+      out[i] = *v;
+    } else {
+      checker.fail(e.at, e.path, "expected an array of 3 finite numbers [x, y, z], got " + show(e.value));
+      return;
+    }
+  }
+}
+
+bool read_param(Checker& checker, const Entry& e, AudioParams& params) {
+  if (e.name == "voices") {
+    read_integer(checker, e, params.voices, 1, 1024);
+  } else if (e.name == "output") {
+    if (const auto index = read_choice(checker, e, audio_output_names)) {
+      params.output = std::string(audio_output_names[*index]);
+    }
+  } else if (e.name == "listener") {
+    read_vec3(checker, e, params.listener);
+  } else if (e.name == "listener_target") {
+    read_vec3(checker, e, params.listener_target);
+  } else {
+    return false;
+  }
+  return true;
+}
+
 /// The keys an actor of this kind accepts.
 Names actor_keys_for(std::string_view kind) {
   Names keys = actor_keys;
   const Names& own = kind == "physics" ? physics_keys
                      : kind == "logic" ? logic_keys
                      : kind == "input" ? input_keys
+                     : kind == "audio" ? audio_keys
                                        : observer_keys;
   keys.insert(keys.end(), own.begin(), own.end());
   return keys;
@@ -557,6 +597,8 @@ void read_actor(Checker& checker, const toml::key& key, const toml::node& value,
     actor.spec.params = InputParams{};
   } else if (actor.spec.kind == "observer") {
     actor.spec.params = ObserverParams{};
+  } else if (actor.spec.kind == "audio") {
+    actor.spec.params = AudioParams{};
   }
 
   for (auto&& [param_key, param_value] : *table) {
@@ -756,6 +798,15 @@ struct ParamsText {
   std::string operator()(const ObserverParams& p) const {
     return "work_us " + std::to_string(p.work_us);
   }
+  std::string operator()(const AudioParams& p) const {
+    auto vec = [](const std::array<double, 3>& v) {
+      std::ostringstream out;
+      out << '[' << v[0] << ", " << v[1] << ", " << v[2] << ']';
+      return out.str();
+    };
+    return "voices " + std::to_string(p.voices) + ", output " + p.output + ", listener " +
+           vec(p.listener) + " facing " + vec(p.listener_target);
+  }
 };
 
 } // namespace
@@ -809,6 +860,10 @@ MailboxSpec default_mailbox(std::string_view kind) {
   }
   if (kind == "observer") {
     return {4, Overflow::latest};
+  }
+  if (kind == "audio") {
+    // Contact batches are events: under a flood the oldest go first.
+    return {256, Overflow::drop_oldest};
   }
   return {};
 }

@@ -19,11 +19,12 @@
 ///   port = 0                # 0 = any free port
 ///
 ///   [actors.NAME]           # logic, input and physics are required
-///   kind = "physics"        # defaults to NAME: logic | input | physics | observer
+///   kind = "physics"        # defaults to NAME: logic | input | physics | observer | audio
 ///   node = "main"           # defaults to the first node
 ///   mailbox = { capacity = 1024, overflow = "reject" }
 ///   ...kind parameters (see ActorSpec)
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -115,13 +116,27 @@ struct ObserverParams {
   std::uint32_t work_us = 0;
 };
 
+/// Parameters of the audio actor ([actors.audio]): contact sounds.
+struct AudioParams {
+  /// Simultaneous impact sounds; a louder impact steals the quietest voice.
+  std::uint32_t voices = 64;
+  /// "wav": OUT/audio.wav through OpenAL Soft's loopback device (headless,
+  /// sample-exact); "device": the default output device, or the WAV file with a
+  /// message when there is none.
+  std::string output = "wav";
+  /// Where the listener stands and what it faces (up is +y).
+  std::array<double, 3> listener{0.0, 6.0, 24.0};
+  std::array<double, 3> listener_target{0.0, 2.0, 0.0};
+};
+
 /// One actor of the topology.
 struct ActorSpec {
   std::string name;
   std::string kind;
   std::string node;
   MailboxSpec mailbox;
-  std::variant<std::monostate, PhysicsParams, LogicParams, InputParams, ObserverParams> params;
+  std::variant<std::monostate, PhysicsParams, LogicParams, InputParams, ObserverParams, AudioParams>
+    params;
   int line = 0; ///< where [actors.NAME] starts, for later diagnostics
 };
 
