@@ -408,11 +408,30 @@ name = "main"
 [actors.physics]
 [actors.logic]
 [actors.input]
-[actors.audio]
-kind = "audio"
+[actors.render]
+kind = "render"
 )");
-  EXPECT_EQ(error.to_string(), "test.toml:7:1: actors.audio.kind: expected physics, logic, input "
-                               "or observer, got \"audio\"");
+  EXPECT_EQ(error.to_string(), "test.toml:7:1: actors.render.kind: expected physics, logic, input, "
+                               "observer or audio, got \"render\"");
+}
+
+TEST(TopologyLoad, AudioParametersAreReadAndChecked) {
+  const std::string head = R"([[nodes]]
+name = "main"
+[actors.physics]
+[actors.logic]
+[actors.input]
+[actors.audio]
+)";
+  const Topology t = topology_of(head + "voices = 8\noutput = \"device\"\nlistener = [1, 2, 3.5]\n");
+  const auto& audio = std::get<AudioParams>(t.actor("audio")->params);
+  EXPECT_EQ(audio.voices, 8u);
+  EXPECT_EQ(audio.output, "device");
+  EXPECT_EQ(audio.listener[2], 3.5);
+  EXPECT_EQ(t.actor("audio")->mailbox.overflow, Overflow::drop_oldest);
+  EXPECT_EQ(error_of(head + "listener = [1, 2]\n").to_string(),
+            "test.toml:7:1: actors.audio.listener: expected an array of 3 numbers [x, y, z], got an array");
+  EXPECT_EQ(error_of(head + "output = \"speakers\"\n").key, "actors.audio.output");
 }
 
 TEST(TopologyLoad, ActorWithoutKindNeedsAKindName) {
