@@ -38,8 +38,8 @@ sanitize: asan tsan
 asan: deps
 	@mkdir -p build
 	@cmake --preset dev > build/dev.configure.log 2>&1 || { cat build/dev.configure.log; exit 1; }
-	@cmake --build build/dev -j$(JOBS) --target troupe_sim_tests troupe_messages_tests troupe_actors_tests
-	ctest --test-dir build/dev -L 'sim|messages|actors' $(CTEST_FLAGS)
+	@cmake --build build/dev -j$(JOBS) --target troupe_sim_tests troupe_messages_tests troupe_audio_tests troupe_actors_tests
+	ctest --test-dir build/dev -L 'sim|messages|audio|actors' $(CTEST_FLAGS)
 
 tsan: deps
 	@mkdir -p build

@@ -181,14 +181,28 @@ private:
     snapshot.world_hash = sim::world_hash(*world_);
     last_hash_ = snapshot.world_hash;
     snapshot.published_ns = steady_now_ns();
-    auto published = caf::make_message(std::move(snapshot));
-    for (auto& reader : subscribers_)
-      send(reader, published);
+    // Contacts first: a reader has every impact of a tick before the snapshot
+    // that says the tick is over (audio renders up to the snapshot's tick).
     if (!result.contacts.empty() && !subscribers_.empty()) {
-      auto contacts = caf::make_message(ContactBatch{result.tick, std::move(result.contacts)});
+      ContactBatch batch{result.tick, std::move(result.contacts), {}, 0};
+      batch.bodies.reserve(batch.events.size());
+      for (const auto& event : batch.events) {
+        ContactBody body;
+        if (auto index = sim::find(*world_, event.a)) {
+          body.radius = world_->bodies[*index].radius;
+          body.restitution = world_->infos[*index].restitution;
+        }
+        batch.bodies.push_back(body);
+      }
+      published_events_ += batch.events.size();
+      batch.published_events = published_events_;
+      auto contacts = caf::make_message(std::move(batch));
       for (auto& reader : subscribers_)
         send(reader, contacts);
     }
+    auto published = caf::make_message(std::move(snapshot));
+    for (auto& reader : subscribers_)
+      send(reader, published);
     for (auto& [source, actor] : source_actors_)
       send(actor, ack_atom::value, world_->tick, applied_seq_[source]);
     const double tick_ms = static_cast<double>(steady_now_ns() - tick_started_ns_) / 1e6;
@@ -273,6 +287,7 @@ private:
   std::uint64_t refused_ = 0;
   std::uint64_t events_ = 0;
   std::uint64_t checkpoints_ = 0;
+  std::uint64_t published_events_ = 0;
   SampleRecorder tick_ms_;
   SampleRecorder step_ms_;
   SampleRecorder bodies_;

@@ -156,6 +156,11 @@ private:
       }
       return spawn_input(sys, std::move(setup));
     }
+    if (spec.kind == "audio") {
+      const auto wav = options_.out_dir + (spec.name == "audio" ? "/audio.wav" : "/audio-" + spec.name + ".wav");
+      return spawn_audio(sys, {identity(spec), std::get<config::AudioParams>(spec.params), sim_.tick_hz,
+                               resume_ ? resume_->world.tick : 0, wav});
+    }
     return spawn_observer(sys, {identity(spec), std::get<config::ObserverParams>(spec.params)});
   }
 
@@ -192,7 +197,7 @@ private:
       if (spec.kind == "logic") {
         if (auto peer = resolve(node, physics, err))
           caf::anon_send(self, connect_atom::value, std::string{"physics"}, peer);
-      } else if (spec.kind == "input" || spec.kind == "observer") {
+      } else if (spec.kind == "input" || spec.kind == "observer" || spec.kind == "audio") {
         if (auto peer = resolve(node, logic, err))
           caf::anon_send(self, connect_atom::value, std::string{"logic"}, peer);
       }
@@ -260,7 +265,11 @@ private:
   void collect_reports(RunResult& result) {
     for (auto& entry : started_) {
       caf::scoped_actor self{*entry.node->system};
-      self->request(entry.actor, 10s, report_atom::value)
+      // Audio first renders through the last tick and closes its file.
+      const bool flush = topology_.actor(entry.name)->kind == "audio" && result.ok;
+      auto request = flush ? self->request(entry.actor, 30s, flush_atom::value, result.ticks)
+                           : self->request(entry.actor, 10s, report_atom::value);
+      std::move(request)
         .receive([&](ActorReport& report) { result.actors.push_back(std::move(report)); },
                  [&](caf::error& e) {
                    ActorReport missing;

@@ -54,10 +54,19 @@ struct ObserverSetup {
   config::ObserverParams params;
 };
 
+struct AudioSetup {
+  Identity id;
+  config::AudioParams params;
+  double tick_hz = 60.0;
+  std::uint64_t start_tick = 0;  ///< the WAV starts here (0, or a checkpoint's tick)
+  std::string wav_path;
+};
+
 caf::actor spawn_logic(caf::actor_system& sys, LogicSetup setup);
 caf::actor spawn_input(caf::actor_system& sys, InputSetup setup);
 caf::actor spawn_physics(caf::actor_system& sys, PhysicsSetup setup);
 caf::actor spawn_observer(caf::actor_system& sys, ObserverSetup setup);
+caf::actor spawn_audio(caf::actor_system& sys, AudioSetup setup);
 
 /// Fills the identity and mailbox part of a report.
 ActorReport make_report(const Identity& id, const MailboxStats& mailbox);

@@ -22,6 +22,7 @@ BOOST_IS_BITWISE_SERIALIZABLE(troupe::sim::Body)
 BOOST_IS_BITWISE_SERIALIZABLE(troupe::sim::BodyInfo)
 BOOST_IS_BITWISE_SERIALIZABLE(troupe::sim::Slot)
 BOOST_IS_BITWISE_SERIALIZABLE(troupe::sim::ContactEvent)
+BOOST_IS_BITWISE_SERIALIZABLE(troupe::ContactBody)
 
 static_assert(sizeof(troupe::sim::BodyInfo) == 16 && sizeof(troupe::sim::Slot) == 8,
               "bitwise-serialised structs must have no padding");
@@ -158,8 +159,12 @@ template <class A> void serialize(A& ar, troupe::StepResult& x, unsigned) {
   ar & x.tick & x.world & x.contacts & x.step_ms;
 }
 
+template <class A> void serialize(A& ar, troupe::ContactBody& x, unsigned) {
+  ar & x.radius & x.restitution;
+}
+
 template <class A> void serialize(A& ar, troupe::ContactBatch& x, unsigned) {
-  ar & x.tick & x.events;
+  ar & x.tick & x.events & x.bodies & x.published_events;
 }
 
 template <class A> void serialize(A& ar, troupe::MailboxStats& x, unsigned) {

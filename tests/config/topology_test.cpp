@@ -79,7 +79,7 @@ TEST(TopologyExamples, SandboxLoadsWithTheDocumentedSettings) {
   EXPECT_EQ(topology.nodes[0].host, "127.0.0.1");
   EXPECT_EQ(topology.nodes[0].port, 0);
   EXPECT_EQ(names(topology),
-            (std::vector<std::string>{"physics", "logic", "input", "observer"}));
+            (std::vector<std::string>{"physics", "logic", "input", "observer", "audio"}));
   for (const ActorSpec& actor : topology.actors) {
     EXPECT_EQ(actor.node, "main") << actor.name;
   }

@@ -83,10 +83,20 @@ struct StepResult {
   double step_ms = 0.0; ///< time the step took on the physics node
 };
 
-/// The impacts of one tick, for audio and observers.
+/// What a listener needs to know about the first body of a contact (its sound).
+struct ContactBody {
+  float radius = 0.5f;
+  float restitution = 0.3f;
+};
+
+/// The impacts of one tick, for audio and observers. Sent before the snapshot
+/// of the same step, so a reader has every impact of tick t before it learns
+/// that tick t is over.
 struct ContactBatch {
-  std::uint64_t tick = 0;
+  std::uint64_t tick = 0;                ///< the tick whose step produced them
   std::vector<sim::ContactEvent> events;
+  std::vector<ContactBody> bodies;       ///< one per event: body `a`
+  std::uint64_t published_events = 0;    ///< events logic published so far, this batch included
 };
 
 /// A mailbox's counters (DESIGN.md, Mailboxes).

@@ -1,0 +1,199 @@
+// The audio actor: a snapshot-bus subscriber that turns contact events into
+// impact sounds. Headless it renders the mix tick by tick through OpenAL Soft's
+// loopback device into OUT/audio.wav, sample-aligned with simulation time (tick
+// t starts at frame t * rate / tick_hz), so the same run gives the same file on
+// any placement; with `output = "device"` it plays live.
+//
+// Threads: spawned detached (rendering and file IO are blocking work).
+
+#include "subsystems.hpp"
+
+#include <troupe/actors/bounded_actor.hpp>
+#include <troupe/audio/mixer.hpp>
+#include <troupe/messages/caf_types.hpp>
+
+#include <caf/all.hpp>
+
+#include <cmath>
+
+namespace troupe {
+namespace {
+
+using namespace std::chrono_literals;
+
+sim::Vec3 vec3(const std::array<double, 3>& v) {
+  return {static_cast<float>(v[0]), static_cast<float>(v[1]), static_cast<float>(v[2])};
+}
+
+class audio_actor : public bounded_actor {
+public:
+  audio_actor(caf::actor_config& cfg, AudioSetup setup)
+    : bounded_actor(cfg, setup.id.mailbox), setup_(std::move(setup)) {
+    audio::MixerSettings settings;
+    settings.voices = setup_.params.voices;
+    settings.listener = vec3(setup_.params.listener);
+    settings.listener_target = vec3(setup_.params.listener_target);
+    if (setup_.params.output == "device") {
+      auto opened = audio::Mixer::open_device(settings);
+      if (auto* mixer = std::get_if<std::unique_ptr<audio::Mixer>>(&opened)) {
+        mixer_ = std::move(*mixer);
+      } else {
+        // No device: say so once, and fall back to the headless file.
+        notice_ = std::get<audio::OpenError>(opened).message + "; writing " + setup_.wav_path + " instead";
+      }
+    }
+    if (!mixer_) {
+      auto opened = audio::Mixer::open_loopback(settings);
+      if (auto* mixer = std::get_if<std::unique_ptr<audio::Mixer>>(&opened))
+        mixer_ = std::move(*mixer);
+      else
+        notice_ = "audio disabled: " + std::get<audio::OpenError>(opened).message;
+    }
+    if (mixer_ && mixer_->is_loopback()) {
+      wav_ = std::make_unique<audio::WavWriter>(setup_.wav_path, settings.sample_rate, 2);
+      if (!wav_->ok()) {
+        notice_ = "audio: " + wav_->error();
+        wav_.reset();
+      }
+    }
+    rendered_tick_ = setup_.start_tick;
+  }
+
+  caf::behavior make_behavior() override {
+    if (!notice_.empty())
+      aout(this) << "audio: " << notice_ << '\n';
+    return {
+      [this](connect_atom, const std::string& role, const caf::actor& peer) {
+        if (role == "logic")
+          send(peer, subscribe_atom::value, caf::actor_cast<caf::actor>(this));
+      },
+      [this](const ContactBatch& batch) { on_contacts(batch); },
+      [this](const Snapshot& snapshot) {
+        last_tick_ = std::max(last_tick_, snapshot.tick);
+        render_until(snapshot.tick);
+        finish_if_due();
+      },
+      [this](flush_atom, std::uint64_t final_tick) {
+        final_tick_ = final_tick;
+        finish_promise_ = make_response_promise<ActorReport>();
+        // The last snapshot may still be on its way from another node: wait for
+        // it, but not forever.
+        delayed_send(this, 5s, flush_atom::value);
+        finish_if_due();
+        return finish_promise_;
+      },
+      [this](flush_atom) {
+        if (finish_promise_.pending()) {
+          ++flush_timeouts_;
+          finish(final_tick_);
+        }
+      },
+      [this](report_atom) { return report(); },
+    };
+  }
+
+private:
+  void on_exit() override {
+    if (wav_)
+      wav_->close();
+  }
+
+  std::int64_t frame_of(std::uint64_t tick) const {
+    return std::llround(static_cast<double>(tick) * sample_rate / setup_.tick_hz);
+  }
+
+  /// Renders the mix up to the start of `tick`.
+  void render_until(std::uint64_t tick) {
+    if (!wav_ || tick <= rendered_tick_)
+      return;
+    auto frames = frame_of(tick) - frame_of(rendered_tick_);
+    while (frames > 0) {
+      const auto block = static_cast<std::size_t>(std::min<std::int64_t>(frames, max_block));
+      buffer_.resize(2 * block);
+      mixer_->render(buffer_, block);
+      wav_->write(buffer_);
+      frames -= static_cast<std::int64_t>(block);
+    }
+    rendered_tick_ = tick;
+  }
+
+  void on_contacts(const ContactBatch& batch) {
+    ++batches_;
+    if (batch.tick < rendered_tick_)
+      ++late_batches_; // already rendered past it: the sound starts now
+    render_until(batch.tick);
+    for (std::size_t i = 0; i < batch.events.size(); ++i) {
+      const auto& event = batch.events[i];
+      audio::Impact impact{event.point, event.impulse, event.approach_speed, 0.5f, 0.3f};
+      if (i < batch.bodies.size()) {
+        impact.radius = batch.bodies[i].radius;
+        impact.restitution = batch.bodies[i].restitution;
+      }
+      if (mixer_)
+        mixer_->play(impact);
+      if (first_impact_tick_ < 0)
+        first_impact_tick_ = static_cast<double>(batch.tick);
+    }
+    received_ += batch.events.size();
+    published_ = std::max(published_, batch.published_events);
+  }
+
+  void finish_if_due() {
+    if (finish_promise_.pending() && last_tick_ >= final_tick_)
+      finish(final_tick_);
+  }
+
+  void finish(std::uint64_t tick) {
+    render_until(tick);
+    if (wav_)
+      wav_->close();
+    finish_promise_.deliver(report());
+  }
+
+  ActorReport report() {
+    auto out = make_report(setup_.id, mailbox_stats());
+    const auto stats = mixer_ ? mixer_->stats() : audio::MixerStats{};
+    out.counters = {{"contact_batches", static_cast<double>(batches_)},
+                    {"contact_events_received", static_cast<double>(received_)},
+                    {"contact_events_dropped", static_cast<double>(published_ - std::min(published_, received_))},
+                    {"voices", static_cast<double>(setup_.params.voices)},
+                    {"peak_voices", static_cast<double>(stats.peak_voices)},
+                    {"voices_stolen", static_cast<double>(stats.stolen)},
+                    {"impacts_played", static_cast<double>(stats.impacts)},
+                    {"impacts_skipped", static_cast<double>(stats.skipped)},
+                    {"clipped_samples", static_cast<double>(stats.clipped_samples)},
+                    {"wav_seconds", wav_ ? static_cast<double>(wav_->frames_written()) / sample_rate : 0.0},
+                    {"first_impact_tick", first_impact_tick_},
+                    {"late_batches", static_cast<double>(late_batches_)},
+                    {"flush_timeouts", static_cast<double>(flush_timeouts_)},
+                    {"live_device", mixer_ && !mixer_->is_loopback() ? 1.0 : 0.0}};
+    return out;
+  }
+
+  static constexpr std::uint32_t sample_rate = 48000;
+  static constexpr std::int64_t max_block = 4800;
+
+  AudioSetup setup_;
+  std::unique_ptr<audio::Mixer> mixer_;
+  std::unique_ptr<audio::WavWriter> wav_;
+  std::string notice_;
+  std::vector<std::int16_t> buffer_;
+  std::uint64_t rendered_tick_ = 0;
+  std::uint64_t last_tick_ = 0;
+  std::uint64_t final_tick_ = 0;
+  caf::typed_response_promise<ActorReport> finish_promise_;
+  std::uint64_t batches_ = 0;
+  std::uint64_t received_ = 0;
+  std::uint64_t published_ = 0;
+  std::uint64_t late_batches_ = 0;
+  std::uint64_t flush_timeouts_ = 0;
+  double first_impact_tick_ = -1;
+};
+
+} // namespace
+
+caf::actor spawn_audio(caf::actor_system& sys, AudioSetup setup) {
+  return sys.spawn<audio_actor, caf::detached>(std::move(setup));
+}
+
+} // namespace troupe
