@@ -44,11 +44,23 @@ bool is_reliable(const caf::mailbox_element& x) {
   return x.content().match_element<CommandBatch>(0);
 }
 
+caf::error exception_to_error(caf::scheduled_actor*, std::exception_ptr& eptr) {
+  try {
+    std::rethrow_exception(eptr);
+  } catch (const std::exception& e) {
+    return make_error(errc::crashed, e.what());
+  } catch (...) {
+    return make_error(errc::crashed, "unknown exception");
+  }
+}
+
 bounded_actor::bounded_actor(caf::actor_config& cfg, config::MailboxSpec spec)
   : super(cfg),
     spec_(spec),
     counting_only_(spec.overflow == config::Overflow::drop_newest ||
-                   spec.overflow == config::Overflow::reject) {}
+                   spec.overflow == config::Overflow::reject) {
+  set_exception_handler(exception_to_error);
+}
 
 void waiting_queue::push_back(caf::mailbox_element_ptr ptr) noexcept {
   auto* x = ptr.release();

@@ -13,6 +13,8 @@ const char* to_string(errc code) {
     case errc::mailbox_dropped: return "mailbox_dropped";
     case errc::unknown_peer: return "unknown_peer";
     case errc::shutting_down: return "shutting_down";
+    case errc::escalated: return "escalated";
+    case errc::crashed: return "crashed";
   }
   return "unknown";
 }

@@ -163,6 +163,11 @@ private:
 /// urgent messages).
 bool is_unbounded(const caf::mailbox_element& x);
 
+/// Turns an exception escaping a handler into a troupe::crashed error that keeps
+/// its what(), so supervisors and reports can name the cause. Every troupe
+/// actor installs it.
+caf::error exception_to_error(caf::scheduled_actor*, std::exception_ptr& eptr);
+
 /// True for messages that must never be dropped (commands).
 bool is_reliable(const caf::mailbox_element& x);
 

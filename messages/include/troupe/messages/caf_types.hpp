@@ -39,6 +39,10 @@ enum class errc : std::uint8_t {
   unknown_peer,
   /// The actor is shutting down.
   shutting_down,
+  /// A supervisor exceeded its restart intensity and gave up.
+  escalated,
+  /// An actor's handler threw; the context holds what().
+  crashed,
 };
 
 /// Words for an errc value.
@@ -65,6 +69,8 @@ using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 using rejected_atom = caf::atom_constant<caf::atom("rejected")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using burst_atom = caf::atom_constant<caf::atom("burst")>;
+using retarget_atom = caf::atom_constant<caf::atom("retarget")>;
+using restart_atom = caf::atom_constant<caf::atom("restart")>;
 
 namespace detail {
 
