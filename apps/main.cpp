@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <unistd.h>
 
@@ -24,6 +25,37 @@ using namespace troupe;
 
 constexpr int exit_run_failed = 1;
 constexpr int exit_bad_input = 2;
+constexpr int exit_escalated = 3;
+
+/// Parses "physics=0.01,logic=0.005" (chaos) or "physics@120,logic@300" (kill).
+template <class T>
+std::optional<std::string> parse_faults(const std::string& text, char separator, std::map<std::string, T>& out) {
+  std::istringstream items(text);
+  for (std::string item; std::getline(items, item, ',');) {
+    const auto at = item.find(separator);
+    if (at == std::string::npos || at == 0 || at + 1 == item.size())
+      return "expected NAME" + std::string(1, separator) + "VALUE, got \"" + item + "\"";
+    const auto name = item.substr(0, at);
+    const auto value = item.substr(at + 1);
+    try {
+      std::size_t used = 0;
+      if constexpr (std::is_same_v<T, double>) {
+        const double p = std::stod(value, &used);
+        if (used != value.size() || !(p >= 0 && p <= 1))
+          return "probability of " + name + " must be in [0, 1], got \"" + value + "\"";
+        out[name] = p;
+      } else {
+        const auto tick = std::stoull(value, &used);
+        if (used != value.size())
+          return "tick of " + name + " must be a number, got \"" + value + "\"";
+        out[name] = tick;
+      }
+    } catch (const std::exception&) {
+      return "cannot read \"" + value + "\" for " + name;
+    }
+  }
+  return std::nullopt;
+}
 
 /// Loads a topology or prints its one-line error.
 std::optional<config::Topology> load_or_report(const std::string& path) {
@@ -88,7 +120,7 @@ int run_and_report(const config::Topology& topology, RunOptions options) {
   std::cout << "\n";
   if (!result.ok) {
     std::cerr << "troupe: run failed: " << result.error << '\n';
-    return exit_run_failed;
+    return result.escalated ? exit_escalated : exit_run_failed;
   }
   return 0;
 }
@@ -159,6 +191,12 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--checkpoint-every", options.checkpoint_every,
                       "write OUT/checkpoints/tick-N.ckpt every N ticks");
   run_cmd->add_option("--resume", options.resume_from, "start from a checkpoint file");
+  std::string chaos, kill;
+  run_cmd->add_option("--chaos", chaos, "seeded per-tick failure probability per actor, e.g. physics=0.01,logic=0.005");
+  run_cmd->add_option("--kill", kill, "make an actor fail once at a tick, e.g. physics@120");
+  run_cmd->add_option("--max-restarts", options.max_restarts,
+                      "restarts a node supervisor allows within 5 s before it gives up (exit 3)")
+    ->check(CLI::Range(0u, 1000000u));
 
   auto* check_cmd = app.add_subcommand("check", "validate a topology and print it resolved");
   check_cmd->add_option("config", config_path, "topology TOML file")->required();
@@ -180,6 +218,14 @@ int main(int argc, char** argv) {
     options.threads = threads;
   if (batch && realtime) {
     std::cerr << "troupe: --batch and --realtime exclude each other\n";
+    return exit_bad_input;
+  }
+  if (auto err = parse_faults(chaos, '=', options.chaos)) {
+    std::cerr << "troupe: --chaos: " << *err << '\n';
+    return exit_bad_input;
+  }
+  if (auto err = parse_faults(kill, '@', options.kill)) {
+    std::cerr << "troupe: --kill: " << *err << '\n';
     return exit_bad_input;
   }
   if (batch)
@@ -215,5 +261,15 @@ int main(int argc, char** argv) {
   auto topology = load_or_report(config_path);
   if (!topology)
     return exit_bad_input;
+  for (const auto& [name, p] : options.chaos)
+    if (!topology->actor(name)) {
+      std::cerr << "troupe: --chaos: no actor named \"" << name << "\" in " << config_path << '\n';
+      return exit_bad_input;
+    }
+  for (const auto& [name, tick] : options.kill)
+    if (!topology->actor(name)) {
+      std::cerr << "troupe: --kill: no actor named \"" << name << "\" in " << config_path << '\n';
+      return exit_bad_input;
+    }
   return run_and_report(*topology, options);
 }

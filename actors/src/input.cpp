@@ -39,13 +39,19 @@ public:
         if (line.source != setup_.source || seq <= setup_.acked_seq)
           continue;
         todo_.push_back(Command{setup_.source, seq, line.tick, *line.action});
-      } else if (line.burst > 0 && line.tick >= setup_.start_tick) {
+      } else if (line.burst > 0 && line.tick >= setup_.start_tick && setup_.events_sent == 0) {
         bursts_.push_back(line);
       }
     }
+    events_sent_ = setup_.events_sent;
+    max_seq_sent_ = setup_.acked_seq;
     if (!setup_.log_path.empty()) {
-      log_.open(setup_.log_path, std::ios::trunc);
-      log_ << setup_.log_header;
+      if (setup_.append_log) {
+        log_.open(setup_.log_path, std::ios::app);
+      } else {
+        log_.open(setup_.log_path, std::ios::trunc);
+        log_ << setup_.log_header;
+      }
       log_.flush();
     }
   }
@@ -53,8 +59,11 @@ public:
   caf::behavior make_behavior() override {
     return {
       [this](connect_atom, const std::string& role, caf::actor peer) {
-        if (role == "logic")
+        if (role == "logic") {
           logic_ = std::move(peer);
+          // A new logic incarnation knows nothing we sent: send it all again.
+          flush();
+        }
       },
       [this](start_atom) {
         started_ = true;
@@ -94,9 +103,9 @@ private:
       return;
     const auto through = horizon();
     while (!todo_.empty() && todo_.front().tick <= through) {
+      max_seq_sent_ = std::max(max_seq_sent_, todo_.front().seq);
       unacked_.push_back(std::move(todo_.front()));
       todo_.pop_front();
-      ++sent_;
     }
     const auto sealed = todo_.empty() ? sealed_forever : through;
     CommandBatch batch{setup_.source, sealed, {unacked_.begin(), unacked_.end()}};
@@ -106,6 +115,7 @@ private:
   }
 
   void on_ack(std::uint64_t tick, std::uint64_t seq) {
+    setup_.chaos.strike(tick);
     acked_tick_ = std::max(acked_tick_, tick);
     while (!unacked_.empty() && unacked_.front().seq <= seq) {
       record(unacked_.front());
@@ -115,6 +125,12 @@ private:
     while (!bursts_.empty() && bursts_.front().tick <= tick) {
       send_burst(bursts_.front().burst);
       bursts_.pop_front();
+    }
+    if (setup_.state) {
+      std::lock_guard<std::mutex> guard{setup_.state->mutex};
+      setup_.state->acked_tick = acked_tick_;
+      setup_.state->acked_seq = std::max(setup_.state->acked_seq, seq);
+      setup_.state->events_sent = events_sent_;
     }
     // Refill when logic has used up half of the lead.
     if (sealed_send_due())
@@ -148,7 +164,9 @@ private:
   ActorReport report() {
     log_.flush();
     auto out = make_report(setup_.id, mailbox_stats());
-    out.counters = {{"commands_sent", static_cast<double>(sent_)},
+    // Seqs are contiguous per source: the highest one sent counts every command,
+    // across incarnations.
+    out.counters = {{"commands_sent", static_cast<double>(max_seq_sent_ - setup_.sent_before_run)},
                     {"commands_acked", static_cast<double>(acked_)},
                     {"commands_unacked", static_cast<double>(unacked_.size() + todo_.size())},
                     {"batches_sent", static_cast<double>(batches_)},
@@ -167,7 +185,7 @@ private:
   bool retry_pending_ = false;
   std::uint64_t acked_tick_ = 0;
   std::uint64_t sealed_sent_ = 0;
-  std::uint64_t sent_ = 0;
+  std::uint64_t max_seq_sent_ = 0;
   std::uint64_t acked_ = 0;
   std::uint64_t batches_ = 0;
   std::uint64_t rejected_ = 0;

@@ -59,6 +59,8 @@ public:
         subscribers_.push_back(std::move(reader));
       },
       [this](start_atom, caf::actor controller) {
+        if (controller_)
+          return; // already running (a repeated start after a restart of someone else)
         controller_ = std::move(controller);
         started_ns_ = steady_now_ns();
         start_tick_ = world_->tick;
@@ -75,6 +77,10 @@ public:
       [this](tick_atom) {
         timer_pending_ = false;
         try_tick();
+      },
+      [this](step_atom) {
+        if (stepping_)
+          request_step();
       },
       [this](report_atom) { return report(); },
     };
@@ -161,15 +167,31 @@ private:
       it = pending_.erase(it);
     }
     sim::before_physics(*next);
+    // Chaos strikes mid-tick, after the commands were applied: the next
+    // incarnation must rebuild this tick from the last snapshot and input's resend.
+    setup_.chaos.strike(tick);
     stepping_ = true;
-    StepRequest request_msg{tick, std::move(next)};
-    request(physics_, caf::infinite, step_atom::value, std::move(request_msg))
+    pending_step_ = StepRequest{tick, std::move(next)};
+    request_step();
+  }
+
+  /// Asks physics for the pending step. A physics incarnation that dies with the
+  /// request answers with an error: ask again (the stable name holds it until the
+  /// next incarnation), so physics re-runs the pending tick.
+  void request_step() {
+    request(physics_, caf::infinite, step_atom::value, pending_step_)
       .then([this](StepResult& result) { end_tick(result); },
-            [this](caf::error& err) { fail("physics step failed: " + system().render(err)); });
+            [this](caf::error&) {
+              // Ask again a moment later (a flood would only fill the stable
+              // name's hold); the supervisor decides when physics is beyond help.
+              ++step_retries_total_;
+              delayed_send(this, std::chrono::milliseconds(1), step_atom::value);
+            });
   }
 
   void end_tick(StepResult& result) {
     stepping_ = false;
+    pending_step_ = {};
     world_ = std::move(result.world);
     ++generation_;
     Snapshot snapshot;
@@ -203,6 +225,14 @@ private:
     auto published = caf::make_message(std::move(snapshot));
     for (auto& reader : subscribers_)
       send(reader, published);
+    if (setup_.state) {
+      std::lock_guard<std::mutex> guard{setup_.state->mutex};
+      setup_.state->world = world_;
+      setup_.state->generation = generation_;
+      setup_.state->acks.clear();
+      for (auto& [source, seq] : applied_seq_)
+        setup_.state->acks.push_back({source, seq});
+    }
     for (auto& [source, actor] : source_actors_)
       send(actor, ack_atom::value, world_->tick, applied_seq_[source]);
     const double tick_ms = static_cast<double>(steady_now_ns() - tick_started_ns_) / 1e6;
@@ -217,6 +247,13 @@ private:
            static_cast<std::uint64_t>(world_->size()), tick_ms);
     }
     try_tick();
+  }
+
+  std::uint64_t applied_total() const {
+    std::uint64_t total = 0;
+    for (auto& [source, seq] : applied_seq_)
+      total += seq;
+    return total;
   }
 
   void maybe_checkpoint() {
@@ -249,13 +286,16 @@ private:
     auto out = make_report(setup_.id, mailbox_stats());
     out.counters = {{"ticks", static_cast<double>(tick_ms_.size())},
                     {"generation", static_cast<double>(generation_)},
-                    {"commands_applied", static_cast<double>(applied_)},
+                    // From the acks, so that it counts across incarnations.
+                    {"commands_applied", static_cast<double>(applied_total() - setup_.applied_before_run)},
                     {"commands_late", static_cast<double>(late_)},
                     {"commands_after_end", static_cast<double>(queued_seqs_.size())},
                     {"batches_refused", static_cast<double>(refused_)},
                     {"input_events", static_cast<double>(events_)},
                     {"checkpoints", static_cast<double>(checkpoints_)},
-                    {"subscribers", static_cast<double>(subscribers_.size())}};
+                    {"subscribers", static_cast<double>(subscribers_.size())},
+                    {"step_retries", static_cast<double>(step_retries_total_)},
+                    {"incarnation", static_cast<double>(setup_.chaos.incarnation)}};
     out.distributions = {{"tick_ms", tick_ms_.percentiles()},
                          {"step_ms", step_ms_.percentiles()}};
     out.series = {{"tick_ms", tick_ms_.series()}, {"bodies", bodies_.series()}};
@@ -275,6 +315,8 @@ private:
   std::map<std::uint64_t, std::vector<Command>> pending_; // tick -> commands
   std::set<std::pair<std::uint32_t, std::uint64_t>> queued_seqs_;
   sim::Vec3 pointer_;
+  StepRequest pending_step_;
+  std::uint64_t step_retries_total_ = 0;
   bool stepping_ = false;
   bool finished_ = false;
   bool timer_pending_ = false;

@@ -35,6 +35,7 @@ public:
 
 private:
   void on_snapshot(const Snapshot& snapshot) {
+    setup_.chaos.strike(snapshot.tick);
     const auto now = steady_now_ns();
     // The bus promises: never the same generation twice, never backwards.
     if (snapshot.generation <= last_generation_) {

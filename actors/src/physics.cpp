@@ -37,6 +37,7 @@ public:
 
 private:
   StepResult step(const StepRequest& request) {
+    setup_.chaos.strike(request.tick);
     const auto start = steady_now_ns();
     auto world = std::make_shared<sim::World>(*request.world);
     StepResult result;

@@ -6,6 +6,7 @@
 #include "subsystems.hpp"
 
 #include <troupe/actors/metrics.hpp>
+#include <troupe/actors/supervisor.hpp>
 #include <troupe/messages/caf_types.hpp>
 
 #include <caf/all.hpp>
@@ -38,9 +39,11 @@ struct LocalNode {
   const config::NodeSpec* spec = nullptr;
   node_config cfg;
   std::unique_ptr<caf::actor_system> system;
+  caf::actor supervisor;
   caf::actor directory;
   std::uint16_t port = 0;
-  std::map<std::string, caf::actor> actors; // local actors by topology name
+  std::map<std::string, caf::actor> actors; // stable names of local actors
+  std::map<std::string, caf::actor> peers;  // every actor's stable name, seen from here
 };
 
 caf::behavior directory_behavior(caf::event_based_actor*, std::map<std::string, caf::actor> names) {
@@ -136,23 +139,69 @@ private:
     return Identity{spec.name, spec.kind, spec.node, spec.mailbox};
   }
 
-  caf::actor spawn(LocalNode& node, const config::ActorSpec& spec) {
-    auto& sys = *node.system;
-    if (spec.kind == "physics")
-      return spawn_physics(sys, {identity(spec), std::get<config::PhysicsParams>(spec.params), sim_.threads});
+  Chaos chaos_for(const config::ActorSpec& spec, std::uint32_t incarnation) const {
+    Chaos chaos;
+    chaos.name = spec.name;
+    chaos.seed = sim_.seed;
+    chaos.incarnation = incarnation;
+    if (auto i = options_.chaos.find(spec.name); i != options_.chaos.end())
+      chaos.probability = i->second;
+    if (auto i = options_.kill.find(spec.name); i != options_.kill.end())
+      chaos.kill_at = i->second;
+    return chaos;
+  }
+
+  /// Spawns incarnation `n` of an actor. Incarnations after the first pick up
+  /// what their predecessor left (logic: the last snapshot; input: its acks).
+  caf::actor spawn(caf::actor_system& sys, const config::ActorSpec& spec, std::uint32_t n) {
+    if (spec.kind == "physics") {
+      PhysicsSetup setup{identity(spec), std::get<config::PhysicsParams>(spec.params), sim_.threads,
+                         chaos_for(spec, n)};
+      return spawn_physics(sys, std::move(setup));
+    }
     if (spec.kind == "logic") {
-      LogicSetup setup{identity(spec), sim_, std::get<config::LogicParams>(spec.params), {1}, resume_,
-                       options_.checkpoint_every, options_.out_dir + "/checkpoints"};
+      LogicSetup setup;
+      setup.id = identity(spec);
+      setup.simulation = sim_;
+      setup.params = std::get<config::LogicParams>(spec.params);
+      setup.sources = {1};
+      setup.resume = resume_;
+      setup.checkpoint_every = options_.checkpoint_every;
+      setup.checkpoint_dir = options_.out_dir + "/checkpoints";
+      setup.state = logic_state_;
+      setup.chaos = chaos_for(spec, n);
+      if (resume_)
+        for (auto& ack : resume_->acks)
+          setup.applied_before_run += ack.seq;
+      std::lock_guard<std::mutex> guard{logic_state_->mutex};
+      if (n > 0 && logic_state_->world)
+        setup.resume = Checkpoint{logic_state_->generation, *logic_state_->world, logic_state_->acks};
       return spawn_logic(sys, std::move(setup));
     }
     if (spec.kind == "input") {
       const auto& params = std::get<config::InputParams>(spec.params);
-      InputSetup setup{identity(spec), 1, script_, params.lead_ticks, 0, 0, command_log_, log_header()};
+      InputSetup setup;
+      setup.id = identity(spec);
+      setup.source = 1;
+      setup.script = script_;
+      setup.lead_ticks = params.lead_ticks;
+      setup.log_path = command_log_;
+      setup.log_header = log_header();
+      setup.state = input_state_;
+      setup.chaos = chaos_for(spec, n);
       if (resume_) {
         setup.start_tick = resume_->world.tick;
         for (auto& ack : resume_->acks)
           if (ack.source == setup.source)
             setup.acked_seq = ack.seq;
+        setup.sent_before_run = setup.acked_seq;
+      }
+      if (n > 0) {
+        std::lock_guard<std::mutex> guard{input_state_->mutex};
+        setup.start_tick = std::max(setup.start_tick, input_state_->acked_tick);
+        setup.acked_seq = std::max(setup.acked_seq, input_state_->acked_seq);
+        setup.events_sent = input_state_->events_sent;
+        setup.append_log = true;
       }
       return spawn_input(sys, std::move(setup));
     }
@@ -161,7 +210,29 @@ private:
       return spawn_audio(sys, {identity(spec), std::get<config::AudioParams>(spec.params), sim_.tick_hz,
                                resume_ ? resume_->world.tick : 0, wav});
     }
-    return spawn_observer(sys, {identity(spec), std::get<config::ObserverParams>(spec.params)});
+    return spawn_observer(sys, {identity(spec), std::get<config::ObserverParams>(spec.params), chaos_for(spec, n)});
+  }
+
+  /// Connects a (new) incarnation to its peers, using the handles its node
+  /// resolved. Runs in the node's supervisor after a restart.
+  void wire(const LocalNode& node, const config::ActorSpec& spec, const caf::actor& child, bool restarted) {
+    const auto& peers = node.peers;
+    const auto& logic = topology_.actors_of_kind("logic").front()->name;
+    const auto& physics = topology_.actors_of_kind("physics").front()->name;
+    if (spec.kind == "logic") {
+      caf::anon_send(child, connect_atom::value, std::string{"physics"}, peers.at(physics));
+      if (restarted) {
+        caf::anon_send(child, start_atom::value, controller_handle_);
+        // Readers subscribe again; input sends everything logic has not acknowledged.
+        for (const auto& other : topology_.actors)
+          if (other.kind != "logic" && other.kind != "physics")
+            caf::anon_send(peers.at(other.name), connect_atom::value, std::string{"logic"}, peers.at(logic));
+      }
+    } else if (spec.kind != "physics") {
+      caf::anon_send(child, connect_atom::value, std::string{"logic"}, peers.at(logic));
+      if (spec.kind == "input" && restarted)
+        caf::anon_send(child, start_atom::value);
+    }
   }
 
   std::string start() {
@@ -171,12 +242,51 @@ private:
       node->system = std::make_unique<caf::actor_system>(node->cfg);
       nodes_.push_back(std::move(node));
     }
-    // Spawn in start order (physics, logic, input, observers).
-    for (const auto& spec : topology_.actors) {
-      auto& node = node_of(spec.node);
-      auto actor = spawn(node, spec);
-      node.actors[spec.name] = actor;
-      started_.push_back({&node, spec.name, actor});
+    // One supervisor per node, its children in start order (physics, logic,
+    // input, readers); each child is reached through its stable name.
+    for (auto& node : nodes_) {
+      SupervisorSpec spec;
+      spec.name = "supervisor@" + node->spec->name;
+      spec.strategy = Strategy::one_for_one;
+      spec.max_restarts = options_.max_restarts;
+      spec.period = options_.restart_period;
+      spec.backoff_min = options_.backoff_min;
+      spec.backoff_max = options_.backoff_max;
+      spec.seed = sim_.seed;
+      std::vector<ChildSpec> children;
+      for (const auto& actor : topology_.actors) {
+        if (actor.node != node->spec->name)
+          continue;
+        ChildSpec child;
+        child.name = actor.name;
+        child.restart = Restart::permanent;
+        // The stable name bounds like the child it stands for: same capacity and
+        // overflow policy, during restarts too.
+        child.hold = actor.mailbox;
+        const auto* spec_ptr = &actor;
+        auto* node_ptr = node.get();
+        child.start = [this, spec_ptr](caf::actor_system& sys, std::uint32_t n) { return spawn(sys, *spec_ptr, n); };
+        child.on_started = [this, spec_ptr, node_ptr](const caf::actor& c, std::uint32_t n) {
+          if (n > 0)
+            wire(*node_ptr, *spec_ptr, c, true);
+        };
+        children.push_back(std::move(child));
+      }
+      if (auto err = validate(spec, children))
+        return *err;
+      node->supervisor = spawn_supervisor(*node->system, spec, std::move(children));
+      caf::scoped_actor self{*node->system};
+      for (const auto& actor : topology_.actors) {
+        if (actor.node != node->spec->name)
+          continue;
+        std::string err;
+        self->request(node->supervisor, 10s, lookup_atom::value, actor.name)
+          .receive([&](caf::actor& a) { node->actors[actor.name] = a; },
+                   [&](caf::error& e) { err = node->system->render(e); });
+        if (!err.empty())
+          return err;
+        started_.push_back({node.get(), actor.name, node->actors[actor.name]});
+      }
     }
     for (auto& node : nodes_) {
       node->directory = node->system->spawn(directory_behavior, node->actors);
@@ -187,27 +297,27 @@ private:
                std::to_string(node->spec->port) + ": " + node->system->render(port.error());
       node->port = *port;
     }
-    // Wire every actor to its peers, as seen from its own node.
-    const auto& logic = *topology_.actors_of_kind("logic").front();
-    const auto& physics = *topology_.actors_of_kind("physics").front();
-    for (const auto& spec : topology_.actors) {
-      auto& node = node_of(spec.node);
-      auto self = node.actors[spec.name];
-      std::string err;
-      if (spec.kind == "logic") {
-        if (auto peer = resolve(node, physics, err))
-          caf::anon_send(self, connect_atom::value, std::string{"physics"}, peer);
-      } else if (spec.kind == "input" || spec.kind == "observer" || spec.kind == "audio") {
-        if (auto peer = resolve(node, logic, err))
-          caf::anon_send(self, connect_atom::value, std::string{"logic"}, peer);
+    // Every node resolves every actor's stable name once (local, or a proxy).
+    for (auto& node : nodes_) {
+      for (const auto& actor : topology_.actors) {
+        std::string err;
+        node->peers[actor.name] = resolve(*node, actor, err);
+        if (!err.empty())
+          return err;
       }
-      if (!err.empty())
-        return err;
     }
+    const auto& logic = *topology_.actors_of_kind("logic").front();
     auto& logic_node = node_of(logic.node);
     controller_ = std::make_unique<caf::scoped_actor>(*logic_node.system);
+    controller_handle_ = caf::actor{*controller_};
+    for (auto& node : nodes_)
+      (*controller_)->monitor(node->supervisor);
+    for (const auto& spec : topology_.actors) {
+      auto& node = node_of(spec.node);
+      wire(node, spec, node.actors[spec.name], false);
+    }
     logic_actor_ = logic_node.actors[logic.name];
-    (*controller_)->send(logic_actor_, start_atom::value, caf::actor{*controller_});
+    (*controller_)->send(logic_actor_, start_atom::value, controller_handle_);
     const auto& input = *topology_.actors_of_kind("input").front();
     caf::anon_send(node_of(input.node).actors[input.name], start_atom::value);
     return {};
@@ -254,6 +364,12 @@ private:
           result.error = std::move(why);
           running = false;
         },
+        [&](caf::down_msg& down) {
+          // A node supervisor gave up: its restart intensity was exceeded.
+          result.error = self->system().render(down.reason);
+          result.escalated = true;
+          running = false;
+        },
         caf::after(stall_timeout) >> [&] {
           result.error = "no progress for " + std::to_string(stall_timeout.count()) +
                          " s: the run is stuck (see the actor reports)";
@@ -263,7 +379,20 @@ private:
   }
 
   void collect_reports(RunResult& result) {
+    for (auto& node : nodes_) {
+      if (result.escalated)
+        break;
+      caf::scoped_actor self{*node->system};
+      self->request(node->supervisor, 10s, report_atom::value)
+        .receive([&](ActorReport& report) {
+                   report.node = node->spec->name;
+                   result.actors.push_back(std::move(report));
+                 },
+                 [&](caf::error&) {});
+    }
     for (auto& entry : started_) {
+      if (result.escalated)
+        break;
       caf::scoped_actor self{*entry.node->system};
       // Audio first renders through the last tick and closes its file.
       const bool flush = topology_.actor(entry.name)->kind == "audio" && result.ok;
@@ -286,17 +415,25 @@ private:
     if (nodes_.empty())
       return;
     controller_.reset();
+    controller_handle_ = nullptr;
     logic_actor_ = nullptr;
-    for (auto i = started_.rbegin(); i != started_.rend(); ++i) {
-      caf::scoped_actor self{*i->node->system};
-      self->monitor(i->actor);
-      self->send_exit(i->actor, caf::exit_reason::user_shutdown);
-      self->receive([](caf::down_msg&) {},
-                    caf::after(5s) >> [&] { self->send_exit(i->actor, caf::exit_reason::kill); });
-    }
     started_.clear();
+    // Supervisors stop their children in reverse start order; nodes go in
+    // reverse order too. A grace period each, then kill.
+    for (auto i = nodes_.rbegin(); i != nodes_.rend(); ++i) {
+      auto& node = **i;
+      if (!node.supervisor)
+        continue;
+      caf::scoped_actor self{*node.system};
+      self->monitor(node.supervisor);
+      self->send_exit(node.supervisor, caf::exit_reason::user_shutdown);
+      self->receive([](caf::down_msg&) {},
+                    caf::after(5s) >> [&] { self->send_exit(node.supervisor, caf::exit_reason::kill); });
+      node.supervisor = nullptr;
+    }
     for (auto& node : nodes_) {
       node->actors.clear();
+      node->peers.clear();
       if (node->directory) {
         node->system->middleman().unpublish(node->directory, node->port);
         caf::anon_send_exit(node->directory, caf::exit_reason::user_shutdown);
@@ -330,7 +467,10 @@ private:
   std::vector<std::unique_ptr<LocalNode>> nodes_;
   std::vector<Started> started_;
   std::unique_ptr<caf::scoped_actor> controller_;
+  caf::actor controller_handle_;
   caf::actor logic_actor_;
+  std::shared_ptr<LogicState> logic_state_ = std::make_shared<LogicState>();
+  std::shared_ptr<InputState> input_state_ = std::make_shared<InputState>();
 };
 
 } // namespace

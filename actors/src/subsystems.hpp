@@ -8,11 +8,44 @@
 #include <caf/fwd.hpp>
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace troupe {
+
+/// Fault injection for one incarnation of one actor (`--chaos`, `--kill`).
+struct Chaos {
+  double probability = 0;               ///< per tick
+  std::optional<std::uint64_t> kill_at; ///< the first incarnation exits at this tick
+  std::uint64_t seed = 0;
+  std::uint32_t incarnation = 0;
+  std::string name;
+
+  /// Throws (a real failure inside the handler) when this incarnation is due to
+  /// fail at `tick`: deterministic in (seed, name, tick, incarnation), so a
+  /// restarted incarnation does not fail at the same tick forever.
+  void strike(std::uint64_t tick) const;
+};
+
+/// What logic leaves behind for its next incarnation: the last published state.
+/// Shared in-process with its supervisor (logic and its restart live on one node).
+struct LogicState {
+  std::mutex mutex;
+  WorldPtr world;
+  std::uint64_t generation = 0;
+  std::vector<SourceAck> acks;
+};
+
+/// What input leaves behind: how far logic acknowledged it.
+struct InputState {
+  std::mutex mutex;
+  std::uint64_t acked_tick = 0;
+  std::uint64_t acked_seq = 0;
+  std::uint64_t events_sent = 0; ///< bursts already sent are not sent again
+};
 
 /// Who an actor is, for reports.
 struct Identity {
@@ -30,6 +63,9 @@ struct LogicSetup {
   std::optional<Checkpoint> resume;     ///< start from here instead of the scenario
   std::uint64_t checkpoint_every = 0;
   std::string checkpoint_dir;
+  std::shared_ptr<LogicState> state;     ///< written every tick (null = none)
+  std::uint64_t applied_before_run = 0;  ///< commands a resumed checkpoint had applied
+  Chaos chaos;
 };
 
 struct InputSetup {
@@ -41,17 +77,24 @@ struct InputSetup {
   std::uint64_t acked_seq = 0;          ///< commands up to here are applied already
   std::string log_path;                 ///< command log to write ("" = none)
   std::string log_header;               ///< written first: config and overrides
+  bool append_log = false;              ///< a restarted input appends
+  std::shared_ptr<InputState> state;    ///< written on every ack (null = none)
+  std::uint64_t sent_before_run = 0;    ///< commands applied before this run (a checkpoint's)
+  std::uint64_t events_sent = 0;        ///< burst events an earlier incarnation sent
+  Chaos chaos;
 };
 
 struct PhysicsSetup {
   Identity id;
   config::PhysicsParams params;
   std::uint32_t threads = 1;
+  Chaos chaos;
 };
 
 struct ObserverSetup {
   Identity id;
   config::ObserverParams params;
+  Chaos chaos;
 };
 
 struct AudioSetup {

@@ -38,6 +38,25 @@ public:
       return caf::delegated<caf::message>{};
     });
     return {
+      // A subsystem's mailbox is the stable name's and the child's together:
+      // report both (drops can happen at either).
+      [this](report_atom) -> caf::result<ActorReport> {
+        if (!target_)
+          return make_error(errc::shutting_down, "restarting");
+        auto promise = make_response_promise<ActorReport>();
+        request(target_, std::chrono::seconds(10), report_atom::value)
+          .then(
+            [this, promise](ActorReport& report) mutable {
+              const auto own = mailbox_stats();
+              report.mailbox.admitted = own.admitted;
+              report.mailbox.dropped += own.dropped;
+              report.mailbox.rejected += own.rejected + refused_;
+              report.mailbox.high_water = std::max(report.mailbox.high_water, own.high_water);
+              promise.deliver(std::move(report));
+            },
+            [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
+        return promise;
+      },
       [this](retarget_atom, caf::actor target) {
         target_ = std::move(target);
         while (target_ && !held_.empty()) {

@@ -54,6 +54,8 @@ auto guard(const char* where, F&& body) -> decltype(body()) {
     return Error{std::string(where) + ": Vulkan call failed: " + e.what()};
   } catch (const std::exception& e) {
     return Error{std::string(where) + ": " + e.what()};
+  } catch (...) {
+    return Error{std::string(where) + ": unknown exception"};
   }
 }
 

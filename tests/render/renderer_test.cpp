@@ -281,6 +281,16 @@ TEST(Renderer, UnknownDeviceNameGivesClearError) {
   EXPECT_NE(msg.find("llvmpipe"), std::string::npos) << msg; // lists what is there
 }
 
+TEST(Renderer, GpuChoiceWithOnlyLavapipeGivesClearError) {
+  ::setenv("VK_ICD_FILENAMES", "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json", 1);
+  Settings s = sphere_settings();
+  s.device = "gpu";
+  const auto r = Renderer::create(s);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message.find("no Vulkan device matches \"gpu\""), std::string::npos)
+      << r.error().message;
+}
+
 TEST(Renderer, MissingDriverGivesClearError) {
   ::setenv("VK_ICD_FILENAMES", "/nonexistent/icd.json", 1);
   const auto r = Renderer::create(sphere_settings());

@@ -11,7 +11,9 @@
 #include <troupe/messages/messages.hpp>
 
 #include <cstdint>
+#include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
 #include <variant>
 #include <string>
@@ -49,6 +51,16 @@ struct RunOptions {
   /// empty = read the file at topology.path.
   std::string topology_text;
   bool progress = true;                  ///< print a progress line to stderr
+  /// Fault injection: per actor name, a per-tick probability of a real failure
+  /// (`--chaos physics=0.01`), and a tick at which the first incarnation exits
+  /// (`--kill physics@120`). Seeded by the simulation seed.
+  std::map<std::string, double> chaos;
+  std::map<std::string, std::uint64_t> kill;
+  /// Node supervisors: restart intensity and backoff.
+  std::uint32_t max_restarts = 20;
+  std::chrono::milliseconds restart_period{5000};
+  std::chrono::microseconds backoff_min{500};
+  std::chrono::microseconds backoff_max{100000};
   /// Called with (tick, target, bodies, last tick ms) while running.
   std::function<void(std::uint64_t, std::uint64_t, std::size_t, double)> on_progress;
 };
@@ -65,6 +77,7 @@ struct RunResult {
   std::vector<ActorReport> actors; ///< in start order
   std::vector<std::pair<std::string, std::uint16_t>> node_ports; ///< ports bound
   std::string command_log;        ///< path written
+  bool escalated = false;         ///< a supervisor gave up (troupe exits with 3)
 };
 
 /// Runs the topology to its last tick. Never throws for run-time failures: they

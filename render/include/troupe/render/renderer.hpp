@@ -1,7 +1,13 @@
 #pragma once
-/// \file Offscreen renderer for a sim::World: spheres as instanced impostors plus the
-/// arena (a checkered floor and the box's edges), drawn with Vulkan 1.3 dynamic
-/// rendering into an RGBA8 image that is read back to host memory every frame.
+/// \file Offscreen renderer for a sim::World: spheres as impostors plus the arena (a
+/// checkered floor and the box's edges), drawn with Vulkan 1.3 dynamic rendering into
+/// an RGBA8 image that is read back to host memory every frame.
+///
+/// A sphere impostor is a screen-facing primitive whose fragment shader casts the eye
+/// ray at the sphere, discards misses and writes the hit's true depth, so spheres
+/// intersect correctly and shade per pixel (Lambert + ambient). Spheres small on
+/// screen are one point sprite each (one vertex: the fast path; on lavapipe the cost
+/// is per vertex and primitive); large, near or off-centre ones are instanced quads.
 ///
 /// No exceptions leave this header's functions: failures come back as `Error` words.
 /// Vulkan stays behind a pimpl so including this header costs nothing.
@@ -111,6 +117,7 @@ public:
   /// device lacks Vulkan 1.3 dynamic rendering.
   static Expected<Renderer> create(const Settings& settings);
 
+  /// A moved-from Renderer may only be destroyed or assigned to.
   Renderer(Renderer&&) noexcept;
   Renderer& operator=(Renderer&&) noexcept;
   ~Renderer();
