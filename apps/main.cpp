@@ -191,7 +191,9 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--checkpoint-every", options.checkpoint_every,
                       "write OUT/checkpoints/tick-N.ckpt every N ticks");
   run_cmd->add_option("--resume", options.resume_from, "start from a checkpoint file");
-  std::string chaos, kill;
+  std::string chaos, kill, audio_output;
+  run_cmd->add_option("--audio", audio_output, "audio output for every audio actor: wav (headless, default) or device")
+    ->check(CLI::IsMember({"wav", "device"}));
   run_cmd->add_option("--chaos", chaos, "seeded per-tick failure probability per actor, e.g. physics=0.01,logic=0.005");
   run_cmd->add_option("--kill", kill, "make an actor fail once at a tick, e.g. physics@120");
   run_cmd->add_option("--max-restarts", options.max_restarts,
@@ -261,6 +263,10 @@ int main(int argc, char** argv) {
   auto topology = load_or_report(config_path);
   if (!topology)
     return exit_bad_input;
+  if (!audio_output.empty())
+    for (auto& actor : topology->actors)
+      if (auto* audio = std::get_if<config::AudioParams>(&actor.params))
+        audio->output = audio_output;
   for (const auto& [name, p] : options.chaos)
     if (!topology->actor(name)) {
       std::cerr << "troupe: --chaos: no actor named \"" << name << "\" in " << config_path << '\n';

@@ -112,5 +112,16 @@ TEST(AudioOutput, AudioOnASecondNodeWritesTheSameFile) {
   EXPECT_EQ(read_text(one_out + "/audio.wav"), read_text(two_out + "/audio.wav"));
 }
 
+TEST(AudioOutput, AskingForADeviceWithoutOneFallsBackToTheWavWithAMessage) {
+  const auto out = fresh_dir("audio-device");
+  auto r = run_command(exe + " run " + examples + "drop.toml --quiet --audio device --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto json = read_text(out + "/report.json");
+  if (actor_value(json, "audio", "live_device") == 1)
+    GTEST_SKIP() << "this machine has an audio device: it played live";
+  EXPECT_NE(r.output.find("no audio output device"), std::string::npos) << r.output;
+  EXPECT_EQ(read(out + "/audio.wav").samples.size(), 90 * frames_per_tick * 2);
+}
+
 } // namespace
 } // namespace troupe
