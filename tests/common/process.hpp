@@ -14,6 +14,10 @@
 
 namespace troupe::testing {
 
+/// The troupe executable under test and the shipped example configs.
+inline const std::string exe = TROUPE_EXE;
+inline const std::string examples = std::string(TROUPE_SOURCE_DIR) + "/config/examples/";
+
 /// What a finished process left behind.
 struct ProcessResult {
   int exit_code = -1;

@@ -12,14 +12,8 @@
 namespace troupe {
 namespace {
 
-using testing::actor_value;
-using testing::fresh_dir;
-using testing::read_text;
-using testing::report_hash;
-using testing::run_command;
+using namespace troupe::testing;
 
-const std::string exe = TROUPE_EXE;
-const std::string examples = std::string(TROUPE_SOURCE_DIR) + "/config/examples/";
 constexpr std::size_t frames_per_tick = 48000 / 60;
 
 audio::WavData read(const std::string& path) {

@@ -8,14 +8,8 @@
 namespace troupe {
 namespace {
 
-using testing::actor_value;
-using testing::fresh_dir;
-using testing::read_text;
-using testing::report_hash;
-using testing::run_command;
+using namespace troupe::testing;
 
-const std::string exe = TROUPE_EXE;
-const std::string examples = std::string(TROUPE_SOURCE_DIR) + "/config/examples/";
 
 /// Runs `troupe run CONFIG ARGS --out DIR` and returns the world hash it reported.
 std::string run_hash(const std::string& config, const std::string& args, const std::string& out) {

@@ -8,14 +8,9 @@
 namespace troupe {
 namespace {
 
-using testing::actor_value;
-using testing::fresh_dir;
-using testing::read_text;
-using testing::report_hash;
-using testing::run_command;
+using namespace troupe::testing;
 
-const std::string exe = TROUPE_EXE;
-const std::string sandbox = std::string(TROUPE_SOURCE_DIR) + "/config/examples/sandbox.toml";
+const std::string sandbox = examples + "sandbox.toml";
 
 std::string run_json(const std::string& args, const std::string& out, int expected_exit = 0) {
   auto r = run_command(exe + " run " + sandbox + " --quiet --out " + out + " " + args);
