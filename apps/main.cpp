@@ -196,9 +196,12 @@ int main(int argc, char** argv) {
     ->check(CLI::IsMember({"wav", "device"}));
   run_cmd->add_option("--chaos", chaos, "seeded per-tick failure probability per actor, e.g. physics=0.01,logic=0.005");
   run_cmd->add_option("--kill", kill, "make an actor fail once at a tick, e.g. physics@120");
-  run_cmd->add_option("--max-restarts", options.max_restarts,
-                      "restarts a node supervisor allows within 5 s before it gives up (exit 3)")
-    ->check(CLI::Range(0u, 1000000u));
+  std::uint32_t max_restarts = 0;
+  auto* max_restarts_option =
+    run_cmd->add_option("--max-restarts", max_restarts,
+                        "restarts every node supervisor allows within its period before it gives up "
+                        "(exit 3); overrides [[nodes]] supervision.max_restarts")
+      ->check(CLI::Range(0u, 1000000u));
 
   auto* check_cmd = app.add_subcommand("check", "validate a topology and print it resolved");
   check_cmd->add_option("config", config_path, "topology TOML file")->required();
@@ -216,6 +219,8 @@ int main(int argc, char** argv) {
   }
   if (ticks)
     options.ticks = ticks;
+  if (max_restarts_option->count() > 0)
+    options.max_restarts = max_restarts;
   if (threads)
     options.threads = threads;
   if (batch && realtime) {

@@ -12,6 +12,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -245,13 +246,14 @@ private:
     // One supervisor per node, its children in start order (physics, logic,
     // input, readers); each child is reached through its stable name.
     for (auto& node : nodes_) {
+      const auto& supervision = node->spec->supervision;
       SupervisorSpec spec;
       spec.name = "supervisor@" + node->spec->name;
-      spec.strategy = Strategy::one_for_one;
-      spec.max_restarts = options_.max_restarts;
-      spec.period = options_.restart_period;
-      spec.backoff_min = options_.backoff_min;
-      spec.backoff_max = options_.backoff_max;
+      spec.strategy = supervision.strategy;
+      spec.max_restarts = options_.max_restarts.value_or(supervision.max_restarts);
+      spec.period = std::chrono::milliseconds(supervision.period_ms);
+      spec.backoff_min = std::chrono::microseconds(std::llround(supervision.backoff_min_ms * 1000));
+      spec.backoff_max = std::chrono::microseconds(std::llround(supervision.backoff_max_ms * 1000));
       spec.seed = sim_.seed;
       std::vector<ChildSpec> children;
       for (const auto& actor : topology_.actors) {
@@ -259,7 +261,7 @@ private:
           continue;
         ChildSpec child;
         child.name = actor.name;
-        child.restart = Restart::permanent;
+        child.restart = actor.restart;
         // The stable name bounds like the child it stands for: same capacity and
         // overflow policy, during restarts too.
         child.hold = actor.mailbox;

@@ -48,9 +48,14 @@ using Names = std::vector<std::string_view>;
 const Names top_level_keys = {"simulation", "nodes", "actors"};
 const Names simulation_keys = {"tick_hz", "ticks",   "seed", "scenario",
                                    "bodies",  "threads", "mode"};
-const Names node_keys = {"name", "host", "port"};
+const Names node_keys = {"name", "host", "port", "supervision"};
+const Names supervision_keys = {"strategy", "max_restarts", "period_ms", "backoff_min_ms",
+                                "backoff_max_ms"};
+constexpr std::array<std::string_view, 3> strategy_names = {"one_for_one", "one_for_all",
+                                                            "rest_for_one"};
+constexpr std::array<std::string_view, 3> restart_names = {"permanent", "transient", "temporary"};
 const Names mailbox_keys = {"capacity", "overflow"};
-const Names actor_keys = {"kind", "node", "mailbox"};
+const Names actor_keys = {"kind", "node", "mailbox", "restart", "shutdown_timeout_ms"};
 const Names physics_keys = {"substeps", "iterations", "friction", "contact_event_speed"};
 const Names logic_keys = {"fountain_every", "fountain_max"};
 const Names input_keys = {"timeline", "lead_ticks"};
@@ -374,6 +379,36 @@ struct NodeEntry {
   Where port_at;
 };
 
+void read_supervision(Checker& checker, const Entry& supervision, SupervisionSpec& out) {
+  const auto* table = read_table(
+      checker, supervision, "a table such as { strategy = \"one_for_one\", max_restarts = 20 }");
+  if (table == nullptr) {
+    return;
+  }
+  for (auto&& [key, value] : *table) {
+    const Entry e = entry(supervision.path, key, value);
+    if (e.name == "strategy") {
+      if (const auto index = read_choice(checker, e, strategy_names)) {
+        out.strategy = static_cast<Strategy>(*index);
+      }
+    } else if (e.name == "max_restarts") {
+      read_integer(checker, e, out.max_restarts, 0, 1'000'000);
+    } else if (e.name == "period_ms") {
+      read_integer(checker, e, out.period_ms, 1, 86'400'000);
+    } else if (e.name == "backoff_min_ms") {
+      read_number(checker, e, out.backoff_min_ms, {0.0, 60'000.0});
+    } else if (e.name == "backoff_max_ms") {
+      read_number(checker, e, out.backoff_max_ms, {0.0, 600'000.0});
+    } else {
+      unknown_key(checker, e, supervision_keys);
+    }
+  }
+  if (out.backoff_max_ms < out.backoff_min_ms) {
+    checker.fail(supervision.at, supervision.path + ".backoff_max_ms",
+                 "must be at least backoff_min_ms (" + std::to_string(out.backoff_min_ms) + ")");
+  }
+}
+
 void read_nodes(Checker& checker, const Entry& nodes, std::vector<NodeEntry>& out) {
   const auto* array = nodes.value.as_array();
   if (array == nullptr) {
@@ -411,6 +446,8 @@ void read_nodes(Checker& checker, const Entry& nodes, std::vector<NodeEntry>& ou
       } else if (e.name == "port") {
         node.port_at = e.at;
         read_integer(checker, e, node.spec.port, 0, 65535);
+      } else if (e.name == "supervision") {
+        read_supervision(checker, e, node.spec.supervision);
       } else {
         unknown_key(checker, e, node_keys);
       }
@@ -614,6 +651,12 @@ void read_actor(Checker& checker, const toml::key& key, const toml::node& value,
       }
     } else if (e.name == "mailbox") {
       read_mailbox(checker, e, actor.spec.mailbox);
+    } else if (e.name == "restart") {
+      if (const auto index = read_choice(checker, e, restart_names)) {
+        actor.spec.restart = static_cast<Restart>(*index);
+      }
+    } else if (e.name == "shutdown_timeout_ms") {
+      read_integer(checker, e, actor.spec.shutdown_timeout_ms, 0, 600'000);
     } else if (!std::visit([&](auto& params) { return read_param(checker, e, params); },
                            actor.spec.params) &&
                kind_known) {
@@ -963,14 +1006,20 @@ std::string describe(const Topology& topology) {
 
   out << "nodes (" << topology.nodes.size() << ")\n";
   for (const NodeSpec& node : topology.nodes) {
+    const auto& sup = node.supervision;
     out << "  " << pad(node.name, name_width) << node.host << ":" << node.port
         << (node.port == 0 ? " (any free port)" : "") << "\n";
+    out << "  " << pad("", name_width) << "supervisor " << strategy_names[static_cast<int>(sup.strategy)]
+        << ", at most " << sup.max_restarts << " restarts in " << sup.period_ms << " ms, backoff "
+        << sup.backoff_min_ms << ".." << sup.backoff_max_ms << " ms\n";
   }
   out << "actors (" << topology.actors.size() << ", in start order)\n";
   for (const ActorSpec& actor : topology.actors) {
     out << "  " << pad(actor.name, name_width) << pad("kind " + actor.kind, 15)
         << pad("on " + actor.node, name_width + 5) << "mailbox " << actor.mailbox.capacity
-        << " " << to_string(actor.mailbox.overflow) << "\n";
+        << " " << to_string(actor.mailbox.overflow) << ", "
+        << restart_names[static_cast<int>(actor.restart)] << ", stop within "
+        << actor.shutdown_timeout_ms << " ms\n";
     const std::string params = std::visit(ParamsText{topology}, actor.params);
     if (!params.empty()) {
       out << "  " << pad("", name_width) << params << "\n";

@@ -308,7 +308,7 @@ substeps = 4
 [actors.input]
 )");
   EXPECT_EQ(error.to_string(), "test.toml:5:1: actors.logic.substeps: unknown key; expected one "
-                               "of kind, node, mailbox, fountain_every or fountain_max");
+                               "of kind, node, mailbox, restart, shutdown_timeout_ms, fountain_every or fountain_max");
 }
 
 TEST(TopologyLoad, UnknownKeyInMailboxNamesItsColumn) {
@@ -332,7 +332,7 @@ name = "b"
 prot = 7001
 )");
   EXPECT_EQ(error.to_string(), "test.toml:5:1: nodes[1].prot: unknown key (did you mean "
-                               "port?); expected one of name, host or port");
+                               "port?); expected one of name, host, port or supervision");
 }
 
 TEST(TopologyLoad, WrongTypeSaysWhatWasExpectedAndWhatCame) {
@@ -606,6 +606,56 @@ TEST(TopologyDescribe, MentionsEveryActorNodeAndSetting) {
   }
   // Start order shows: physics is described before logic.
   EXPECT_LT(text.find("kind physics"), text.find("kind logic"));
+}
+
+} // namespace
+} // namespace troupe::config
+
+namespace troupe::config {
+namespace {
+
+TEST(TopologySupervision, NodeAndActorSettingsAreReadAndChecked) {
+  const std::string text = R"([[nodes]]
+name = "main"
+supervision = { strategy = "rest_for_one", max_restarts = 7, period_ms = 900, backoff_min_ms = 2, backoff_max_ms = 50.5 }
+[actors.physics]
+restart = "transient"
+shutdown_timeout_ms = 250
+[actors.logic]
+[actors.input]
+)";
+  auto parsed = parse_topology(text, "test.toml");
+  ASSERT_TRUE(std::holds_alternative<Topology>(parsed)) << std::get<ConfigError>(parsed).to_string();
+  const auto& t = std::get<Topology>(parsed);
+  const auto& sup = t.nodes[0].supervision;
+  EXPECT_EQ(sup.strategy, Strategy::rest_for_one);
+  EXPECT_EQ(sup.max_restarts, 7u);
+  EXPECT_EQ(sup.period_ms, 900u);
+  EXPECT_EQ(sup.backoff_max_ms, 50.5);
+  EXPECT_EQ(t.actor("physics")->restart, Restart::transient);
+  EXPECT_EQ(t.actor("physics")->shutdown_timeout_ms, 250u);
+  EXPECT_EQ(t.actor("logic")->restart, Restart::permanent);
+  EXPECT_NE(describe(t).find("rest_for_one"), std::string::npos);
+
+  auto bad = parse_topology(R"([[nodes]]
+name = "main"
+supervision = { strategy = "one_for_some" }
+[actors.physics]
+[actors.logic]
+[actors.input]
+)", "test.toml");
+  ASSERT_TRUE(std::holds_alternative<ConfigError>(bad));
+  EXPECT_EQ(std::get<ConfigError>(bad).key, "nodes[0].supervision.strategy");
+  auto bad_restart = parse_topology(R"([[nodes]]
+name = "main"
+[actors.physics]
+restart = "sometimes"
+[actors.logic]
+[actors.input]
+)", "test.toml");
+  ASSERT_TRUE(std::holds_alternative<ConfigError>(bad_restart));
+  EXPECT_EQ(std::get<ConfigError>(bad_restart).to_string().rfind("test.toml:4:1: actors.physics.restart:", 0), 0u)
+    << std::get<ConfigError>(bad_restart).to_string();
 }
 
 } // namespace

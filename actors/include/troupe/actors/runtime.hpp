@@ -56,11 +56,8 @@ struct RunOptions {
   /// (`--kill physics@120`). Seeded by the simulation seed.
   std::map<std::string, double> chaos;
   std::map<std::string, std::uint64_t> kill;
-  /// Node supervisors: restart intensity and backoff.
-  std::uint32_t max_restarts = 20;
-  std::chrono::milliseconds restart_period{5000};
-  std::chrono::microseconds backoff_min{500};
-  std::chrono::microseconds backoff_max{100000};
+  /// Overrides every node's supervision.max_restarts (`--max-restarts`).
+  std::optional<std::uint32_t> max_restarts;
   /// Called with (tick, target, bodies, last tick ms) while running.
   std::function<void(std::uint64_t, std::uint64_t, std::size_t, double)> on_progress;
 };

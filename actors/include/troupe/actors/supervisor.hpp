@@ -37,8 +37,8 @@
 
 namespace troupe {
 
-enum class Restart : std::uint8_t { permanent, transient, temporary };
-enum class Strategy : std::uint8_t { one_for_one, one_for_all, rest_for_one };
+using config::Restart;
+using config::Strategy;
 
 /// How to start one child, and what to do when it ends.
 struct ChildSpec {

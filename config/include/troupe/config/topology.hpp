@@ -60,11 +60,35 @@ struct MailboxSpec {
 /// {64, reject}, observer {4, latest}; any other kind gets MailboxSpec{}.
 MailboxSpec default_mailbox(std::string_view kind);
 
+/// Which children a node's supervisor restarts when one fails (OTP).
+enum class Strategy : std::uint8_t {
+  one_for_one,  ///< the failed child
+  one_for_all,  ///< every child of the node
+  rest_for_one, ///< the failed child and those started after it
+};
+
+/// Whether a child is restarted (OTP restart types).
+enum class Restart : std::uint8_t {
+  permanent, ///< always
+  transient, ///< only after an abnormal exit
+  temporary, ///< never
+};
+
+/// A node supervisor's settings: [[nodes]] supervision = { ... }.
+struct SupervisionSpec {
+  Strategy strategy = Strategy::one_for_one;
+  std::uint32_t max_restarts = 20;  ///< more within period_ms: give up, exit 3
+  std::uint32_t period_ms = 5000;
+  double backoff_min_ms = 0.5;      ///< first wait; doubles per failure in a row
+  double backoff_max_ms = 100.0;
+};
+
 /// One node: an actor system, listening on host:port for its peers.
 struct NodeSpec {
   std::string name;
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
+  SupervisionSpec supervision;
 };
 
 /// Batch runs as fast as possible; realtime paces ticks at tick_hz.
@@ -137,6 +161,8 @@ struct ActorSpec {
   MailboxSpec mailbox;
   std::variant<std::monostate, PhysicsParams, LogicParams, InputParams, ObserverParams, AudioParams>
     params;
+  Restart restart = Restart::permanent;
+  std::uint32_t shutdown_timeout_ms = 5000; ///< stop: exit, then kill after this
   int line = 0; ///< where [actors.NAME] starts, for later diagnostics
 };
 
