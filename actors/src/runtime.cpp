@@ -265,6 +265,7 @@ private:
         // The stable name bounds like the child it stands for: same capacity and
         // overflow policy, during restarts too.
         child.hold = actor.mailbox;
+        child.shutdown_timeout = std::chrono::milliseconds(actor.shutdown_timeout_ms);
         const auto* spec_ptr = &actor;
         auto* node_ptr = node.get();
         child.start = [this, spec_ptr](caf::actor_system& sys, std::uint32_t n) { return spawn(sys, *spec_ptr, n); };
@@ -420,14 +421,15 @@ private:
     controller_handle_ = nullptr;
     logic_actor_ = nullptr;
     started_.clear();
-    // Supervisors stop their children in reverse start order; nodes go in
-    // reverse order too. A grace period each, then kill.
+    // Nodes in reverse order; each supervisor stops its children one by one in
+    // reverse start order, killing any that outlives its shutdown timeout.
     for (auto i = nodes_.rbegin(); i != nodes_.rend(); ++i) {
       auto& node = **i;
       if (!node.supervisor)
         continue;
       caf::scoped_actor self{*node.system};
       self->monitor(node.supervisor);
+      self->request(node.supervisor, 60s, done_atom::value).receive([](done_atom) {}, [](caf::error&) {});
       self->send_exit(node.supervisor, caf::exit_reason::user_shutdown);
       self->receive([](caf::down_msg&) {},
                     caf::after(5s) >> [&] { self->send_exit(node.supervisor, caf::exit_reason::kill); });

@@ -136,6 +136,19 @@ public:
         }
       },
       [this](report_atom) { return report(); },
+      [this](done_atom) -> caf::result<done_atom> {
+        shutting_down_ = true;
+        shutdown_promise_ = make_response_promise<done_atom>();
+        stop_next(children_.size());
+        return shutdown_promise_;
+      },
+      [this](kill_atom, std::uint64_t index, std::uint32_t incarnation) {
+        auto& child = children_[index];
+        if (child.current && child.incarnation == incarnation) {
+          ++killed_;
+          send_exit(child.current, caf::exit_reason::kill);
+        }
+      },
     };
   }
 
@@ -173,6 +186,24 @@ private:
     send<caf::message_priority::high>(child.stable, retarget_atom::value, caf::actor{});
   }
 
+  /// Stops the last running child before `end` (reverse start order); the
+  /// down message of that child stops the next one.
+  void stop_next(std::size_t end) {
+    for (std::size_t i = end; i-- > 0;) {
+      auto& child = children_[i];
+      child.restart_pending = false;
+      if (!child.current)
+        continue;
+      stopping_ = i;
+      send_exit(child.current, caf::exit_reason::user_shutdown);
+      delayed_send(this, child.spec.shutdown_timeout, kill_atom::value, static_cast<std::uint64_t>(i),
+                   child.incarnation);
+      return;
+    }
+    shutdown_promise_.deliver(done_atom::value);
+    quit();
+  }
+
   void on_down(caf::down_msg& msg) {
     std::size_t index = children_.size();
     for (std::size_t i = 0; i < children_.size(); ++i)
@@ -182,6 +213,12 @@ private:
       return; // an incarnation we stopped on purpose
     auto& child = children_[index];
     child.current = nullptr;
+    if (shutting_down_) {
+      send_exit(child.stable, caf::exit_reason::user_shutdown);
+      if (index == stopping_)
+        stop_next(index);
+      return;
+    }
     send<caf::message_priority::high>(child.stable, retarget_atom::value, caf::actor{});
     const bool normal = !msg.reason || msg.reason == caf::exit_reason::normal;
     const auto reason = normal ? std::string{"normal"} : system().render(msg.reason);
@@ -271,6 +308,7 @@ private:
     out.name = spec_.name;
     out.kind = "supervisor";
     std::uint64_t total = 0;
+    out.counters.emplace_back("killed_at_shutdown", static_cast<double>(killed_));
     for (auto& child : children_) {
       out.counters.emplace_back("restarts_" + child.spec.name, static_cast<double>(child.restarts));
       out.counters.emplace_back("removed_" + child.spec.name, child.removed ? 1.0 : 0.0);
@@ -291,6 +329,10 @@ private:
   std::deque<std::int64_t> restart_times_;
   std::vector<RestartRecord> timeline_;
   std::string last_error_;
+  bool shutting_down_ = false;
+  std::size_t stopping_ = 0;
+  std::uint64_t killed_ = 0;
+  caf::typed_response_promise<done_atom> shutdown_promise_;
   std::uint64_t rng_;
   std::int64_t started_ns_ = 0;
 };

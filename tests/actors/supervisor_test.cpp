@@ -256,3 +256,36 @@ TEST(SupervisorSpecs, DuplicateNamesAreRefusedBeforeAnythingStarts) {
 
 } // namespace
 } // namespace troupe
+
+namespace troupe {
+namespace {
+
+caf::behavior stubborn(caf::event_based_actor* self) {
+  // Ignores the polite exit: only a kill ends it.
+  self->set_exit_handler([](caf::exit_msg&) {});
+  return {[](ping_atom) { return std::string{"stubborn"}; }};
+}
+
+TEST_F(Supervision, ShutdownStopsInReverseOrderAndKillsWhoOutlivesItsTimeout) {
+  auto spec = fast(Strategy::one_for_one);
+  ChildSpec slow;
+  slow.name = "slow";
+  slow.shutdown_timeout = 20ms;
+  slow.start = [](caf::actor_system& s, std::uint32_t) { return s.spawn(stubborn); };
+  start(spec, {child("first"), slow});
+  EXPECT_EQ(ping("slow"), "stubborn");
+  auto report_before = counters();
+  EXPECT_EQ(report_before["killed_at_shutdown"], 0);
+  (*self)->monitor(sup);
+  bool done = false;
+  (*self)->request(sup, 10s, done_atom::value).receive([&](done_atom) { done = true; },
+                                                       [&](caf::error& e) { FAIL() << sys->render(e); });
+  // "slow" ignores its exit message: the supervisor can only answer once the
+  // 20 ms timeout has killed it.
+  EXPECT_TRUE(done);
+  (*self)->receive([](caf::down_msg&) {});
+  sup = nullptr;
+}
+
+} // namespace
+} // namespace troupe

@@ -51,6 +51,8 @@ struct ChildSpec {
   std::function<void(const caf::actor& child, std::uint32_t n)> on_started;
   /// Bound of the stable name's mailbox (it holds messages during restarts).
   config::MailboxSpec hold{4096, config::Overflow::reject};
+  /// At shutdown: how long the child gets after its exit message before it is killed.
+  std::chrono::milliseconds shutdown_timeout{5000};
 };
 
 /// The supervisor's own settings.
@@ -80,6 +82,10 @@ std::optional<std::string> validate(const SupervisorSpec& spec, const std::vecto
 /// Spawns a supervisor that starts `children` in order. Protocol:
 ///   (lookup_atom, name) -> caf::actor   the child's stable name
 ///   (report_atom) -> ActorReport        restarts and the restart timeline
+///   (done_atom) -> done_atom            orderly shutdown: children stop one by
+///                                       one in reverse start order, each killed
+///                                       if it outlives its shutdown_timeout;
+///                                       then the supervisor exits
 /// It exits with `troupe::escalated` when the intensity is exceeded; exiting
 /// for any reason stops the children in reverse order.
 caf::actor spawn_supervisor(caf::actor_system& sys, SupervisorSpec spec, std::vector<ChildSpec> children);

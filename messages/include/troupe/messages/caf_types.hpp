@@ -71,6 +71,7 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using burst_atom = caf::atom_constant<caf::atom("burst")>;
 using retarget_atom = caf::atom_constant<caf::atom("retarget")>;
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
+using kill_atom = caf::atom_constant<caf::atom("kill")>;
 
 namespace detail {
 
