@@ -17,10 +17,11 @@ using namespace std::chrono_literals;
 using crash_atom = caf::atom_constant<caf::atom("crash")>;
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
 
-caf::behavior pinger(caf::event_based_actor* self) {
+// (An argument: CAF 0.17 spawns argument-less function actors through a null tuple.)
+caf::behavior pinger(caf::event_based_actor* self, int answer) {
   self->set_exception_handler(exception_to_error);
   return {
-    [](ping_atom) { return 1; },
+    [answer](ping_atom) { return answer; },
     [](crash_atom) -> int { throw std::runtime_error("crash on purpose"); },
   };
 }
@@ -42,7 +43,7 @@ void BM_RestartToServing(benchmark::State& state) {
   spec.backoff_max = 0us;
   ChildSpec child;
   child.name = "worker";
-  child.start = [](caf::actor_system& s, std::uint32_t) { return s.spawn(pinger); };
+  child.start = [](caf::actor_system& s, std::uint32_t) { return s.spawn(pinger, 1); };
   auto sup = spawn_supervisor(sys, spec, {child});
   caf::scoped_actor self{sys};
   caf::actor stable;
@@ -69,7 +70,7 @@ void BM_CafSpawnAndFirstReply(benchmark::State& state) {
   SampleRecorder samples;
   for (auto _ : state) {
     const auto start = steady_now_ns();
-    auto a = sys.spawn(pinger);
+    auto a = sys.spawn(pinger, 1);
     self->request(a, 5s, ping_atom::value).receive([](int) {}, [](caf::error&) {});
     samples.add(static_cast<double>(steady_now_ns() - start));
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);

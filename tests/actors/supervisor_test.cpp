@@ -260,10 +260,12 @@ TEST(SupervisorSpecs, DuplicateNamesAreRefusedBeforeAnythingStarts) {
 namespace troupe {
 namespace {
 
-caf::behavior stubborn(caf::event_based_actor* self) {
+// (Takes an argument: CAF 0.17 spawns argument-less function actors through a
+// null tuple pointer, which UBSan rightly reports.)
+caf::behavior stubborn(caf::event_based_actor* self, std::string name) {
   // Ignores the polite exit: only a kill ends it.
   self->set_exit_handler([](caf::exit_msg&) {});
-  return {[](ping_atom) { return std::string{"stubborn"}; }};
+  return {[name](ping_atom) { return name; }};
 }
 
 TEST_F(Supervision, ShutdownStopsInReverseOrderAndKillsWhoOutlivesItsTimeout) {
@@ -271,7 +273,7 @@ TEST_F(Supervision, ShutdownStopsInReverseOrderAndKillsWhoOutlivesItsTimeout) {
   ChildSpec slow;
   slow.name = "slow";
   slow.shutdown_timeout = 20ms;
-  slow.start = [](caf::actor_system& s, std::uint32_t) { return s.spawn(stubborn); };
+  slow.start = [](caf::actor_system& s, std::uint32_t) { return s.spawn(stubborn, std::string{"stubborn"}); };
   start(spec, {child("first"), slow});
   EXPECT_EQ(ping("slow"), "stubborn");
   auto report_before = counters();
