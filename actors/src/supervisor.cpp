@@ -256,9 +256,11 @@ private:
     for (auto i = group.rbegin(); i != group.rend(); ++i)
       if (*i != index)
         stop(*i);
-    // Failures in a row: reset when the child had run longer than the longest backoff.
+    // Failures in a row: a child that stayed up for a whole intensity period
+    // is healthy again (a shorter threshold made the backoff depend on how
+    // fast this machine happens to be).
     const auto ran = std::chrono::nanoseconds(now - child.started_ns);
-    child.failures_in_a_row = ran > spec_.backoff_max ? 1 : child.failures_in_a_row + 1;
+    child.failures_in_a_row = ran > spec_.period ? 1 : child.failures_in_a_row + 1;
     const auto delay = backoff(child.failures_in_a_row);
     const auto at_ms = static_cast<double>(now - started_ns_) / 1e6;
     for (auto i : group) {

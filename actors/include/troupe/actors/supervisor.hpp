@@ -15,7 +15,8 @@
 ///   its own supervisor (or `troupe run`, exit code 3) takes over.
 /// - Backoff: a child that fails again soon after a restart waits
 ///   min * 2^(failures in a row), capped at max, times a seeded jitter in
-///   [0.5, 1.5). A restart is a scheduled message, never a blocking wait: the
+///   [0.5, 1.5); failures stop counting as "in a row" once the child has stayed
+///   up for a whole `period`. A restart is a scheduled message, never a blocking wait: the
 ///   supervisor keeps serving while it waits.
 /// - Stable names: each child is reached through a `stable_name` actor that
 ///   forwards to the current incarnation and holds messages (bounded) while the
