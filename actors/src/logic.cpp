@@ -162,7 +162,6 @@ private:
         auto& applied = applied_seq_[command.source];
         applied = std::max(applied, command.seq);
         queued_seqs_.erase({command.source, command.seq});
-        ++applied_;
       }
       it = pending_.erase(it);
     }
@@ -324,7 +323,6 @@ private:
   std::int64_t tick_started_ns_ = 0;
   std::int64_t last_progress_ns_ = 0;
   std::uint64_t start_tick_ = 0;
-  std::uint64_t applied_ = 0;
   std::uint64_t late_ = 0;
   std::uint64_t refused_ = 0;
   std::uint64_t events_ = 0;

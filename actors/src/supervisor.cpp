@@ -227,7 +227,6 @@ private:
       child.removed = true;
       return;
     }
-    last_error_ = reason;
     // Intensity: a sliding window of restart times.
     const auto now = steady_now_ns();
     restart_times_.push_back(now);
@@ -275,7 +274,6 @@ private:
       // In start order; each restart is a message, so the supervisor keeps serving.
       delayed_send(this, delay, restart_atom::value, static_cast<std::uint64_t>(i), member.incarnation);
     }
-    last_error_ = reason;
   }
 
   std::chrono::microseconds backoff(std::uint32_t failures) {
@@ -330,7 +328,6 @@ private:
   std::vector<Child> children_;
   std::deque<std::int64_t> restart_times_;
   std::vector<RestartRecord> timeline_;
-  std::string last_error_;
   bool shutting_down_ = false;
   std::size_t stopping_ = 0;
   std::uint64_t killed_ = 0;
