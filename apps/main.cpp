@@ -194,6 +194,7 @@ int main(int argc, char** argv) {
   std::string chaos, kill, audio_output;
   run_cmd->add_option("--audio", audio_output, "audio output for every audio actor: wav (headless, default) or device")
     ->check(CLI::IsMember({"wav", "device"}));
+  run_cmd->add_flag("--window", options.window, "every render actor opens a window (needs a display)");
   run_cmd->add_option("--chaos", chaos, "seeded per-tick failure probability per actor, e.g. physics=0.01,logic=0.005");
   run_cmd->add_option("--kill", kill, "make an actor fail once at a tick, e.g. physics@120");
   std::uint32_t max_restarts = 0;
@@ -272,6 +273,10 @@ int main(int argc, char** argv) {
     for (auto& actor : topology->actors)
       if (auto* audio = std::get_if<config::AudioParams>(&actor.params))
         audio->output = audio_output;
+  if (options.window && topology->actors_of_kind("render").empty()) {
+    std::cerr << "troupe: --window: " << config_path << " has no render actor (add [actors.render])\n";
+    return exit_bad_input;
+  }
   for (const auto& [name, p] : options.chaos)
     if (!topology->actor(name)) {
       std::cerr << "troupe: --chaos: no actor named \"" << name << "\" in " << config_path << '\n';

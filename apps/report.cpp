@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <sstream>
 
 namespace troupe::app {
@@ -160,6 +161,29 @@ std::string hash_text(std::uint64_t hash) {
   return buf;
 }
 
+std::string note(const ActorReport& a, const std::string& key) {
+  for (auto& [k, v] : a.notes)
+    if (k == key)
+      return v;
+  return {};
+}
+
+/// The last recorded frame of a render actor, relative to the report's folder
+/// (frames are named by zero-padded tick, so the greatest name is the last).
+std::string last_frame(const ActorReport& a) {
+  const auto dir = note(a, "frames");
+  if (dir.empty() || counter(a, "frames_recorded") == 0)
+    return {};
+  std::filesystem::path newest;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
+    if (entry.path().extension() == ".png" && entry.path().filename() > newest.filename())
+      newest = entry.path();
+  if (newest.empty())
+    return {};
+  return (std::filesystem::path(dir).filename() / newest.filename()).string();
+}
+
 std::string summary_table(const RunResult& r) {
   std::ostringstream out;
   out << "\n  troupe run " << (r.ok ? "finished" : "FAILED") << ": " << r.ticks << " ticks, "
@@ -193,6 +217,22 @@ std::string summary_table(const RunResult& r) {
   const auto commands = command_counts(r);
   out << "\n  commands sent " << commands.sent << ", applied " << commands.applied
       << ", due after the last tick " << commands.after_end << ", lost " << commands.lost() << '\n';
+  for (auto& a : r.actors) {
+    if (a.kind != "render")
+      continue;
+    out << "  " << a.name << ": ";
+    if (!note(a, "disabled").empty()) {
+      out << "disabled (" << note(a, "disabled") << ")\n";
+      continue;
+    }
+    out << counter(a, "frames_drawn") << " frames drawn on " << note(a, "device") << ", "
+        << counter(a, "generations_skipped") << " generations skipped";
+    if (counter(a, "frames_recorded") > 0)
+      out << ", " << counter(a, "frames_recorded") << " recorded in " << note(a, "frames");
+    if (!note(a, "video").empty())
+      out << ", video " << note(a, "video");
+    out << '\n';
+  }
   if (!r.ok)
     out << "\n  error: " << r.error << '\n';
   return out.str();
@@ -253,6 +293,9 @@ std::string report_json(const RunResult& r, const config::Topology& topology,
         out << (k ? "," : "") << json_number(ys[k]);
       out << "]";
     }
+    out << "},\n     \"notes\": {";
+    for (std::size_t j = 0; j < a.notes.size(); ++j)
+      out << (j ? ", " : "") << json_string(a.notes[j].first) << ": " << json_string(a.notes[j].second);
     out << "}}" << (i + 1 < r.actors.size() ? "," : "") << "\n";
   }
   out << "  ]\n}\n";
@@ -283,7 +326,8 @@ std::string report_html(const RunResult& r, const config::Topology& topology,
   for (auto& a : r.actors)
     for (auto& [name, ys] : a.series) {
       const auto unit = name.ends_with("_ms") ? "ms" : name.ends_with("_us") ? "µs" : "";
-      out << svg_line(ys, a.name + ": " + name + (a.kind == "observer" ? " per snapshot" : " per tick"), unit);
+      const auto per = a.kind == "observer" ? " per snapshot" : a.kind == "render" ? " per frame" : " per tick";
+      out << svg_line(ys, a.name + ": " + name + per, unit);
     }
   out << svg_mailboxes(r);
   out << "<h2>Counters</h2><table><tr><th>actor</th><th>counter</th><th>value</th></tr>";
@@ -291,7 +335,20 @@ std::string report_html(const RunResult& r, const config::Topology& topology,
     for (auto& [name, v] : a.counters)
       out << "<tr><td>" << html_escape(a.name) << "</td><td>" << html_escape(name) << "</td><td>"
           << json_number(v) << "</td></tr>";
-  out << "</table></body></html>\n";
+  out << "</table>";
+  for (auto& a : r.actors) {
+    if (a.notes.empty())
+      continue;
+    out << "<h2>" << html_escape(a.name) << "</h2><table>";
+    for (auto& [key, value] : a.notes)
+      out << "<tr><td>" << html_escape(key) << "</td><td style='text-align:left'>" << html_escape(value)
+          << "</td></tr>";
+    out << "</table>";
+    if (const auto frame = last_frame(a); !frame.empty())
+      out << "<figure><figcaption>" << html_escape(a.name) << ": the last recorded frame</figcaption><img src='"
+          << html_escape(frame) << "' style='max-width:100%'></figure>";
+  }
+  out << "</body></html>\n";
   return out.str();
 }
 

@@ -43,20 +43,62 @@ public:
     }
     for (auto source : setup_.sources)
       sealed_[source] = 0, applied_seq_.try_emplace(source, 0);
+    if (setup_.state) {
+      // Recorded frames a reader has not written yet survive a logic restart.
+      std::lock_guard<std::mutex> guard{setup_.state->mutex};
+      captures_ = setup_.state->captures;
+    }
+    awaiting_ = setup_.awaiting_readers;
   }
 
   caf::behavior make_behavior() override {
     set_down_handler([this](caf::down_msg& msg) {
       std::erase_if(subscribers_, [&](const caf::actor& a) { return a.address() == msg.source; });
+      // A recording reader's stable name goes down only when its supervisor
+      // removed it for good: stop holding ticks for it.
+      if (std::erase_if(captures_, [&](const auto& kv) { return kv.second.reader.address() == msg.source; }) > 0) {
+        save_captures();
+        try_tick();
+      }
     });
     return {
       [this](connect_atom, const std::string& role, caf::actor peer) {
         if (role == "physics")
           physics_ = std::move(peer);
       },
-      [this](subscribe_atom, caf::actor reader) {
-        monitor(reader);
-        subscribers_.push_back(std::move(reader));
+      [this](subscribe_atom, caf::actor reader) { subscribe(reader); },
+      [this](subscribe_atom, caf::actor reader, const std::string& name, std::uint64_t every,
+             std::uint32_t window) {
+        subscribe(reader);
+        awaiting_.erase(name);
+        if (every == 0) {
+          captures_.erase(name);
+        } else {
+          auto& log = captures_[name];
+          log.reader = reader;
+          log.every = every;
+          log.window = std::max<std::uint32_t>(window, 1);
+          // A new incarnation of the reader: what the last one did not write.
+          for (const auto& snapshot : log.unacked)
+            send(reader, capture_atom::value, snapshot);
+        }
+        save_captures();
+        try_tick();
+      },
+      [this](capture_atom, const std::string& name, std::uint64_t tick) {
+        if (auto i = captures_.find(name); i != captures_.end()) {
+          auto& unacked = i->second.unacked;
+          while (!unacked.empty() && unacked.front().tick <= tick)
+            unacked.pop_front();
+          save_captures();
+        }
+        try_tick();
+      },
+      [this](rejected_atom, capture_atom, Snapshot& snapshot) {
+        // The reader's mailbox was full: try again shortly (it stays unacked).
+        ++capture_retries_;
+        delayed_send(caf::actor_cast<caf::actor>(current_sender()), 1ms, capture_atom::value,
+                     std::move(snapshot));
       },
       [this](start_atom, caf::actor controller) {
         if (controller_)
@@ -93,6 +135,7 @@ public:
     controller_ = nullptr;
     subscribers_.clear();
     source_actors_.clear();
+    captures_.clear();
   }
 
 private:
@@ -129,6 +172,14 @@ private:
     }
     if (!all_sealed(tick))
       return; // a CommandBatch will call again
+    if (!awaiting_.empty())
+      return; // a recording reader has yet to subscribe: its subscription calls again
+    for (const auto& [name, log] : captures_) {
+      if (log.unacked.size() >= log.window) {
+        ++capture_holds_;
+        return; // a recording reader is behind: its acknowledgement calls again
+      }
+    }
     if (setup_.simulation.mode == config::Mode::realtime) {
       const auto period_ns = static_cast<std::int64_t>(1e9 / setup_.simulation.tick_hz);
       const auto due = started_ns_ + static_cast<std::int64_t>(tick - start_tick_) * period_ns;
@@ -221,6 +272,16 @@ private:
       for (auto& reader : subscribers_)
         send(reader, contacts);
     }
+    bool captured = false;
+    for (auto& [name, log] : captures_) {
+      if (snapshot.tick % log.every != 0)
+        continue;
+      log.unacked.push_back(snapshot);
+      send(log.reader, capture_atom::value, snapshot);
+      captured = true;
+    }
+    if (captured)
+      save_captures();
     auto published = caf::make_message(std::move(snapshot));
     for (auto& reader : subscribers_)
       send(reader, published);
@@ -246,6 +307,21 @@ private:
            static_cast<std::uint64_t>(world_->size()), tick_ms);
     }
     try_tick();
+  }
+
+  void subscribe(const caf::actor& reader) {
+    if (std::none_of(subscribers_.begin(), subscribers_.end(), [&](const caf::actor& a) { return a == reader; })) {
+      monitor(reader);
+      subscribers_.push_back(reader);
+    }
+  }
+
+  void save_captures() {
+    if (setup_.state) {
+      std::lock_guard<std::mutex> guard{setup_.state->mutex};
+      setup_.state->captures = captures_;
+      setup_.state->awaiting = awaiting_;
+    }
   }
 
   std::uint64_t applied_total() const {
@@ -294,6 +370,8 @@ private:
                     {"checkpoints", static_cast<double>(checkpoints_)},
                     {"subscribers", static_cast<double>(subscribers_.size())},
                     {"step_retries", static_cast<double>(step_retries_total_)},
+                    {"capture_holds", static_cast<double>(capture_holds_)},
+                    {"capture_retries", static_cast<double>(capture_retries_)},
                     {"incarnation", static_cast<double>(setup_.chaos.incarnation)}};
     out.distributions = {{"tick_ms", tick_ms_.percentiles()},
                          {"step_ms", step_ms_.percentiles()}};
@@ -316,6 +394,10 @@ private:
   sim::Vec3 pointer_;
   StepRequest pending_step_;
   std::uint64_t step_retries_total_ = 0;
+  std::map<std::string, CaptureLog> captures_; // recording readers, by name
+  std::set<std::string> awaiting_;              // recording readers yet to subscribe
+  std::uint64_t capture_holds_ = 0;
+  std::uint64_t capture_retries_ = 0;
   bool stepping_ = false;
   bool finished_ = false;
   bool timer_pending_ = false;

@@ -117,6 +117,9 @@ private:
       script_ = std::move(std::get<std::vector<ScriptLine>>(loaded));
     }
     command_log_ = options_.out_dir + "/commands.log";
+    // Made here, read-only later: supervisors of several nodes spawn concurrently.
+    for (const auto* render : topology_.actors_of_kind("render"))
+      render_states_[render->name] = std::make_shared<RenderState>();
     return {};
   }
 
@@ -174,9 +177,16 @@ private:
       if (resume_)
         for (auto& ack : resume_->acks)
           setup.applied_before_run += ack.seq;
-      std::lock_guard<std::mutex> guard{logic_state_->mutex};
-      if (n > 0 && logic_state_->world)
-        setup.resume = Checkpoint{logic_state_->generation, *logic_state_->world, logic_state_->acks};
+      for (const auto* render : topology_.actors_of_kind("render"))
+        if (std::get<config::RenderParams>(render->params).frames_every > 0)
+          setup.awaiting_readers.insert(render->name);
+      {
+        std::lock_guard<std::mutex> guard{logic_state_->mutex};
+        if (n > 0 && logic_state_->world)
+          setup.resume = Checkpoint{logic_state_->generation, *logic_state_->world, logic_state_->acks};
+        if (n > 0)
+          setup.awaiting_readers = logic_state_->awaiting;
+      }
       return spawn_logic(sys, std::move(setup));
     }
     if (spec.kind == "input") {
@@ -211,6 +221,20 @@ private:
       return spawn_audio(sys, {identity(spec), std::get<config::AudioParams>(spec.params), sim_.tick_hz,
                                resume_ ? resume_->world.tick : 0, wav});
     }
+    if (spec.kind == "render") {
+      RenderSetup setup;
+      setup.id = identity(spec);
+      setup.params = std::get<config::RenderParams>(spec.params);
+      if (options_.window)
+        setup.params.window = true;
+      setup.start_tick = resume_ ? resume_->world.tick : 0;
+      const auto suffix = spec.name == "render" ? std::string{} : "-" + spec.name;
+      setup.frames_dir = options_.out_dir + "/frames" + suffix;
+      setup.video_path = options_.out_dir + "/run" + suffix + ".mp4";
+      setup.state = render_states_.at(spec.name);
+      setup.chaos = chaos_for(spec, n);
+      return spawn_render(sys, std::move(setup));
+    }
     return spawn_observer(sys, {identity(spec), std::get<config::ObserverParams>(spec.params), chaos_for(spec, n)});
   }
 
@@ -218,7 +242,6 @@ private:
   /// resolved. Runs in the node's supervisor after a restart.
   void wire(const LocalNode& node, const config::ActorSpec& spec, const caf::actor& child, bool restarted) {
     const auto& peers = node.peers;
-    const auto& logic = topology_.actors_of_kind("logic").front()->name;
     const auto& physics = topology_.actors_of_kind("physics").front()->name;
     if (spec.kind == "logic") {
       caf::anon_send(child, connect_atom::value, std::string{"physics"}, peers.at(physics));
@@ -227,13 +250,25 @@ private:
         // Readers subscribe again; input sends everything logic has not acknowledged.
         for (const auto& other : topology_.actors)
           if (other.kind != "logic" && other.kind != "physics")
-            caf::anon_send(peers.at(other.name), connect_atom::value, std::string{"logic"}, peers.at(logic));
+            connect_to_logic(other, peers.at(other.name), peers);
       }
     } else if (spec.kind != "physics") {
-      caf::anon_send(child, connect_atom::value, std::string{"logic"}, peers.at(logic));
+      connect_to_logic(spec, child, peers);
       if (spec.kind == "input" && restarted)
         caf::anon_send(child, start_atom::value);
     }
+  }
+
+  /// Tells `target` (an incarnation or a stable name) where logic is. A render
+  /// actor also learns its own stable name: it subscribes with it, so logic's
+  /// recorded frames wait there while it restarts.
+  void connect_to_logic(const config::ActorSpec& spec, const caf::actor& target,
+                        const std::map<std::string, caf::actor>& peers) {
+    const auto& logic = peers.at(topology_.actors_of_kind("logic").front()->name);
+    if (spec.kind == "render")
+      caf::anon_send(target, connect_atom::value, std::string{"logic"}, logic, peers.at(spec.name));
+    else
+      caf::anon_send(target, connect_atom::value, std::string{"logic"}, logic);
   }
 
   std::string start() {
@@ -397,9 +432,11 @@ private:
       if (result.escalated)
         break;
       caf::scoped_actor self{*entry.node->system};
-      // Audio first renders through the last tick and closes its file.
-      const bool flush = topology_.actor(entry.name)->kind == "audio" && result.ok;
-      auto request = flush ? self->request(entry.actor, 30s, flush_atom::value, result.ticks)
+      // Audio first renders through the last tick and closes its file; render
+      // writes its last recorded frames and finishes the video.
+      const auto& kind = topology_.actor(entry.name)->kind;
+      const bool flush = (kind == "audio" || kind == "render") && result.ok;
+      auto request = flush ? self->request(entry.actor, 60s, flush_atom::value, result.ticks)
                            : self->request(entry.actor, 10s, report_atom::value);
       std::move(request)
         .receive([&](ActorReport& report) { result.actors.push_back(std::move(report)); },
@@ -475,6 +512,7 @@ private:
   caf::actor logic_actor_;
   std::shared_ptr<LogicState> logic_state_ = std::make_shared<LogicState>();
   std::shared_ptr<InputState> input_state_ = std::make_shared<InputState>();
+  std::map<std::string, std::shared_ptr<RenderState>> render_states_;
 };
 
 } // namespace

@@ -4,12 +4,16 @@
 #include <troupe/actors/runtime.hpp>
 #include <troupe/config/topology.hpp>
 #include <troupe/messages/codec.hpp>
+#include <troupe/render/video.hpp>
 
-#include <caf/fwd.hpp>
+#include <caf/actor.hpp>
 
 #include <cstdint>
+#include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +34,17 @@ struct Chaos {
   void strike(std::uint64_t tick) const;
 };
 
+/// A reader that records snapshots (render's frames): logic sends it every
+/// `every`-th tick's snapshot as `(capture_atom, Snapshot)`, keeps each until the
+/// reader acknowledges it, resends them when the reader subscribes again (a new
+/// incarnation), and holds the tick while `window` are unacknowledged.
+struct CaptureLog {
+  caf::actor reader; ///< the reader's stable name: it outlives incarnations
+  std::uint64_t every = 0;
+  std::uint32_t window = 1;
+  std::deque<Snapshot> unacked; ///< oldest first
+};
+
 /// What logic leaves behind for its next incarnation: the last published state.
 /// Shared in-process with its supervisor (logic and its restart live on one node).
 struct LogicState {
@@ -37,6 +52,8 @@ struct LogicState {
   WorldPtr world;
   std::uint64_t generation = 0;
   std::vector<SourceAck> acks;
+  std::map<std::string, CaptureLog> captures; ///< by reader name
+  std::set<std::string> awaiting;             ///< recording readers not yet subscribed
 };
 
 /// What input leaves behind: how far logic acknowledged it.
@@ -64,6 +81,9 @@ struct LogicSetup {
   std::uint64_t checkpoint_every = 0;
   std::string checkpoint_dir;
   std::shared_ptr<LogicState> state;     ///< written every tick (null = none)
+  /// Readers that record frames (render): the first tick waits until each has
+  /// subscribed (or declined), so every run records the same frames.
+  std::set<std::string> awaiting_readers;
   std::uint64_t applied_before_run = 0;  ///< commands a resumed checkpoint had applied
   Chaos chaos;
 };
@@ -105,11 +125,32 @@ struct AudioSetup {
   std::string wav_path;
 };
 
+/// What a render actor leaves for its next incarnation: how far recording got,
+/// and the video being encoded (one file across incarnations).
+struct RenderState {
+  std::mutex mutex;
+  std::uint64_t next_frame_tick = 0; ///< the next tick to record (0 = not started)
+  std::uint64_t frames_recorded = 0;
+  std::optional<render::VideoEncoder> video;
+  bool video_tried = false;          ///< started (or failed to) once: do not retry
+};
+
+struct RenderSetup {
+  Identity id;
+  config::RenderParams params;
+  std::uint64_t start_tick = 0;      ///< first tick logic runs (0, or a checkpoint's)
+  std::string frames_dir;            ///< OUT/frames
+  std::string video_path;            ///< OUT/run.mp4
+  std::shared_ptr<RenderState> state;
+  Chaos chaos;
+};
+
 caf::actor spawn_logic(caf::actor_system& sys, LogicSetup setup);
 caf::actor spawn_input(caf::actor_system& sys, InputSetup setup);
 caf::actor spawn_physics(caf::actor_system& sys, PhysicsSetup setup);
 caf::actor spawn_observer(caf::actor_system& sys, ObserverSetup setup);
 caf::actor spawn_audio(caf::actor_system& sys, AudioSetup setup);
+caf::actor spawn_render(caf::actor_system& sys, RenderSetup setup);
 
 /// Fills the identity and mailbox part of a report.
 ActorReport make_report(const Identity& id, const MailboxStats& mailbox);

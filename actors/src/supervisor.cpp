@@ -224,7 +224,17 @@ private:
     const auto reason = normal ? std::string{"normal"} : system().render(msg.reason);
     if (child.spec.restart == Restart::temporary ||
         (child.spec.restart == Restart::transient && normal)) {
+      // Its name goes with it: whoever monitors the stable name learns that
+      // nothing will answer there again.
       child.removed = true;
+      send_exit(child.stable, caf::exit_reason::user_shutdown); // "normal" would be ignored
+      return;
+    }
+    if (msg.reason.category() == caf::atom("troupe") &&
+        msg.reason.code() == static_cast<std::uint8_t>(errc::unrecoverable)) {
+      // Restarting cannot help (no device, say): give up now, not after
+      // max_restarts futile attempts.
+      give_up(spec_.name + ": " + child.spec.name + " cannot run: " + reason);
       return;
     }
     // Intensity: a sliding window of restart times.
@@ -234,7 +244,11 @@ private:
     while (!restart_times_.empty() && now - restart_times_.front() > window)
       restart_times_.pop_front();
     if (restart_times_.size() > spec_.max_restarts) {
-      give_up(child, reason);
+      give_up(spec_.name + ": " + child.spec.name + " exceeded the restart intensity (" +
+              std::to_string(restart_times_.size()) + " restarts within " +
+              std::to_string(spec_.period.count()) + " ms, max " + std::to_string(spec_.max_restarts) +
+              "; " + std::to_string(child.restarts) + " restarts of " + child.spec.name +
+              " in all); last error: " + reason);
       return;
     }
     // Which children go down and come back with it.
@@ -293,12 +307,7 @@ private:
     return std::chrono::microseconds(static_cast<std::int64_t>(delay * jitter));
   }
 
-  void give_up(const Child& child, const std::string& reason) {
-    auto why = spec_.name + ": " + child.spec.name + " exceeded the restart intensity (" +
-               std::to_string(restart_times_.size()) + " restarts within " +
-               std::to_string(spec_.period.count()) + " ms, max " + std::to_string(spec_.max_restarts) +
-               "; " + std::to_string(child.restarts) + " restarts of " + child.spec.name +
-               " in all); last error: " + reason;
+  void give_up(std::string why) {
     aout(this) << why << '\n';
     quit(make_error(errc::escalated, std::move(why)));
   }

@@ -35,9 +35,10 @@ constexpr std::int64_t int_max = std::numeric_limits<std::int64_t>::max();
 
 // Kinds in start order: physics first (logic needs it to step), then logic (the
 // source of truth), then input (feeds logic), then the observers.
-constexpr std::array<std::string_view, 5> kind_names = {"physics", "logic", "input", "observer",
-                                                       "audio"};
+constexpr std::array<std::string_view, 6> kind_names = {"physics", "logic", "input", "observer",
+                                                       "audio",   "render"};
 constexpr std::array<std::string_view, 2> audio_output_names = {"wav", "device"};
+constexpr std::array<std::string_view, 2> video_names = {"auto", "off"};
 constexpr std::array<std::string_view, 3> scenario_names = {"sandbox", "pile", "empty"};
 constexpr std::array<std::string_view, 4> overflow_names = {"latest", "drop-oldest",
                                                             "drop-newest", "reject"};
@@ -61,6 +62,9 @@ const Names logic_keys = {"fountain_every", "fountain_max"};
 const Names input_keys = {"timeline", "lead_ticks"};
 const Names observer_keys = {"work_us"};
 const Names audio_keys = {"voices", "output", "listener", "listener_target"};
+const Names render_keys = {"width",     "height",  "device", "frames_every", "capture_window",
+                           "video",     "video_fps", "max_fps", "window",    "required",
+                           "eye",       "target"};
 
 /// A position in the file, 1-based.
 struct Where {
@@ -577,6 +581,49 @@ bool read_param(Checker& checker, const Entry& e, AudioParams& params) {
   return true;
 }
 
+void read_bool(Checker& checker, const Entry& e, bool& out) {
+  if (const auto* flag = e.value.as_boolean()) {
+    out = flag->get();
+  } else {
+    checker.fail(e.at, e.path, "expected true or false, got " + show(e.value));
+  }
+}
+
+bool read_param(Checker& checker, const Entry& e, RenderParams& params) {
+  if (e.name == "width") {
+    read_integer(checker, e, params.width, 16, 8192);
+  } else if (e.name == "height") {
+    read_integer(checker, e, params.height, 16, 8192);
+  } else if (e.name == "device") {
+    if (auto device = read_string(checker, e, true)) {
+      params.device = std::move(*device);
+    }
+  } else if (e.name == "frames_every") {
+    read_integer(checker, e, params.frames_every, 0, 1'000'000);
+  } else if (e.name == "capture_window") {
+    read_integer(checker, e, params.capture_window, 1, 64);
+  } else if (e.name == "video") {
+    if (const auto index = read_choice(checker, e, video_names)) {
+      params.video = std::string(video_names[*index]);
+    }
+  } else if (e.name == "video_fps") {
+    read_number(checker, e, params.video_fps, {0.0, 1000.0, true});
+  } else if (e.name == "max_fps") {
+    read_number(checker, e, params.max_fps, {0.0, 10000.0});
+  } else if (e.name == "window") {
+    read_bool(checker, e, params.window);
+  } else if (e.name == "required") {
+    read_bool(checker, e, params.required);
+  } else if (e.name == "eye") {
+    read_vec3(checker, e, params.eye.emplace());
+  } else if (e.name == "target") {
+    read_vec3(checker, e, params.target.emplace());
+  } else {
+    return false;
+  }
+  return true;
+}
+
 /// The keys an actor of this kind accepts.
 Names actor_keys_for(std::string_view kind) {
   Names keys = actor_keys;
@@ -584,6 +631,7 @@ Names actor_keys_for(std::string_view kind) {
                      : kind == "logic" ? logic_keys
                      : kind == "input" ? input_keys
                      : kind == "audio" ? audio_keys
+                     : kind == "render" ? render_keys
                                        : observer_keys;
   keys.insert(keys.end(), own.begin(), own.end());
   return keys;
@@ -636,6 +684,8 @@ void read_actor(Checker& checker, const toml::key& key, const toml::node& value,
     actor.spec.params = ObserverParams{};
   } else if (actor.spec.kind == "audio") {
     actor.spec.params = AudioParams{};
+  } else if (actor.spec.kind == "render") {
+    actor.spec.params = RenderParams{};
   }
 
   for (auto&& [param_key, param_value] : *table) {
@@ -714,6 +764,18 @@ void cross_check(Checker& checker, const Where actors_at, const Where nodes_at, 
       checker.fail(actor.node_at, actor.path + ".node",
                    "no node named " + quote(actor.spec.node) + "; nodes are " +
                        alternatives(node_names, " and "));
+    }
+  }
+
+  for (const ActorEntry& actor : actors) {
+    if (const auto* render = std::get_if<RenderParams>(&actor.spec.params);
+        render != nullptr && render->frames_every > 0 &&
+        actor.spec.mailbox.capacity <= render->capture_window) {
+      checker.fail(actor.at, actor.path + ".mailbox.capacity",
+                   "capacity " + std::to_string(actor.spec.mailbox.capacity) +
+                       " leaves no room beside capture_window " +
+                       std::to_string(render->capture_window) +
+                       " recorded frames; make it at least capture_window + 1");
     }
   }
 
@@ -841,6 +903,14 @@ struct ParamsText {
   std::string operator()(const ObserverParams& p) const {
     return "work_us " + std::to_string(p.work_us);
   }
+  std::string operator()(const RenderParams& p) const {
+    std::string out = std::to_string(p.width) + "x" + std::to_string(p.height) + ", device " + p.device +
+                      (p.window ? ", window" : ", offscreen") + ", max_fps " + format_number(p.max_fps);
+    out += p.frames_every == 0 ? std::string{", no frames"}
+                               : ", a frame every " + std::to_string(p.frames_every) + " ticks (window " +
+                                     std::to_string(p.capture_window) + "), video " + p.video;
+    return out + (p.required ? ", required" : ", optional");
+  }
   std::string operator()(const AudioParams& p) const {
     auto vec = [](const std::array<double, 3>& v) {
       std::ostringstream out;
@@ -907,6 +977,11 @@ MailboxSpec default_mailbox(std::string_view kind) {
   if (kind == "audio") {
     // Contact batches are events: under a flood the oldest go first.
     return {256, Overflow::drop_oldest};
+  }
+  if (kind == "render") {
+    // The newest snapshot replaces a queued one; recorded frames (never dropped,
+    // at most capture_window of them) wait beside it.
+    return {8, Overflow::latest};
   }
   return {};
 }

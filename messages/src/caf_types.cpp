@@ -15,6 +15,7 @@ const char* to_string(errc code) {
     case errc::shutting_down: return "shutting_down";
     case errc::escalated: return "escalated";
     case errc::crashed: return "crashed";
+    case errc::unrecoverable: return "unrecoverable";
   }
   return "unknown";
 }

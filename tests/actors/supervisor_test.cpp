@@ -183,6 +183,39 @@ TEST_F(Supervision, TemporaryChildIsNeverRestarted) {
   EXPECT_EQ(counters()["removed_tmp"], 1);
 }
 
+TEST_F(Supervision, ARemovedChildTakesItsStableNameWithIt) {
+  start(fast(Strategy::one_for_one), {child("tmp", Restart::temporary), child("p")});
+  // Whoever holds the name learns that nothing will answer there again (logic
+  // stops waiting for a recording reader that is gone for good).
+  (*self)->monitor(stable["tmp"]);
+  crash("tmp");
+  caf::actor_addr gone;
+  (*self)->receive([&](caf::down_msg& m) { gone = m.source; });
+  EXPECT_EQ(gone, stable["tmp"].address());
+  EXPECT_EQ(ping("p"), "p#0");
+}
+
+TEST_F(Supervision, AnUnrecoverableChildEscalatesAtOnce) {
+  auto spec = fast(Strategy::one_for_one);
+  spec.max_restarts = 100;
+  ChildSpec hopeless;
+  hopeless.name = "render";
+  hopeless.start = [](caf::actor_system& s, std::uint32_t) {
+    return s.spawn([](caf::event_based_actor* actor, std::string why) -> caf::behavior {
+      actor->quit(make_error(errc::unrecoverable, why));
+      return {};
+    }, std::string{"no usable Vulkan device"});
+  };
+  (*self)->monitor(sup = spawn_supervisor(*sys, spec, {child("p"), hopeless}));
+  caf::error reason;
+  (*self)->receive([&](caf::down_msg& m) { reason = m.reason; });
+  EXPECT_EQ(reason.code(), static_cast<std::uint8_t>(errc::escalated));
+  const auto text = sys->render(reason);
+  EXPECT_NE(text.find("render cannot run: "), std::string::npos) << text;
+  EXPECT_NE(text.find("no usable Vulkan device"), std::string::npos) << text;
+  sup = nullptr;
+}
+
 TEST_F(Supervision, ExceedingIntensityEscalates) {
   auto spec = fast(Strategy::one_for_one);
   spec.max_restarts = 3;

@@ -79,7 +79,7 @@ TEST(TopologyExamples, SandboxLoadsWithTheDocumentedSettings) {
   EXPECT_EQ(topology.nodes[0].host, "127.0.0.1");
   EXPECT_EQ(topology.nodes[0].port, 0);
   EXPECT_EQ(names(topology),
-            (std::vector<std::string>{"physics", "logic", "input", "observer", "audio"}));
+            (std::vector<std::string>{"physics", "logic", "input", "observer", "audio", "render"}));
   for (const ActorSpec& actor : topology.actors) {
     EXPECT_EQ(actor.node, "main") << actor.name;
   }
@@ -101,7 +101,7 @@ TEST(TopologyExamples, SandboxTimelineResolvesNextToTheConfig) {
   EXPECT_TRUE(std::filesystem::exists(resolved)) << resolved;
 }
 
-TEST(TopologyExamples, TwoNodesPutsOnlyPhysicsOnTheSecondNode) {
+TEST(TopologyExamples, TwoNodesPutsPhysicsAndRenderOnTheSecondNode) {
   const Topology one = load_example("sandbox.toml");
   const Topology two = load_example("sandbox-two-nodes.toml");
   ASSERT_EQ(two.nodes.size(), 2u);
@@ -110,7 +110,8 @@ TEST(TopologyExamples, TwoNodesPutsOnlyPhysicsOnTheSecondNode) {
   EXPECT_EQ(two.nodes[1].port, 0);
   EXPECT_EQ(names(two), names(one));
   for (const ActorSpec& actor : two.actors) {
-    EXPECT_EQ(actor.node, actor.kind == "physics" ? "physics-node" : "main") << actor.name;
+    const bool second = actor.kind == "physics" || actor.kind == "render";
+    EXPECT_EQ(actor.node, second ? "physics-node" : "main") << actor.name;
   }
   EXPECT_EQ(two.simulation.ticks, one.simulation.ticks);
   EXPECT_EQ(two.simulation.seed, one.simulation.seed);
@@ -408,11 +409,11 @@ name = "main"
 [actors.physics]
 [actors.logic]
 [actors.input]
-[actors.render]
-kind = "render"
+[actors.screen]
+kind = "screen"
 )");
-  EXPECT_EQ(error.to_string(), "test.toml:7:1: actors.render.kind: expected physics, logic, input, "
-                               "observer or audio, got \"render\"");
+  EXPECT_EQ(error.to_string(), "test.toml:7:1: actors.screen.kind: expected physics, logic, input, "
+                               "observer, audio or render, got \"screen\"");
 }
 
 TEST(TopologyLoad, AudioParametersAreReadAndChecked) {
@@ -432,6 +433,40 @@ name = "main"
   EXPECT_EQ(error_of(head + "listener = [1, 2]\n").to_string(),
             "test.toml:7:1: actors.audio.listener: expected an array of 3 numbers [x, y, z], got an array");
   EXPECT_EQ(error_of(head + "output = \"speakers\"\n").key, "actors.audio.output");
+}
+
+TEST(TopologyLoad, RenderParametersAreReadAndChecked) {
+  const std::string head = R"([[nodes]]
+name = "main"
+[actors.physics]
+[actors.logic]
+[actors.input]
+[actors.render]
+)";
+  const Topology t = topology_of(head + "width = 320\nheight = 200\ndevice = \"lavapipe\"\nframes_every = 10\n"
+                                        "video = \"off\"\nmax_fps = 0\nrequired = false\neye = [1, 2, 3]\n");
+  const auto& render = std::get<RenderParams>(t.actor("render")->params);
+  EXPECT_EQ(render.width, 320u);
+  EXPECT_EQ(render.height, 200u);
+  EXPECT_EQ(render.device, "lavapipe");
+  EXPECT_EQ(render.frames_every, 10u);
+  EXPECT_EQ(render.video, "off");
+  EXPECT_EQ(render.max_fps, 0.0);
+  EXPECT_FALSE(render.required);
+  ASSERT_TRUE(render.eye);
+  EXPECT_EQ((*render.eye)[2], 3.0);
+  EXPECT_FALSE(render.target);
+  EXPECT_EQ(t.actor("render")->mailbox.overflow, Overflow::latest);
+  EXPECT_EQ(t.actor("render")->mailbox.capacity, 8u);
+  EXPECT_EQ(error_of(head + "required = \"yes\"\n").to_string(),
+            "test.toml:7:1: actors.render.required: expected true or false, got \"yes\"");
+  EXPECT_EQ(error_of(head + "video = \"gif\"\n").key, "actors.render.video");
+  EXPECT_EQ(error_of(head + "width = 0\n").key, "actors.render.width");
+  // Recorded frames wait in the mailbox beside the newest snapshot: it must
+  // have room for them.
+  EXPECT_EQ(error_of(head + "mailbox = { capacity = 2 }\ncapture_window = 2\n").to_string(),
+            "test.toml:6:9: actors.render.mailbox.capacity: capacity 2 leaves no room beside "
+            "capture_window 2 recorded frames; make it at least capture_window + 1");
 }
 
 TEST(TopologyLoad, ActorWithoutKindNeedsAKindName) {

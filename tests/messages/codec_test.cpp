@@ -50,7 +50,8 @@ ActorReport sample_report() {
   ActorReport report{.name = "logic", .kind = "logic", .node = "main",
                      .mailbox = {256, 1, 10, 2, 3, 200}, .counters = {{"applied", 7}},
                      .distributions = {{"tick_ms", {10, 1, 2, 3, 4, 1.5}}},
-                     .series = {{"tick_ms", {1.f, 2.f}}}};
+                     .series = {{"tick_ms", {1.f, 2.f}}},
+                     .notes = {{"device", "llvmpipe"}}};
   return report;
 }
 
@@ -99,6 +100,7 @@ void expect_same(const ActorReport& a, const ActorReport& b) {
   ASSERT_EQ(b.distributions.size(), 1u);
   EXPECT_EQ(b.distributions[0].second.p99, 3);
   EXPECT_EQ(a.series, b.series);
+  EXPECT_EQ(a.notes, b.notes);
 }
 
 template <class T> void boost_round_trip(const T& value) {

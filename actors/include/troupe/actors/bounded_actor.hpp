@@ -13,7 +13,8 @@
 /// or remote.
 ///
 /// Never bounded: system messages (exit, down, errors), responses, and urgent
-/// messages. Never dropped: command batches (`reliable` messages) are refused
+/// messages. Never dropped: command batches and recorded frames (`reliable`
+/// messages) are refused
 /// back to their sender (`rejected_atom`) when there is no room, whatever the
 /// policy, because the sender keeps them until acknowledged and resends.
 
@@ -168,7 +169,8 @@ bool is_unbounded(const caf::mailbox_element& x);
 /// actor installs it.
 caf::error exception_to_error(caf::scheduled_actor*, std::exception_ptr& eptr);
 
-/// True for messages that must never be dropped (commands).
+/// True for messages that must never be dropped: commands, and snapshots sent
+/// to be recorded (`capture_atom, Snapshot`).
 bool is_reliable(const caf::mailbox_element& x);
 
 } // namespace troupe

@@ -56,6 +56,8 @@ struct RunOptions {
   /// (`--kill physics@120`). Seeded by the simulation seed.
   std::map<std::string, double> chaos;
   std::map<std::string, std::uint64_t> kill;
+  /// Every render actor opens a window (`--window`).
+  bool window = false;
   /// Overrides every node's supervision.max_restarts (`--max-restarts`).
   std::optional<std::uint32_t> max_restarts;
   /// Called with (tick, target, bodies, last tick ms) while running.

@@ -12,7 +12,11 @@
 /// - Intensity: more than `max_restarts` restarts within `period` and the
 ///   supervisor gives up: it stops every child and exits with
 ///   `troupe::escalated`, naming the child, its restarts and the last error, so
-///   its own supervisor (or `troupe run`, exit code 3) takes over.
+///   its own supervisor (or `troupe run`, exit code 3) takes over. A child that
+///   exits with `troupe::unrecoverable` (it cannot run at all) makes the
+///   supervisor give up at once.
+/// - A child that is not restarted (temporary, or transient ending normally)
+///   takes its stable name with it: monitors of the name see it go down.
 /// - Backoff: a child that fails again soon after a restart waits
 ///   min * 2^(failures in a row), capped at max, times a seeded jitter in
 ///   [0.5, 1.5); failures stop counting as "in a row" once the child has stayed

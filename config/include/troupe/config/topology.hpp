@@ -19,7 +19,8 @@
 ///   port = 0                # 0 = any free port
 ///
 ///   [actors.NAME]           # logic, input and physics are required
-///   kind = "physics"        # defaults to NAME: logic | input | physics | observer | audio
+///   kind = "physics"        # defaults to NAME: logic | input | physics | observer |
+///                           # audio | render
 ///   node = "main"           # defaults to the first node
 ///   mailbox = { capacity = 1024, overflow = "reject" }
 ///   ...kind parameters (see ActorSpec)
@@ -57,7 +58,8 @@ struct MailboxSpec {
 
 /// The mailbox an actor of this kind gets when its config gives none (or gives only
 /// one of the two fields): logic {4096, reject}, input {1024, reject}, physics
-/// {64, reject}, observer {4, latest}; any other kind gets MailboxSpec{}.
+/// {64, reject}, observer {4, latest}, audio {256, drop-oldest}, render {8, latest};
+/// any other kind gets MailboxSpec{}.
 MailboxSpec default_mailbox(std::string_view kind);
 
 /// Which children a node's supervisor restarts when one fails (OTP).
@@ -153,13 +155,44 @@ struct AudioParams {
   std::array<double, 3> listener_target{0.0, 2.0, 0.0};
 };
 
+/// Parameters of a render actor ([actors.render]): draws the newest snapshot with
+/// Vulkan and records frames.
+struct RenderParams {
+  std::uint32_t width = 1280;   ///< image size in pixels
+  std::uint32_t height = 720;
+  /// "auto" (a real GPU when present, else lavapipe), "lavapipe", "gpu", or part
+  /// of a device name.
+  std::string device = "auto";
+  /// Record the world every N ticks as OUT/frames/frame-TICK.png (0 = no frames).
+  /// Recording is lossless: logic holds the tick while more than
+  /// `capture_window` recorded frames are not yet written.
+  std::uint32_t frames_every = 60;
+  std::uint32_t capture_window = 2;
+  /// OUT/run.mp4 from the recorded frames: "auto" (when ffmpeg is on PATH) or "off".
+  std::string video = "auto";
+  /// Frames per second of the recorded video.
+  double video_fps = 30.0;
+  /// Live draws of the newest snapshot per second of wall clock (0 = every
+  /// snapshot that arrives); between draws newer snapshots replace older ones.
+  double max_fps = 30.0;
+  /// Open a window (GLFW) instead of drawing offscreen (`--window` sets it).
+  bool window = false;
+  /// Without a usable Vulkan device (or a window when one is asked for): true =
+  /// troupe exits with the reason; false = the run goes on without render.
+  bool required = true;
+  /// A fixed camera; when not given the camera frames the arena.
+  std::optional<std::array<double, 3>> eye;
+  std::optional<std::array<double, 3>> target;
+};
+
 /// One actor of the topology.
 struct ActorSpec {
   std::string name;
   std::string kind;
   std::string node;
   MailboxSpec mailbox;
-  std::variant<std::monostate, PhysicsParams, LogicParams, InputParams, ObserverParams, AudioParams>
+  std::variant<std::monostate, PhysicsParams, LogicParams, InputParams, ObserverParams, AudioParams,
+               RenderParams>
     params;
   Restart restart = Restart::permanent;
   std::uint32_t shutdown_timeout_ms = 5000; ///< stop: exit, then kill after this

@@ -43,6 +43,9 @@ enum class errc : std::uint8_t {
   escalated,
   /// An actor's handler threw; the context holds what().
   crashed,
+  /// An actor cannot run at all (no device, say): its supervisor gives up at
+  /// once instead of restarting it.
+  unrecoverable,
 };
 
 /// Words for an errc value.
@@ -72,6 +75,7 @@ using burst_atom = caf::atom_constant<caf::atom("burst")>;
 using retarget_atom = caf::atom_constant<caf::atom("retarget")>;
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using kill_atom = caf::atom_constant<caf::atom("kill")>;
+using capture_atom = caf::atom_constant<caf::atom("capture")>;
 
 namespace detail {
 

@@ -20,7 +20,7 @@ namespace troupe {
 
 /// Wire protocol version: bumped on any change of a message's encoding. A peer
 /// speaking another version is refused (errc::protocol_mismatch).
-inline constexpr std::uint32_t protocol_version = 1;
+inline constexpr std::uint32_t protocol_version = 2;
 
 /// A world nobody may change any more.
 using WorldPtr = std::shared_ptr<const sim::World>;
@@ -127,6 +127,8 @@ struct ActorReport {
   std::vector<std::pair<std::string, Percentiles>> distributions;
   /// Named series sampled per tick or per snapshot (for plots), decimated.
   std::vector<std::pair<std::string, std::vector<float>>> series;
+  /// Named facts in words (the render device, an output file...).
+  std::vector<std::pair<std::string, std::string>> notes;
 };
 
 /// The framing of every message that crosses a node boundary: a protocol

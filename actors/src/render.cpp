@@ -1,0 +1,377 @@
+// The render actor: a snapshot-bus subscriber that draws the newest world with
+// Vulkan (render/) and records frames.
+//
+// Two streams arrive, in generation order, through the actor's stable name:
+// - live snapshots (`Snapshot`, mailbox policy `latest`): drawn at most max_fps
+//   times a second; never the same generation twice, never an older one; a
+//   slow renderer skips generations, it never queues them;
+// - recorded snapshots (`capture_atom, Snapshot`, every frames_every ticks):
+//   never dropped (logic keeps each until acknowledged and holds the tick while
+//   capture_window are outstanding), written in tick order to
+//   OUT/frames/frame-TICK.png and piped to ffmpeg for OUT/run.mp4. A resend
+//   after a restart is acknowledged again, not written twice, so the frames of
+//   a run are the same whatever crashes and wherever render runs.
+//
+// Threads: spawned detached (drawing waits for the device, files block).
+
+#include "subsystems.hpp"
+
+#include <troupe/actors/bounded_actor.hpp>
+#include <troupe/actors/metrics.hpp>
+#include <troupe/messages/caf_types.hpp>
+#include <troupe/render/renderer.hpp>
+
+#include <caf/all.hpp>
+
+#include <cinttypes>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+
+namespace troupe {
+namespace {
+
+using namespace std::chrono_literals;
+
+sim::Vec3 vec3(const std::array<double, 3>& v) {
+  return {static_cast<float>(v[0]), static_cast<float>(v[1]), static_cast<float>(v[2])};
+}
+
+class render_actor : public bounded_actor {
+public:
+  render_actor(caf::actor_config& cfg, RenderSetup setup)
+    : bounded_actor(cfg, setup.id.mailbox), setup_(std::move(setup)) {}
+
+  caf::behavior make_behavior() override {
+    if (auto why = open(); !why.empty()) {
+      if (setup_.params.required) {
+        // No restart can conjure a device: the supervisor gives up at once and
+        // troupe exits naming this reason.
+        quit(make_error(errc::unrecoverable, why));
+        return {};
+      }
+      aout(this) << setup_.id.name << ": " << why << "; the run goes on without it (required = false)\n";
+      disable(why);
+    }
+    return {
+      [this](connect_atom, const std::string& role, const caf::actor& peer, const caf::actor& self_name) {
+        if (role != "logic")
+          return;
+        logic_ = peer;
+        self_name_ = self_name;
+        subscribe();
+      },
+      [this](const Snapshot& snapshot) { on_live(snapshot); },
+      [this](capture_atom, const Snapshot& snapshot) { on_capture(snapshot); },
+      [](const ContactBatch&) {}, // the bus sends contacts to every reader: not ours
+      [this](tick_atom) {
+        timer_pending_ = false;
+        if (pending_live_) {
+          auto snapshot = std::move(*pending_live_);
+          pending_live_.reset();
+          on_live(snapshot);
+        }
+      },
+      [this](flush_atom, std::uint64_t final_tick) {
+        final_tick_ = final_tick;
+        finish_promise_ = make_response_promise<ActorReport>();
+        // Recorded frames may still be on their way from another node: wait for
+        // them, but not forever.
+        delayed_send(this, 30s, flush_atom::value);
+        finish_if_due();
+        return finish_promise_;
+      },
+      [this](flush_atom) {
+        if (finish_promise_.pending()) {
+          ++flush_timeouts_;
+          finish();
+        }
+      },
+      [this](report_atom) { return report(); },
+    };
+  }
+
+private:
+  /// Creates the renderer; the reason when it cannot.
+  std::string open() {
+    const auto& p = setup_.params;
+    render::Settings settings;
+    settings.width = p.width;
+    settings.height = p.height;
+    settings.device = p.device;
+    if (p.eye || p.target) {
+      render::Camera camera;
+      if (p.eye)
+        camera.eye = vec3(*p.eye);
+      if (p.target)
+        camera.target = vec3(*p.target);
+      settings.camera = camera;
+    }
+    auto created = render::Renderer::create(settings);
+    if (!created)
+      return "no usable Vulkan device: " + created.error().message;
+    renderer_.emplace(std::move(*created));
+    device_ = renderer_->device_name();
+    if (p.frames_every > 0) {
+      std::error_code ec;
+      std::filesystem::create_directories(setup_.frames_dir, ec);
+      if (ec)
+        return "cannot create " + setup_.frames_dir + ": " + ec.message();
+    }
+    std::lock_guard<std::mutex> guard{state().mutex};
+    if (state().next_frame_tick == 0 && p.frames_every > 0)
+      state().next_frame_tick = (setup_.start_tick / p.frames_every + 1) * p.frames_every;
+    return {};
+  }
+
+  void disable(std::string why) {
+    renderer_.reset();
+    disabled_ = std::move(why);
+    subscribe(); // declines recording: logic must not wait for frames that never come
+  }
+
+  /// Subscribes to the bus and asks for recorded frames; a disabled renderer
+  /// declines them, so logic does not wait for it.
+  void subscribe() {
+    if (!logic_)
+      return;
+    const std::uint64_t every = renderer_ ? setup_.params.frames_every : 0;
+    send(logic_, subscribe_atom::value, self_name_, setup_.id.name, every, setup_.params.capture_window);
+  }
+
+  RenderState& state() { return *setup_.state; }
+
+  /// Draws `world`; false (and the actor disabled or failing) when the device
+  /// is lost.
+  bool draw(const sim::World& world) {
+    auto frame = renderer_->draw(world);
+    if (frame) {
+      frame_ms_.add(frame->total_ms);
+      return true;
+    }
+    const auto why = "drawing failed: " + frame.error().message;
+    if (setup_.params.required)
+      throw std::runtime_error(why); // a restart makes a new device
+    aout(this) << setup_.id.name << ": " << why << "; the run goes on without it (required = false)\n";
+    disable(why);
+    return false;
+  }
+
+  /// Marks `snapshot` as what the screen shows now.
+  void shown(const Snapshot& snapshot) {
+    if (last_generation_ != 0 && snapshot.generation > last_generation_ + 1)
+      skipped_ += snapshot.generation - last_generation_ - 1;
+    last_generation_ = snapshot.generation;
+    last_draw_ns_ = steady_now_ns();
+    ++frames_drawn_;
+    age_ms_.add(static_cast<double>(last_draw_ns_ - snapshot.published_ns) / 1e6);
+  }
+
+  void on_live(const Snapshot& snapshot) {
+    setup_.chaos.strike(snapshot.tick);
+    if (!renderer_)
+      return;
+    if (snapshot.generation <= last_generation_) {
+      ++stale_; // drawn already (it was recorded), or older than what is shown
+      return;
+    }
+    const auto max_fps = setup_.params.max_fps;
+    if (max_fps > 0) {
+      const auto due = last_draw_ns_ + static_cast<std::int64_t>(1e9 / max_fps);
+      const auto now = steady_now_ns();
+      if (last_draw_ns_ != 0 && now < due) {
+        // Too soon: keep only the newest and draw it when the frame is due.
+        pending_live_ = snapshot;
+        if (!timer_pending_) {
+          timer_pending_ = true;
+          delayed_send(this, std::chrono::nanoseconds(due - now), tick_atom::value);
+        }
+        return;
+      }
+    }
+    pending_live_.reset();
+    if (draw(*snapshot.world))
+      shown(snapshot);
+  }
+
+  void on_capture(const Snapshot& snapshot) {
+    setup_.chaos.strike(snapshot.tick);
+    if (!renderer_)
+      return;
+    std::uint64_t next = 0;
+    {
+      std::lock_guard<std::mutex> guard{state().mutex};
+      next = state().next_frame_tick;
+    }
+    if (snapshot.tick < next) {
+      // Written by this or an earlier incarnation: a resend. Say so again.
+      ++duplicates_;
+      send(logic_, capture_atom::value, setup_.id.name, snapshot.tick);
+      return;
+    }
+    if (snapshot.tick > next) {
+      // An earlier frame is still to come (a resend after a restart): frames
+      // are written in tick order. At most capture_window wait here.
+      waiting_.emplace(snapshot.tick, snapshot);
+      return;
+    }
+    record(snapshot);
+    for (auto i = waiting_.begin(); i != waiting_.end();) {
+      if (i->first < next_frame_tick())
+        i = waiting_.erase(i);
+      else if (i->first == next_frame_tick())
+        record(i->second), i = waiting_.erase(i);
+      else
+        break;
+    }
+    finish_if_due();
+  }
+
+  std::uint64_t next_frame_tick() {
+    std::lock_guard<std::mutex> guard{state().mutex};
+    return state().next_frame_tick;
+  }
+
+  void record(const Snapshot& snapshot) {
+    const auto newer = snapshot.generation > last_generation_;
+    if (!draw(*snapshot.world))
+      return;
+    if (newer)
+      shown(snapshot); // it is the newest world too: no need to draw it twice
+    else
+      ++late_recorded_; // older than the screen (a resend): drawn for the file only
+    const auto pixels = renderer_->pixels();
+    const auto started = steady_now_ns();
+    char name[48];
+    std::snprintf(name, sizeof name, "/frame-%06" PRIu64 ".png", snapshot.tick);
+    if (auto err = render::write_png(setup_.frames_dir + name, renderer_->width(), renderer_->height(), pixels)) {
+      if (write_errors_++ == 0)
+        aout(this) << setup_.id.name << ": " << err->message << '\n';
+    }
+    std::lock_guard<std::mutex> guard{state().mutex};
+    auto& st = state();
+    if (!st.video_tried && setup_.params.video == "auto") {
+      st.video_tried = true;
+      if (auto ffmpeg = render::find_on_path("ffmpeg")) {
+        auto encoder = render::VideoEncoder::start(*ffmpeg, setup_.video_path, renderer_->width(),
+                                                   renderer_->height(), setup_.params.video_fps);
+        if (encoder)
+          st.video.emplace(std::move(*encoder));
+        else
+          aout(this) << setup_.id.name << ": " << encoder.error().message << '\n';
+      }
+    }
+    if (st.video) {
+      if (auto err = st.video->write(pixels)) {
+        aout(this) << setup_.id.name << ": " << err->message << "; no more video\n";
+        st.video.reset();
+      }
+    }
+    save_ms_.add(static_cast<double>(steady_now_ns() - started) / 1e6);
+    st.next_frame_tick = snapshot.tick + setup_.params.frames_every;
+    ++st.frames_recorded;
+    ++recorded_;
+    send(logic_, capture_atom::value, setup_.id.name, snapshot.tick);
+  }
+
+  void finish_if_due() {
+    if (!finish_promise_.pending())
+      return;
+    // Every recorded tick up to the last one is written.
+    if (!renderer_ || setup_.params.frames_every == 0 || next_frame_tick() > final_tick_)
+      finish();
+  }
+
+  void finish() {
+    {
+      std::lock_guard<std::mutex> guard{state().mutex};
+      if (state().video) {
+        video_frames_ = state().video->frames();
+        if (auto err = state().video->finish())
+          aout(this) << setup_.id.name << ": " << err->message << '\n';
+        else
+          video_written_ = true;
+        state().video.reset();
+      }
+    }
+    finish_promise_.deliver(report());
+  }
+
+  ActorReport report() {
+    auto out = make_report(setup_.id, mailbox_stats());
+    std::uint64_t recorded_total = 0;
+    {
+      std::lock_guard<std::mutex> guard{state().mutex};
+      recorded_total = state().frames_recorded;
+      if (state().video)
+        video_frames_ = state().video->frames();
+    }
+    out.counters = {{"frames_drawn", static_cast<double>(frames_drawn_)},
+                    {"generations_skipped", static_cast<double>(skipped_)},
+                    {"stale_snapshots", static_cast<double>(stale_)},
+                    {"last_generation", static_cast<double>(last_generation_)},
+                    {"frames_recorded", static_cast<double>(recorded_total)},
+                    {"frames_recorded_here", static_cast<double>(recorded_)},
+                    {"recorded_duplicates", static_cast<double>(duplicates_)},
+                    {"recorded_late", static_cast<double>(late_recorded_)},
+                    {"frame_write_errors", static_cast<double>(write_errors_)},
+                    {"video_frames", static_cast<double>(video_frames_)},
+                    {"flush_timeouts", static_cast<double>(flush_timeouts_)},
+                    {"disabled", disabled_.empty() ? 0.0 : 1.0},
+                    {"incarnation", static_cast<double>(setup_.chaos.incarnation)}};
+    out.distributions = {{"frame_ms", frame_ms_.percentiles()},
+                         {"snapshot_age_ms", age_ms_.percentiles()},
+                         {"frame_save_ms", save_ms_.percentiles()}};
+    out.series = {{"frame_ms", frame_ms_.series()}, {"snapshot_age_ms", age_ms_.series()}};
+    out.notes = {{"device", device_.empty() ? std::string{"none"} : device_},
+                 {"size", std::to_string(setup_.params.width) + "x" + std::to_string(setup_.params.height)}};
+    if (setup_.params.frames_every > 0 && renderer_)
+      out.notes.emplace_back("frames", setup_.frames_dir);
+    if (video_written_)
+      out.notes.emplace_back("video", setup_.video_path);
+    if (!disabled_.empty())
+      out.notes.emplace_back("disabled", disabled_);
+    return out;
+  }
+
+  void on_exit() override {
+    logic_ = nullptr;
+    self_name_ = nullptr;
+    renderer_.reset();
+  }
+
+  RenderSetup setup_;
+  std::optional<render::Renderer> renderer_;
+  std::string device_;
+  std::string disabled_;
+  caf::actor logic_;
+  caf::actor self_name_;
+  std::optional<Snapshot> pending_live_;
+  bool timer_pending_ = false;
+  std::map<std::uint64_t, Snapshot> waiting_; // recorded snapshots ahead of their turn
+  std::uint64_t last_generation_ = 0;
+  std::int64_t last_draw_ns_ = 0;
+  std::uint64_t final_tick_ = 0;
+  caf::typed_response_promise<ActorReport> finish_promise_;
+  std::uint64_t frames_drawn_ = 0;
+  std::uint64_t skipped_ = 0;
+  std::uint64_t stale_ = 0;
+  std::uint64_t recorded_ = 0;
+  std::uint64_t duplicates_ = 0;
+  std::uint64_t late_recorded_ = 0;
+  std::uint64_t write_errors_ = 0;
+  std::uint64_t flush_timeouts_ = 0;
+  std::uint64_t video_frames_ = 0;
+  bool video_written_ = false;
+  SampleRecorder frame_ms_;
+  SampleRecorder age_ms_;
+  SampleRecorder save_ms_;
+};
+
+} // namespace
+
+caf::actor spawn_render(caf::actor_system& sys, RenderSetup setup) {
+  return sys.spawn<render_actor, caf::detached>(std::move(setup));
+}
+
+} // namespace troupe
