@@ -120,6 +120,12 @@ public:
         timer_pending_ = false;
         try_tick();
       },
+      [this](done_atom) {
+        // Someone ended the run early (the window was closed): the current
+        // tick is the last; the run finishes as if it were the configured one.
+        stop_requested_ = true;
+        try_tick();
+      },
       [this](step_atom) {
         if (stepping_)
           request_step();
@@ -166,7 +172,7 @@ private:
     if (!controller_ || stepping_ || finished_ || !physics_)
       return;
     const auto tick = world_->tick;
-    if (tick >= setup_.simulation.ticks) {
+    if (tick >= setup_.simulation.ticks || stop_requested_) {
       finish();
       return;
     }
@@ -400,6 +406,7 @@ private:
   std::uint64_t capture_retries_ = 0;
   bool stepping_ = false;
   bool finished_ = false;
+  bool stop_requested_ = false;
   bool timer_pending_ = false;
   std::int64_t started_ns_ = 0;
   std::int64_t tick_started_ns_ = 0;

@@ -23,7 +23,9 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -71,6 +73,15 @@ public:
           pending_live_.reset();
           on_live(snapshot);
         }
+        if (renderer_ && renderer_->has_window() && !window_closed_) {
+          // The window stays responsive while no snapshot comes (paused, or
+          // the run is over and others flush).
+          handle(renderer_->poll_window());
+          if (!timer_pending_) {
+            timer_pending_ = true;
+            delayed_send(this, window_poll, tick_atom::value);
+          }
+        }
       },
       [this](flush_atom, std::uint64_t final_tick) {
         final_tick_ = final_tick;
@@ -99,6 +110,8 @@ private:
     settings.width = p.width;
     settings.height = p.height;
     settings.device = p.device;
+    settings.window = p.window;
+    settings.title = "troupe: " + setup_.id.name;
     if (p.eye || p.target) {
       render::Camera camera;
       if (p.eye)
@@ -112,6 +125,11 @@ private:
       return "no usable Vulkan device: " + created.error().message;
     renderer_.emplace(std::move(*created));
     device_ = renderer_->device_name();
+    configured_camera_ = settings.camera;
+    if (renderer_->has_window()) {
+      delayed_send(this, window_poll, tick_atom::value);
+      timer_pending_ = true;
+    }
     if (p.frames_every > 0) {
       std::error_code ec;
       std::filesystem::create_directories(setup_.frames_dir, ec);
@@ -190,8 +208,54 @@ private:
       }
     }
     pending_live_.reset();
-    if (draw(*snapshot.world))
-      shown(snapshot);
+    if (renderer_->has_window())
+      renderer_->set_camera(orbit_camera(*snapshot.world));
+    if (!draw(*snapshot.world))
+      return;
+    shown(snapshot);
+    if (renderer_->has_window() && !window_closed_) {
+      auto input = renderer_->present();
+      if (!input)
+        throw std::runtime_error(input.error().message); // a restart makes a new window
+      if (!presented_) {
+        presented_ = true;
+        aout(this) << setup_.id.name << ": window open, first frame shown (" << device_ << ")\n";
+      }
+      handle(*input);
+    }
+  }
+
+  /// The live view: the configured (or arena-fitting) camera, turned around
+  /// its target by the user's dragging and moved by the wheel.
+  std::optional<render::Camera> orbit_camera(const sim::World& world) const {
+    if (yaw_ == 0 && pitch_ == 0 && zoom_ == 1)
+      return configured_camera_;
+    auto camera = configured_camera_.value_or(render::fit_arena(
+        world.arena, static_cast<float>(setup_.params.width) / static_cast<float>(setup_.params.height)));
+    const auto offset = camera.eye - camera.target;
+    const float distance = std::sqrt(offset.x * offset.x + offset.y * offset.y + offset.z * offset.z) * zoom_;
+    const float base_yaw = std::atan2(offset.x, offset.z);
+    const float base_pitch = std::asin(offset.y / std::max(distance / zoom_, 1e-6f));
+    const float yaw = base_yaw + yaw_;
+    const float pitch = std::clamp(base_pitch + pitch_, -1.5f, 1.5f);
+    camera.eye = camera.target + sim::Vec3{distance * std::cos(pitch) * std::sin(yaw), distance * std::sin(pitch),
+                                           distance * std::cos(pitch) * std::cos(yaw)};
+    camera.far_plane = std::max(camera.far_plane, distance * 4);
+    return camera;
+  }
+
+  /// What the user did in the window: the camera turns and zooms here; closing
+  /// the window ends the run (logic finishes at its current tick).
+  void handle(const render::WindowInput& input) {
+    yaw_ -= input.drag_x * 0.005f;
+    pitch_ += input.drag_y * 0.005f;
+    zoom_ = std::clamp(zoom_ * std::pow(0.9f, input.scroll), 0.1f, 10.f);
+    if (input.close && !window_closed_) {
+      window_closed_ = true;
+      aout(this) << setup_.id.name << ": window closed; ending the run\n";
+      if (logic_)
+        send(logic_, done_atom::value);
+    }
   }
 
   void on_capture(const Snapshot& snapshot) {
@@ -234,6 +298,8 @@ private:
 
   void record(const Snapshot& snapshot) {
     const auto newer = snapshot.generation > last_generation_;
+    if (renderer_->has_window())
+      renderer_->set_camera(configured_camera_); // recorded frames never follow the user's view
     if (!draw(*snapshot.world))
       return;
     if (newer)
@@ -340,8 +406,14 @@ private:
     renderer_.reset();
   }
 
+  static constexpr auto window_poll = std::chrono::milliseconds(16);
+
   RenderSetup setup_;
   std::optional<render::Renderer> renderer_;
+  std::optional<render::Camera> configured_camera_;
+  float yaw_ = 0, pitch_ = 0, zoom_ = 1;
+  bool window_closed_ = false;
+  bool presented_ = false;
   std::string device_;
   std::string disabled_;
   caf::actor logic_;

@@ -11,6 +11,9 @@
 
 #include <vulkan/vulkan_raii.hpp>
 
+#define GLFW_INCLUDE_NONE
+#include <GLFW/glfw3.h>
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -22,6 +25,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <stdexcept>
 
 namespace troupe::render {
@@ -170,6 +174,107 @@ struct HostBuffer {
   bool coherent = false;
 };
 
+/// glfwInit / glfwTerminate for every window this process opens (GLFW's state
+/// is process-wide), and the last GLFW error in words.
+class GlfwSession {
+public:
+  GlfwSession() {
+    std::lock_guard<std::mutex> guard{mutex()};
+    glfwSetErrorCallback([](int, const char* text) { last_error() = text ? text : "unknown"; });
+    if (users()++ == 0 && glfwInit() != GLFW_TRUE) {
+      --users();
+      throw Failure("a window was asked for but there is no display (GLFW: " + last_error() +
+                    "); set DISPLAY, run under Xvfb, or render offscreen");
+    }
+  }
+  ~GlfwSession() {
+    std::lock_guard<std::mutex> guard{mutex()};
+    if (--users() == 0)
+      glfwTerminate();
+  }
+  GlfwSession(const GlfwSession&) = delete;
+  GlfwSession& operator=(const GlfwSession&) = delete;
+  static std::string& last_error() {
+    static std::string text;
+    return text;
+  }
+
+private:
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
+  }
+  static int& users() {
+    static int n = 0;
+    return n;
+  }
+};
+
+/// A GLFW window with no client API (Vulkan draws into it) and the input it
+/// collected since it was last asked.
+struct Window {
+  std::unique_ptr<GlfwSession> session;
+  GLFWwindow* handle = nullptr;
+  WindowInput input;
+  bool dragging = false;
+  double last_x = 0, last_y = 0;
+
+  Window() = default;
+  Window(const Window&) = delete;
+  Window& operator=(const Window&) = delete;
+  ~Window() {
+    if (handle)
+      glfwDestroyWindow(handle);
+  }
+
+  void open(std::uint32_t width, std::uint32_t height, const std::string& title) {
+    session = std::make_unique<GlfwSession>();
+    glfwWindowHint(GLFW_CLIENT_API, GLFW_NO_API);
+    glfwWindowHint(GLFW_RESIZABLE, GLFW_TRUE);
+    handle = glfwCreateWindow(static_cast<int>(width), static_cast<int>(height), title.c_str(), nullptr, nullptr);
+    if (!handle)
+      throw Failure("cannot open a window: " + GlfwSession::last_error());
+    glfwSetWindowUserPointer(handle, this);
+    glfwSetKeyCallback(handle, [](GLFWwindow* w, int key, int, int action, int) {
+      auto& self = *static_cast<Window*>(glfwGetWindowUserPointer(w));
+      if (action != GLFW_PRESS)
+        return;
+      if (key == GLFW_KEY_ESCAPE)
+        self.input.close = true;
+      else if (key == GLFW_KEY_SPACE)
+        self.input.toggle_pause = !self.input.toggle_pause;
+      else if (key == GLFW_KEY_S)
+        ++self.input.spawns;
+    });
+    glfwSetMouseButtonCallback(handle, [](GLFWwindow* w, int button, int action, int) {
+      auto& self = *static_cast<Window*>(glfwGetWindowUserPointer(w));
+      if (button == GLFW_MOUSE_BUTTON_LEFT) {
+        self.dragging = action == GLFW_PRESS;
+        glfwGetCursorPos(w, &self.last_x, &self.last_y);
+      }
+    });
+    glfwSetCursorPosCallback(handle, [](GLFWwindow* w, double x, double y) {
+      auto& self = *static_cast<Window*>(glfwGetWindowUserPointer(w));
+      if (self.dragging) {
+        self.input.drag_x += static_cast<float>(x - self.last_x);
+        self.input.drag_y += static_cast<float>(y - self.last_y);
+      }
+      self.last_x = x;
+      self.last_y = y;
+    });
+    glfwSetScrollCallback(handle, [](GLFWwindow* w, double, double dy) {
+      static_cast<Window*>(glfwGetWindowUserPointer(w))->input.scroll += static_cast<float>(dy);
+    });
+  }
+
+  WindowInput take() {
+    glfwPollEvents();
+    if (glfwWindowShouldClose(handle))
+      input.close = true;
+    return std::exchange(input, WindowInput{});
+  }
+};
+
 } // namespace
 
 struct Renderer::Impl {
@@ -184,9 +289,12 @@ struct Renderer::Impl {
   std::uint32_t quad_count = 0;
   std::vector<std::uint32_t> quad_bodies; // scratch: indices of bodies drawn as quads
 
-  // Declaration order is destruction order reversed: the context goes last.
+  // Declaration order is destruction order reversed: the window and the
+  // context go last, the swapchain before the surface before the instance.
+  Window window;
   vk::raii::Context context;
   vk::raii::Instance instance{nullptr};
+  vk::raii::SurfaceKHR surface{nullptr};
   vk::raii::PhysicalDevice physical{nullptr};
   vk::PhysicalDeviceMemoryProperties memory_props;
   std::uint32_t queue_family = 0;
@@ -207,6 +315,15 @@ struct Renderer::Impl {
   vk::raii::Pipeline quad_pipeline{nullptr};
   vk::raii::Pipeline floor_pipeline{nullptr};
   vk::raii::Pipeline edge_pipeline{nullptr};
+  // Window mode: the swapchain the offscreen image is blitted into.
+  vk::raii::SwapchainKHR swapchain{nullptr};
+  std::vector<vk::Image> swap_images;
+  vk::Extent2D swap_extent{0, 0};
+  vk::raii::CommandBuffer present_cmd{nullptr};
+  vk::raii::Semaphore acquired{nullptr};
+  vk::raii::Semaphore blitted{nullptr};
+  vk::raii::Fence present_fence{nullptr};
+  bool drawn = false; // a frame is in `color`, ready to present
 
   ~Impl() {
     if (*device) {
@@ -227,6 +344,8 @@ struct Renderer::Impl {
   bool fits_point(const sim::Body& body) const;
   void upload(const sim::World& world);
   void record(const sim::World& world);
+  void make_swapchain();
+  void present_frame();
 };
 
 void Renderer::Impl::init(const Settings& s) {
@@ -243,13 +362,30 @@ void Renderer::Impl::init(const Settings& s) {
                                 .pEngineName = "troupe-render",
                                 .engineVersion = 1,
                                 .apiVersion = VK_API_VERSION_1_3};
-  const vk::InstanceCreateInfo instance_info{.pApplicationInfo = &app};
+  std::vector<const char*> extensions;
+  if (s.window) {
+    window.open(s.width, s.height, s.title);
+    std::uint32_t count = 0;
+    const char** names = glfwGetRequiredInstanceExtensions(&count);
+    if (names == nullptr)
+      throw Failure("the Vulkan driver cannot present to this display (GLFW: " + GlfwSession::last_error() + ")");
+    extensions.assign(names, names + count);
+  }
+  const vk::InstanceCreateInfo instance_info{.pApplicationInfo = &app,
+                                             .enabledExtensionCount = static_cast<std::uint32_t>(extensions.size()),
+                                             .ppEnabledExtensionNames = extensions.data()};
   try {
     instance = vk::raii::Instance(context, instance_info);
   } catch (const vk::SystemError& e) {
     throw Failure(std::string("no usable Vulkan driver (is an ICD such as mesa-vulkan-drivers "
                               "installed, VK_ICD_FILENAMES right?): ") +
                   e.what());
+  }
+  if (s.window) {
+    VkSurfaceKHR raw = VK_NULL_HANDLE;
+    check(vk::Result(glfwCreateWindowSurface(static_cast<VkInstance>(*instance), window.handle, nullptr, &raw)),
+          "creating the window surface");
+    surface = vk::raii::SurfaceKHR(instance, raw);
   }
   pick_device();
   if (s.tune_allocator && physical.getProperties().deviceType == vk::PhysicalDeviceType::eCpu) {
@@ -266,9 +402,12 @@ void Renderer::Impl::init(const Settings& s) {
   const bool large_points = physical.getFeatures().largePoints == VK_TRUE;
   const vk::PhysicalDeviceFeatures features{.largePoints = large_points ? VK_TRUE : VK_FALSE};
   max_point_size = large_points ? physical.getProperties().limits.pointSizeRange[1] : 0.f;
+  const std::array<const char*, 1> swapchain_extension{VK_KHR_SWAPCHAIN_EXTENSION_NAME};
   const vk::DeviceCreateInfo device_info{.pNext = &features13,
                                          .queueCreateInfoCount = 1,
                                          .pQueueCreateInfos = &queue_info,
+                                         .enabledExtensionCount = s.window ? 1u : 0u,
+                                         .ppEnabledExtensionNames = swapchain_extension.data(),
                                          .pEnabledFeatures = &features};
   device = vk::raii::Device(physical, device_info);
   queue = device.getQueue(queue_family, 0);
@@ -316,6 +455,151 @@ void Renderer::Impl::init(const Settings& s) {
   quad_pipeline = make_pipeline(Pass::sphere_quads);
   floor_pipeline = make_pipeline(Pass::floor);
   edge_pipeline = make_pipeline(Pass::edges);
+  if (s.window) {
+    vk::raii::CommandBuffers more(device, vk::CommandBufferAllocateInfo{
+                                              .commandPool = *pool,
+                                              .level = vk::CommandBufferLevel::ePrimary,
+                                              .commandBufferCount = 1});
+    present_cmd = std::move(more.front());
+    acquired = vk::raii::Semaphore(device, vk::SemaphoreCreateInfo{});
+    blitted = vk::raii::Semaphore(device, vk::SemaphoreCreateInfo{});
+    present_fence = vk::raii::Fence(device, vk::FenceCreateInfo{});
+    make_swapchain();
+  }
+}
+
+void Renderer::Impl::make_swapchain() {
+  int w = 0, h = 0;
+  glfwGetFramebufferSize(window.handle, &w, &h);
+  if (w <= 0 || h <= 0) {
+    swap_extent = vk::Extent2D{0, 0}; // minimised: nothing to present into
+    return;
+  }
+  device.waitIdle();
+  const auto caps = physical.getSurfaceCapabilitiesKHR(*surface);
+  if (!(caps.supportedUsageFlags & vk::ImageUsageFlagBits::eTransferDst))
+    throw Failure("the window's surface cannot be a blit destination on " + device_name);
+  const auto formats = physical.getSurfaceFormatsKHR(*surface);
+  if (formats.empty())
+    throw Failure("the window's surface offers no formats on " + device_name);
+  // UNORM like the offscreen image, so the window shows the recorded pixels.
+  vk::SurfaceFormatKHR format = formats.front();
+  for (const auto& f : formats)
+    if (f.format == vk::Format::eB8G8R8A8Unorm || f.format == vk::Format::eR8G8B8A8Unorm)
+      format = f;
+  if (!(physical.getFormatProperties(format.format).optimalTilingFeatures & vk::FormatFeatureFlagBits::eBlitDst))
+    throw Failure("cannot blit into the window's format " + vk::to_string(format.format));
+  vk::Extent2D extent = caps.currentExtent;
+  if (extent.width == std::numeric_limits<std::uint32_t>::max()) {
+    extent.width = std::clamp(static_cast<std::uint32_t>(w), caps.minImageExtent.width, caps.maxImageExtent.width);
+    extent.height = std::clamp(static_cast<std::uint32_t>(h), caps.minImageExtent.height, caps.maxImageExtent.height);
+  }
+  std::uint32_t images = caps.minImageCount + 1;
+  if (caps.maxImageCount > 0)
+    images = std::min(images, caps.maxImageCount);
+  vk::CompositeAlphaFlagBitsKHR alpha = vk::CompositeAlphaFlagBitsKHR::eOpaque;
+  for (auto candidate : {vk::CompositeAlphaFlagBitsKHR::eOpaque, vk::CompositeAlphaFlagBitsKHR::eInherit,
+                         vk::CompositeAlphaFlagBitsKHR::ePreMultiplied, vk::CompositeAlphaFlagBitsKHR::ePostMultiplied})
+    if (caps.supportedCompositeAlpha & candidate) {
+      alpha = candidate;
+      break;
+    }
+  swapchain = vk::raii::SwapchainKHR(
+      device, vk::SwapchainCreateInfoKHR{.surface = *surface,
+                                         .minImageCount = images,
+                                         .imageFormat = format.format,
+                                         .imageColorSpace = format.colorSpace,
+                                         .imageExtent = extent,
+                                         .imageArrayLayers = 1,
+                                         .imageUsage = vk::ImageUsageFlagBits::eTransferDst,
+                                         .imageSharingMode = vk::SharingMode::eExclusive,
+                                         .preTransform = caps.currentTransform,
+                                         .compositeAlpha = alpha,
+                                         .presentMode = vk::PresentModeKHR::eFifo, // always there
+                                         .clipped = VK_TRUE,
+                                         .oldSwapchain = *swapchain});
+  swap_images = swapchain.getImages();
+  swap_extent = extent;
+}
+
+/// Blits the last frame (left in TransferSrcOptimal by `record`) into the next
+/// swapchain image and presents it; remakes the swapchain when the window
+/// changed size or the surface says it is out of date.
+void Renderer::Impl::present_frame() {
+  int w = 0, h = 0;
+  glfwGetFramebufferSize(window.handle, &w, &h);
+  if (static_cast<std::uint32_t>(w) != swap_extent.width || static_cast<std::uint32_t>(h) != swap_extent.height)
+    make_swapchain();
+  if (swap_extent.width == 0 || !drawn)
+    return;
+  std::uint32_t index = 0;
+  try {
+    auto [result, i] = swapchain.acquireNextImage(fence_timeout_ns, *acquired);
+    if (result == vk::Result::eTimeout || result == vk::Result::eNotReady)
+      return;
+    index = i;
+  } catch (const vk::OutOfDateKHRError&) {
+    make_swapchain();
+    return;
+  }
+  using S = vk::PipelineStageFlagBits2;
+  using A = vk::AccessFlagBits2;
+  const vk::ImageSubresourceRange range{vk::ImageAspectFlagBits::eColor, 0, 1, 0, 1};
+  present_cmd.reset();
+  present_cmd.begin(vk::CommandBufferBeginInfo{.flags = vk::CommandBufferUsageFlagBits::eOneTimeSubmit});
+  const vk::ImageMemoryBarrier2 to_dst{.srcStageMask = S::eTransfer,
+                                       .srcAccessMask = A::eNone,
+                                       .dstStageMask = S::eTransfer,
+                                       .dstAccessMask = A::eTransferWrite,
+                                       .oldLayout = vk::ImageLayout::eUndefined,
+                                       .newLayout = vk::ImageLayout::eTransferDstOptimal,
+                                       .image = swap_images[index],
+                                       .subresourceRange = range};
+  present_cmd.pipelineBarrier2(vk::DependencyInfo{.imageMemoryBarrierCount = 1, .pImageMemoryBarriers = &to_dst});
+  const vk::ImageSubresourceLayers layers{vk::ImageAspectFlagBits::eColor, 0, 0, 1};
+  const vk::ImageBlit blit{
+      .srcSubresource = layers,
+      .srcOffsets = std::array{vk::Offset3D{0, 0, 0}, vk::Offset3D{static_cast<std::int32_t>(settings.width),
+                                                                   static_cast<std::int32_t>(settings.height), 1}},
+      .dstSubresource = layers,
+      .dstOffsets = std::array{vk::Offset3D{0, 0, 0}, vk::Offset3D{static_cast<std::int32_t>(swap_extent.width),
+                                                                   static_cast<std::int32_t>(swap_extent.height), 1}}};
+  present_cmd.blitImage(*color.image, vk::ImageLayout::eTransferSrcOptimal, swap_images[index],
+                        vk::ImageLayout::eTransferDstOptimal, blit, vk::Filter::eLinear);
+  const vk::ImageMemoryBarrier2 to_present{.srcStageMask = S::eTransfer,
+                                           .srcAccessMask = A::eTransferWrite,
+                                           .dstStageMask = S::eBottomOfPipe,
+                                           .dstAccessMask = A::eNone,
+                                           .oldLayout = vk::ImageLayout::eTransferDstOptimal,
+                                           .newLayout = vk::ImageLayout::ePresentSrcKHR,
+                                           .image = swap_images[index],
+                                           .subresourceRange = range};
+  present_cmd.pipelineBarrier2(vk::DependencyInfo{.imageMemoryBarrierCount = 1, .pImageMemoryBarriers = &to_present});
+  present_cmd.end();
+  const vk::PipelineStageFlags wait_stage = vk::PipelineStageFlagBits::eTransfer;
+  queue.submit(vk::SubmitInfo{.waitSemaphoreCount = 1,
+                              .pWaitSemaphores = &*acquired,
+                              .pWaitDstStageMask = &wait_stage,
+                              .commandBufferCount = 1,
+                              .pCommandBuffers = &*present_cmd,
+                              .signalSemaphoreCount = 1,
+                              .pSignalSemaphores = &*blitted},
+               *present_fence);
+  try {
+    const auto result = queue.presentKHR(vk::PresentInfoKHR{.waitSemaphoreCount = 1,
+                                                            .pWaitSemaphores = &*blitted,
+                                                            .swapchainCount = 1,
+                                                            .pSwapchains = &*swapchain,
+                                                            .pImageIndices = &index});
+    check(device.waitForFences(*present_fence, VK_TRUE, fence_timeout_ns), "waiting for the window's frame");
+    device.resetFences(*present_fence);
+    if (result == vk::Result::eSuboptimalKHR)
+      make_swapchain();
+  } catch (const vk::OutOfDateKHRError&) {
+    check(device.waitForFences(*present_fence, VK_TRUE, fence_timeout_ns), "waiting for the window's frame");
+    device.resetFences(*present_fence);
+    make_swapchain();
+  }
 }
 
 void Renderer::Impl::pick_device() {
@@ -331,7 +615,8 @@ void Renderer::Impl::pick_device() {
     std::optional<std::uint32_t> family;
     const auto families = pd.getQueueFamilyProperties();
     for (std::uint32_t i = 0; i < families.size(); ++i) {
-      if (families[i].queueFlags & vk::QueueFlagBits::eGraphics) {
+      if ((families[i].queueFlags & vk::QueueFlagBits::eGraphics) &&
+          (!settings.window || pd.getSurfaceSupportKHR(i, *surface))) {
         family = i;
         break;
       }
@@ -342,7 +627,7 @@ void Renderer::Impl::pick_device() {
     } else if (!f13.dynamicRendering || !f13.synchronization2) {
       note = "no dynamic rendering / synchronization2";
     } else if (!family) {
-      note = "no graphics queue";
+      note = settings.window ? "no graphics queue that presents to the window" : "no graphics queue";
     } else {
       note = vk::to_string(props.deviceType);
       candidates.push_back(Candidate{std::move(pd), name, props.deviceType, *family});
@@ -775,9 +1060,26 @@ Expected<FrameTimes> Renderer::draw(const sim::World& world) {
     std::memcpy(d.pixels.data(), d.readback.mapped, d.pixels.size());
     times.readback_ms = ms_since(read_start);
     times.total_ms = ms_since(start);
+    d.drawn = true;
     return times;
   });
 }
+
+Expected<WindowInput> Renderer::present() {
+  return guard("render: present failed", [&]() -> Expected<WindowInput> {
+    Impl& d = *impl_;
+    if (!d.window.handle)
+      return WindowInput{};
+    d.present_frame();
+    return d.window.take();
+  });
+}
+
+WindowInput Renderer::poll_window() {
+  return impl_->window.handle ? impl_->window.take() : WindowInput{};
+}
+
+bool Renderer::has_window() const { return impl_->window.handle != nullptr; }
 
 std::span<const std::uint8_t> Renderer::pixels() const { return impl_->pixels; }
 

@@ -191,3 +191,140 @@ TEST(RenderFaults, WindowWithoutARenderActorIsRefused) {
 
 } // namespace
 } // namespace troupe
+
+// ---------------------------------------------------------------------------
+// Window mode under a real X server (Xvfb): a screenshot of the screen shows the
+// scene, and closing the window ends the run cleanly.
+
+#include <X11/Xatom.h>
+#include <X11/Xlib.h>
+#include <X11/Xutil.h>
+
+#include <csignal>
+#include <spawn.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace troupe {
+namespace {
+
+/// An Xvfb server of our own; it reports its display number when it is ready
+/// (-displayfd), so nothing waits on a clock.
+class Xvfb {
+public:
+  Xvfb() {
+    int fds[2];
+    if (::pipe(fds) != 0)
+      return;
+    const auto fd = std::to_string(fds[1]);
+    std::vector<std::string> args{"Xvfb", "-displayfd", fd, "-screen", "0", "800x600x24", "-br", "-nolisten", "tcp"};
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (::posix_spawnp(&pid_, "Xvfb", nullptr, nullptr, argv.data(), environ) != 0)
+      pid_ = -1;
+    ::close(fds[1]);
+    char buf[32] = {};
+    const auto n = ::read(fds[0], buf, sizeof buf - 1);
+    ::close(fds[0]);
+    if (pid_ > 0 && n > 0)
+      display_ = ":" + std::to_string(std::atoi(buf));
+  }
+  ~Xvfb() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+  }
+  const std::string& display() const { return display_; }
+
+private:
+  pid_t pid_ = -1;
+  std::string display_;
+};
+
+/// The top-level window whose title is `title`, or 0.
+Window find_window(Display* x, const std::string& title) {
+  Window root = 0, parent = 0, *children = nullptr;
+  unsigned count = 0;
+  Window found = 0;
+  if (XQueryTree(x, DefaultRootWindow(x), &root, &parent, &children, &count)) {
+    for (unsigned i = 0; i < count && !found; ++i) {
+      char* name = nullptr;
+      if (XFetchName(x, children[i], &name) && name) {
+        if (title == name)
+          found = children[i];
+        XFree(name);
+      }
+    }
+    XFree(children);
+  }
+  return found;
+}
+
+TEST(RenderWindow, WindowShowsTheSceneAndClosingItEndsTheRun) {
+  Xvfb server;
+  ASSERT_FALSE(server.display().empty()) << "Xvfb did not start";
+  const auto out = fresh_dir("render-window");
+  // Realtime and long: the run is still going when the window is closed.
+  const auto command = "env DISPLAY=" + server.display() + " " + icd + exe + " run " + examples +
+                       "sandbox.toml --quiet --realtime --ticks 3000 --window --out " + out + " 2>&1";
+  FILE* troupe = ::popen(command.c_str(), "r");
+  ASSERT_NE(troupe, nullptr);
+  std::string output;
+  char line[1024];
+  bool shown = false;
+  while (!shown && std::fgets(line, sizeof line, troupe)) {
+    output += line;
+    shown = std::string(line).find("window open, first frame shown") != std::string::npos;
+  }
+  ASSERT_TRUE(shown) << output;
+
+  Display* x = XOpenDisplay(server.display().c_str());
+  ASSERT_NE(x, nullptr);
+  const auto window = find_window(x, "troupe: render");
+  EXPECT_NE(window, 0u);
+  // The screenshot: the whole screen, as the X server has it.
+  XImage* shot = XGetImage(x, DefaultRootWindow(x), 0, 0, 800, 600, AllPlanes, ZPixmap);
+  ASSERT_NE(shot, nullptr);
+  std::set<unsigned long> colours;
+  for (int py = 0; py < 600; py += 2)
+    for (int px = 0; px < 800; px += 2)
+      colours.insert(XGetPixel(shot, px, py));
+  XDestroyImage(shot);
+  EXPECT_GT(colours.size(), 200u) << "the screen is blank or uniform";
+
+  // The close button: the window manager's WM_DELETE_WINDOW message.
+  XEvent close{};
+  close.xclient.type = ClientMessage;
+  close.xclient.window = window;
+  close.xclient.message_type = XInternAtom(x, "WM_PROTOCOLS", False);
+  close.xclient.format = 32;
+  close.xclient.data.l[0] = static_cast<long>(XInternAtom(x, "WM_DELETE_WINDOW", False));
+  close.xclient.data.l[1] = CurrentTime;
+  XSendEvent(x, window, False, NoEventMask, &close);
+  XFlush(x);
+  while (std::fgets(line, sizeof line, troupe))
+    output += line;
+  const int status = ::pclose(troupe);
+  XCloseDisplay(x);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
+  EXPECT_NE(output.find("window closed; ending the run"), std::string::npos) << output;
+  const auto json = read_text(out + "/report.json");
+  EXPECT_LT(actor_value(json, "logic", "ticks"), 3000);
+  EXPECT_GT(actor_value(json, "logic", "ticks"), 0);
+}
+
+TEST(RenderWindow, WindowWithoutADisplayIsAClearError) {
+  const auto out = fresh_dir("render-window-no-display");
+  auto r = run_command("env -u DISPLAY -u WAYLAND_DISPLAY " + icd + exe + " run " + examples +
+                       "sandbox.toml --quiet --ticks 60 --window --out " + out);
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("there is no display"), std::string::npos) << r.output;
+}
+
+} // namespace
+} // namespace troupe

@@ -94,6 +94,20 @@ struct Settings {
   /// faulted in anew every frame. Measured here: 100k spheres ~120 -> ~40-55 ms per
   /// frame. Costs up to 512 MiB of freed heap kept mapped. False leaves malloc alone.
   bool tune_allocator = true;
+  /// Open a window (GLFW + a Vulkan swapchain) that `present` shows frames in.
+  /// Needs a display; without one `create` fails with words that say so.
+  bool window = false;
+  std::string title = "troupe"; ///< the window's title
+};
+
+/// What the user did in the window since the last `present` or `poll_window`.
+struct WindowInput {
+  bool close = false;       ///< the close button, or Escape
+  bool toggle_pause = false; ///< Space (an odd number of presses)
+  std::uint32_t spawns = 0; ///< presses of S
+  float drag_x = 0;         ///< pixels the pointer moved with the left button held
+  float drag_y = 0;
+  float scroll = 0;         ///< wheel steps (positive: towards the scene)
 };
 
 /// Where the time of one `draw` went, in milliseconds of wall clock, and how the
@@ -125,6 +139,15 @@ public:
   /// Renders one frame of `world` and waits until its pixels are in host memory.
   /// Bodies are drawn with `infos[i].color`; alpha is ignored (everything opaque).
   Expected<FrameTimes> draw(const sim::World& world);
+
+  /// Window mode: shows the last frame, scaled to the window (the swapchain is
+  /// remade when the window is resized), and reads the window's events. Without
+  /// a window it only returns an empty `WindowInput`.
+  Expected<WindowInput> present();
+  /// Window mode: reads the window's events without presenting anything.
+  WindowInput poll_window();
+  /// True when `Settings::window` made a window.
+  bool has_window() const;
 
   /// The last frame: width * height RGBA8 pixels, top row first. Empty before the
   /// first successful `draw`. Valid until the next `draw` or destruction.
