@@ -29,6 +29,17 @@ class audio_actor : public bounded_actor {
 public:
   audio_actor(caf::actor_config& cfg, AudioSetup setup)
     : bounded_actor(cfg, setup.id.mailbox), setup_(std::move(setup)) {
+    {
+      // A restarted incarnation carries on with its predecessor's mixer and file.
+      std::lock_guard<std::mutex> guard{setup_.state->mutex};
+      if (setup_.state->opened) {
+        mixer_ = std::move(setup_.state->mixer);
+        wav_ = std::move(setup_.state->wav);
+        rendered_tick_ = setup_.state->rendered_tick;
+        return;
+      }
+      setup_.state->opened = true;
+    }
     audio::MixerSettings settings;
     settings.voices = setup_.params.voices;
     settings.listener = vec3(setup_.params.listener);
@@ -69,6 +80,7 @@ public:
       },
       [this](const ContactBatch& batch) { on_contacts(batch); },
       [this](const Snapshot& snapshot) {
+        setup_.chaos.strike(snapshot.tick);
         last_tick_ = std::max(last_tick_, snapshot.tick);
         render_until(snapshot.tick);
         finish_if_due();
@@ -94,8 +106,12 @@ public:
 
 private:
   void on_exit() override {
-    if (wav_)
-      wav_->close();
+    // Whatever ended this incarnation, the next one (if any) picks these up; the
+    // run's end closes the file (flush, or the state's destruction).
+    std::lock_guard<std::mutex> guard{setup_.state->mutex};
+    setup_.state->mixer = std::move(mixer_);
+    setup_.state->wav = std::move(wav_);
+    setup_.state->rendered_tick = rendered_tick_;
   }
 
   std::int64_t frame_of(std::uint64_t tick) const {

@@ -120,6 +120,8 @@ private:
     // Made here, read-only later: supervisors of several nodes spawn concurrently.
     for (const auto* render : topology_.actors_of_kind("render"))
       render_states_[render->name] = std::make_shared<RenderState>();
+    for (const auto* audio : topology_.actors_of_kind("audio"))
+      audio_states_[audio->name] = std::make_shared<AudioState>();
     return {};
   }
 
@@ -219,7 +221,8 @@ private:
     if (spec.kind == "audio") {
       const auto wav = options_.out_dir + (spec.name == "audio" ? "/audio.wav" : "/audio-" + spec.name + ".wav");
       return spawn_audio(sys, {identity(spec), std::get<config::AudioParams>(spec.params), sim_.tick_hz,
-                               resume_ ? resume_->world.tick : 0, wav});
+                               resume_ ? resume_->world.tick : 0, wav, audio_states_.at(spec.name),
+                               chaos_for(spec, n)});
     }
     if (spec.kind == "render") {
       RenderSetup setup;
@@ -513,6 +516,7 @@ private:
   std::shared_ptr<LogicState> logic_state_ = std::make_shared<LogicState>();
   std::shared_ptr<InputState> input_state_ = std::make_shared<InputState>();
   std::map<std::string, std::shared_ptr<RenderState>> render_states_;
+  std::map<std::string, std::shared_ptr<AudioState>> audio_states_;
 };
 
 } // namespace

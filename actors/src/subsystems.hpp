@@ -4,6 +4,7 @@
 #include <troupe/actors/runtime.hpp>
 #include <troupe/config/topology.hpp>
 #include <troupe/messages/codec.hpp>
+#include <troupe/audio/mixer.hpp>
 #include <troupe/render/video.hpp>
 
 #include <caf/actor.hpp>
@@ -117,12 +118,25 @@ struct ObserverSetup {
   Chaos chaos;
 };
 
+/// What an audio actor leaves for its next incarnation: the mixer (its voices
+/// keep ringing), the WAV file and how far it is rendered, so a restart neither
+/// truncates the file nor leaves a gap in it.
+struct AudioState {
+  std::mutex mutex;
+  bool opened = false;
+  std::unique_ptr<audio::Mixer> mixer;
+  std::unique_ptr<audio::WavWriter> wav;
+  std::uint64_t rendered_tick = 0;
+};
+
 struct AudioSetup {
   Identity id;
   config::AudioParams params;
   double tick_hz = 60.0;
   std::uint64_t start_tick = 0;  ///< the WAV starts here (0, or a checkpoint's tick)
   std::string wav_path;
+  std::shared_ptr<AudioState> state = std::make_shared<AudioState>();
+  Chaos chaos;
 };
 
 /// What a render actor leaves for its next incarnation: how far recording got,

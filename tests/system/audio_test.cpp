@@ -47,6 +47,17 @@ std::string run_ok(const std::string& config_path, const std::string& args, cons
   return read_text(out + "/report.json");
 }
 
+TEST(AudioOutput, CrashesOfAudioNeitherTruncateNorGapTheWav) {
+  // Each incarnation carries on with its predecessor's mixer and file: the WAV
+  // still lasts exactly the simulated time, and it still sounds.
+  const auto out = fresh_dir("audio-chaos");
+  const auto json = run_ok(examples + "sandbox.toml", "--ticks 300 --kill audio@100 --chaos audio=0.02 --max-restarts 1000", out);
+  const auto wav = read(out + "/audio.wav");
+  EXPECT_EQ(wav.samples.size(), 300 * frames_per_tick * 2);
+  EXPECT_GT(rms(wav, 0, 150 * frames_per_tick), 10.0);
+  EXPECT_GT(actor_value(json, "supervisor@main", "restarts_audio"), 0);
+}
+
 TEST(AudioOutput, SandboxWavLastsTheSimulatedTimeAndIsNotSilent) {
   const auto out = fresh_dir("audio-sandbox");
   const auto json = run_ok(examples + "sandbox.toml", "--ticks 240", out);
