@@ -72,7 +72,7 @@ public:
 
   caf::behavior make_behavior() override {
     if (!notice_.empty())
-      aout(this) << "audio: " << notice_ << '\n';
+      aout(this) << "audio: " << notice_ << "\n";
     return {
       [this](connect_atom, const std::string& role, const caf::actor& peer) {
         if (role == "logic")

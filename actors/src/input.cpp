@@ -30,19 +30,40 @@ public:
   input_actor(caf::actor_config& cfg, InputSetup setup)
     : bounded_actor(cfg, setup.id.mailbox), setup_(std::move(setup)) {
     acked_tick_ = setup_.start_tick;
-    // Number the script's commands once, in file order; skip what a checkpoint
-    // says is applied already.
-    std::uint64_t seq = 0;
+    // Number the script's commands once, in tick order (file order within a
+    // tick), with the live commands of earlier incarnations merged in after
+    // the script's commands of their tick: the numbering every incarnation
+    // gave them. Skip what a checkpoint says is applied already.
+    struct Entry {
+      std::uint64_t tick;
+      bool live;
+      std::uint64_t seq; // 0 = number in order
+      sim::Action action;
+    };
+    std::vector<Entry> entries;
     for (auto& line : setup_.script) {
-      if (line.action) {
-        seq = line.seq != 0 ? line.seq : seq + 1;
-        if (line.source != setup_.source || seq <= setup_.acked_seq)
-          continue;
-        todo_.push_back(Command{setup_.source, seq, line.tick, *line.action});
-      } else if (line.burst > 0 && line.tick >= setup_.start_tick && setup_.events_sent == 0) {
+      if (line.action && line.source == setup_.source)
+        entries.push_back({line.tick, false, line.seq, *line.action});
+      else if (line.burst > 0 && line.tick >= setup_.start_tick && setup_.events_sent == 0)
         bursts_.push_back(line);
+    }
+    if (setup_.state) {
+      std::lock_guard<std::mutex> guard{setup_.state->mutex};
+      for (auto& live : setup_.state->live) {
+        entries.push_back({live.tick, true, 0, live.action});
+        live_pending_.push_back(live);
       }
     }
+    std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+      return std::pair(a.tick, a.live) < std::pair(b.tick, b.live);
+    });
+    std::uint64_t seq = 0;
+    for (auto& entry : entries) {
+      seq = entry.seq != 0 ? entry.seq : seq + 1;
+      if (seq > setup_.acked_seq)
+        todo_.push_back(Command{setup_.source, seq, entry.tick, std::move(entry.action)});
+    }
+    std::erase_if(live_pending_, [&](const LiveCommand& c) { return c.tick < setup_.start_tick; });
     events_sent_ = setup_.events_sent;
     max_seq_sent_ = setup_.acked_seq;
     if (!setup_.log_path.empty()) {
@@ -83,15 +104,44 @@ public:
         retry_pending_ = false;
         flush();
       },
+      [this](action_atom, const std::string& text) { on_live(text); },
       [this](report_atom) { return report(); },
     };
   }
 
   void on_exit() override { logic_ = nullptr; }
 
+  /// A command typed live: due at the first tick not yet sealed, numbered in
+  /// tick order among the unsent ones (which are renumbered after it: nobody
+  /// has seen their numbers yet), remembered for the next incarnation, logged
+  /// like any other once applied.
+  void on_live(const std::string& text) {
+    std::string error;
+    auto action = sim::parse_action(text, error);
+    if (!action || !setup_.interactive) {
+      ++live_refused_;
+      aout(this) << "input: refused live command \"" << text << "\": "
+                 << (action ? "this run is not interactive (no window)" : error) << "\n";
+      return;
+    }
+    const auto tick = std::max(sealed_sent_, acked_tick_) + 1;
+    auto at = std::find_if(todo_.begin(), todo_.end(), [&](const Command& c) { return c.tick > tick; });
+    const auto seq = at == todo_.begin() ? max_seq_sent_ + 1 : std::prev(at)->seq + 1;
+    for (auto i = at; i != todo_.end(); ++i)
+      ++i->seq;
+    todo_.insert(at, Command{setup_.source, seq, tick, *action});
+    live_pending_.push_back({tick, *action});
+    ++live_;
+    if (setup_.state) {
+      std::lock_guard<std::mutex> guard{setup_.state->mutex};
+      setup_.state->live.push_back({tick, *action});
+    }
+    flush();
+  }
+
 private:
   std::uint64_t horizon() const {
-    if (todo_.empty())
+    if (todo_.empty() && !setup_.interactive)
       return sealed_forever;
     return acked_tick_ + setup_.lead_ticks;
   }
@@ -107,7 +157,7 @@ private:
       unacked_.push_back(std::move(todo_.front()));
       todo_.pop_front();
     }
-    const auto sealed = todo_.empty() ? sealed_forever : through;
+    const auto sealed = todo_.empty() && !setup_.interactive ? sealed_forever : through;
     CommandBatch batch{setup_.source, sealed, {unacked_.begin(), unacked_.end()}};
     sealed_sent_ = sealed;
     ++batches_;
@@ -121,6 +171,12 @@ private:
       record(unacked_.front());
       unacked_.pop_front();
       ++acked_;
+    }
+    // A tick's commands are applied once the world is past it.
+    while (!live_pending_.empty() && live_pending_.front().tick < tick) {
+      aout(this) << "input: live command applied at tick " << live_pending_.front().tick << ": "
+                 << sim::format_action(live_pending_.front().action) << "\n";
+      live_pending_.pop_front();
     }
     while (!bursts_.empty() && bursts_.front().tick <= tick) {
       send_burst(bursts_.front().burst);
@@ -158,7 +214,7 @@ private:
     log_ << command.tick << ' ' << command.source << ' ' << command.seq << ' '
          << sim::format_action(command.action) << '\n';
     if (!log_)
-      aout(this) << "input: cannot write the command log " << setup_.log_path << '\n';
+      aout(this) << "input: cannot write the command log " << setup_.log_path << "\n";
   }
 
   ActorReport report() {
@@ -171,7 +227,9 @@ private:
                     {"commands_unacked", static_cast<double>(unacked_.size() + todo_.size())},
                     {"batches_sent", static_cast<double>(batches_)},
                     {"batches_rejected", static_cast<double>(rejected_)},
-                    {"input_events_sent", static_cast<double>(events_sent_)}};
+                    {"input_events_sent", static_cast<double>(events_sent_)},
+                    {"live_commands", static_cast<double>(live_)},
+                    {"live_commands_refused", static_cast<double>(live_refused_)}};
     return out;
   }
 
@@ -180,6 +238,7 @@ private:
   std::deque<Command> todo_;    // not yet sent
   std::deque<Command> unacked_; // sent, waiting for an ack
   std::deque<ScriptLine> bursts_;
+  std::deque<LiveCommand> live_pending_; // live commands not yet applied
   std::ofstream log_;
   bool started_ = false;
   bool retry_pending_ = false;
@@ -191,6 +250,8 @@ private:
   std::uint64_t rejected_ = 0;
   std::uint64_t event_seq_ = 0;
   std::uint64_t events_sent_ = 0;
+  std::uint64_t live_ = 0;
+  std::uint64_t live_refused_ = 0;
 };
 
 } // namespace

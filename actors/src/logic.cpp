@@ -148,7 +148,7 @@ private:
   void receive(CommandBatch& batch) {
     auto sealed = sealed_.find(batch.source);
     if (sealed == sealed_.end()) {
-      aout(this) << "logic: refused commands of unknown source " << batch.source << '\n';
+      aout(this) << "logic: refused commands of unknown source " << batch.source << "\n";
       ++refused_;
       return;
     }
@@ -346,7 +346,7 @@ private:
     std::filesystem::create_directories(setup_.checkpoint_dir);
     auto path = setup_.checkpoint_dir + "/tick-" + std::to_string(world_->tick) + ".ckpt";
     if (auto err = save_checkpoint(path, checkpoint))
-      aout(this) << "logic: " << *err << '\n';
+      aout(this) << "logic: " << *err << "\n";
     else
       ++checkpoints_;
   }
@@ -359,7 +359,7 @@ private:
 
   void fail(std::string why) {
     finished_ = true;
-    aout(this) << "logic: " << why << '\n';
+    aout(this) << "logic: " << why << "\n";
     send(controller_, done_atom::value, std::move(why));
   }
 

@@ -56,11 +56,13 @@ public:
       disable(why);
     }
     return {
-      [this](connect_atom, const std::string& role, const caf::actor& peer, const caf::actor& self_name) {
+      [this](connect_atom, const std::string& role, const caf::actor& peer, const caf::actor& self_name,
+             const caf::actor& input) {
         if (role != "logic")
           return;
         logic_ = peer;
         self_name_ = self_name;
+        input_ = input; // where the window's keys go, as commands
         subscribe();
       },
       [this](const Snapshot& snapshot) { on_live(snapshot); },
@@ -208,6 +210,7 @@ private:
       }
     }
     pending_live_.reset();
+    last_world_ = snapshot.world;
     if (renderer_->has_window())
       renderer_->set_camera(orbit_camera(*snapshot.world));
     if (!draw(*snapshot.world))
@@ -250,6 +253,20 @@ private:
     yaw_ -= input.drag_x * 0.005f;
     pitch_ += input.drag_y * 0.005f;
     zoom_ = std::clamp(zoom_ * std::pow(0.9f, input.scroll), 0.1f, 10.f);
+    // Keys become commands: input schedules, numbers and logs them like the
+    // timeline's, so a window run replays to the same hash.
+    if (input_ && input.toggle_pause) {
+      paused_ = !paused_;
+      send(input_, action_atom::value, std::string{paused_ ? "pause" : "resume"});
+    }
+    if (input_ && last_world_) {
+      const auto& arena = last_world_->arena;
+      const auto x = 0.5f * (arena.min.x + arena.max.x), z = 0.5f * (arena.min.z + arena.max.z);
+      const auto y = arena.min.y + 0.8f * (arena.max.y - arena.min.y);
+      for (std::uint32_t i = 0; i < input.spawns; ++i)
+        send(input_, action_atom::value,
+             "spawn " + std::to_string(x) + " " + std::to_string(y) + " " + std::to_string(z) + " 0 0 0 0.6");
+    }
     if (input.close && !window_closed_) {
       window_closed_ = true;
       aout(this) << setup_.id.name << ": window closed; ending the run\n";
@@ -312,7 +329,7 @@ private:
     std::snprintf(name, sizeof name, "/frame-%06" PRIu64 ".png", snapshot.tick);
     if (auto err = render::write_png(setup_.frames_dir + name, renderer_->width(), renderer_->height(), pixels)) {
       if (write_errors_++ == 0)
-        aout(this) << setup_.id.name << ": " << err->message << '\n';
+        aout(this) << setup_.id.name << ": " << err->message << "\n";
     }
     std::lock_guard<std::mutex> guard{state().mutex};
     auto& st = state();
@@ -324,7 +341,7 @@ private:
         if (encoder)
           st.video.emplace(std::move(*encoder));
         else
-          aout(this) << setup_.id.name << ": " << encoder.error().message << '\n';
+          aout(this) << setup_.id.name << ": " << encoder.error().message << "\n";
       }
     }
     if (st.video) {
@@ -354,7 +371,7 @@ private:
       if (state().video) {
         video_frames_ = state().video->frames();
         if (auto err = state().video->finish())
-          aout(this) << setup_.id.name << ": " << err->message << '\n';
+          aout(this) << setup_.id.name << ": " << err->message << "\n";
         else
           video_written_ = true;
         state().video.reset();
@@ -403,6 +420,8 @@ private:
   void on_exit() override {
     logic_ = nullptr;
     self_name_ = nullptr;
+    input_ = nullptr;
+    last_world_ = nullptr;
     renderer_.reset();
   }
 
@@ -418,6 +437,9 @@ private:
   std::string disabled_;
   caf::actor logic_;
   caf::actor self_name_;
+  caf::actor input_;
+  WorldPtr last_world_;
+  bool paused_ = false;
   std::optional<Snapshot> pending_live_;
   bool timer_pending_ = false;
   std::map<std::uint64_t, Snapshot> waiting_; // recorded snapshots ahead of their turn

@@ -82,6 +82,7 @@ public:
     }
     if (auto err = start(); !err.empty()) {
       result.error = err;
+      result.escalated = escalated_at_start_;
       shutdown();
       return result;
     }
@@ -198,6 +199,10 @@ private:
       setup.source = 1;
       setup.script = script_;
       setup.lead_ticks = params.lead_ticks;
+      for (const auto* render : topology_.actors_of_kind("render"))
+        setup.interactive |= options_.window || std::get<config::RenderParams>(render->params).window;
+      if (setup.interactive) // a key takes effect within a few ticks
+        setup.lead_ticks = std::min<std::uint32_t>(setup.lead_ticks, 6);
       setup.log_path = command_log_;
       setup.log_header = log_header();
       setup.state = input_state_;
@@ -268,8 +273,9 @@ private:
   void connect_to_logic(const config::ActorSpec& spec, const caf::actor& target,
                         const std::map<std::string, caf::actor>& peers) {
     const auto& logic = peers.at(topology_.actors_of_kind("logic").front()->name);
+    const auto& input = peers.at(topology_.actors_of_kind("input").front()->name);
     if (spec.kind == "render")
-      caf::anon_send(target, connect_atom::value, std::string{"logic"}, logic, peers.at(spec.name));
+      caf::anon_send(target, connect_atom::value, std::string{"logic"}, logic, peers.at(spec.name), input);
     else
       caf::anon_send(target, connect_atom::value, std::string{"logic"}, logic);
   }
@@ -317,6 +323,9 @@ private:
         return *err;
       node->supervisor = spawn_supervisor(*node->system, spec, std::move(children));
       caf::scoped_actor self{*node->system};
+      // A child that cannot run at all (render with no device) makes the
+      // supervisor give up while we still look its children up: say why.
+      self->monitor(node->supervisor);
       for (const auto& actor : topology_.actors) {
         if (actor.node != node->spec->name)
           continue;
@@ -324,8 +333,15 @@ private:
         self->request(node->supervisor, 10s, lookup_atom::value, actor.name)
           .receive([&](caf::actor& a) { node->actors[actor.name] = a; },
                    [&](caf::error& e) { err = node->system->render(e); });
-        if (!err.empty())
+        if (!err.empty()) {
+          self->receive(
+            [&](caf::down_msg& down) {
+              err = node->system->render(down.reason);
+              escalated_at_start_ = true;
+            },
+            caf::after(std::chrono::seconds(1)) >> [] {});
           return err;
+        }
         started_.push_back({node.get(), actor.name, node->actors[actor.name]});
       }
     }
@@ -517,6 +533,7 @@ private:
   std::shared_ptr<InputState> input_state_ = std::make_shared<InputState>();
   std::map<std::string, std::shared_ptr<RenderState>> render_states_;
   std::map<std::string, std::shared_ptr<AudioState>> audio_states_;
+  bool escalated_at_start_ = false;
 };
 
 } // namespace

@@ -57,9 +57,16 @@ struct LogicState {
   std::set<std::string> awaiting;             ///< recording readers not yet subscribed
 };
 
+/// A command typed live (a window's keys), and the tick input gave it.
+struct LiveCommand {
+  std::uint64_t tick = 0;
+  sim::Action action;
+};
+
 /// What input leaves behind: how far logic acknowledged it.
 struct InputState {
   std::mutex mutex;
+  std::vector<LiveCommand> live; ///< every live command so far, in arrival order
   std::uint64_t acked_tick = 0;
   std::uint64_t acked_seq = 0;
   std::uint64_t events_sent = 0; ///< bursts already sent are not sent again
@@ -102,6 +109,9 @@ struct InputSetup {
   std::shared_ptr<InputState> state;    ///< written on every ack (null = none)
   std::uint64_t sent_before_run = 0;    ///< commands applied before this run (a checkpoint's)
   std::uint64_t events_sent = 0;        ///< burst events an earlier incarnation sent
+  /// Live commands may come (a window is open): input never seals the whole
+  /// future, only lead_ticks ahead, so a live command finds a free tick.
+  bool interactive = false;
   Chaos chaos;
 };
 

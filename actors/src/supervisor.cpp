@@ -308,7 +308,7 @@ private:
   }
 
   void give_up(std::string why) {
-    aout(this) << why << '\n';
+    aout(this) << why << "\n";
     quit(make_error(errc::escalated, std::move(why)));
   }
 

@@ -199,6 +199,7 @@ TEST(RenderFaults, WindowWithoutARenderActorIsRefused) {
 #include <X11/Xatom.h>
 #include <X11/Xlib.h>
 #include <X11/Xutil.h>
+#include <X11/keysym.h>
 
 #include <csignal>
 #include <spawn.h>
@@ -253,11 +254,12 @@ Window find_window(Display* x, const std::string& title) {
   Window found = 0;
   if (XQueryTree(x, DefaultRootWindow(x), &root, &parent, &children, &count)) {
     for (unsigned i = 0; i < count && !found; ++i) {
-      char* name = nullptr;
-      if (XFetchName(x, children[i], &name) && name) {
-        if (title == name)
+      // GLFW writes WM_NAME as UTF8_STRING, which XFetchName does not read.
+      XTextProperty name{};
+      if (XGetWMName(x, children[i], &name) && name.value) {
+        if (title == std::string(reinterpret_cast<char*>(name.value), name.nitems))
           found = children[i];
-        XFree(name);
+        XFree(name.value);
       }
     }
     XFree(children);
@@ -271,7 +273,7 @@ TEST(RenderWindow, WindowShowsTheSceneAndClosingItEndsTheRun) {
   const auto out = fresh_dir("render-window");
   // Realtime and long: the run is still going when the window is closed.
   const auto command = "env DISPLAY=" + server.display() + " " + icd + exe + " run " + examples +
-                       "sandbox.toml --quiet --realtime --ticks 3000 --window --out " + out + " 2>&1";
+                       "sandbox.toml --quiet --realtime --ticks 1200 --window --out " + out + " 2>&1";
   FILE* troupe = ::popen(command.c_str(), "r");
   ASSERT_NE(troupe, nullptr);
   std::string output;
@@ -285,8 +287,13 @@ TEST(RenderWindow, WindowShowsTheSceneAndClosingItEndsTheRun) {
 
   Display* x = XOpenDisplay(server.display().c_str());
   ASSERT_NE(x, nullptr);
+  // Xlib's default handler exits on an error (a window already gone): report instead.
+  XSetErrorHandler([](Display*, XErrorEvent* e) {
+    ADD_FAILURE() << "X error " << int(e->error_code) << " in request " << int(e->request_code);
+    return 0;
+  });
   const auto window = find_window(x, "troupe: render");
-  EXPECT_NE(window, 0u);
+  ASSERT_NE(window, 0u) << "no window named \"troupe: render\"";
   // The screenshot: the whole screen, as the X server has it.
   XImage* shot = XGetImage(x, DefaultRootWindow(x), 0, 0, 800, 600, AllPlanes, ZPixmap);
   ASSERT_NE(shot, nullptr);
@@ -296,6 +303,26 @@ TEST(RenderWindow, WindowShowsTheSceneAndClosingItEndsTheRun) {
       colours.insert(XGetPixel(shot, px, py));
   XDestroyImage(shot);
   EXPECT_GT(colours.size(), 200u) << "the screen is blank or uniform";
+
+  // A key: S spawns a ball. It becomes a command like the timeline's; input
+  // says when logic applied it.
+  for (int type : {KeyPress, KeyRelease}) {
+    XEvent key{};
+    key.xkey.type = type;
+    key.xkey.display = x;
+    key.xkey.window = window;
+    key.xkey.root = DefaultRootWindow(x);
+    key.xkey.same_screen = True;
+    key.xkey.keycode = XKeysymToKeycode(x, XK_s);
+    XSendEvent(x, window, True, type == KeyPress ? KeyPressMask : KeyReleaseMask, &key);
+  }
+  XFlush(x);
+  bool applied = false;
+  while (!applied && std::fgets(line, sizeof line, troupe)) {
+    output += line;
+    applied = std::string(line).find("input: live command applied at tick") != std::string::npos;
+  }
+  EXPECT_TRUE(applied) << output;
 
   // The close button: the window manager's WM_DELETE_WINDOW message.
   XEvent close{};
@@ -314,8 +341,17 @@ TEST(RenderWindow, WindowShowsTheSceneAndClosingItEndsTheRun) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
   EXPECT_NE(output.find("window closed; ending the run"), std::string::npos) << output;
   const auto json = read_text(out + "/report.json");
-  EXPECT_LT(actor_value(json, "logic", "ticks"), 3000);
-  EXPECT_GT(actor_value(json, "logic", "ticks"), 0);
+  const auto ticks = actor_value(json, "logic", "ticks");
+  EXPECT_LT(ticks, 1200);
+  EXPECT_GT(ticks, 0);
+  EXPECT_EQ(actor_value(json, "input", "live_commands"), 1);
+  // The key is in the command log: replaying it gives the window run's world.
+  EXPECT_NE(read_text(out + "/commands.log").find(" spawn "), std::string::npos);
+  const auto replay_out = fresh_dir("render-window-replay");
+  auto replay = run_command(lavapipe + exe + " replay " + out + "/commands.log --quiet --ticks " +
+                            std::to_string(static_cast<long>(ticks)) + " --out " + replay_out);
+  ASSERT_EQ(replay.exit_code, 0) << replay.output;
+  EXPECT_EQ(report_hash(read_text(replay_out + "/report.json")), report_hash(json));
 }
 
 TEST(RenderWindow, WindowWithoutADisplayIsAClearError) {

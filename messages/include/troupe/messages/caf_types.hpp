@@ -76,6 +76,7 @@ using retarget_atom = caf::atom_constant<caf::atom("retarget")>;
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using kill_atom = caf::atom_constant<caf::atom("kill")>;
 using capture_atom = caf::atom_constant<caf::atom("capture")>;
+using action_atom = caf::atom_constant<caf::atom("action")>;
 
 namespace detail {
 
