@@ -19,19 +19,28 @@ std::string run_json(const std::string& args, const std::string& out, int expect
 }
 
 TEST(Supervision, ChaosRunRestartsOftenAndEndsWithTheUndisturbedHash) {
-  const auto calm = run_json("--ticks 3000", fresh_dir("chaos-calm"));
+  const auto calm_out = fresh_dir("chaos-calm");
+  const auto calm = run_json("--ticks 3000", calm_out);
   const auto chaos_out = fresh_dir("chaos");
-  // ~75 failures in a few seconds: more than the default intensity allows.
+  // Many failures in a few seconds, in every subsystem: more than the default
+  // intensity allows.
   const auto chaos = run_json("--ticks 3000 --max-restarts 1000 "
-                              "--chaos physics=0.01,logic=0.005,observer=0.01,input=0.003",
+                              "--chaos physics=0.01,logic=0.005,render=0.01,audio=0.01,observer=0.01,input=0.003",
                               chaos_out);
   EXPECT_EQ(report_hash(chaos), report_hash(calm));
   EXPECT_GE(actor_value(chaos, "supervisor@main", "restarts"), 50);
-  EXPECT_GT(actor_value(chaos, "supervisor@main", "restarts_physics"), 0);
-  EXPECT_GT(actor_value(chaos, "supervisor@main", "restarts_logic"), 0);
-  EXPECT_GT(actor_value(chaos, "supervisor@main", "restarts_observer"), 0);
+  for (const auto* name : {"physics", "logic", "render", "audio", "observer"})
+    EXPECT_GT(actor_value(chaos, "supervisor@main", std::string("restarts_") + name), 0) << name;
   EXPECT_NE(chaos.find("\"lost\": 0"), std::string::npos);
   EXPECT_EQ(actor_value(chaos, "input", "commands_sent"), actor_value(calm, "input", "commands_sent"));
+  // Render resumed each time with nothing lost: every recorded frame is there
+  // and the same image; audio's file lasts the whole run.
+  for (int tick = 60; tick <= 3000; tick += 60) {
+    char name[32];
+    std::snprintf(name, sizeof name, "/frames/frame-%06d.png", tick);
+    EXPECT_EQ(read_text(chaos_out + name), read_text(calm_out + name)) << name;
+  }
+  EXPECT_EQ(std::filesystem::file_size(chaos_out + "/audio.wav"), std::filesystem::file_size(calm_out + "/audio.wav"));
 }
 
 TEST(Supervision, KilledPhysicsIsRestartedAndTheRunGoesOn) {
