@@ -286,7 +286,10 @@ private:
       timeline_.push_back({at_ms, member.spec.name, i == index ? reason : "stopped with " + child.spec.name,
                            static_cast<double>(delay.count()) / 1e3, member.incarnation});
       // In start order; each restart is a message, so the supervisor keeps serving.
-      delayed_send(this, delay, restart_atom::value, static_cast<std::uint64_t>(i), member.incarnation);
+      if (delay.count() == 0) // no wait: skip the round trip through the clock thread
+        send(this, restart_atom::value, static_cast<std::uint64_t>(i), member.incarnation);
+      else
+        delayed_send(this, delay, restart_atom::value, static_cast<std::uint64_t>(i), member.incarnation);
     }
   }
 
