@@ -129,6 +129,53 @@ std::string svg_line(const std::vector<float>& ys, const std::string& title, con
   return out.str();
 }
 
+/// A supervisor's restarts on a time line: one row per child, a mark at each
+/// restart (its width: the backoff waited before it), so bursts and growing
+/// backoffs show at a glance.
+std::string svg_restarts(const ActorReport& a) {
+  const std::vector<float>* at = nullptr;
+  const std::vector<float>* backoff = nullptr;
+  const std::vector<float>* child = nullptr;
+  for (auto& [name, ys] : a.series) {
+    if (name == "restart_at_ms") at = &ys;
+    if (name == "restart_backoff_ms") backoff = &ys;
+    if (name == "restart_child") child = &ys;
+  }
+  std::vector<std::string> children;
+  for (auto& [key, value] : a.notes) {
+    if (key != "children")
+      continue;
+    std::istringstream names(value);
+    for (std::string name; std::getline(names, name, ',');)
+      children.push_back(name);
+  }
+  if (!at || !backoff || !child || at->empty() || child->size() != at->size() || children.empty())
+    return {};
+  const int row = 22, left = 110, w = 640;
+  const double span = std::max(1.0f, *std::max_element(at->begin(), at->end()) * 1.02f);
+  std::ostringstream out;
+  out << "<figure><figcaption>" << html_escape(a.name) << ": restart timeline (" << at->size()
+      << " restarts over " << fixed(span / 1000, 2) << " s; mark width = backoff)</figcaption><svg width='" << w
+      << "' height='" << row * children.size() + 24 << "' role='img'>";
+  for (std::size_t c = 0; c < children.size(); ++c)
+    out << "<text x='0' y='" << row * c + 15 << "' font-size='12'>" << html_escape(children[c]) << "</text>"
+        << "<line x1='" << left << "' x2='" << w - 5 << "' y1='" << row * c + 11 << "' y2='" << row * c + 11
+        << "' stroke='#e5e7eb'/>";
+  const double scale = (w - 5 - left) / span;
+  for (std::size_t i = 0; i < at->size(); ++i) {
+    const auto c = static_cast<std::size_t>((*child)[i]);
+    const double x = left + (*at)[i] * scale;
+    const double width = std::max(2.0, (*backoff)[i] * scale);
+    out << "<rect x='" << fixed(x, 1) << "' y='" << row * c + 4 << "' width='" << fixed(width, 1)
+        << "' height='14' fill='#dc2626' opacity='0.7'><title>" << html_escape(children[std::min(c, children.size() - 1)])
+        << " at " << fixed((*at)[i], 1) << " ms, backoff " << fixed((*backoff)[i], 3) << " ms</title></rect>";
+  }
+  out << "<text x='" << left << "' y='" << row * children.size() + 18 << "' font-size='11'>0 ms</text><text x='"
+      << w - 70 << "' y='" << row * children.size() + 18 << "' font-size='11'>" << fixed(span, 0) << " ms</text>";
+  out << "</svg></figure>";
+  return out.str();
+}
+
 /// Horizontal bars (one per actor) of a mailbox figure against its capacity.
 std::string svg_mailboxes(const RunResult& r) {
   const int row = 26, w = 640;
@@ -325,11 +372,16 @@ std::string report_html(const RunResult& r, const config::Topology& topology,
   out << "</table><h2>Plots</h2>";
   for (auto& a : r.actors)
     for (auto& [name, ys] : a.series) {
+      if (a.kind == "supervisor")
+        continue; // its restarts get a timeline of their own, below
       const auto unit = name.ends_with("_ms") ? "ms" : name.ends_with("_us") ? "µs" : "";
       const auto per = a.kind == "observer" ? " per snapshot" : a.kind == "render" ? " per frame" : " per tick";
       out << svg_line(ys, a.name + ": " + name + per, unit);
     }
   out << svg_mailboxes(r);
+  for (auto& a : r.actors)
+    if (a.kind == "supervisor")
+      out << svg_restarts(a);
   out << "<h2>Counters</h2><table><tr><th>actor</th><th>counter</th><th>value</th></tr>";
   for (auto& a : r.actors)
     for (auto& [name, v] : a.counters)

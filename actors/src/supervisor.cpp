@@ -327,12 +327,19 @@ private:
       total += child.restarts;
     }
     out.counters.emplace_back("restarts", static_cast<double>(total));
-    std::vector<float> at, backoff_ms;
+    std::vector<float> at, backoff_ms, child_index;
     for (auto& r : timeline_) {
       at.push_back(static_cast<float>(r.at_ms));
       backoff_ms.push_back(static_cast<float>(r.backoff_ms));
+      for (std::size_t i = 0; i < children_.size(); ++i)
+        if (children_[i].spec.name == r.child)
+          child_index.push_back(static_cast<float>(i));
     }
-    out.series = {{"restart_at_ms", at}, {"restart_backoff_ms", backoff_ms}};
+    out.series = {{"restart_at_ms", at}, {"restart_backoff_ms", backoff_ms}, {"restart_child", child_index}};
+    std::string names;
+    for (auto& child : children_)
+      names += (names.empty() ? "" : ",") + child.spec.name;
+    out.notes = {{"children", names}};
     return out;
   }
 

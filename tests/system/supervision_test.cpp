@@ -41,6 +41,10 @@ TEST(Supervision, ChaosRunRestartsOftenAndEndsWithTheUndisturbedHash) {
     EXPECT_EQ(read_text(chaos_out + name), read_text(calm_out + name)) << name;
   }
   EXPECT_EQ(std::filesystem::file_size(chaos_out + "/audio.wav"), std::filesystem::file_size(calm_out + "/audio.wav"));
+  // The report draws the restarts on a time line, a row per child.
+  const auto html = read_text(chaos_out + "/report.html");
+  EXPECT_NE(html.find("supervisor@main: restart timeline"), std::string::npos);
+  EXPECT_NE(html.find("<title>render at "), std::string::npos);
 }
 
 TEST(Supervision, KilledPhysicsIsRestartedAndTheRunGoesOn) {
