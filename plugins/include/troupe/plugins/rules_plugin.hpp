@@ -1,0 +1,60 @@
+#pragma once
+/// \file Loading a rules plugin and checking it before it may run a simulation.
+///
+/// `RulesPlugin::load` works on a private copy of the file, so the plugin can be
+/// rebuilt in place while the loaded copy runs, and every load of the same path
+/// gets the code that is there now (dlopen alone would hand back the library
+/// it already mapped). `smoke_test` runs a candidate on a copy of the world.
+
+#include <troupe/plugins/rules_abi.hpp>
+#include <troupe/sim/physics.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+
+namespace troupe::plugins {
+
+/// A loaded rules plugin. Not thread-safe; move-only.
+class RulesPlugin {
+public:
+  /// Loads `path`, or says why not: unreadable file, not a shared library,
+  /// missing `troupe_rules_v1`, another ABI version or build id.
+  static std::variant<RulesPlugin, std::string> load(const std::string& path);
+
+  RulesPlugin(RulesPlugin&&) noexcept;
+  RulesPlugin& operator=(RulesPlugin&&) noexcept;
+  ~RulesPlugin(); ///< unloads the private copy
+
+  /// Runs one tick of the rules; the reason when they failed or threw.
+  std::optional<std::string> step(sim::World& world) const;
+
+  const std::string& name() const;
+  const std::string& version() const;
+  const std::string& path() const; ///< the file it was loaded from
+
+private:
+  struct Impl;
+  explicit RulesPlugin(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+/// What a candidate must survive before it is installed.
+struct SmokeTest {
+  std::uint32_t ticks = 30;                       ///< rules + physics steps on a copy
+  std::chrono::milliseconds budget{1000};         ///< for all of them
+  sim::PhysicsSettings physics;
+};
+
+/// Runs `plugin` for `test.ticks` ticks (its rules, then physics) on a copy of
+/// `world`. Fails with the reason when a step fails or throws, a body's
+/// position, velocity or radius stops being finite, the world's tables stop
+/// agreeing, or the budget is spent.
+std::optional<std::string> smoke_test(const RulesPlugin& plugin, const sim::World& world, const SmokeTest& test);
+
+/// The build id this host accepts (TROUPE_RULES_BUILD_ID).
+const char* host_build_id();
+
+} // namespace troupe::plugins

@@ -1,0 +1,152 @@
+#include <troupe/plugins/rules_plugin.hpp>
+
+#include <troupe/sim/parallel.hpp>
+#include <troupe/sim/rules.hpp>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+namespace troupe::plugins {
+
+struct RulesPlugin::Impl {
+  void* handle = nullptr;
+  const RulesApi* api = nullptr;
+  std::string path;
+  std::string copy; ///< the private copy dlopen mapped
+  std::string name;
+  std::string version;
+
+  ~Impl() {
+    if (handle)
+      ::dlclose(handle);
+    if (!copy.empty()) {
+      std::error_code ec;
+      std::filesystem::remove(copy, ec);
+    }
+  }
+};
+
+namespace {
+
+/// A fresh private file name for a copy of `path` (in the temp folder).
+std::string private_copy_name(const std::string& path) {
+  auto pattern = (std::filesystem::temp_directory_path() / "troupe-rules-XXXXXX").string();
+  const int fd = ::mkstemp(pattern.data());
+  if (fd < 0)
+    return {};
+  ::close(fd);
+  (void)path;
+  return pattern;
+}
+
+} // namespace
+
+const char* host_build_id() { return TROUPE_RULES_BUILD_ID; }
+
+std::variant<RulesPlugin, std::string> RulesPlugin::load(const std::string& path) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    return path + ": no such file";
+  impl->copy = private_copy_name(path);
+  if (impl->copy.empty() ||
+      !std::filesystem::copy_file(path, impl->copy, std::filesystem::copy_options::overwrite_existing, ec))
+    return path + ": cannot make a private copy to load: " + (ec ? ec.message() : "no temp file");
+  impl->handle = ::dlopen(impl->copy.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!impl->handle) {
+    const char* why = ::dlerror();
+    return path + ": not a loadable shared library: " + (why ? why : "dlopen failed");
+  }
+  auto* entry = reinterpret_cast<RulesEntry>(::dlsym(impl->handle, rules_entry_point));
+  if (!entry)
+    return path + ": no " + rules_entry_point + " symbol: not a troupe rules plugin";
+  impl->api = entry();
+  if (!impl->api || !impl->api->step)
+    return path + ": " + rules_entry_point + " returned no rules";
+  if (impl->api->abi_version != rules_abi_version)
+    return path + ": built for rules ABI " + std::to_string(impl->api->abi_version) + ", this troupe speaks " +
+           std::to_string(rules_abi_version);
+  const std::string build_id = impl->api->build_id ? impl->api->build_id : "";
+  if (build_id != host_build_id())
+    return path + ": built against other sim headers or another compiler (build id " + build_id +
+           ", this troupe " + host_build_id() + "): rebuild it with this tree";
+  impl->name = impl->api->name ? impl->api->name : "unnamed";
+  impl->version = impl->api->version ? impl->api->version : "?";
+  return RulesPlugin(std::move(impl));
+}
+
+RulesPlugin::RulesPlugin(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RulesPlugin::RulesPlugin(RulesPlugin&&) noexcept = default;
+RulesPlugin& RulesPlugin::operator=(RulesPlugin&&) noexcept = default;
+RulesPlugin::~RulesPlugin() = default;
+
+std::optional<std::string> RulesPlugin::step(sim::World& world) const {
+  char error[256] = {};
+  try {
+    if (impl_->api->step(world, error, sizeof error))
+      return std::nullopt;
+    error[sizeof error - 1] = '\0';
+    return impl_->name + " failed at tick " + std::to_string(world.tick) + ": " +
+           (error[0] ? std::string(error) : std::string("no reason given"));
+  } catch (const std::exception& e) {
+    return impl_->name + " threw at tick " + std::to_string(world.tick) + ": " + e.what();
+  } catch (...) {
+    return impl_->name + " threw at tick " + std::to_string(world.tick) + ": an unknown exception";
+  }
+}
+
+const std::string& RulesPlugin::name() const { return impl_->name; }
+const std::string& RulesPlugin::version() const { return impl_->version; }
+const std::string& RulesPlugin::path() const { return impl_->path; }
+
+namespace {
+
+bool finite(sim::Vec3 v) { return std::isfinite(v.x) && std::isfinite(v.y) && std::isfinite(v.z); }
+
+/// The first broken invariant of `world`, or nothing.
+std::optional<std::string> check(const sim::World& world) {
+  if (world.bodies.size() != world.infos.size())
+    return "bodies and infos disagree (" + std::to_string(world.bodies.size()) + " vs " +
+           std::to_string(world.infos.size()) + ")";
+  for (std::size_t i = 0; i < world.bodies.size(); ++i) {
+    const auto& b = world.bodies[i];
+    if (!finite(b.position) || !finite(b.velocity) || !std::isfinite(b.radius) || !(b.radius > 0))
+      return "body " + std::to_string(i) + " is no longer finite (position, velocity or radius)";
+  }
+  if (!finite(world.gravity) || !(world.dt > 0))
+    return "gravity or dt is no longer valid";
+  return std::nullopt;
+}
+
+} // namespace
+
+std::optional<std::string> smoke_test(const RulesPlugin& plugin, const sim::World& world, const SmokeTest& test) {
+  using Clock = std::chrono::steady_clock;
+  const auto started = Clock::now();
+  sim::World copy = world;
+  const auto parallel = sim::Parallel::sequential();
+  std::vector<sim::ContactEvent> events;
+  for (std::uint32_t t = 0; t < test.ticks; ++t) {
+    sim::before_physics(copy);
+    if (auto err = plugin.step(copy))
+      return "smoke test: " + *err;
+    if (auto err = check(copy))
+      return "smoke test: after " + plugin.name() + " at tick " + std::to_string(copy.tick) + ": " + *err;
+    events.clear();
+    sim::step(copy, test.physics, parallel, events);
+    sim::after_physics(copy);
+    if (Clock::now() - started > test.budget)
+      return "smoke test: " + std::to_string(t + 1) + " of " + std::to_string(test.ticks) + " ticks took more than " +
+             std::to_string(test.budget.count()) + " ms";
+  }
+  return std::nullopt;
+}
+
+} // namespace troupe::plugins

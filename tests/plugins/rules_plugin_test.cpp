@@ -1,0 +1,103 @@
+// The rules plugin host: loading real shared libraries built by CMake (the
+// samples and the broken ones), refusing the bad ones with their reason, and
+// smoke-testing a candidate on a copy of the world.
+
+#include <troupe/plugins/rules_plugin.hpp>
+#include <troupe/sim/scenario.hpp>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace troupe::plugins {
+namespace {
+
+std::string sample(const std::string& name) { return std::string(TROUPE_PLUGIN_DIR) + "/" + name + ".so"; }
+
+RulesPlugin load_ok(const std::string& name) {
+  auto loaded = RulesPlugin::load(sample(name));
+  if (auto* err = std::get_if<std::string>(&loaded))
+    throw std::runtime_error(*err);
+  return std::move(std::get<RulesPlugin>(loaded));
+}
+
+std::string load_error(const std::string& path) {
+  auto loaded = RulesPlugin::load(path);
+  auto* err = std::get_if<std::string>(&loaded);
+  return err ? *err : std::string("loaded");
+}
+
+sim::World sandbox() { return sim::make_scenario({"sandbox", 300, 7, 60.0}); }
+
+TEST(RulesPlugin, SamplesLoadAndChangeTheWorld) {
+  const auto wind = load_ok("wind");
+  EXPECT_EQ(wind.name(), "wind");
+  EXPECT_EQ(wind.version(), "1");
+  auto world = sandbox();
+  const auto before = sim::world_hash(world);
+  EXPECT_FALSE(wind.step(world));
+  EXPECT_NE(sim::world_hash(world), before);
+  EXPECT_EQ(load_ok("drag").name(), "drag");
+}
+
+TEST(RulesPlugin, SameRulesSameWorld) {
+  // Two loads of one file are two private copies with the same code.
+  const auto a = load_ok("wind");
+  const auto b = load_ok("wind");
+  auto x = sandbox(), y = sandbox();
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_FALSE(a.step(x));
+    ASSERT_FALSE(b.step(y));
+    ++x.tick, ++y.tick;
+  }
+  EXPECT_EQ(sim::world_hash(x), sim::world_hash(y));
+}
+
+TEST(RulesPlugin, BrokenPluginsAreRefusedWithTheirReason) {
+  EXPECT_NE(load_error(sample("broken_abi")).find("built for rules ABI 99, this troupe speaks 1"), std::string::npos)
+      << load_error(sample("broken_abi"));
+  EXPECT_NE(load_error(sample("broken_missing_symbol")).find("no troupe_rules_v1 symbol"), std::string::npos)
+      << load_error(sample("broken_missing_symbol"));
+  EXPECT_NE(load_error(sample("no_such_plugin")).find("no such file"), std::string::npos);
+  // Not a shared library at all.
+  const auto junk = std::filesystem::temp_directory_path() / "troupe-junk-plugin.so";
+  std::ofstream(junk) << "not an ELF file";
+  EXPECT_NE(load_error(junk.string()).find("not a loadable shared library"), std::string::npos)
+      << load_error(junk.string());
+  std::filesystem::remove(junk);
+}
+
+TEST(RulesPlugin, SmokeTestCatchesThrowsAndNaNs) {
+  const auto world = sandbox();
+  const SmokeTest test;
+  auto thrower = load_ok("broken_throws");
+  const auto threw = smoke_test(thrower, world, test);
+  ASSERT_TRUE(threw);
+  EXPECT_NE(threw->find("broken-throws threw at tick 0: rules exploded on purpose"), std::string::npos) << *threw;
+  auto nan = load_ok("broken_nan");
+  const auto not_finite = smoke_test(nan, world, test);
+  ASSERT_TRUE(not_finite);
+  EXPECT_NE(not_finite->find("is no longer finite"), std::string::npos) << *not_finite;
+  EXPECT_FALSE(smoke_test(load_ok("wind"), world, test));
+  EXPECT_FALSE(smoke_test(load_ok("drag"), world, test));
+}
+
+TEST(RulesPlugin, SmokeTestHasATimeBudget) {
+  SmokeTest test;
+  test.ticks = 1000;
+  test.budget = std::chrono::milliseconds(0);
+  const auto slow = smoke_test(load_ok("drag"), sandbox(), test);
+  ASSERT_TRUE(slow);
+  EXPECT_NE(slow->find("took more than 0 ms"), std::string::npos) << *slow;
+}
+
+TEST(RulesPlugin, TheSmokeTestLeavesTheWorldAlone) {
+  const auto world = sandbox();
+  const auto before = sim::world_hash(world);
+  EXPECT_FALSE(smoke_test(load_ok("wind"), world, SmokeTest{}));
+  EXPECT_EQ(sim::world_hash(world), before);
+}
+
+} // namespace
+} // namespace troupe::plugins
