@@ -120,7 +120,7 @@ int run_and_report(const config::Topology& topology, RunOptions options) {
   std::cout << "\n";
   if (!result.ok) {
     std::cerr << "troupe: run failed: " << result.error << '\n';
-    return result.escalated ? exit_escalated : exit_run_failed;
+    return result.bad_input ? exit_bad_input : result.escalated ? exit_escalated : exit_run_failed;
   }
   return 0;
 }
@@ -141,6 +141,8 @@ std::optional<config::Topology> topology_from_log(const std::string& path, RunOp
       config_path = line.substr(10);
     else if (line.rfind("# ticks: ", 0) == 0)
       options.ticks = std::stoull(line.substr(9));
+    else if (line.rfind("# rules: ", 0) == 0)
+      options.rules = line.substr(9); // the plugin the run started with
     else if (line.rfind("# resumed-from-tick: ", 0) == 0 && options.resume_from.empty()) {
       std::cerr << "troupe: " << path << ": recorded by a run resumed at tick " << line.substr(21)
                 << "; replay it from the same checkpoint: troupe replay " << path
@@ -195,6 +197,8 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--audio", audio_output, "audio output for every audio actor: wav (headless, default) or device")
     ->check(CLI::IsMember({"wav", "device"}));
   run_cmd->add_flag("--window", options.window, "every render actor opens a window (needs a display)");
+  run_cmd->add_option("--rules", options.rules, "a rules plugin (shared library) to run from the first tick");
+  run_cmd->add_flag("--watch", options.watch, "reload the --rules plugin whenever its file changes");
   run_cmd->add_option("--chaos", chaos, "seeded per-tick failure probability per actor, e.g. physics=0.01,logic=0.005");
   run_cmd->add_option("--kill", kill, "make an actor fail once at a tick, e.g. physics@120");
   std::uint32_t max_restarts = 0;

@@ -100,6 +100,7 @@ public:
           finish(final_tick_);
         }
       },
+      [](const RulesEvent&) {}, // the bus tells every reader; nothing to play
       [this](report_atom) { return report(); },
     };
   }

@@ -14,6 +14,7 @@
 #include <caf/all.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <map>
 
@@ -21,6 +22,36 @@ namespace troupe {
 namespace {
 
 using namespace std::chrono_literals;
+
+/// A reload under test, off the tick path: the validator fills it in on its
+/// own thread and then tells logic (the message orders the writes before the
+/// reads).
+struct ReloadJob {
+  PendingReload request;
+  WorldPtr world;               ///< the world the smoke test starts from
+  plugins::SmokeTest test;
+  RulesPtr plugin;              ///< loaded and passed, or null
+  std::string error;            ///< why not
+  std::atomic<bool> done{false};
+};
+
+/// Loads and smoke-tests a plugin (detached: the test takes many ticks' time).
+caf::behavior rules_validator(caf::event_based_actor* self, std::shared_ptr<ReloadJob> job, caf::actor logic) {
+  auto loaded = plugins::RulesPlugin::load(job->request.path);
+  if (auto* err = std::get_if<std::string>(&loaded)) {
+    job->error = *err;
+  } else {
+    auto plugin = std::make_shared<plugins::RulesPlugin>(std::move(std::get<plugins::RulesPlugin>(loaded)));
+    if (auto failed = plugins::smoke_test(*plugin, *job->world, job->test))
+      job->error = plugin->name() + " " + plugin->version() + ": " + *failed;
+    else
+      job->plugin = std::move(plugin);
+  }
+  job->done = true;
+  self->send(logic, rules_atom::value, job->request.install_tick);
+  self->quit();
+  return {};
+}
 
 class logic_actor : public bounded_actor {
 public:
@@ -44,9 +75,14 @@ public:
     for (auto source : setup_.sources)
       sealed_[source] = 0, applied_seq_.try_emplace(source, 0);
     if (setup_.state) {
-      // Recorded frames a reader has not written yet survive a logic restart.
+      // Recorded frames a reader has not written yet survive a logic restart,
+      // and so do the rules and a reload under way.
       std::lock_guard<std::mutex> guard{setup_.state->mutex};
       captures_ = setup_.state->captures;
+      rules_ = setup_.state->rules;
+      known_good_ = setup_.state->known_good;
+      pending_reload_ = setup_.state->pending_reload;
+      rules_events_ = setup_.state->rules_events;
     }
     awaiting_ = setup_.awaiting_readers;
   }
@@ -106,6 +142,8 @@ public:
         controller_ = std::move(controller);
         started_ns_ = steady_now_ns();
         start_tick_ = world_->tick;
+        if (pending_reload_)
+          launch_reload(); // the last incarnation's test died with it
         try_tick();
       },
       [this](CommandBatch& batch) {
@@ -120,6 +158,7 @@ public:
         timer_pending_ = false;
         try_tick();
       },
+      [this](rules_atom, std::uint64_t) { try_tick(); }, // a verdict is in
       [this](done_atom) {
         // Someone ended the run early (the window was closed): the current
         // tick is the last; the run finishes as if it were the configured one.
@@ -180,6 +219,8 @@ private:
       return; // a CommandBatch will call again
     if (!awaiting_.empty())
       return; // a recording reader has yet to subscribe: its subscription calls again
+    if (pending_reload_ && pending_reload_->install_tick <= tick && !(reload_job_ && reload_job_->done))
+      return; // the verdict on a reload is due now: its message calls again
     for (const auto& [name, log] : captures_) {
       if (log.unacked.size() >= log.window) {
         ++capture_holds_;
@@ -203,6 +244,9 @@ private:
 
   void begin_tick(std::uint64_t tick) {
     tick_started_ns_ = steady_now_ns();
+    const bool installing = pending_reload_ && pending_reload_->install_tick <= tick;
+    if (installing)
+      finish_reload(tick);
     auto next = std::make_shared<sim::World>(*world_);
     // Bodies that left the arena in the last step go first, then the commands of
     // this tick in canonical order (source, then seq), then the tick's rules.
@@ -215,7 +259,10 @@ private:
         return std::tie(a.source, a.seq) < std::tie(b.source, b.seq);
       });
       for (auto& command : commands) {
-        sim::apply(*next, command.action);
+        if (const auto* load = std::get_if<sim::LoadRules>(&command.action))
+          ask_reload(load->path, tick);
+        else
+          sim::apply(*next, command.action);
         auto& applied = applied_seq_[command.source];
         applied = std::max(applied, command.seq);
         queued_seqs_.erase({command.source, command.seq});
@@ -223,6 +270,11 @@ private:
       it = pending_.erase(it);
     }
     sim::before_physics(*next);
+    if (rules_) {
+      if (auto err = rules_->step(*next))
+        roll_back(tick, *err);
+    }
+    install_pause_pending_ = installing;
     // Chaos strikes mid-tick, after the commands were applied: the next
     // incarnation must rebuild this tick from the last snapshot and input's resend.
     setup_.chaos.strike(tick);
@@ -303,6 +355,11 @@ private:
       send(actor, ack_atom::value, world_->tick, applied_seq_[source]);
     const double tick_ms = static_cast<double>(steady_now_ns() - tick_started_ns_) / 1e6;
     tick_ms_.add(tick_ms);
+    const auto tick_end_ns = steady_now_ns();
+    if (install_pause_pending_ && last_tick_end_ns_ != 0) // from the tick before to this one's end
+      install_pause_ms_.add(static_cast<double>(tick_end_ns - last_tick_end_ns_) / 1e6);
+    install_pause_pending_ = false;
+    last_tick_end_ns_ = tick_end_ns;
     step_ms_.add(result.step_ms);
     bodies_.add(static_cast<double>(world_->size()));
     maybe_checkpoint();
@@ -313,6 +370,74 @@ private:
            static_cast<std::uint64_t>(world_->size()), tick_ms);
     }
     try_tick();
+  }
+
+  /// A `rules PATH` command applied at `tick`: test the plugin off the tick
+  /// path, decide at tick + install_after_ticks (a fixed tick, so replays and
+  /// restarts decide at the same place).
+  void ask_reload(const std::string& path, std::uint64_t tick) {
+    if (pending_reload_)
+      publish_rules_event({RulesEvent::rejected, tick, pending_reload_->path, "", "",
+                           "superseded by a reload of " + path + " before it was installed"});
+    pending_reload_ = PendingReload{path, tick, tick + setup_.params.install_after_ticks};
+    save_rules();
+    launch_reload();
+  }
+
+  void launch_reload() {
+    reload_job_ = std::make_shared<ReloadJob>();
+    reload_job_->request = *pending_reload_;
+    reload_job_->world = world_;
+    reload_job_->test.ticks = setup_.params.smoke_ticks;
+    reload_job_->test.budget = std::chrono::milliseconds(setup_.params.smoke_budget_ms);
+    spawn<caf::detached>(rules_validator, reload_job_, caf::actor_cast<caf::actor>(this));
+  }
+
+  /// Installs the tested plugin, or keeps the rules and says why not.
+  void finish_reload(std::uint64_t tick) {
+    const auto& job = *reload_job_;
+    if (job.plugin) {
+      known_good_ = rules_;
+      rules_ = job.plugin;
+      publish_rules_event({RulesEvent::installed, tick, job.request.path, rules_->name(), rules_->version(), ""});
+    } else {
+      publish_rules_event({RulesEvent::rejected, tick, job.request.path, "", "", job.error});
+    }
+    pending_reload_.reset();
+    reload_job_.reset();
+    save_rules();
+  }
+
+  /// Installed rules failed while running: the next incarnation runs the rules
+  /// from before them, from the snapshot before this tick.
+  [[noreturn]] void roll_back(std::uint64_t tick, const std::string& why) {
+    const auto back_to = known_good_ ? known_good_->name() + " " + known_good_->version() : "the built-in rules";
+    publish_rules_event({RulesEvent::rolled_back, tick, rules_->path(), rules_->name(), rules_->version(),
+                         why + "; back to " + back_to});
+    rules_ = known_good_;
+    known_good_ = nullptr;
+    save_rules();
+    throw std::runtime_error("rules failed: " + why);
+  }
+
+  void publish_rules_event(RulesEvent event) {
+    static constexpr const char* verbs[] = {"installed", "rejected", "rolled back"};
+    aout(this) << "logic: rules " << verbs[event.kind] << " at tick " << event.tick << ": "
+               << (event.name.empty() ? event.path : event.name + " " + event.version + " (" + event.path + ")")
+               << (event.reason.empty() ? std::string{} : ": " + event.reason) << "\n";
+    for (auto& reader : subscribers_)
+      send(reader, event);
+    rules_events_.push_back(std::move(event));
+  }
+
+  void save_rules() {
+    if (!setup_.state)
+      return;
+    std::lock_guard<std::mutex> guard{setup_.state->mutex};
+    setup_.state->rules = rules_;
+    setup_.state->known_good = known_good_;
+    setup_.state->pending_reload = pending_reload_;
+    setup_.state->rules_events = rules_events_;
   }
 
   void subscribe(const caf::actor& reader) {
@@ -328,6 +453,11 @@ private:
       setup_.state->captures = captures_;
       setup_.state->awaiting = awaiting_;
     }
+  }
+
+  double rules_count(std::uint8_t kind) const {
+    return static_cast<double>(
+      std::count_if(rules_events_.begin(), rules_events_.end(), [&](const RulesEvent& e) { return e.kind == kind; }));
   }
 
   std::uint64_t applied_total() const {
@@ -377,10 +507,24 @@ private:
                     {"subscribers", static_cast<double>(subscribers_.size())},
                     {"step_retries", static_cast<double>(step_retries_total_)},
                     {"capture_holds", static_cast<double>(capture_holds_)},
+                    {"rules_installed", rules_count(RulesEvent::installed)},
+                    {"rules_rejected", rules_count(RulesEvent::rejected)},
+                    {"rules_rolled_back", rules_count(RulesEvent::rolled_back)},
                     {"capture_retries", static_cast<double>(capture_retries_)},
                     {"incarnation", static_cast<double>(setup_.chaos.incarnation)}};
     out.distributions = {{"tick_ms", tick_ms_.percentiles()},
-                         {"step_ms", step_ms_.percentiles()}};
+                         {"step_ms", step_ms_.percentiles()},
+                         {"install_pause_ms", install_pause_ms_.percentiles()}};
+    out.notes = {{"rules", rules_ ? rules_->name() + " " + rules_->version() + " (" + rules_->path() + ")"
+                                  : std::string{"built-in"}}};
+    static constexpr const char* kinds[] = {"installed", "rejected", "rolled back"};
+    for (std::size_t i = 0; i < rules_events_.size(); ++i) {
+      const auto& e = rules_events_[i];
+      out.notes.emplace_back("rules_event_" + std::to_string(i + 1),
+                             "tick " + std::to_string(e.tick) + ": " + kinds[e.kind] + " " +
+                                 (e.name.empty() ? e.path : e.name + " " + e.version + " (" + e.path + ")") +
+                                 (e.reason.empty() ? std::string{} : ": " + e.reason));
+    }
     out.series = {{"tick_ms", tick_ms_.series()}, {"bodies", bodies_.series()}};
     return out;
   }
@@ -403,6 +547,14 @@ private:
   std::map<std::string, CaptureLog> captures_; // recording readers, by name
   std::set<std::string> awaiting_;              // recording readers yet to subscribe
   std::uint64_t capture_holds_ = 0;
+  RulesPtr rules_;                         // the plugin running (null: built-in only)
+  RulesPtr known_good_;                    // what rules_ falls back to
+  std::optional<PendingReload> pending_reload_;
+  std::shared_ptr<ReloadJob> reload_job_;  // the test of pending_reload_
+  std::vector<RulesEvent> rules_events_;
+  bool install_pause_pending_ = false;
+  std::int64_t last_tick_end_ns_ = 0;
+  SampleRecorder install_pause_ms_;
   std::uint64_t capture_retries_ = 0;
   bool stepping_ = false;
   bool finished_ = false;

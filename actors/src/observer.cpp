@@ -29,6 +29,7 @@ public:
         ++contact_batches_;
         contact_events_ += batch.events.size();
       },
+      [this](const RulesEvent&) { ++rules_events_; },
       [this](report_atom) { return report(); },
     };
   }
@@ -62,7 +63,8 @@ private:
                     {"out_of_order", static_cast<double>(out_of_order_)},
                     {"last_generation", static_cast<double>(last_generation_)},
                     {"contact_batches", static_cast<double>(contact_batches_)},
-                    {"contact_events", static_cast<double>(contact_events_)}};
+                    {"contact_events", static_cast<double>(contact_events_)},
+                    {"rules_events", static_cast<double>(rules_events_)}};
     out.distributions = {{"handoff_us", handoff_us_.percentiles()}};
     out.series = {{"handoff_us", handoff_us_.series()}};
     return out;
@@ -75,6 +77,7 @@ private:
   std::uint64_t out_of_order_ = 0;
   std::uint64_t contact_batches_ = 0;
   std::uint64_t contact_events_ = 0;
+  std::uint64_t rules_events_ = 0;
   SampleRecorder handoff_us_;
 };
 

@@ -67,7 +67,8 @@ public:
       },
       [this](const Snapshot& snapshot) { on_live(snapshot); },
       [this](capture_atom, const Snapshot& snapshot) { on_capture(snapshot); },
-      [](const ContactBatch&) {}, // the bus sends contacts to every reader: not ours
+      [](const ContactBatch&) {}, // the bus sends contacts and rules events to every reader
+      [](const RulesEvent&) {},
       [this](tick_atom) {
         timer_pending_ = false;
         if (pending_live_) {

@@ -12,8 +12,18 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include <troupe/sim/scenario.hpp>
+
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include <poll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -78,6 +88,7 @@ public:
     const auto started = steady_now_ns();
     if (auto err = prepare(); !err.empty()) {
       result.error = err;
+      result.bad_input = bad_input_;
       return result;
     }
     if (auto err = start(); !err.empty()) {
@@ -118,6 +129,10 @@ private:
       script_ = std::move(std::get<std::vector<ScriptLine>>(loaded));
     }
     command_log_ = options_.out_dir + "/commands.log";
+    if (auto err = prepare_rules(); !err.empty()) {
+      bad_input_ = true;
+      return err;
+    }
     // Made here, read-only later: supervisors of several nodes spawn concurrently.
     for (const auto* render : topology_.actors_of_kind("render"))
       render_states_[render->name] = std::make_shared<RenderState>();
@@ -126,11 +141,82 @@ private:
     return {};
   }
 
+  /// The rules plugin the run starts with (--rules, or logic's `rules`): loaded
+  /// and smoke-tested on the starting world before anything starts.
+  std::string prepare_rules() {
+    const auto& logic = *topology_.actors_of_kind("logic").front();
+    const auto& params = std::get<config::LogicParams>(logic.params);
+    rules_path_ = !options_.rules.empty() ? options_.rules
+                  : params.rules.empty()  ? std::string{}
+                                          : config::resolve_relative(topology_, params.rules);
+    if (options_.watch && rules_path_.empty())
+      return "--watch: no rules plugin to watch (give --rules PATH or set [actors.logic] rules)";
+    if (rules_path_.empty())
+      return {};
+    auto loaded = plugins::RulesPlugin::load(rules_path_);
+    if (auto* err = std::get_if<std::string>(&loaded))
+      return "rules: " + *err;
+    auto plugin = std::make_shared<plugins::RulesPlugin>(std::move(std::get<plugins::RulesPlugin>(loaded)));
+    auto world = resume_ ? resume_->world : sim::make_scenario({sim_.scenario, sim_.bodies, sim_.seed, sim_.tick_hz});
+    plugins::SmokeTest test;
+    test.ticks = params.smoke_ticks;
+    test.budget = std::chrono::milliseconds(params.smoke_budget_ms);
+    if (auto err = plugins::smoke_test(*plugin, world, test))
+      return "rules: " + rules_path_ + ": " + *err;
+    std::lock_guard<std::mutex> guard{logic_state_->mutex};
+    logic_state_->rules = std::move(plugin);
+    return {};
+  }
+
+  /// With --watch: a new build of the rules file (written in place, or moved
+  /// over it) becomes a `rules PATH` command through input, like one typed live.
+  void start_watching() {
+    const auto path = std::filesystem::path(rules_path_);
+    const auto dir = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
+    watch_fd_ = ::inotify_init1(IN_CLOEXEC);
+    if (watch_fd_ < 0 || ::pipe(watch_stop_) != 0 ||
+        ::inotify_add_watch(watch_fd_, dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
+      std::cerr << "troupe: --watch: cannot watch " << dir << ": " << std::strerror(errno) << "\n";
+      return;
+    }
+    const auto& input = *topology_.actors_of_kind("input").front();
+    auto target = node_of(input.node).actors[input.name];
+    std::cout << "troupe: watching " << rules_path_ << " for new builds of the rules" << std::endl;
+    watcher_ = std::thread([this, target, name = path.filename().string(), rules = rules_path_] {
+      alignas(inotify_event) char buffer[4096];
+      for (;;) {
+        pollfd fds[2] = {{watch_fd_, POLLIN, 0}, {watch_stop_[0], POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0 || (fds[1].revents & POLLIN))
+          return;
+        const auto n = ::read(watch_fd_, buffer, sizeof buffer);
+        for (ssize_t at = 0; at < n;) {
+          const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
+          if (event->len > 0 && name == event->name)
+            caf::anon_send(target, action_atom::value, "rules " + rules);
+          at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+        }
+      }
+    });
+  }
+
+  void stop_watching() {
+    if (watcher_.joinable()) {
+      [[maybe_unused]] auto written = ::write(watch_stop_[1], "x", 1);
+      watcher_.join();
+    }
+    for (int fd : {watch_fd_, watch_stop_[0], watch_stop_[1]})
+      if (fd >= 0)
+        ::close(fd);
+    watch_fd_ = watch_stop_[0] = watch_stop_[1] = -1;
+  }
+
   std::string log_header() const {
     std::ostringstream out;
     out << "# troupe command log 1\n";
     out << "# config: " << topology_.path << "\n";
     out << "# ticks: " << sim_.ticks << "\n";
+    if (!rules_path_.empty())
+      out << "# rules: " << rules_path_ << "\n";
     if (resume_)
       out << "# resumed-from-tick: " << resume_->world.tick << "\n";
     out << "# The topology this log was recorded with (troupe replay reads it):\n";
@@ -199,6 +285,7 @@ private:
       setup.source = 1;
       setup.script = script_;
       setup.lead_ticks = params.lead_ticks;
+      setup.interactive = options_.watch;
       for (const auto* render : topology_.actors_of_kind("render"))
         setup.interactive |= options_.window || std::get<config::RenderParams>(render->params).window;
       if (setup.interactive) // a key takes effect within a few ticks
@@ -377,6 +464,8 @@ private:
     (*controller_)->send(logic_actor_, start_atom::value, controller_handle_);
     const auto& input = *topology_.actors_of_kind("input").front();
     caf::anon_send(node_of(input.node).actors[input.name], start_atom::value);
+    if (options_.watch)
+      start_watching();
     return {};
   }
 
@@ -471,6 +560,7 @@ private:
 
   /// Reverse start order; each actor gets a grace period, then is killed.
   void shutdown() {
+    stop_watching();
     if (nodes_.empty())
       return;
     controller_.reset();
@@ -534,6 +624,11 @@ private:
   std::map<std::string, std::shared_ptr<RenderState>> render_states_;
   std::map<std::string, std::shared_ptr<AudioState>> audio_states_;
   bool escalated_at_start_ = false;
+  bool bad_input_ = false;
+  std::string rules_path_;
+  int watch_fd_ = -1;
+  int watch_stop_[2] = {-1, -1};
+  std::thread watcher_;
 };
 
 } // namespace

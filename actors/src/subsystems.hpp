@@ -5,6 +5,7 @@
 #include <troupe/config/topology.hpp>
 #include <troupe/messages/codec.hpp>
 #include <troupe/audio/mixer.hpp>
+#include <troupe/plugins/rules_plugin.hpp>
 #include <troupe/render/video.hpp>
 
 #include <caf/actor.hpp>
@@ -46,9 +47,22 @@ struct CaptureLog {
   std::deque<Snapshot> unacked; ///< oldest first
 };
 
+using RulesPtr = std::shared_ptr<const plugins::RulesPlugin>;
+
+/// A reload logic was asked for and has not acted on yet.
+struct PendingReload {
+  std::string path;
+  std::uint64_t asked_tick = 0;
+  std::uint64_t install_tick = 0; ///< the verdict (install or reject) takes effect here
+};
+
 /// What logic leaves behind for its next incarnation: the last published state.
 /// Shared in-process with its supervisor (logic and its restart live on one node).
 struct LogicState {
+  RulesPtr rules;       ///< the plugin running now (null: the built-in rules only)
+  RulesPtr known_good;  ///< what `rules` falls back to if it fails while running
+  std::optional<PendingReload> pending_reload;
+  std::vector<RulesEvent> rules_events;
   std::mutex mutex;
   WorldPtr world;
   std::uint64_t generation = 0;

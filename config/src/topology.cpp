@@ -58,7 +58,8 @@ constexpr std::array<std::string_view, 3> restart_names = {"permanent", "transie
 const Names mailbox_keys = {"capacity", "overflow"};
 const Names actor_keys = {"kind", "node", "mailbox", "restart", "shutdown_timeout_ms"};
 const Names physics_keys = {"substeps", "iterations", "friction", "contact_event_speed"};
-const Names logic_keys = {"fountain_every", "fountain_max"};
+const Names logic_keys = {"fountain_every", "fountain_max", "rules", "smoke_ticks", "smoke_budget_ms",
+                          "install_after_ticks"};
 const Names input_keys = {"timeline", "lead_ticks"};
 const Names observer_keys = {"work_us"};
 const Names audio_keys = {"voices", "output", "listener", "listener_target"};
@@ -518,6 +519,16 @@ bool read_param(Checker& checker, const Entry& e, LogicParams& params) {
     read_integer(checker, e, params.fountain_every, 0, 1'000'000);
   } else if (e.name == "fountain_max") {
     read_integer(checker, e, params.fountain_max, 0, 1'000'000);
+  } else if (e.name == "rules") {
+    if (auto rules = read_string(checker, e, false)) {
+      params.rules = std::move(*rules);
+    }
+  } else if (e.name == "smoke_ticks") {
+    read_integer(checker, e, params.smoke_ticks, 1, 100'000);
+  } else if (e.name == "smoke_budget_ms") {
+    read_integer(checker, e, params.smoke_budget_ms, 1, 600'000);
+  } else if (e.name == "install_after_ticks") {
+    read_integer(checker, e, params.install_after_ticks, 1, 1'000'000);
   } else {
     return false;
   }
@@ -883,11 +894,14 @@ struct ParamsText {
            ", contact_event_speed " + format_number(p.contact_event_speed) + " m/s";
   }
   std::string operator()(const LogicParams& p) const {
-    if (p.fountain_every == 0) {
-      return "fountain: scenario default";
-    }
-    return "fountain: one body every " + std::to_string(p.fountain_every) +
-           " ticks, up to " + std::to_string(p.fountain_max) + " bodies";
+    std::string out = p.fountain_every == 0
+                          ? std::string{"fountain: scenario default"}
+                          : "fountain: one body every " + std::to_string(p.fountain_every) +
+                                " ticks, up to " + std::to_string(p.fountain_max) + " bodies";
+    out += ", rules " + (p.rules.empty() ? std::string{"built-in"} : p.rules);
+    return out + " (smoke " + std::to_string(p.smoke_ticks) + " ticks within " +
+           std::to_string(p.smoke_budget_ms) + " ms, install after " + std::to_string(p.install_after_ticks) +
+           " ticks)";
   }
   std::string operator()(const InputParams& p) const {
     std::string timeline = "timeline none";

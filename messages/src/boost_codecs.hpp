@@ -73,6 +73,7 @@ template <class A> void serialize(A& ar, troupe::sim::RemoveBody& x, unsigned) {
 template <class A> void serialize(A& ar, troupe::sim::SetPaused& x, unsigned) { ar & x.paused; }
 template <class A> void serialize(A& ar, troupe::sim::SetGravity& x, unsigned) { ar & x.gravity; }
 template <class A> void serialize(A& ar, troupe::sim::SetFountain& x, unsigned) { ar & x.fountain; }
+template <class A> void serialize(A& ar, troupe::sim::LoadRules& x, unsigned) { ar & x.path; }
 
 // std::variant: the alternative's index, then the alternative.
 template <class A> void save(A& ar, const troupe::sim::Action& x, unsigned) {
@@ -120,6 +121,10 @@ template <class A> void serialize(A& ar, troupe::CommandBatch& x, unsigned) {
 
 template <class A> void serialize(A& ar, troupe::InputEvent& x, unsigned) {
   ar & x.source & x.seq & x.pointer;
+}
+
+template <class A> void serialize(A& ar, troupe::RulesEvent& x, unsigned) {
+  ar & x.kind & x.tick & x.path & x.name & x.version & x.reason;
 }
 
 // A shared_ptr<const World> travels as the world itself (never null on the wire:

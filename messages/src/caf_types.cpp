@@ -28,6 +28,7 @@ caf::error make_error(errc code, std::string context) {
 void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<CommandBatch>(detail::wire_name<CommandBatch>());
   cfg.add_message_type<InputEvent>(detail::wire_name<InputEvent>());
+  cfg.add_message_type<RulesEvent>(detail::wire_name<RulesEvent>());
   cfg.add_message_type<Snapshot>(detail::wire_name<Snapshot>());
   cfg.add_message_type<StepRequest>(detail::wire_name<StepRequest>());
   cfg.add_message_type<StepResult>(detail::wire_name<StepResult>());

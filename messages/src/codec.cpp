@@ -219,5 +219,6 @@ TROUPE_ENVELOPE(StepRequest)
 TROUPE_ENVELOPE(StepResult)
 TROUPE_ENVELOPE(ContactBatch)
 TROUPE_ENVELOPE(ActorReport)
+TROUPE_ENVELOPE(RulesEvent)
 
 } // namespace troupe

@@ -78,6 +78,7 @@ public:
 
   bool empty() const { return tokens_.empty(); }
   std::string_view verb() const { return tokens_.front(); }
+  std::string_view token(std::size_t i) const { return tokens_[i]; }
   std::size_t args() const { return tokens_.size() - 1; }
   const std::string& error() const { return error_; }
 
@@ -179,6 +180,7 @@ bool apply(World& world, const Action& action) {
         world.gravity = a.gravity;
         return true;
       },
+      [&](const LoadRules&) { return false; }, // logic's business, not the world's
       [&](const SetFountain& a) {
         const Fountain& f = a.fountain;
         if (!is_finite(f.origin) || !is_finite(f.velocity) || !std::isfinite(f.spread) ||
@@ -282,6 +284,7 @@ std::string format_action(const Action& action) {
                  put(out, f.every_ticks);
                  put(out, f.max_bodies);
                },
+               [&](const LoadRules& a) { out = "rules " + a.path; },
              },
              action);
   return out;
@@ -291,7 +294,7 @@ std::optional<Action> parse_action(const std::string& text, std::string& error) 
   Reader in(text);
   if (in.empty()) {
     error = "empty action: expected one of spawn, impulse, shake, remove, pause, resume, "
-            "gravity, fountain";
+            "gravity, fountain, rules";
     return std::nullopt;
   }
   const std::string_view verb = in.verb();
@@ -352,8 +355,13 @@ std::optional<Action> parse_action(const std::string& text, std::string& error) 
       return failed();
     return a;
   }
+  if (verb == "rules") {
+    if (!in.arity(1, 1, "PATH"))
+      return failed();
+    return LoadRules{std::string(in.token(1))};
+  }
   error = "unknown action '" + std::string(verb) +
-          "': expected one of spawn, impulse, shake, remove, pause, resume, gravity, fountain";
+          "': expected one of spawn, impulse, shake, remove, pause, resume, gravity, fountain, rules";
   return std::nullopt;
 }
 

@@ -309,7 +309,8 @@ substeps = 4
 [actors.input]
 )");
   EXPECT_EQ(error.to_string(), "test.toml:5:1: actors.logic.substeps: unknown key; expected one "
-                               "of kind, node, mailbox, restart, shutdown_timeout_ms, fountain_every or fountain_max");
+                               "of kind, node, mailbox, restart, shutdown_timeout_ms, fountain_every, fountain_max, "
+                               "rules, smoke_ticks, smoke_budget_ms or install_after_ticks");
 }
 
 TEST(TopologyLoad, UnknownKeyInMailboxNamesItsColumn) {

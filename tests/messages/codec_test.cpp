@@ -37,6 +37,7 @@ CommandBatch sample_batch() {
   batch.commands.push_back({3, 5, 13, sim::SetPaused{true}});
   batch.commands.push_back({3, 6, 14, sim::SetGravity{{0, -3, 0}}});
   batch.commands.push_back({3, 7, 15, sim::SetFountain{sim::Fountain{.every_ticks = 5, .max_bodies = 9}}});
+  batch.commands.push_back({3, 8, 16, sim::LoadRules{"plugins/wind.so"}});
   return batch;
 }
 
@@ -81,6 +82,19 @@ void expect_same(const CommandBatch& a, const CommandBatch& b) {
     EXPECT_EQ(a.commands[i].tick, b.commands[i].tick);
     EXPECT_EQ(sim::format_action(a.commands[i].action), sim::format_action(b.commands[i].action));
   }
+}
+
+RulesEvent sample_rules_event() {
+  return {RulesEvent::rolled_back, 120, "plugins/wind.so", "wind", "2", "threw at tick 120"};
+}
+
+void expect_same(const RulesEvent& a, const RulesEvent& b) {
+  EXPECT_EQ(a.kind, b.kind);
+  EXPECT_EQ(a.tick, b.tick);
+  EXPECT_EQ(a.path, b.path);
+  EXPECT_EQ(a.name, b.name);
+  EXPECT_EQ(a.version, b.version);
+  EXPECT_EQ(a.reason, b.reason);
 }
 
 void expect_same(const StepResult& a, const StepResult& b) {
@@ -134,6 +148,7 @@ TEST(BoostCodec, EveryMessageRoundTrips) {
   boost_round_trip(sample_batch());
   boost_round_trip(sample_step_result());
   boost_round_trip(sample_report());
+  boost_round_trip(sample_rules_event());
 }
 
 TEST(BoostCodec, WorldRoundTripsBitExact) {
@@ -219,6 +234,7 @@ TEST_F(CafRoundTrip, EveryMessageRoundTrips) {
   round_trip(sample_batch());
   round_trip(sample_step_result());
   round_trip(sample_report());
+  round_trip(sample_rules_event());
 }
 
 TEST_F(CafRoundTrip, ErrorsRenderInWords) {

@@ -43,6 +43,8 @@ bool same_action(const Action& x, const Action& y) {
         return a.paused == b.paused;
       } else if constexpr (std::is_same_v<T, SetGravity>) {
         return same_bits(a.gravity, b.gravity);
+      } else if constexpr (std::is_same_v<T, LoadRules>) {
+        return a.path == b.path;
       } else {
         return same_bits(a.fountain.origin, b.fountain.origin) &&
                same_bits(a.fountain.velocity, b.fountain.velocity) &&
@@ -79,7 +81,8 @@ std::vector<Action> sample_actions() {
           SetPaused{true},
           SetPaused{false},
           SetGravity{{0.f, -9.81f, 0.f}},
-          SetFountain{f}};
+          SetFountain{f},
+          LoadRules{"plugins/wind.so"}};
 }
 
 } // namespace

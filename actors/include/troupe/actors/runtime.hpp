@@ -58,6 +58,10 @@ struct RunOptions {
   std::map<std::string, std::uint64_t> kill;
   /// Every render actor opens a window (`--window`).
   bool window = false;
+  /// A rules plugin to start with (`--rules`; overrides the logic's `rules`),
+  /// and whether to reload it whenever the file changes (`--watch`).
+  std::string rules;
+  bool watch = false;
   /// Overrides every node's supervision.max_restarts (`--max-restarts`).
   std::optional<std::uint32_t> max_restarts;
   /// Called with (tick, target, bodies, last tick ms) while running.
@@ -77,6 +81,7 @@ struct RunResult {
   std::vector<std::pair<std::string, std::uint16_t>> node_ports; ///< ports bound
   std::string command_log;        ///< path written
   bool escalated = false;         ///< a supervisor gave up (troupe exits with 3)
+  bool bad_input = false;         ///< refused before starting (troupe exits with 2)
 };
 
 /// Runs the topology to its last tick. Never throws for run-time failures: they

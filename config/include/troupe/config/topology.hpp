@@ -123,6 +123,15 @@ struct LogicParams {
   /// Fountain: one body every N ticks (0 = scenario default), up to max bodies.
   std::uint32_t fountain_every = 0;
   std::uint32_t fountain_max = 0;
+  /// A rules plugin to run from the first tick (relative paths are relative to
+  /// the config file; "" = the built-in rules only). `troupe run --rules` overrides.
+  std::string rules;
+  /// A new plugin first runs this many ticks on a copy of the world, within
+  /// smoke_budget_ms, and is installed install_after_ticks after the tick the
+  /// reload was asked for (the test runs meanwhile, off the tick path).
+  std::uint32_t smoke_ticks = 30;
+  std::uint32_t smoke_budget_ms = 2000;
+  std::uint32_t install_after_ticks = 30;
 };
 
 /// Parameters of the input actor ([actors.input]).

@@ -77,12 +77,14 @@ using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using kill_atom = caf::atom_constant<caf::atom("kill")>;
 using capture_atom = caf::atom_constant<caf::atom("capture")>;
 using action_atom = caf::atom_constant<caf::atom("action")>;
+using rules_atom = caf::atom_constant<caf::atom("rules")>;
 
 namespace detail {
 
 template <class T> constexpr const char* wire_name();
 template <> constexpr const char* wire_name<CommandBatch>() { return "troupe::command_batch"; }
 template <> constexpr const char* wire_name<InputEvent>() { return "troupe::input_event"; }
+template <> constexpr const char* wire_name<RulesEvent>() { return "troupe::rules_event"; }
 template <> constexpr const char* wire_name<Snapshot>() { return "troupe::snapshot"; }
 template <> constexpr const char* wire_name<StepRequest>() { return "troupe::step_request"; }
 template <> constexpr const char* wire_name<StepResult>() { return "troupe::step_result"; }
@@ -125,6 +127,10 @@ typename Inspector::result_type inspect(Inspector& f, CommandBatch& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, InputEvent& x) {
+  return detail::inspect_enveloped(f, x);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, RulesEvent& x) {
   return detail::inspect_enveloped(f, x);
 }
 template <class Inspector>

@@ -131,6 +131,22 @@ struct ActorReport {
   std::vector<std::pair<std::string, std::string>> notes;
 };
 
+/// What became of a rules plugin (plugins/): logic publishes one to its
+/// subscribers for every reload it acted on.
+struct RulesEvent {
+  enum Kind : std::uint8_t {
+    installed = 0,   ///< passed its smoke test; runs from `tick` on
+    rejected = 1,    ///< did not load or failed its smoke test; the old rules stay
+    rolled_back = 2, ///< failed while running; logic restarted with the rules before it
+  };
+  std::uint8_t kind = installed;
+  std::uint64_t tick = 0;  ///< the tick it took effect (installed, rolled back) or was refused
+  std::string path;        ///< the file asked for
+  std::string name;        ///< the rules' own name and version, when it loaded
+  std::string version;
+  std::string reason;      ///< why (rejected, rolled back)
+};
+
 /// The framing of every message that crosses a node boundary: a protocol
 /// version, the message kind, and its Boost.Serialization payload.
 struct WireEnvelope {
@@ -148,6 +164,7 @@ enum class MessageKind : std::uint16_t {
   step_result = 5,
   contact_batch = 6,
   actor_report = 7,
+  rules_event = 8,
 };
 
 /// The MessageKind of each type.
@@ -159,5 +176,6 @@ template <> struct message_kind<StepRequest> { static constexpr auto value = Mes
 template <> struct message_kind<StepResult> { static constexpr auto value = MessageKind::step_result; };
 template <> struct message_kind<ContactBatch> { static constexpr auto value = MessageKind::contact_batch; };
 template <> struct message_kind<ActorReport> { static constexpr auto value = MessageKind::actor_report; };
+template <> struct message_kind<RulesEvent> { static constexpr auto value = MessageKind::rules_event; };
 
 } // namespace troupe

@@ -25,10 +25,14 @@ struct SetPaused { bool paused = false; };
 struct SetGravity { Vec3 gravity; };
 /// Reconfigures the fountain.
 struct SetFountain { Fountain fountain; };
+/// Asks logic to load, smoke-test and install the rules plugin at `path`
+/// ("rules PATH"; a path without spaces). The world itself is untouched, so
+/// `apply` ignores it: logic acts on it (plugins/).
+struct LoadRules { std::string path; };
 
 /// Everything a command can ask of the world.
 using Action = std::variant<SpawnBody, ApplyImpulse, Shake, RemoveBody, SetPaused,
-                            SetGravity, SetFountain>;
+                            SetGravity, SetFountain, LoadRules>;
 
 /// Applies one action. Actions never fail: one that names a body that is gone
 /// does nothing (returns false) so that a late command cannot break a run.
