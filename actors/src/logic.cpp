@@ -228,8 +228,7 @@ private:
       }
     }
     if (setup_.simulation.mode == config::Mode::realtime) {
-      const auto period_ns = static_cast<std::int64_t>(1e9 / setup_.simulation.tick_hz);
-      const auto due = started_ns_ + static_cast<std::int64_t>(tick - start_tick_) * period_ns;
+      const auto due = due_ns(tick);
       const auto now = steady_now_ns();
       if (now < due) {
         if (!timer_pending_) {
@@ -242,11 +241,23 @@ private:
     begin_tick(tick);
   }
 
+  /// When a paced (realtime) tick is due to start; 0 in batch mode.
+  std::int64_t due_ns(std::uint64_t tick) const {
+    if (setup_.simulation.mode != config::Mode::realtime)
+      return 0;
+    const auto period_ns = static_cast<std::int64_t>(1e9 / setup_.simulation.tick_hz);
+    return started_ns_ + static_cast<std::int64_t>(tick - start_tick_) * period_ns;
+  }
+
   void begin_tick(std::uint64_t tick) {
     tick_started_ns_ = steady_now_ns();
     const bool installing = pending_reload_ && pending_reload_->install_tick <= tick;
-    if (installing)
+    if (installing) {
+      // The pause an install causes counts from when this tick could have
+      // started: the end of the last one, or its due time when paced.
+      install_from_ns_ = std::max(last_tick_end_ns_, due_ns(tick));
       finish_reload(tick);
+    }
     auto next = std::make_shared<sim::World>(*world_);
     // Bodies that left the arena in the last step go first, then the commands of
     // this tick in canonical order (source, then seq), then the tick's rules.
@@ -356,8 +367,8 @@ private:
     const double tick_ms = static_cast<double>(steady_now_ns() - tick_started_ns_) / 1e6;
     tick_ms_.add(tick_ms);
     const auto tick_end_ns = steady_now_ns();
-    if (install_pause_pending_ && last_tick_end_ns_ != 0) // from the tick before to this one's end
-      install_pause_ms_.add(static_cast<double>(tick_end_ns - last_tick_end_ns_) / 1e6);
+    if (install_pause_pending_ && install_from_ns_ != 0)
+      install_pause_ms_.add(static_cast<double>(tick_end_ns - install_from_ns_) / 1e6);
     install_pause_pending_ = false;
     last_tick_end_ns_ = tick_end_ns;
     step_ms_.add(result.step_ms);
@@ -554,6 +565,7 @@ private:
   std::vector<RulesEvent> rules_events_;
   bool install_pause_pending_ = false;
   std::int64_t last_tick_end_ns_ = 0;
+  std::int64_t install_from_ns_ = 0;
   SampleRecorder install_pause_ms_;
   std::uint64_t capture_retries_ = 0;
   bool stepping_ = false;
