@@ -30,7 +30,7 @@ void BM_ReloadPause(benchmark::State& state) {
   {
     std::ofstream timeline(dir / "reloads.timeline");
     for (int second = 1; second < 10; ++second)
-      timeline << second * 60 << " rules " << plugins << (second % 2 ? "/wind.so" : "/drag.so") << "\n";
+      timeline << second * 60 << " reload " << plugins << (second % 2 ? "/wind.so" : "/drag.so") << "\n";
   }
   const auto text = R"([simulation]
 tick_hz = 60.0

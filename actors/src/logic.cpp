@@ -383,7 +383,7 @@ private:
     try_tick();
   }
 
-  /// A `rules PATH` command applied at `tick`: test the plugin off the tick
+  /// A `reload PATH` command applied at `tick`: test the plugin off the tick
   /// path, decide at tick + install_after_ticks (a fixed tick, so replays and
   /// restarts decide at the same place).
   void ask_reload(const std::string& path, std::uint64_t tick) {

@@ -169,7 +169,7 @@ private:
   }
 
   /// With --watch: a new build of the rules file (written in place, or moved
-  /// over it) becomes a `rules PATH` command through input, like one typed live.
+  /// over it) becomes a `reload PATH` command through input, like one typed live.
   void start_watching() {
     const auto path = std::filesystem::path(rules_path_);
     const auto dir = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
@@ -192,7 +192,7 @@ private:
         for (ssize_t at = 0; at < n;) {
           const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
           if (event->len > 0 && name == event->name)
-            caf::anon_send(target, action_atom::value, "rules " + rules);
+            caf::anon_send(target, action_atom::value, "reload " + rules);
           at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
         }
       }

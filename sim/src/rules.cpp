@@ -284,7 +284,7 @@ std::string format_action(const Action& action) {
                  put(out, f.every_ticks);
                  put(out, f.max_bodies);
                },
-               [&](const LoadRules& a) { out = "rules " + a.path; },
+               [&](const LoadRules& a) { out = "reload " + a.path; },
              },
              action);
   return out;
@@ -294,7 +294,7 @@ std::optional<Action> parse_action(const std::string& text, std::string& error) 
   Reader in(text);
   if (in.empty()) {
     error = "empty action: expected one of spawn, impulse, shake, remove, pause, resume, "
-            "gravity, fountain, rules";
+            "gravity, fountain, reload";
     return std::nullopt;
   }
   const std::string_view verb = in.verb();
@@ -355,13 +355,13 @@ std::optional<Action> parse_action(const std::string& text, std::string& error) 
       return failed();
     return a;
   }
-  if (verb == "rules") {
+  if (verb == "reload") {
     if (!in.arity(1, 1, "PATH"))
       return failed();
     return LoadRules{std::string(in.token(1))};
   }
   error = "unknown action '" + std::string(verb) +
-          "': expected one of spawn, impulse, shake, remove, pause, resume, gravity, fountain, rules";
+          "': expected one of spawn, impulse, shake, remove, pause, resume, gravity, fountain, reload";
   return std::nullopt;
 }
 

@@ -1,6 +1,6 @@
 // Hot reload of logic rules from outside: the real executable, real plugin
 // files (built by CMake under plugins/), replaced while a realtime run goes
-// on (--watch) or named by `rules PATH` commands in a timeline.
+// on (--watch) or named by `reload PATH` commands in a timeline.
 
 #include "common/process.hpp"
 
@@ -83,11 +83,11 @@ TEST(RulesReload, WatchedPluginIsReplacedRejectedAndRolledBackWhileRunning) {
 
 TEST(RulesReload, EveryBrokenPluginIsRejectedWithItsReasonAndTheRunGoesOn) {
   const auto out = fresh_dir("reload-broken");
-  const auto config = sandbox_with_timeline(out, "10 rules " + plugin("broken_abi") + "\n" +
-                                                     "50 rules " + plugin("broken_missing_symbol") + "\n" +
-                                                     "90 rules " + plugin("broken_throws") + "\n" +
-                                                     "130 rules " + plugin("broken_nan") + "\n" +
-                                                     "170 rules " + out + "/no-such-plugin.so\n");
+  const auto config = sandbox_with_timeline(out, "10 reload " + plugin("broken_abi") + "\n" +
+                                                     "50 reload " + plugin("broken_missing_symbol") + "\n" +
+                                                     "90 reload " + plugin("broken_throws") + "\n" +
+                                                     "130 reload " + plugin("broken_nan") + "\n" +
+                                                     "170 reload " + out + "/no-such-plugin.so\n");
   auto r = run_command(exe + " run " + config + " --quiet --ticks 300 --out " + out);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   for (const auto* reason : {"built for rules ABI 99", "no troupe_rules_v1 symbol", "rules exploded on purpose",
@@ -106,7 +106,7 @@ TEST(RulesReload, EveryBrokenPluginIsRejectedWithItsReasonAndTheRunGoesOn) {
 TEST(RulesReload, AReloadInATimelineIsDeterministicAndReplays) {
   const auto one = fresh_dir("reload-timeline-1");
   const auto two = fresh_dir("reload-timeline-2");
-  const auto lines = "40 rules " + plugin("wind") + "\n";
+  const auto lines = "40 reload " + plugin("wind") + "\n";
   const auto first = run_command(exe + " run " + sandbox_with_timeline(one, lines) + " --quiet --ticks 240 --out " + one);
   const auto second = run_command(exe + " run " + sandbox_with_timeline(two, lines) + " --quiet --ticks 240 --out " + two);
   ASSERT_EQ(first.exit_code, 0) << first.output;

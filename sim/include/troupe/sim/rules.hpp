@@ -26,7 +26,7 @@ struct SetGravity { Vec3 gravity; };
 /// Reconfigures the fountain.
 struct SetFountain { Fountain fountain; };
 /// Asks logic to load, smoke-test and install the rules plugin at `path`
-/// ("rules PATH"; a path without spaces). The world itself is untouched, so
+/// ("reload PATH"; a path without spaces). The world itself is untouched, so
 /// `apply` ignores it: logic acts on it (plugins/).
 struct LoadRules { std::string path; };
 
