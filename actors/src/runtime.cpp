@@ -285,7 +285,7 @@ private:
       setup.source = 1;
       setup.script = script_;
       setup.lead_ticks = params.lead_ticks;
-      setup.interactive = options_.watch;
+      setup.interactive = options_.watch || params.live;
       for (const auto* render : topology_.actors_of_kind("render"))
         setup.interactive |= options_.window || std::get<config::RenderParams>(render->params).window;
       if (setup.interactive) // a key takes effect within a few ticks

@@ -60,7 +60,7 @@ const Names actor_keys = {"kind", "node", "mailbox", "restart", "shutdown_timeou
 const Names physics_keys = {"substeps", "iterations", "friction", "contact_event_speed"};
 const Names logic_keys = {"fountain_every", "fountain_max", "rules", "smoke_ticks", "smoke_budget_ms",
                           "install_after_ticks"};
-const Names input_keys = {"timeline", "lead_ticks"};
+const Names input_keys = {"timeline", "lead_ticks", "live"};
 const Names observer_keys = {"work_us"};
 const Names audio_keys = {"voices", "output", "listener", "listener_target"};
 const Names render_keys = {"width",     "height",  "device", "frames_every", "capture_window",
@@ -535,6 +535,14 @@ bool read_param(Checker& checker, const Entry& e, LogicParams& params) {
   return true;
 }
 
+void read_bool(Checker& checker, const Entry& e, bool& out) {
+  if (const auto* flag = e.value.as_boolean()) {
+    out = flag->get();
+  } else {
+    checker.fail(e.at, e.path, "expected true or false, got " + show(e.value));
+  }
+}
+
 bool read_param(Checker& checker, const Entry& e, InputParams& params) {
   if (e.name == "timeline") {
     if (auto timeline = read_string(checker, e, false)) {
@@ -542,6 +550,8 @@ bool read_param(Checker& checker, const Entry& e, InputParams& params) {
     }
   } else if (e.name == "lead_ticks") {
     read_integer(checker, e, params.lead_ticks, 1, 1'000'000);
+  } else if (e.name == "live") {
+    read_bool(checker, e, params.live);
   } else {
     return false;
   }
@@ -590,14 +600,6 @@ bool read_param(Checker& checker, const Entry& e, AudioParams& params) {
     return false;
   }
   return true;
-}
-
-void read_bool(Checker& checker, const Entry& e, bool& out) {
-  if (const auto* flag = e.value.as_boolean()) {
-    out = flag->get();
-  } else {
-    checker.fail(e.at, e.path, "expected true or false, got " + show(e.value));
-  }
 }
 
 bool read_param(Checker& checker, const Entry& e, RenderParams& params) {
@@ -912,7 +914,7 @@ struct ParamsText {
         timeline += " (" + resolved + ")";
       }
     }
-    return timeline + ", lead_ticks " + std::to_string(p.lead_ticks);
+    return timeline + ", lead_ticks " + std::to_string(p.lead_ticks) + (p.live ? ", live" : "");
   }
   std::string operator()(const ObserverParams& p) const {
     return "work_us " + std::to_string(p.work_us);

@@ -94,3 +94,73 @@ TEST(Runtime, UnreadableCheckpointIsAnErrorWithItsPath) {
 
 } // namespace
 } // namespace troupe
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include <troupe/messages/caf_types.hpp>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace troupe {
+namespace {
+
+/// A TCP port that was free a moment ago (the node binds it right after).
+std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+TEST(Runtime, AReloadSentFromAnotherNodeIsInstalled) {
+  // A live input takes commands from anyone: here an actor system of its own
+  // (another node, over the middleman) asks for a rules plugin mid-run.
+  const auto dir = fresh_dir("remote-reload");
+  const auto port = free_port();
+  const std::string text = "[simulation]\nticks = 2000\nseed = 3\nbodies = 300\n"
+                           "[[nodes]]\nname = \"n0\"\nport = " + std::to_string(port) + "\n"
+                           "[actors.physics]\n[actors.logic]\ninstall_after_ticks = 20\n"
+                           "[actors.input]\nlive = true\n";
+  auto parsed = config::parse_topology(text, dir + "/t.toml");
+  ASSERT_TRUE(std::holds_alternative<config::Topology>(parsed)) << std::get<config::ConfigError>(parsed).to_string();
+  const auto t = std::get<config::Topology>(parsed);
+
+  caf::actor_system_config cfg;
+  cfg.load<caf::io::middleman>();
+  register_message_types(cfg);
+  caf::actor_system remote{cfg};
+  bool sent = false;
+  RunOptions options;
+  options.out_dir = dir;
+  options.progress = false;
+  options.topology_text = text;
+  options.on_progress = [&](std::uint64_t tick, std::uint64_t, std::size_t, double) {
+    if (sent || tick < 20)
+      return;
+    sent = true;
+    auto directory = remote.middleman().remote_actor("127.0.0.1", port);
+    ASSERT_TRUE(directory) << remote.render(directory.error());
+    caf::scoped_actor self{remote};
+    self->request(*directory, std::chrono::seconds(10), lookup_atom::value, std::string{"input"})
+      .receive([&](caf::actor& input) {
+                 self->send(input, action_atom::value, std::string{"reload "} + TROUPE_PLUGIN_DIR + "/wind.so");
+               },
+               [&](caf::error& e) { ADD_FAILURE() << remote.render(e); });
+  };
+  auto result = run(t, options);
+  ASSERT_TRUE(result.ok) << result.error;
+  EXPECT_TRUE(sent);
+  EXPECT_EQ(counter(result, "logic", "rules_installed"), 1);
+  EXPECT_EQ(counter(result, "input", "live_commands"), 1);
+}
+
+} // namespace
+} // namespace troupe

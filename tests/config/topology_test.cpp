@@ -223,9 +223,12 @@ contact_event_speed = 0.25
 [actors.logic]
 fountain_every = 5
 fountain_max = 300
+rules = "plugins/wind.so"
+install_after_ticks = 12
 [actors.input]
 timeline = "a.timeline"
 lead_ticks = 30
+live = true
 [actors.slow]
 kind = "observer"
 work_us = 2000
@@ -240,9 +243,13 @@ kind = "observer"
   const auto& logic = std::get<LogicParams>(topology.actor("logic")->params);
   EXPECT_EQ(logic.fountain_every, 5u);
   EXPECT_EQ(logic.fountain_max, 300u);
+  EXPECT_EQ(logic.rules, "plugins/wind.so");
+  EXPECT_EQ(logic.install_after_ticks, 12u);
+  EXPECT_EQ(logic.smoke_ticks, 30u);
   const auto& input = std::get<InputParams>(topology.actor("input")->params);
   EXPECT_EQ(input.timeline, "a.timeline");
   EXPECT_EQ(input.lead_ticks, 30u);
+  EXPECT_TRUE(input.live);
   EXPECT_EQ(std::get<ObserverParams>(topology.actor("slow")->params).work_us, 2000u);
   EXPECT_EQ(std::get<ObserverParams>(topology.actor("quick")->params).work_us, 0u);
   EXPECT_EQ(topology.actors_of_kind("observer").size(), 2u);

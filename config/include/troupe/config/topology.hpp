@@ -141,6 +141,10 @@ struct InputParams {
   std::string timeline;
   /// Ticks of commands sent ahead of the last acknowledged tick.
   std::uint32_t lead_ticks = 120;
+  /// Accept live commands (`reload PATH` from any node, a window's keys): input
+  /// then never promises the whole future, only a few ticks ahead. Implied by
+  /// --watch and by a render window.
+  bool live = false;
 };
 
 /// Parameters of an observer (a snapshot and contact subscriber that measures
