@@ -21,10 +21,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-sim::Vec3 vec3(const std::array<double, 3>& v) {
-  return {static_cast<float>(v[0]), static_cast<float>(v[1]), static_cast<float>(v[2])};
-}
-
 class audio_actor : public bounded_actor {
 public:
   audio_actor(caf::actor_config& cfg, AudioSetup setup)

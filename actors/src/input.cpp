@@ -121,7 +121,9 @@ public:
     if (!action || !setup_.interactive) {
       ++live_refused_;
       aout(this) << "input: refused live command \"" << text << "\": "
-                 << (action ? "this run is not interactive (no window)" : error) << "\n";
+                 << (action ? "input is not live (set [actors.input] live = true, or run with --watch or --window)"
+                            : error)
+                 << "\n";
       return;
     }
     const auto tick = std::max(sealed_sent_, acked_tick_) + 1;

@@ -29,24 +29,31 @@ using namespace std::chrono_literals;
 struct ReloadJob {
   PendingReload request;
   WorldPtr world;               ///< the world the smoke test starts from
-  plugins::SmokeTest test;
+  config::LogicParams params;   ///< how to test it
   RulesPtr plugin;              ///< loaded and passed, or null
   std::string error;            ///< why not
   std::atomic<bool> done{false};
 };
 
+/// "installed", "rejected" or "rolled back".
+const char* verb(const RulesEvent& e) {
+  static constexpr const char* verbs[] = {"installed", "rejected", "rolled back"};
+  return verbs[e.kind];
+}
+
+/// "wind 1 (plugins/wind.so): REASON", for the log line and the report.
+std::string subject(const RulesEvent& e) {
+  return (e.name.empty() ? e.path : e.name + " " + e.version + " (" + e.path + ")") +
+         (e.reason.empty() ? std::string{} : ": " + e.reason);
+}
+
 /// Loads and smoke-tests a plugin (detached: the test takes many ticks' time).
 caf::behavior rules_validator(caf::event_based_actor* self, std::shared_ptr<ReloadJob> job, caf::actor logic) {
-  auto loaded = plugins::RulesPlugin::load(job->request.path);
-  if (auto* err = std::get_if<std::string>(&loaded)) {
-    job->error = *err;
-  } else {
-    auto plugin = std::make_shared<plugins::RulesPlugin>(std::move(std::get<plugins::RulesPlugin>(loaded)));
-    if (auto failed = plugins::smoke_test(*plugin, *job->world, job->test))
-      job->error = plugin->name() + " " + plugin->version() + ": " + *failed;
-    else
-      job->plugin = std::move(plugin);
-  }
+  auto tested = load_tested_rules(job->request.path, *job->world, job->params);
+  if (auto* plugin = std::get_if<RulesPtr>(&tested))
+    job->plugin = std::move(*plugin);
+  else
+    job->error = std::get<std::string>(tested);
   job->done = true;
   self->send(logic, rules_atom::value, job->request.install_tick);
   self->quit();
@@ -364,9 +371,9 @@ private:
     }
     for (auto& [source, actor] : source_actors_)
       send(actor, ack_atom::value, world_->tick, applied_seq_[source]);
-    const double tick_ms = static_cast<double>(steady_now_ns() - tick_started_ns_) / 1e6;
-    tick_ms_.add(tick_ms);
     const auto tick_end_ns = steady_now_ns();
+    const double tick_ms = static_cast<double>(tick_end_ns - tick_started_ns_) / 1e6;
+    tick_ms_.add(tick_ms);
     if (install_pause_pending_ && install_from_ns_ != 0)
       install_pause_ms_.add(static_cast<double>(tick_end_ns - install_from_ns_) / 1e6);
     install_pause_pending_ = false;
@@ -399,8 +406,7 @@ private:
     reload_job_ = std::make_shared<ReloadJob>();
     reload_job_->request = *pending_reload_;
     reload_job_->world = world_;
-    reload_job_->test.ticks = setup_.params.smoke_ticks;
-    reload_job_->test.budget = std::chrono::milliseconds(setup_.params.smoke_budget_ms);
+    reload_job_->params = setup_.params;
     spawn<caf::detached>(rules_validator, reload_job_, caf::actor_cast<caf::actor>(this));
   }
 
@@ -432,10 +438,7 @@ private:
   }
 
   void publish_rules_event(RulesEvent event) {
-    static constexpr const char* verbs[] = {"installed", "rejected", "rolled back"};
-    aout(this) << "logic: rules " << verbs[event.kind] << " at tick " << event.tick << ": "
-               << (event.name.empty() ? event.path : event.name + " " + event.version + " (" + event.path + ")")
-               << (event.reason.empty() ? std::string{} : ": " + event.reason) << "\n";
+    aout(this) << "logic: rules " << verb(event) << " at tick " << event.tick << ": " << subject(event) << "\n";
     for (auto& reader : subscribers_)
       send(reader, event);
     rules_events_.push_back(std::move(event));
@@ -528,14 +531,10 @@ private:
                          {"install_pause_ms", install_pause_ms_.percentiles()}};
     out.notes = {{"rules", rules_ ? rules_->name() + " " + rules_->version() + " (" + rules_->path() + ")"
                                   : std::string{"built-in"}}};
-    static constexpr const char* kinds[] = {"installed", "rejected", "rolled back"};
-    for (std::size_t i = 0; i < rules_events_.size(); ++i) {
-      const auto& e = rules_events_[i];
+    for (std::size_t i = 0; i < rules_events_.size(); ++i)
       out.notes.emplace_back("rules_event_" + std::to_string(i + 1),
-                             "tick " + std::to_string(e.tick) + ": " + kinds[e.kind] + " " +
-                                 (e.name.empty() ? e.path : e.name + " " + e.version + " (" + e.path + ")") +
-                                 (e.reason.empty() ? std::string{} : ": " + e.reason));
-    }
+                             "tick " + std::to_string(rules_events_[i].tick) + ": " + verb(rules_events_[i]) + " " +
+                                 subject(rules_events_[i]));
     out.series = {{"tick_ms", tick_ms_.series()}, {"bodies", bodies_.series()}};
     return out;
   }
@@ -590,6 +589,20 @@ private:
 
 caf::actor spawn_logic(caf::actor_system& sys, LogicSetup setup) {
   return sys.spawn<logic_actor>(std::move(setup));
+}
+
+std::variant<RulesPtr, std::string> load_tested_rules(const std::string& path, const sim::World& world,
+                                                      const config::LogicParams& params) {
+  auto loaded = plugins::RulesPlugin::load(path);
+  if (auto* err = std::get_if<std::string>(&loaded))
+    return *err;
+  auto plugin = std::make_shared<plugins::RulesPlugin>(std::move(std::get<plugins::RulesPlugin>(loaded)));
+  plugins::SmokeTest test;
+  test.ticks = params.smoke_ticks;
+  test.budget = std::chrono::milliseconds(params.smoke_budget_ms);
+  if (auto failed = plugins::smoke_test(*plugin, world, test))
+    return path + ": " + plugin->name() + " " + plugin->version() + ": " + *failed;
+  return RulesPtr{std::move(plugin)};
 }
 
 ActorReport make_report(const Identity& id, const MailboxStats& mailbox) {

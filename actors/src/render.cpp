@@ -35,10 +35,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-sim::Vec3 vec3(const std::array<double, 3>& v) {
-  return {static_cast<float>(v[0]), static_cast<float>(v[1]), static_cast<float>(v[2])};
-}
-
 class render_actor : public bounded_actor {
 public:
   render_actor(caf::actor_config& cfg, RenderSetup setup)
@@ -256,10 +252,8 @@ private:
     zoom_ = std::clamp(zoom_ * std::pow(0.9f, input.scroll), 0.1f, 10.f);
     // Keys become commands: input schedules, numbers and logs them like the
     // timeline's, so a window run replays to the same hash.
-    if (input_ && input.toggle_pause) {
-      paused_ = !paused_;
-      send(input_, action_atom::value, std::string{paused_ ? "pause" : "resume"});
-    }
+    if (input_ && input.toggle_pause && last_world_) // the opposite of what the screen shows
+      send(input_, action_atom::value, std::string{last_world_->paused ? "resume" : "pause"});
     if (input_ && last_world_) {
       const auto& arena = last_world_->arena;
       const auto x = 0.5f * (arena.min.x + arena.max.x), z = 0.5f * (arena.min.z + arena.max.z);
@@ -440,7 +434,6 @@ private:
   caf::actor self_name_;
   caf::actor input_;
   WorldPtr last_world_;
-  bool paused_ = false;
   std::optional<Snapshot> pending_live_;
   bool timer_pending_ = false;
   std::map<std::uint64_t, Snapshot> waiting_; // recorded snapshots ahead of their turn

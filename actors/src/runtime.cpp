@@ -153,18 +153,13 @@ private:
       return "--watch: no rules plugin to watch (give --rules PATH or set [actors.logic] rules)";
     if (rules_path_.empty())
       return {};
-    auto loaded = plugins::RulesPlugin::load(rules_path_);
-    if (auto* err = std::get_if<std::string>(&loaded))
+    const auto world =
+      resume_ ? resume_->world : sim::make_scenario({sim_.scenario, sim_.bodies, sim_.seed, sim_.tick_hz});
+    auto tested = load_tested_rules(rules_path_, world, params);
+    if (auto* err = std::get_if<std::string>(&tested))
       return "rules: " + *err;
-    auto plugin = std::make_shared<plugins::RulesPlugin>(std::move(std::get<plugins::RulesPlugin>(loaded)));
-    auto world = resume_ ? resume_->world : sim::make_scenario({sim_.scenario, sim_.bodies, sim_.seed, sim_.tick_hz});
-    plugins::SmokeTest test;
-    test.ticks = params.smoke_ticks;
-    test.budget = std::chrono::milliseconds(params.smoke_budget_ms);
-    if (auto err = plugins::smoke_test(*plugin, world, test))
-      return "rules: " + rules_path_ + ": " + *err;
     std::lock_guard<std::mutex> guard{logic_state_->mutex};
-    logic_state_->rules = std::move(plugin);
+    logic_state_->rules = std::get<RulesPtr>(std::move(tested));
     return {};
   }
 

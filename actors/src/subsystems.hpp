@@ -10,6 +10,7 @@
 
 #include <caf/actor.hpp>
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -18,9 +19,15 @@
 #include <set>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace troupe {
+
+/// A config triple [x, y, z] as a sim vector.
+inline sim::Vec3 vec3(const std::array<double, 3>& v) {
+  return {static_cast<float>(v[0]), static_cast<float>(v[1]), static_cast<float>(v[2])};
+}
 
 /// Fault injection for one incarnation of one actor (`--chaos`, `--kill`).
 struct Chaos {
@@ -48,6 +55,12 @@ struct CaptureLog {
 };
 
 using RulesPtr = std::shared_ptr<const plugins::RulesPlugin>;
+
+/// Loads the rules plugin at `path` and smoke-tests it on a copy of `world` as
+/// logic's `params` say: the plugin, or why not. Blocking (many ticks' work):
+/// off the tick path.
+std::variant<RulesPtr, std::string> load_tested_rules(const std::string& path, const sim::World& world,
+                                                      const config::LogicParams& params);
 
 /// A reload logic was asked for and has not acted on yet.
 struct PendingReload {

@@ -34,14 +34,13 @@ struct RulesPlugin::Impl {
 
 namespace {
 
-/// A fresh private file name for a copy of `path` (in the temp folder).
-std::string private_copy_name(const std::string& path) {
+/// A fresh private file in the temp folder, for a copy of a plugin.
+std::string private_copy_name() {
   auto pattern = (std::filesystem::temp_directory_path() / "troupe-rules-XXXXXX").string();
   const int fd = ::mkstemp(pattern.data());
   if (fd < 0)
     return {};
   ::close(fd);
-  (void)path;
   return pattern;
 }
 
@@ -55,7 +54,7 @@ std::variant<RulesPlugin, std::string> RulesPlugin::load(const std::string& path
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
     return path + ": no such file";
-  impl->copy = private_copy_name(path);
+  impl->copy = private_copy_name();
   if (impl->copy.empty() ||
       !std::filesystem::copy_file(path, impl->copy, std::filesystem::copy_options::overwrite_existing, ec))
     return path + ": cannot make a private copy to load: " + (ec ? ec.message() : "no temp file");

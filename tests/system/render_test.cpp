@@ -63,6 +63,15 @@ render::Image load(const std::string& path) {
   return std::move(*image);
 }
 
+/// Both runs recorded `count` frames, the same names and the same images.
+void expect_same_frames(const std::string& a, const std::string& b, std::size_t count) {
+  const auto names = frame_names(a + "/frames");
+  ASSERT_EQ(names.size(), count);
+  EXPECT_EQ(frame_names(b + "/frames"), names);
+  for (const auto& name : names)
+    EXPECT_EQ(load(a + "/frames/" + name).rgba, load(b + "/frames/" + name).rgba) << name;
+}
+
 std::array<int, 3> pixel(const render::Image& image, int x, int y) {
   const auto* p = &image.rgba[(static_cast<std::size_t>(y) * image.width + static_cast<std::size_t>(x)) * 4];
   return {p[0], p[1], p[2]};
@@ -117,11 +126,7 @@ TEST(RenderFrames, RenderOnASecondNodeRecordsTheSameImages) {
   const auto json_one = run_ok(examples + "sandbox.toml", one, "--ticks 180");
   const auto json_two = run_ok(examples + "sandbox-two-nodes.toml", two, "--ticks 180");
   EXPECT_EQ(report_hash(json_one), report_hash(json_two));
-  const auto names = frame_names(one + "/frames");
-  ASSERT_EQ(names.size(), 3u);
-  EXPECT_EQ(frame_names(two + "/frames"), names);
-  for (const auto& name : names)
-    EXPECT_EQ(load(one + "/frames/" + name).rgba, load(two + "/frames/" + name).rgba) << name;
+  expect_same_frames(one, two, 3);
 }
 
 TEST(RenderFrames, CrashesOfRenderLoseNoFrame) {
@@ -133,11 +138,7 @@ TEST(RenderFrames, CrashesOfRenderLoseNoFrame) {
   // pick up the frames logic still holds for it.
   const auto json = run_ok(config, stormy, "--ticks 300 --kill render@150 --chaos render=0.02 --max-restarts 1000");
   EXPECT_GT(actor_value(json, "supervisor@main", "restarts_render"), 0);
-  const auto names = frame_names(calm + "/frames");
-  ASSERT_EQ(names.size(), 15u);
-  EXPECT_EQ(frame_names(stormy + "/frames"), names);
-  for (const auto& name : names)
-    EXPECT_EQ(load(calm + "/frames/" + name).rgba, load(stormy + "/frames/" + name).rgba) << name;
+  expect_same_frames(calm, stormy, 15);
 }
 
 TEST(RenderFrames, VideoIsPipedToFfmpegWhenItIsOnPath) {
