@@ -2,9 +2,13 @@
 //   troupe run CONFIG [options]   run a topology, write OUT/report.{json,html}
 //   troupe check CONFIG           validate and print the resolved topology
 //   troupe replay COMMAND_LOG     re-run a recorded run from its command log
-// Exit codes: 0 success, 1 the run failed, 2 bad config or arguments.
+//   troupe node CONFIG --node N   run one node of a topology (one process per node)
+//   troupe up CONFIG [options]    every node as its own process, supervised
+// Exit codes: 0 success, 1 the run failed, 2 bad config, arguments or a refused
+// peer, 3 a supervisor gave up.
 
 #include "report.hpp"
+#include "up.hpp"
 
 #include <troupe/actors/runtime.hpp>
 #include <troupe/config/topology.hpp>
@@ -17,6 +21,9 @@
 #include <iostream>
 #include <map>
 #include <sstream>
+#include <atomic>
+#include <csignal>
+#include <thread>
 #include <unistd.h>
 
 namespace {
@@ -125,6 +132,36 @@ int run_and_report(const config::Topology& topology, RunOptions options) {
   return 0;
 }
 
+/// SIGINT and SIGTERM end a run early and cleanly: logic stops at its tick and
+/// the reports are written. Blocked before any thread starts (every thread
+/// inherits the mask), then awaited by one thread; a second signal exits at once.
+std::atomic<bool> stop_requested{false};
+
+void block_stop_signals(bool with_sigchld) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  if (with_sigchld)
+    sigaddset(&set, SIGCHLD);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+void await_stop_signals() {
+  std::thread([] {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    for (int sig = 0;;) {
+      if (sigwait(&set, &sig) != 0)
+        continue;
+      if (stop_requested.exchange(true))
+        std::_Exit(128 + sig);
+    }
+  }).detach();
+}
+
 /// Reads the topology and tick count a command log was recorded with.
 std::optional<config::Topology> topology_from_log(const std::string& path, RunOptions& options) {
   std::ifstream in(path);
@@ -208,6 +245,25 @@ int main(int argc, char** argv) {
                         "(exit 3); overrides [[nodes]] supervision.max_restarts")
       ->check(CLI::Range(0u, 1000000u));
 
+  std::string node_name;
+  std::uint32_t announce_version = 0;
+  auto* node_cmd = app.add_subcommand("node", "run one node of a topology (its peers run in other processes)");
+  auto* up_cmd = app.add_subcommand("up", "run every node of a topology as its own process, supervised");
+  for (auto* cmd : {node_cmd, up_cmd}) {
+    cmd->add_option("config", config_path, "topology TOML file")->required();
+    add_run_options(cmd);
+    cmd->add_flag("--batch", batch, "as fast as possible (overrides [simulation] mode)");
+    cmd->add_flag("--realtime", realtime, "pace ticks at tick_hz (overrides [simulation] mode)");
+    cmd->add_option("--chaos", chaos, "seeded per-tick failure probability per actor, e.g. physics=0.01");
+    cmd->add_option("--kill", kill, "make an actor fail once at a tick, e.g. physics@120");
+    cmd->add_option("--checkpoint-every", options.checkpoint_every, "write OUT/checkpoints/tick-N.ckpt every N ticks");
+  }
+  node_cmd->add_option("--node", node_name, "the node of the topology this process runs")->required();
+  // Version skew tests: this node greets its peers as another protocol version.
+  node_cmd->add_option("--announce-version", announce_version)->group("");
+  // up forwards its arguments (the config and run options) to every node.
+  up_cmd->allow_extras(false);
+
   auto* check_cmd = app.add_subcommand("check", "validate a topology and print it resolved");
   check_cmd->add_option("config", config_path, "topology TOML file")->required();
 
@@ -217,6 +273,10 @@ int main(int argc, char** argv) {
   add_run_options(replay_cmd);
   replay_cmd->add_option("--resume", options.resume_from, "the checkpoint a resumed run started from");
 
+  const bool serving = argc > 1 && (std::string(argv[1]) == "node" || std::string(argv[1]) == "up" ||
+                                    std::string(argv[1]) == "run");
+  if (serving)
+    block_stop_signals(argc > 1 && std::string(argv[1]) == "up");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -273,6 +333,37 @@ int main(int argc, char** argv) {
   auto topology = load_or_report(config_path);
   if (!topology)
     return exit_bad_input;
+  if (*up_cmd) {
+    for (const auto& node : topology->nodes)
+      if (node.port == 0) {
+        std::cerr << "troupe: " << config_path << ": node " << node.name
+                  << " has port 0: `up` runs nodes as processes that find each other by port, give each one\n";
+        return exit_bad_input;
+      }
+    std::error_code self_error;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", self_error);
+    return app::up(*topology, self_error ? std::string(argv[0]) : self.string(),
+                   std::vector<std::string>(argv + 2, argv + argc), options.out_dir);
+  }
+  await_stop_signals();
+  options.stop_requested = &stop_requested;
+  if (*node_cmd) {
+    options.only_node = node_name;
+    if (announce_version != 0)
+      options.announce_version = announce_version;
+    const bool coordinator = topology->node(node_name) &&
+                             topology->actors_of_kind("logic").front()->node == node_name;
+    if (!coordinator) {
+      const auto result = troupe::run(*topology, options);
+      if (!result.ok) {
+        std::cerr << "troupe: " << result.error << '\n';
+        return result.bad_input ? exit_bad_input : result.escalated ? exit_escalated : exit_run_failed;
+      }
+      std::cout << "troupe: node " << node_name << ": "
+                << (result.error.empty() ? "the run is over" : result.error) << '\n';
+      return 0;
+    }
+  }
   if (!audio_output.empty())
     for (auto& actor : topology->actors)
       if (auto* audio = std::get_if<config::AudioParams>(&actor.params))

@@ -9,12 +9,17 @@
 #include <troupe/actors/bounded_actor.hpp>
 #include <troupe/actors/metrics.hpp>
 #include <troupe/messages/caf_types.hpp>
+#include <troupe/messages/compact.hpp>
+#include <troupe/sim/physics.hpp>
+#include <troupe/sim/rules.hpp>
 #include <troupe/sim/scenario.hpp>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
 #include <benchmark/benchmark.h>
+
+#include <chrono>
 
 namespace troupe {
 namespace {
@@ -181,6 +186,80 @@ void BM_SnapshotDecode(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_SnapshotDecode)->Arg(1000)->Arg(100000)->Unit(benchmark::kMicrosecond);
+
+// --- Compact snapshots ------------------------------------------------------
+
+/// The worlds of a sandbox of 10k bodies falling from their lattice into a pile
+/// (fountain on), one per tick for a second: simulated once, shared by the runs.
+const std::vector<WorldPtr>& falling_sandbox() {
+  static const std::vector<WorldPtr> worlds = [] {
+    sim::World world = sim::make_scenario({.name = "sandbox", .bodies = 10000, .seed = 1, .tick_hz = 60});
+    tbb::task_arena arena;
+    const auto parallel = sim::Parallel::in_arena(arena);
+    std::vector<sim::ContactEvent> events;
+    std::vector<WorldPtr> out;
+    for (int t = 0; t < 60; ++t) {
+      sim::before_physics(world);
+      sim::step(world, sim::PhysicsSettings{}, parallel, events);
+      sim::after_physics(world);
+      events.clear();
+      out.push_back(std::make_shared<const sim::World>(world));
+    }
+    return out;
+  }();
+  return worlds;
+}
+
+// One remote subscriber that acknowledges every generation before the next:
+// a keyframe, then deltas against the previous generation. Counters:
+// bytes_per_moving_body (body bytes of the deltas per body that moved),
+// wire_bytes_per_moving_body (the whole framed message), keyframe_bytes_per_body,
+// raw_bytes_per_body (Boost encoding of the world), encode_us and decode_us per
+// snapshot (encode includes quantizing the world).
+void BM_CompactSnapshotBytes(benchmark::State& state) {
+  const auto& worlds = falling_sandbox();
+  using clock = std::chrono::steady_clock;
+  double encode_s = 0, decode_s = 0, body_bytes = 0, wire_bytes = 0, moving = 0, keyframe_bytes = 0;
+  std::size_t snapshots = 0;
+  std::vector<char> frame;
+  for (auto _ : state) {
+    SnapshotEncoder encoder(std::make_shared<SnapshotHistory>());
+    SnapshotDecoder decoder;
+    std::uint64_t acked = 0;
+    for (std::size_t k = 0; k < worlds.size(); ++k) {
+      const Snapshot in{k + 1, worlds[k]->tick, worlds[k], {{1, k}}, sim::world_hash(*worlds[k]), 0};
+      const auto t0 = clock::now();
+      const CompactSnapshot compact = encoder.encode(in, acked);
+      const auto t1 = clock::now();
+      Snapshot out;
+      if (auto err = decoder.decode(compact, out)) {
+        state.SkipWithError(err->message.c_str());
+        return;
+      }
+      const auto t2 = clock::now();
+      encode_s += std::chrono::duration<double>(t1 - t0).count();
+      decode_s += std::chrono::duration<double>(t2 - t1).count();
+      ++snapshots;
+      acked = out.generation;
+      encode_framed(compact, frame);
+      if (compact.base_generation == 0) {
+        keyframe_bytes = static_cast<double>(compact.bytes.size()) / compact.body_count;
+      } else {
+        body_bytes += static_cast<double>(compact.bytes.size());
+        wire_bytes += static_cast<double>(frame.size());
+        moving += compact.moving_count;
+      }
+    }
+  }
+  state.counters["bytes_per_moving_body"] = body_bytes / moving;
+  state.counters["wire_bytes_per_moving_body"] = wire_bytes / moving;
+  state.counters["keyframe_bytes_per_body"] = keyframe_bytes;
+  state.counters["raw_bytes_per_body"] =
+    static_cast<double>(encode(*worlds.back()).size()) / static_cast<double>(worlds.back()->size());
+  state.counters["encode_us"] = encode_s * 1e6 / static_cast<double>(snapshots);
+  state.counters["decode_us"] = decode_s * 1e6 / static_cast<double>(snapshots);
+}
+BENCHMARK(BM_CompactSnapshotBytes)->Iterations(3)->Unit(benchmark::kMillisecond);
 
 // --- 20 senders into 1 -----------------------------------------------------
 

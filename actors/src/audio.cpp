@@ -72,14 +72,15 @@ public:
     return {
       [this](connect_atom, const std::string& role, const caf::actor& peer) {
         if (role == "logic")
-          send(peer, subscribe_atom::value, caf::actor_cast<caf::actor>(this));
+          // By name: logic's first tick waits for every named reader.
+          send(peer, subscribe_atom::value, caf::actor_cast<caf::actor>(this), setup_.id.name, std::uint64_t{0},
+               std::uint32_t{0});
       },
       [this](const ContactBatch& batch) { on_contacts(batch); },
-      [this](const Snapshot& snapshot) {
-        setup_.chaos.strike(snapshot.tick);
-        last_tick_ = std::max(last_tick_, snapshot.tick);
-        render_until(snapshot.tick);
-        finish_if_due();
+      [this](const Snapshot& snapshot) { on_snapshot(snapshot); },
+      [this](const CompactSnapshot& compact) {
+        if (auto snapshot = compact_.receive(compact, caf::actor_cast<caf::actor>(current_sender()), caf::actor_cast<caf::actor>(this)))
+          on_snapshot(*snapshot);
       },
       [this](flush_atom, std::uint64_t final_tick) {
         final_tick_ = final_tick;
@@ -163,6 +164,13 @@ private:
     finish_promise_.deliver(report());
   }
 
+  void on_snapshot(const Snapshot& snapshot) {
+    setup_.chaos.strike(snapshot.tick);
+    last_tick_ = std::max(last_tick_, snapshot.tick);
+    render_until(snapshot.tick);
+    finish_if_due();
+  }
+
   ActorReport report() {
     auto out = make_report(setup_.id, mailbox_stats());
     const auto stats = mixer_ ? mixer_->stats() : audio::MixerStats{};
@@ -180,6 +188,8 @@ private:
                     {"late_batches", static_cast<double>(late_batches_)},
                     {"flush_timeouts", static_cast<double>(flush_timeouts_)},
                     {"live_device", mixer_ && !mixer_->is_loopback() ? 1.0 : 0.0}};
+    for (auto& counter : compact_.counters())
+      out.counters.push_back(std::move(counter));
     return out;
   }
 
@@ -187,6 +197,7 @@ private:
   static constexpr std::int64_t max_block = 4800;
 
   AudioSetup setup_;
+  CompactReceiver compact_;
   std::unique_ptr<audio::Mixer> mixer_;
   std::unique_ptr<audio::WavWriter> wav_;
   std::string notice_;

@@ -97,6 +97,15 @@ public:
   caf::behavior make_behavior() override {
     set_down_handler([this](caf::down_msg& msg) {
       std::erase_if(subscribers_, [&](const caf::actor& a) { return a.address() == msg.source; });
+      remote_.erase(msg.source);
+      if (msg.reason == caf::exit_reason::remote_link_unreachable) {
+        // The reader's node is lost, not the reader removed: keep what it has
+        // not written; its next incarnation subscribes and gets it all.
+        for (auto& [name, log] : captures_)
+          if (log.reader.address() == msg.source)
+            log.reader = nullptr;
+        return;
+      }
       // A recording reader's stable name goes down only when its supervisor
       // removed it for good: stop holding ticks for it.
       if (std::erase_if(captures_, [&](const auto& kv) { return kv.second.reader.address() == msg.source; }) > 0) {
@@ -106,8 +115,14 @@ public:
     });
     return {
       [this](connect_atom, const std::string& role, caf::actor peer) {
-        if (role == "physics")
-          physics_ = std::move(peer);
+        if (role != "physics")
+          return;
+        physics_ = std::move(peer);
+        // A new physics (its node came back): the step in flight went nowhere.
+        if (stepping_)
+          request_step();
+        else
+          try_tick();
       },
       [this](subscribe_atom, caf::actor reader) { subscribe(reader); },
       [this](subscribe_atom, caf::actor reader, const std::string& name, std::uint64_t every,
@@ -175,6 +190,12 @@ public:
       [this](step_atom) {
         if (stepping_)
           request_step();
+      },
+      [this](ack_atom, const caf::actor& reader, std::uint64_t generation) {
+        // A remote reader decoded this generation (0: it holds none).
+        auto remote = remote_.find(reader.address());
+        if (remote != remote_.end() && (generation == 0 || generation > remote->second.acked))
+          remote->second.acked = generation;
       },
       [this](report_atom) { return report(); },
     };
@@ -306,7 +327,11 @@ private:
   /// next incarnation), so physics re-runs the pending tick.
   void request_step() {
     request(physics_, caf::infinite, step_atom::value, pending_step_)
-      .then([this](StepResult& result) { end_tick(result); },
+      .then([this](StepResult& result) {
+              // A step asked twice (physics came back) may be answered twice.
+              if (stepping_ && result.tick == pending_step_.tick)
+                end_tick(result);
+            },
             [this](caf::error&) {
               // Ask again a moment later (a flood would only fill the stable
               // name's hold); the supervisor decides when physics is beyond help.
@@ -353,14 +378,13 @@ private:
       if (snapshot.tick % log.every != 0)
         continue;
       log.unacked.push_back(snapshot);
-      send(log.reader, capture_atom::value, snapshot);
+      if (log.reader) // null while the reader's node is lost
+        send(log.reader, capture_atom::value, snapshot);
       captured = true;
     }
     if (captured)
       save_captures();
-    auto published = caf::make_message(std::move(snapshot));
-    for (auto& reader : subscribers_)
-      send(reader, published);
+    publish(std::move(snapshot));
     if (setup_.state) {
       std::lock_guard<std::mutex> guard{setup_.state->mutex};
       setup_.state->world = world_;
@@ -459,6 +483,36 @@ private:
       monitor(reader);
       subscribers_.push_back(reader);
     }
+    // A (new incarnation of a) reader on another node holds no generation yet.
+    if (reader.node() != node())
+      remote_.insert_or_assign(reader.address(), Remote{SnapshotEncoder{history(), setup_.keyframe_every}, 0});
+  }
+
+  std::shared_ptr<SnapshotHistory> history() {
+    if (!history_)
+      history_ = std::make_shared<SnapshotHistory>();
+    return history_;
+  }
+
+  /// The snapshot to every subscriber: as is (a pointer) on this node, compact
+  /// (quantized, a delta against what the reader acknowledged) on another.
+  void publish(Snapshot snapshot) {
+    auto published = caf::make_message(snapshot);
+    for (auto& reader : subscribers_) {
+      auto remote = remote_.find(reader.address());
+      if (remote == remote_.end()) {
+        send(reader, published);
+        continue;
+      }
+      auto compact = remote->second.encoder.encode(snapshot, remote->second.acked);
+      compact_bytes_ += compact.bytes.size();
+      compact_moving_ += compact.moving_count;
+      keyframes_sent_ += compact.base_generation == 0 ? 1 : 0;
+      ++compact_sent_;
+      if (compact.moving_count > 0)
+        bytes_per_moving_.add(static_cast<double>(compact.bytes.size()) / compact.moving_count);
+      send(reader, std::move(compact));
+    }
   }
 
   void save_captures() {
@@ -519,6 +573,12 @@ private:
                     {"input_events", static_cast<double>(events_)},
                     {"checkpoints", static_cast<double>(checkpoints_)},
                     {"subscribers", static_cast<double>(subscribers_.size())},
+                    {"compact_snapshots_sent", static_cast<double>(compact_sent_)},
+                    {"compact_keyframes_sent", static_cast<double>(keyframes_sent_)},
+                    {"compact_bytes_sent", static_cast<double>(compact_bytes_)},
+                    {"bytes_per_moving_body",
+                     compact_moving_ == 0 ? 0.0
+                                         : static_cast<double>(compact_bytes_) / static_cast<double>(compact_moving_)},
                     {"step_retries", static_cast<double>(step_retries_total_)},
                     {"capture_holds", static_cast<double>(capture_holds_)},
                     {"rules_installed", rules_count(RulesEvent::installed)},
@@ -529,6 +589,8 @@ private:
     out.distributions = {{"tick_ms", tick_ms_.percentiles()},
                          {"step_ms", step_ms_.percentiles()},
                          {"install_pause_ms", install_pause_ms_.percentiles()}};
+    if (compact_sent_ > 0)
+      out.distributions.emplace_back("bytes_per_moving_body", bytes_per_moving_.percentiles());
     out.notes = {{"rules", rules_ ? rules_->name() + " " + rules_->version() + " (" + rules_->path() + ")"
                                   : std::string{"built-in"}}};
     for (std::size_t i = 0; i < rules_events_.size(); ++i)
@@ -546,6 +608,16 @@ private:
   caf::actor physics_;
   caf::actor controller_;
   std::vector<caf::actor> subscribers_;
+  /// Per subscriber on another node: its encoder and the newest generation it
+  /// acknowledged (the base of the next delta).
+  struct Remote {
+    SnapshotEncoder encoder;
+    std::uint64_t acked = 0;
+  };
+  std::map<caf::actor_addr, Remote> remote_;
+  std::shared_ptr<SnapshotHistory> history_;
+  std::uint64_t compact_sent_ = 0, keyframes_sent_ = 0, compact_bytes_ = 0, compact_moving_ = 0;
+  SampleRecorder bytes_per_moving_;
   std::map<std::uint32_t, caf::actor> source_actors_;
   std::map<std::uint32_t, std::uint64_t> sealed_;      // source -> sealed through tick
   std::map<std::uint32_t, std::uint64_t> applied_seq_; // source -> last applied seq

@@ -22,9 +22,15 @@ public:
     return {
       [this](connect_atom, const std::string& role, const caf::actor& peer) {
         if (role == "logic")
-          send(peer, subscribe_atom::value, caf::actor_cast<caf::actor>(this));
+          // By name: logic's first tick waits for every named reader.
+          send(peer, subscribe_atom::value, caf::actor_cast<caf::actor>(this), setup_.id.name, std::uint64_t{0},
+               std::uint32_t{0});
       },
       [this](const Snapshot& snapshot) { on_snapshot(snapshot); },
+      [this](const CompactSnapshot& compact) {
+        if (auto snapshot = compact_.receive(compact, caf::actor_cast<caf::actor>(current_sender()), caf::actor_cast<caf::actor>(this)))
+          on_snapshot(*snapshot);
+      },
       [this](const ContactBatch& batch) {
         ++contact_batches_;
         contact_events_ += batch.events.size();
@@ -65,12 +71,15 @@ private:
                     {"contact_batches", static_cast<double>(contact_batches_)},
                     {"contact_events", static_cast<double>(contact_events_)},
                     {"rules_events", static_cast<double>(rules_events_)}};
+    for (auto& counter : compact_.counters())
+      out.counters.push_back(std::move(counter));
     out.distributions = {{"handoff_us", handoff_us_.percentiles()}};
     out.series = {{"handoff_us", handoff_us_.series()}};
     return out;
   }
 
   ObserverSetup setup_;
+  CompactReceiver compact_;
   std::uint64_t last_generation_ = 0;
   std::uint64_t seen_ = 0;
   std::uint64_t skipped_ = 0;

@@ -62,6 +62,10 @@ public:
         subscribe();
       },
       [this](const Snapshot& snapshot) { on_live(snapshot); },
+      [this](const CompactSnapshot& compact) {
+        if (auto snapshot = compact_.receive(compact, caf::actor_cast<caf::actor>(current_sender()), self_name_))
+          on_live(*snapshot);
+      },
       [this](capture_atom, const Snapshot& snapshot) { on_capture(snapshot); },
       [](const ContactBatch&) {}, // the bus sends contacts and rules events to every reader
       [](const RulesEvent&) {},
@@ -397,6 +401,8 @@ private:
                     {"flush_timeouts", static_cast<double>(flush_timeouts_)},
                     {"disabled", disabled_.empty() ? 0.0 : 1.0},
                     {"incarnation", static_cast<double>(setup_.chaos.incarnation)}};
+    for (auto& counter : compact_.counters())
+      out.counters.push_back(std::move(counter));
     out.distributions = {{"frame_ms", frame_ms_.percentiles()},
                          {"snapshot_age_ms", age_ms_.percentiles()},
                          {"frame_save_ms", save_ms_.percentiles()}};
@@ -423,6 +429,7 @@ private:
   static constexpr auto window_poll = std::chrono::milliseconds(16);
 
   RenderSetup setup_;
+  CompactReceiver compact_;
   std::optional<render::Renderer> renderer_;
   std::optional<render::Camera> configured_camera_;
   float yaw_ = 0, pitch_ = 0, zoom_ = 1;

@@ -11,12 +11,16 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
 
 #include <troupe/sim/scenario.hpp>
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <mutex>
+#include <set>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -33,37 +37,139 @@ namespace {
 
 using namespace std::chrono_literals;
 
+/// One line to stderr in one write: the nodes of `troupe up` share a terminal.
+void say(const std::string& line) {
+  std::cerr << line + "\n" << std::flush;
+}
+
+std::string hex(std::uint64_t value) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
 /// How long a run may go without a progress message before it is declared stuck.
 constexpr auto stall_timeout = 60s;
 
 class node_config : public caf::actor_system_config {
 public:
-  node_config() {
+  node_config(const config::Topology& topology, const config::NodeSpec& node) {
     load<caf::io::middleman>();
+    if (topology.network.tls()) {
+      // Mutual TLS: this node shows its certificate and trusts only the CA's.
+      load<caf::openssl::manager>();
+      openssl_cafile = config::resolve_relative(topology, topology.network.tls_ca);
+      openssl_certificate = config::resolve_relative(topology, node.tls_certificate);
+      openssl_key = config::resolve_relative(topology, node.tls_key);
+    }
     register_message_types(*this);
     set("logger.console", caf::atom("none"));
+    // 0.17 ships heartbeats off: a dead peer would be noticed only when TCP
+    // gives up. Over TLS, 0.17's heartbeats break links (they drop every few
+    // seconds): there the link watcher pings instead.
+    if (!topology.network.tls()) {
+      set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(topology.network.heartbeat_ms)});
+      set("middleman.connection-timeout", caf::timespan{std::chrono::milliseconds(topology.network.node_timeout_ms)});
+    }
   }
 };
 
 /// One node of the topology, running in this process.
 struct LocalNode {
   const config::NodeSpec* spec = nullptr;
-  node_config cfg;
+  std::unique_ptr<node_config> cfg;
   std::unique_ptr<caf::actor_system> system;
   caf::actor supervisor;
   caf::actor directory;
   std::uint16_t port = 0;
-  std::map<std::string, caf::actor> actors; // stable names of local actors
-  std::map<std::string, caf::actor> peers;  // every actor's stable name, seen from here
+  std::map<std::string, caf::actor> actors;      // stable names of local actors
+  std::mutex peers_mutex;                        // guards what changes when a lost node comes back:
+  std::map<std::string, caf::actor> directories; // other nodes' directories, by node name
+  std::map<std::string, caf::actor> peers;       // every actor's stable name, seen from here
+
+  std::map<std::string, caf::actor> peers_copy() {
+    std::lock_guard<std::mutex> guard{peers_mutex};
+    return peers;
+  }
 };
 
-caf::behavior directory_behavior(caf::event_based_actor*, std::map<std::string, caf::actor> names) {
+/// A node's front door, published on its port: peers greet it (protocol version
+/// and topology digest), then look up the stable names of its actors, ask for its
+/// supervisor's report, and, from the coordinator, tell it the run is over.
+struct DirectoryState {
+  std::string node;
+  std::uint32_t version = protocol_version;
+  std::uint64_t digest = 0;
+  std::map<std::string, caf::actor> names;
+  caf::actor supervisor;
+  caf::actor controller; ///< told when the coordinator finishes the run
+  std::set<caf::node_id> greeted;
+  std::map<std::string, caf::actor> greeters; ///< directories of the nodes that dialed us
+};
+
+caf::behavior directory_behavior(caf::stateful_actor<DirectoryState>* self, DirectoryState init) {
+  self->state = std::move(init);
+  // Only a peer that greeted us with the right version and topology gets in.
+  auto admitted = [self] {
+    const auto& sender = self->current_sender();
+    return sender && (sender->node() == self->node() || self->state.greeted.count(sender->node()) > 0);
+  };
+  auto refusal = [self] {
+    return make_error(errc::unknown_peer, "node " + self->state.node + " refuses a peer that has not greeted it");
+  };
   return {
-    [names](lookup_atom, const std::string& name) -> caf::result<caf::actor> {
-      auto i = names.find(name);
-      if (i == names.end())
-        return make_error(errc::unknown_peer, "no actor named \"" + name + "\" on this node");
+    [self](hello_atom, std::uint32_t version, std::uint64_t digest, const std::string& peer,
+           const caf::actor& directory) -> caf::result<std::string> {
+      auto& st = self->state;
+      std::string why;
+      if (version != st.version)
+        why = "it speaks protocol version " + std::to_string(version) + ", node " + st.node + " speaks " +
+              std::to_string(st.version);
+      else if (digest != st.digest)
+        why = "its topology differs from node " + st.node + "'s (digest " + hex(digest) + ", here " + hex(st.digest) +
+              "): start every node from the same config";
+      if (!why.empty()) {
+        say("troupe: node " + st.node + ": refused node " + peer + ": " + why);
+        return make_error(errc::protocol_mismatch, "node " + st.node + " refused node " + peer + ": " + why);
+      }
+      st.greeted.insert(self->current_sender()->node());
+      st.greeters[peer] = directory;
+      return st.node;
+    },
+    // This node dialed a peer that accepted its greeting: admit the peer too.
+    [self](hello_atom, const caf::node_id& peer) {
+      if (self->current_sender() && self->current_sender()->node() == self->node())
+        self->state.greeted.insert(peer);
+    },
+    // This node asks whether `peer` has dialed it (yet again, after a loss).
+    [self](hello_atom, const std::string& peer) -> caf::result<caf::actor> {
+      if (self->current_sender() && self->current_sender()->node() == self->node())
+        if (auto i = self->state.greeters.find(peer); i != self->state.greeters.end())
+          return i->second;
+      return make_error(errc::unknown_peer, "node " + peer + " has not dialed node " + self->state.node);
+    },
+    [self, admitted, refusal](lookup_atom, const std::string& name) -> caf::result<caf::actor> {
+      if (!admitted())
+        return refusal();
+      auto i = self->state.names.find(name);
+      if (i == self->state.names.end())
+        return make_error(errc::unknown_peer, "no actor named \"" + name + "\" on node " + self->state.node);
       return i->second;
+    },
+    [self, admitted, refusal](report_atom) -> caf::result<ActorReport> {
+      if (!admitted())
+        return refusal();
+      auto promise = self->make_response_promise<ActorReport>();
+      self->request(self->state.supervisor, 10s, report_atom::value)
+        .then([promise](ActorReport& report) mutable { promise.deliver(std::move(report)); },
+              [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
+      return promise;
+    },
+    // A sign of life for a peer's link watcher.
+    [self](tick_atom) { return caf::make_message(tick_atom::value, self->state.node); },
+    [self, admitted](finish_atom) {
+      if (admitted())
+        self->send(self->state.controller, finish_atom::value);
     },
   };
 }
@@ -94,15 +200,25 @@ public:
     if (auto err = start(); !err.empty()) {
       result.error = err;
       result.escalated = escalated_at_start_;
+      result.bad_input = bad_input_; // a peer refused this node
+      if (stop_requested() && !coordinator_) {
+        result.ok = true; // asked to stop before the run began: nothing was lost
+        result.served = true;
+      }
       shutdown();
       return result;
     }
     for (auto& node : nodes_)
       result.node_ports.emplace_back(node->spec->name, node->port);
-    wait_for_end(result);
-    result.wall_seconds = static_cast<double>(steady_now_ns() - started) / 1e9;
-    collect_reports(result);
-    result.command_log = command_log_;
+    if (coordinator_) {
+      wait_for_end(result);
+      result.wall_seconds = static_cast<double>(steady_now_ns() - started) / 1e9;
+      collect_reports(result);
+      result.command_log = command_log_;
+    } else {
+      serve(result);
+      result.wall_seconds = static_cast<double>(steady_now_ns() - started) / 1e9;
+    }
     shutdown();
     return result;
   }
@@ -110,6 +226,21 @@ public:
 private:
   /// Everything that can fail because of user input, before any actor starts.
   std::string prepare() {
+    if (!options_.only_node.empty() && !topology_.node(options_.only_node)) {
+      bad_input_ = true;
+      std::string names;
+      for (const auto& node : topology_.nodes)
+        names += (names.empty() ? "" : ", ") + node.name;
+      return topology_.path + ": no node named \"" + options_.only_node + "\" (nodes: " + names + ")";
+    }
+    if (!options_.only_node.empty())
+      for (const auto& node : topology_.nodes)
+        if (node.port == 0) {
+          bad_input_ = true;
+          return topology_.path + ": node " + node.name +
+                 " has port 0: nodes in separate processes find each other by port, give each one";
+        }
+    coordinator_ = is_local(topology_.actors_of_kind("logic").front()->node);
     std::filesystem::create_directories(options_.out_dir);
     if (!options_.resume_from.empty()) {
       Checkpoint checkpoint;
@@ -120,7 +251,9 @@ private:
     const auto* input = topology_.actors_of_kind("input").front();
     const auto& params = std::get<config::InputParams>(input->params);
     std::string script_path = options_.replay_log;
-    if (script_path.empty() && !params.timeline.empty())
+    if (!is_local(input->node))
+      script_path.clear(); // input reads it on its own node
+    if (script_path.empty() && !params.timeline.empty() && is_local(input->node))
       script_path = config::resolve_relative(topology_, params.timeline);
     if (!script_path.empty()) {
       auto loaded = load_script(script_path);
@@ -145,6 +278,8 @@ private:
   /// and smoke-tested on the starting world before anything starts.
   std::string prepare_rules() {
     const auto& logic = *topology_.actors_of_kind("logic").front();
+    if (!is_local(logic.node))
+      return {};
     const auto& params = std::get<config::LogicParams>(logic.params);
     rules_path_ = !options_.rules.empty() ? options_.rules
                   : params.rules.empty()  ? std::string{}
@@ -175,7 +310,7 @@ private:
       return;
     }
     const auto& input = *topology_.actors_of_kind("input").front();
-    auto target = node_of(input.node).actors[input.name];
+    auto target = node_of(topology_.actors_of_kind("logic").front()->node).peers_copy().at(input.name);
     std::cout << "troupe: watching " << rules_path_ << " for new builds of the rules" << std::endl;
     watcher_ = std::thread([this, target, name = path.filename().string(), rules = rules_path_] {
       alignas(inotify_event) char buffer[4096];
@@ -252,6 +387,7 @@ private:
       setup.id = identity(spec);
       setup.simulation = sim_;
       setup.params = std::get<config::LogicParams>(spec.params);
+      setup.keyframe_every = topology_.network.keyframe_every;
       setup.sources = {1};
       setup.resume = resume_;
       setup.checkpoint_every = options_.checkpoint_every;
@@ -261,9 +397,14 @@ private:
       if (resume_)
         for (auto& ack : resume_->acks)
           setup.applied_before_run += ack.seq;
+      // The first tick waits for every reader, wherever it runs: a reader on a
+      // node that starts later still sees the run from its beginning.
       for (const auto* render : topology_.actors_of_kind("render"))
         if (std::get<config::RenderParams>(render->params).frames_every > 0)
           setup.awaiting_readers.insert(render->name);
+      for (const auto& reader : topology_.actors)
+        if (reader.kind == "audio" || reader.kind == "observer")
+          setup.awaiting_readers.insert(reader.name);
       {
         std::lock_guard<std::mutex> guard{logic_state_->mutex};
         if (n > 0 && logic_state_->world)
@@ -330,8 +471,8 @@ private:
 
   /// Connects a (new) incarnation to its peers, using the handles its node
   /// resolved. Runs in the node's supervisor after a restart.
-  void wire(const LocalNode& node, const config::ActorSpec& spec, const caf::actor& child, bool restarted) {
-    const auto& peers = node.peers;
+  void wire(LocalNode& node, const config::ActorSpec& spec, const caf::actor& child, bool restarted) {
+    const auto peers = node.peers_copy();
     const auto& physics = topology_.actors_of_kind("physics").front()->name;
     if (spec.kind == "logic") {
       caf::anon_send(child, connect_atom::value, std::string{"physics"}, peers.at(physics));
@@ -339,7 +480,7 @@ private:
         caf::anon_send(child, start_atom::value, controller_handle_);
         // Readers subscribe again; input sends everything logic has not acknowledged.
         for (const auto& other : topology_.actors)
-          if (other.kind != "logic" && other.kind != "physics")
+          if (other.kind != "logic" && other.kind != "physics" && peers.at(other.name))
             connect_to_logic(other, peers.at(other.name), peers);
       }
     } else if (spec.kind != "physics") {
@@ -362,11 +503,18 @@ private:
       caf::anon_send(target, connect_atom::value, std::string{"logic"}, logic);
   }
 
+  bool is_local(const std::string& node) const {
+    return options_.only_node.empty() || options_.only_node == node;
+  }
+
   std::string start() {
     for (const auto& spec : topology_.nodes) {
+      if (!is_local(spec.name))
+        continue;
       auto node = std::make_unique<LocalNode>();
       node->spec = &spec;
-      node->system = std::make_unique<caf::actor_system>(node->cfg);
+      node->cfg = std::make_unique<node_config>(topology_, spec);
+      node->system = std::make_unique<caf::actor_system>(*node->cfg);
       nodes_.push_back(std::move(node));
     }
     // One supervisor per node, its children in start order (physics, logic,
@@ -427,70 +575,328 @@ private:
         started_.push_back({node.get(), actor.name, node->actors[actor.name]});
       }
     }
+    // The controller: the coordinator's end-of-run channel, or what a served
+    // node waits on for the coordinator's word.
+    auto& home = *nodes_.front();
+    const auto& logic = *topology_.actors_of_kind("logic").front();
+    controller_ = std::make_unique<caf::scoped_actor>(coordinator_ ? *node_of(logic.node).system : *home.system);
+    controller_handle_ = caf::actor{*controller_};
     for (auto& node : nodes_) {
-      node->directory = node->system->spawn(directory_behavior, node->actors);
-      auto port = node->system->middleman().publish(node->directory, node->spec->port,
-                                                    node->spec->host.c_str(), true);
+      DirectoryState directory;
+      directory.node = node->spec->name;
+      directory.version = options_.announce_version;
+      directory.digest = config::topology_digest(topology_);
+      directory.names = node->actors;
+      directory.supervisor = node->supervisor;
+      directory.controller = controller_handle_;
+      node->directory = node->system->spawn(directory_behavior, std::move(directory));
+      auto port = topology_.network.tls()
+                    ? caf::openssl::publish(node->directory, node->spec->port, node->spec->host.c_str(), true)
+                    : node->system->middleman().publish(node->directory, node->spec->port,
+                                                        node->spec->host.c_str(), true);
       if (!port)
         return "node " + node->spec->name + ": cannot listen on " + node->spec->host + ":" +
                std::to_string(node->spec->port) + ": " + node->system->render(port.error());
       node->port = *port;
     }
-    // Every node resolves every actor's stable name once (local, or a proxy).
+    // Every node greets every other node, then resolves every actor's stable
+    // name once (local, or a proxy).
     for (auto& node : nodes_) {
+      // The nodes this one dials first (a refusal ends it at once), then those
+      // that dial it.
+      std::vector<const config::NodeSpec*> others;
+      for (const bool dialing : {true, false})
+        for (const auto& other : topology_.nodes)
+          if (other.name != node->spec->name && dials(node->spec->name, other.name) == dialing)
+            others.push_back(&other);
+      for (const auto* other_ptr : others) {
+        const auto& other = *other_ptr;
+        auto reached = reach(*node, other, steady_now_ns() + ms_to_ns(topology_.network.connect_timeout_ms));
+        if (auto* err = std::get_if<std::string>(&reached))
+          return *err;
+        node->directories[other.name] = std::get<caf::actor>(reached);
+      }
       for (const auto& actor : topology_.actors) {
         std::string err;
-        node->peers[actor.name] = resolve(*node, actor, err);
+        auto found = resolve(*node, actor, err);
         if (!err.empty())
           return err;
+        std::lock_guard<std::mutex> guard{node->peers_mutex};
+        node->peers[actor.name] = std::move(found);
       }
     }
-    const auto& logic = *topology_.actors_of_kind("logic").front();
-    auto& logic_node = node_of(logic.node);
-    controller_ = std::make_unique<caf::scoped_actor>(*logic_node.system);
-    controller_handle_ = caf::actor{*controller_};
-    for (auto& node : nodes_)
-      (*controller_)->monitor(node->supervisor);
-    for (const auto& spec : topology_.actors) {
-      auto& node = node_of(spec.node);
-      wire(node, spec, node.actors[spec.name], false);
+    if (coordinator_) {
+      for (auto& node : nodes_)
+        (*controller_)->monitor(node->supervisor);
     }
-    logic_actor_ = logic_node.actors[logic.name];
-    (*controller_)->send(logic_actor_, start_atom::value, controller_handle_);
-    const auto& input = *topology_.actors_of_kind("input").front();
-    caf::anon_send(node_of(input.node).actors[input.name], start_atom::value);
-    if (options_.watch)
-      start_watching();
+    for (const auto& spec : topology_.actors)
+      if (is_local(spec.node)) {
+        auto& node = node_of(spec.node);
+        wire(node, spec, node.actors[spec.name], false);
+      }
+    for (auto& node : nodes_)
+      if (!node->directories.empty())
+        watchers_.emplace_back([this, n = node.get()] { watch_links(*n); });
+    if (coordinator_) {
+      auto& logic_node = node_of(logic.node);
+      logic_actor_ = logic_node.actors[logic.name];
+      (*controller_)->send(logic_actor_, start_atom::value, controller_handle_);
+      const auto& input = *topology_.actors_of_kind("input").front();
+      caf::anon_send(logic_node.peers_copy().at(input.name), start_atom::value);
+      if (options_.watch)
+        start_watching();
+    }
     return {};
+  }
+
+  bool stop_requested() const { return options_.stop_requested && options_.stop_requested->load(); }
+
+  static std::int64_t ms_to_ns(std::uint64_t ms) { return static_cast<std::int64_t>(ms) * 1'000'000; }
+
+  /// Of two nodes, the one listed first in the topology dials the other: one
+  /// connection per pair (BASP keeps only one of two crossing connections, and
+  /// what was sent on the other is lost).
+  bool dials(const std::string& from, const std::string& to) const {
+    for (const auto& node : topology_.nodes) {
+      if (node.name == from)
+        return true;
+      if (node.name == to)
+        return false;
+    }
+    return false;
+  }
+
+  /// `from`'s handle on `to`'s directory, after a greeting both sides agree
+  /// on: `from` dials `to` and greets it, or waits for `to` to do so. Retries
+  /// with backoff until `deadline_ns` (a peer may not be up yet, or be
+  /// restarting); `lost` is a handle that no longer counts. A refused greeting
+  /// ends the attempt at once.
+  std::variant<caf::actor, std::string> reach(LocalNode& from, const config::NodeSpec& to, std::int64_t deadline_ns,
+                                              const caf::actor& lost = nullptr) {
+    const std::uint16_t port = is_local(to.name) ? node_of(to.name).port : to.port;
+    const auto where = to.host + ":" + std::to_string(port);
+    const bool dialing = dials(from.spec->name, to.name);
+    auto backoff = 20ms;
+    std::string last_error;
+    for (int attempt = 1;; ++attempt) {
+      if (stopping_ || stop_requested())
+        return "node " + from.spec->name + ": stopped while reaching node " + to.name;
+      last_error.clear();
+      caf::scoped_actor self{*from.system};
+      if (!dialing) {
+        caf::actor found;
+        self->request(from.directory, 1s, hello_atom::value, to.name)
+          .receive([&](caf::actor& directory) { found = std::move(directory); },
+                   [&](caf::error&) { last_error = "it has not dialed this node yet"; });
+        if (found && found != lost)
+          return found;
+        if (found)
+          last_error = "it has not dialed this node again yet";
+      } else if (auto directory = topology_.network.tls()
+                                    ? caf::openssl::remote_actor<caf::actor>(*from.system, to.host, port)
+                                    : from.system->middleman().remote_actor(to.host, port)) {
+        std::string refused;
+        self->request(*directory, 5s, hello_atom::value, options_.announce_version,
+                      config::topology_digest(topology_), from.spec->name, from.directory)
+          .receive([](std::string&) {},
+                   [&](caf::error& e) {
+                     if (e.category() == caf::atom("troupe") && e.code() == static_cast<std::uint8_t>(errc::protocol_mismatch))
+                       refused = from.system->render(e);
+                     else
+                       last_error = from.system->render(e);
+                   });
+        if (!refused.empty()) {
+          bad_input_ = true;
+          return "node " + from.spec->name + ": refused by node " + to.name + " at " + where + ": " + refused;
+        }
+        if (last_error.empty()) {
+          self->send(from.directory, hello_atom::value, directory->node());
+          return *directory;
+        }
+      } else {
+        last_error = from.system->render(directory.error());
+      }
+      if (steady_now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(backoff).count() > deadline_ns) {
+        std::string hint;
+        if (topology_.network.tls())
+          hint = " (with TLS, check that both nodes' certificates are signed by the CA in [network] tls_ca)";
+        return "node " + from.spec->name + ": cannot reach node " + to.name + " at " + where + " after " +
+               std::to_string(attempt) + " attempts: " + last_error + hint;
+      }
+      if (attempt == 1 || attempt % 10 == 0)
+        say("troupe: node " + from.spec->name + ": waiting for node " + to.name + " at " + where + " (" +
+            last_error + ")");
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min<std::chrono::milliseconds>(backoff * 2, 500ms);
+    }
   }
 
   caf::actor resolve(LocalNode& from, const config::ActorSpec& target, std::string& err) {
     if (target.node == from.spec->name)
       return from.actors[target.name];
-    auto& to = node_of(target.node);
-    auto directory = from.system->middleman().remote_actor(to.spec->host, to.port);
-    if (!directory) {
-      err = "node " + from.spec->name + ": cannot reach node " + to.spec->name + " at " +
-            to.spec->host + ":" + std::to_string(to.port) + ": " + from.system->render(directory.error());
-      return {};
-    }
     caf::actor found;
     caf::scoped_actor self{*from.system};
-    self->request(*directory, 10s, lookup_atom::value, target.name)
+    self->request(from.directories.at(target.node), 10s, lookup_atom::value, target.name)
       .receive([&](caf::actor& a) { found = std::move(a); },
                [&](caf::error& e) {
-                 err = "node " + from.spec->name + ": lookup of " + target.name + " on node " +
-                       to.spec->name + " failed: " + from.system->render(e);
+                 err = "node " + from.spec->name + ": lookup of " + target.name + " on node " + target.node +
+                       " failed: " + from.system->render(e);
                });
     return found;
   }
 
+  /// Watches `node`'s links to its peers. A lost peer (its process died, or
+  /// heartbeats stopped for node_timeout_ms) is reached again with backoff; when
+  /// it is back, its actors are resolved anew and this node's actors are told
+  /// their new handles. Meanwhile logic holds the tick: a step or a subscription
+  /// that went nowhere is asked again.
+  void watch_links(LocalNode& node) {
+    caf::scoped_actor self{*node.system};
+    std::map<caf::actor_addr, std::string> watched;
+    for (auto& [name, directory] : node.directories) {
+      self->monitor(directory);
+      watched[directory.address()] = name;
+    }
+    // Over TLS the links are watched by pings (see node_config): a peer that
+    // answers none for node_timeout_ms is silent; its link recovers by itself
+    // when the network does (TCP retransmits), and the peer is back.
+    const bool pinging = topology_.network.tls();
+    const auto heartbeat_ns = ms_to_ns(topology_.network.heartbeat_ms);
+    const auto timeout_ns = ms_to_ns(topology_.network.node_timeout_ms);
+    std::map<std::string, std::int64_t> last_seen;
+    std::map<std::string, std::int64_t> silent_since;
+    std::int64_t last_ping = 0;
+    for (auto& [name, directory] : node.directories)
+      last_seen[name] = steady_now_ns();
+    while (!stopping_) {
+      std::string lost;
+      caf::error reason;
+      const auto now = steady_now_ns();
+      if (pinging && now - last_ping >= heartbeat_ns) {
+        last_ping = now;
+        for (auto& [addr, name] : watched)
+          self->send(directory_of(node, name), tick_atom::value);
+        for (auto& [name, seen] : last_seen) {
+          if (now - seen > timeout_ns && !silent_since.count(name)) {
+            silent_since[name] = now;
+            say("troupe: node " + node.spec->name + ": lost node " + name + " (silent for " +
+                std::to_string(topology_.network.node_timeout_ms) + " ms); waiting for its link to come back");
+            record_link_event(node, "lost node " + name + " (silent)");
+          }
+        }
+      }
+      self->receive([&](caf::down_msg& down) {
+                      if (auto i = watched.find(down.source); i != watched.end()) {
+                        lost = i->second;
+                        reason = down.reason;
+                        watched.erase(i);
+                      }
+                    },
+                    [&](tick_atom, const std::string& peer) {
+                      last_seen[peer] = steady_now_ns();
+                      if (auto i = silent_since.find(peer); i != silent_since.end()) {
+                        const auto outage_ms = static_cast<double>(last_seen[peer] - i->second + timeout_ns) / 1e6;
+                        silent_since.erase(i);
+                        say("troupe: node " + node.spec->name + ": node " + peer + " is back after " +
+                            std::to_string(static_cast<long long>(outage_ms)) + " ms");
+                        record_link_event(node, "node " + peer + " back after " +
+                                                  std::to_string(static_cast<long long>(outage_ms)) + " ms",
+                                          outage_ms);
+                      }
+                    },
+                    caf::after(100ms) >> [] {});
+      if (lost.empty() || stopping_)
+        continue;
+      const auto lost_ns = steady_now_ns();
+      const auto& spec = *topology_.node(lost);
+      say("troupe: node " + node.spec->name + ": lost node " + lost + " (" + node.system->render(reason) +
+          "); reaching it again");
+      record_link_event(node, "lost node " + lost);
+      auto reached = reach(node, spec, lost_ns + ms_to_ns(topology_.network.connect_timeout_ms),
+                           node.directories[lost]);
+      if (stopping_)
+        return;
+      if (auto* err = std::get_if<std::string>(&reached)) {
+        say("troupe: " + *err);
+        caf::anon_send(controller_handle_, done_atom::value,
+                       "node " + lost + " was lost and did not come back within " +
+                         std::to_string(topology_.network.connect_timeout_ms) + " ms: " + *err);
+        return;
+      }
+      auto directory = std::get<caf::actor>(reached);
+      {
+        std::lock_guard<std::mutex> guard{node.peers_mutex};
+        node.directories[lost] = directory;
+      }
+      self->monitor(directory);
+      watched[directory.address()] = lost;
+      last_seen[lost] = steady_now_ns();
+      silent_since.erase(lost);
+      for (const auto& actor : topology_.actors) {
+        if (actor.node != lost)
+          continue;
+        std::string err;
+        auto found = resolve(node, actor, err);
+        std::lock_guard<std::mutex> guard{node.peers_mutex};
+        node.peers[actor.name] = found;
+      }
+      rewire(node, lost);
+      const auto outage_ms = static_cast<double>(steady_now_ns() - lost_ns) / 1e6;
+      say("troupe: node " + node.spec->name + ": node " + lost + " is back after " +
+          std::to_string(static_cast<long long>(outage_ms)) + " ms");
+      record_link_event(node, "node " + lost + " back after " + std::to_string(static_cast<long long>(outage_ms)) +
+                                " ms",
+                        outage_ms);
+    }
+  }
+
+  /// After `back` returned: this node's actors learn the new handles of the
+  /// actors they talk to there (their own subscriptions and sends follow).
+  void rewire(LocalNode& node, const std::string& back) {
+    const auto peers = node.peers_copy();
+    const auto& logic = *topology_.actors_of_kind("logic").front();
+    const auto& input = *topology_.actors_of_kind("input").front();
+    const auto& physics = *topology_.actors_of_kind("physics").front();
+    for (const auto& spec : topology_.actors) {
+      if (spec.node != node.spec->name)
+        continue;
+      const auto& local = node.actors.at(spec.name);
+      if (spec.kind == "logic" && physics.node == back)
+        caf::anon_send(local, connect_atom::value, std::string{"physics"}, peers.at(physics.name));
+      else if (spec.kind != "logic" && spec.kind != "physics" &&
+               (logic.node == back || (spec.kind == "render" && input.node == back)))
+        connect_to_logic(spec, local, peers);
+    }
+  }
+
+  caf::actor directory_of(LocalNode& node, const std::string& peer) {
+    std::lock_guard<std::mutex> guard{node.peers_mutex};
+    return node.directories.at(peer);
+  }
+
+  void record_link_event(LocalNode& node, const std::string& what, double outage_ms = -1) {
+    std::lock_guard<std::mutex> guard{links_mutex_};
+    auto& links = links_[node.spec->name];
+    links.events.push_back(what);
+    if (outage_ms < 0) {
+      ++links.lost;
+    } else {
+      ++links.back;
+      links.max_outage_ms = std::max(links.max_outage_ms, outage_ms);
+    }
+  }
+
+  /// The coordinator: runs until logic reports the last tick, a supervisor gives
+  /// up, the run stalls, or a stop is requested (then logic ends at its tick).
   void wait_for_end(RunResult& result) {
     bool running = true;
+    bool stop_sent = false;
     auto& self = *controller_;
+    auto last_progress = steady_now_ns();
     while (running) {
       self->receive(
         [&](progress_atom, std::uint64_t tick, std::uint64_t bodies, double tick_ms) {
+          last_progress = steady_now_ns();
           if (options_.on_progress)
             options_.on_progress(tick, sim_.ticks, bodies, tick_ms);
         },
@@ -511,53 +917,105 @@ private:
           result.escalated = true;
           running = false;
         },
-        caf::after(stall_timeout) >> [&] {
-          result.error = "no progress for " + std::to_string(stall_timeout.count()) +
-                         " s: the run is stuck (see the actor reports)";
-          running = false;
-        });
+        caf::after(100ms) >> [] {});
+      if (!running)
+        break;
+      const auto now = steady_now_ns();
+      if (options_.stop_requested && options_.stop_requested->load() && !stop_sent) {
+        std::cerr << "troupe: stop requested: ending the run at the current tick" << std::endl;
+        caf::anon_send(logic_actor_, done_atom::value);
+        stop_sent = true;
+        last_progress = now;
+      } else if (stop_sent && now - last_progress > ms_to_ns(5000)) {
+        result.error = "stopped before logic could finish its tick";
+        running = false;
+      } else if (now - last_progress > std::chrono::duration_cast<std::chrono::nanoseconds>(stall_timeout).count()) {
+        result.error = "no progress for " + std::to_string(stall_timeout.count()) +
+                       " s: the run is stuck (see the actor reports)";
+        running = false;
+      }
     }
   }
 
-  void collect_reports(RunResult& result) {
-    for (auto& node : nodes_) {
-      if (result.escalated)
-        break;
-      caf::scoped_actor self{*node->system};
-      self->request(node->supervisor, 10s, report_atom::value)
-        .receive([&](ActorReport& report) {
-                   report.node = node->spec->name;
-                   result.actors.push_back(std::move(report));
-                 },
-                 [&](caf::error&) {});
+  /// A node without logic: serves its actors until the coordinator says the run
+  /// is over, a stop is requested, or the coordinator is lost for good.
+  void serve(RunResult& result) {
+    bool running = true;
+    auto& self = *controller_;
+    while (running) {
+      self->receive([&](finish_atom) { result.ok = true, running = false; },
+                    [&](done_atom, std::string& why) { result.error = std::move(why), running = false; },
+                    caf::after(100ms) >> [] {});
+      if (running && options_.stop_requested && options_.stop_requested->load()) {
+        result.ok = true;
+        result.error = "stopped by a signal";
+        running = false;
+      }
     }
-    for (auto& entry : started_) {
-      if (result.escalated)
-        break;
-      caf::scoped_actor self{*entry.node->system};
+    result.served = true;
+  }
+
+  void collect_reports(RunResult& result) {
+    auto& home = node_of(topology_.actors_of_kind("logic").front()->node);
+    caf::scoped_actor self{*home.system};
+    auto ask = [&](const caf::actor& target, const std::string& name, bool flush) {
+      auto request = flush ? self->request(target, 60s, flush_atom::value, result.ticks)
+                           : self->request(target, 10s, report_atom::value);
+      std::move(request).receive([&](ActorReport& report) { result.actors.push_back(std::move(report)); },
+                                 [&](caf::error&) {
+                                   ActorReport missing;
+                                   missing.name = name;
+                                   missing.counters = {{"report_failed", 1}};
+                                   result.actors.push_back(std::move(missing));
+                                 });
+    };
+    if (result.escalated)
+      return;
+    // Supervisors first (node order), local or through their node's directory.
+    for (const auto& spec : topology_.nodes) {
+      const auto before = result.actors.size();
+      ask(is_local(spec.name) ? node_of(spec.name).supervisor : directory_of(home, spec.name),
+          "supervisor@" + spec.name, false);
+      if (result.actors.size() > before)
+        result.actors.back().node = spec.name;
+    }
+    const auto peers = home.peers_copy();
+    for (const auto& spec : topology_.actors) {
       // Audio first renders through the last tick and closes its file; render
       // writes its last recorded frames and finishes the video.
-      const auto& kind = topology_.actor(entry.name)->kind;
-      const bool flush = (kind == "audio" || kind == "render") && result.ok;
-      auto request = flush ? self->request(entry.actor, 60s, flush_atom::value, result.ticks)
-                           : self->request(entry.actor, 10s, report_atom::value);
-      std::move(request)
-        .receive([&](ActorReport& report) { result.actors.push_back(std::move(report)); },
-                 [&](caf::error& e) {
-                   ActorReport missing;
-                   missing.name = entry.name;
-                   missing.counters = {{"report_failed", 1}};
-                   result.actors.push_back(std::move(missing));
-                   (void)e;
-                 });
+      const bool flush = (spec.kind == "audio" || spec.kind == "render") && result.ok;
+      ask(peers.at(spec.name), spec.name, flush);
+    }
+    std::lock_guard<std::mutex> guard{links_mutex_};
+    for (const auto& [node, links] : links_) {
+      ActorReport report;
+      report.name = "links@" + node;
+      report.kind = "links";
+      report.node = node;
+      report.counters = {{"peers_lost", static_cast<double>(links.lost)},
+                         {"peers_back", static_cast<double>(links.back)},
+                         {"max_outage_ms", links.max_outage_ms}};
+      for (const auto& event : links.events)
+        report.notes.emplace_back("event", event);
+      result.actors.push_back(std::move(report));
     }
   }
 
   /// Reverse start order; each actor gets a grace period, then is killed.
   void shutdown() {
+    stopping_ = true;
     stop_watching();
+    for (auto& watcher : watchers_)
+      watcher.join();
+    watchers_.clear();
     if (nodes_.empty())
       return;
+    // The coordinator tells the other nodes (other processes) the run is over.
+    if (coordinator_ && !options_.only_node.empty()) {
+      caf::scoped_actor self{*nodes_.front()->system}; // a directory answers greeted nodes only
+      for (auto& [name, directory] : nodes_.front()->directories)
+        self->send(directory, finish_atom::value);
+    }
     controller_.reset();
     controller_handle_ = nullptr;
     logic_actor_ = nullptr;
@@ -579,8 +1037,17 @@ private:
     for (auto& node : nodes_) {
       node->actors.clear();
       node->peers.clear();
+      node->directories.clear();
       if (node->directory) {
-        node->system->middleman().unpublish(node->directory, node->port);
+        if (topology_.network.tls()) {
+          // (0.17's caf::openssl::unpublish does not compile: ask the manager.)
+          caf::scoped_actor self{*node->system};
+          self->request(node->system->openssl_manager().actor_handle(), 5s, caf::unpublish_atom::value,
+                        node->directory.address(), node->port)
+            .receive([] {}, [](caf::error&) {});
+        } else {
+          node->system->middleman().unpublish(node->directory, node->port);
+        }
         caf::anon_send_exit(node->directory, caf::exit_reason::user_shutdown);
         node->directory = nullptr;
       }
@@ -620,6 +1087,16 @@ private:
   std::map<std::string, std::shared_ptr<AudioState>> audio_states_;
   bool escalated_at_start_ = false;
   bool bad_input_ = false;
+  bool coordinator_ = true; ///< this process hosts logic: it runs the run
+  std::atomic<bool> stopping_{false};
+  std::vector<std::thread> watchers_;
+  struct LinkLog {
+    std::uint64_t lost = 0, back = 0;
+    double max_outage_ms = 0;
+    std::vector<std::string> events;
+  };
+  std::mutex links_mutex_;
+  std::map<std::string, LinkLog> links_; ///< per local node
   std::string rules_path_;
   int watch_fd_ = -1;
   int watch_stop_[2] = {-1, -1};

@@ -4,6 +4,7 @@
 #include <troupe/actors/runtime.hpp>
 #include <troupe/config/topology.hpp>
 #include <troupe/messages/codec.hpp>
+#include <troupe/messages/compact.hpp>
 #include <troupe/audio/mixer.hpp>
 #include <troupe/plugins/rules_plugin.hpp>
 #include <troupe/render/video.hpp>
@@ -28,6 +29,24 @@ namespace troupe {
 inline sim::Vec3 vec3(const std::array<double, 3>& v) {
   return {static_cast<float>(v[0]), static_cast<float>(v[1]), static_cast<float>(v[2])};
 }
+
+/// A reader's side of compact snapshots (a logic on another node sends them):
+/// decodes each against what it holds and acknowledges it, so logic encodes the
+/// next against it. Counts what came.
+class CompactReceiver {
+public:
+  /// The snapshot `in` stands for, or nothing (an undecodable one: logic is
+  /// told to send a keyframe). Acknowledges to `logic` (the sender) as
+  /// `reader`, the handle the reader subscribed with.
+  std::optional<Snapshot> receive(const CompactSnapshot& in, const caf::actor& logic, const caf::actor& reader);
+  /// Counters for the reader's report: compact_received, keyframes_received,
+  /// compact_bytes_received, compact_decode_errors.
+  std::vector<std::pair<std::string, double>> counters() const;
+
+private:
+  SnapshotDecoder decoder_;
+  std::uint64_t received_ = 0, keyframes_ = 0, bytes_ = 0, errors_ = 0;
+};
 
 /// Fault injection for one incarnation of one actor (`--chaos`, `--kill`).
 struct Chaos {
@@ -111,6 +130,8 @@ struct LogicSetup {
   Identity id;
   config::SimulationSpec simulation;
   config::LogicParams params;
+  /// Live snapshots to a subscriber on another node: a full one every N.
+  std::uint32_t keyframe_every = 30;
   std::vector<std::uint32_t> sources;   ///< command sources to wait for
   std::optional<Checkpoint> resume;     ///< start from here instead of the scenario
   std::uint64_t checkpoint_every = 0;

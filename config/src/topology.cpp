@@ -46,10 +46,11 @@ constexpr std::array<std::string_view, 2> mode_names = {"batch", "realtime"};
 
 using Names = std::vector<std::string_view>;
 
-const Names top_level_keys = {"simulation", "nodes", "actors"};
+const Names top_level_keys = {"simulation", "network", "nodes", "actors"};
+const Names network_keys = {"heartbeat_ms", "node_timeout_ms", "connect_timeout_ms", "keyframe_every", "tls_ca"};
 const Names simulation_keys = {"tick_hz", "ticks",   "seed", "scenario",
                                    "bodies",  "threads", "mode"};
-const Names node_keys = {"name", "host", "port", "supervision"};
+const Names node_keys = {"name", "host", "port", "supervision", "tls_certificate", "tls_key"};
 const Names supervision_keys = {"strategy", "max_restarts", "period_ms", "backoff_min_ms",
                                 "backoff_max_ms"};
 constexpr std::array<std::string_view, 3> strategy_names = {"one_for_one", "one_for_all",
@@ -375,6 +376,31 @@ void read_simulation(Checker& checker, const toml::table& table, SimulationSpec&
   }
 }
 
+void read_network(Checker& checker, const toml::table& table, NetworkSpec& out) {
+  for (auto&& [key, value] : table) {
+    const Entry e = entry("network", key, value);
+    if (e.name == "heartbeat_ms") {
+      read_integer(checker, e, out.heartbeat_ms, 10, 60'000);
+    } else if (e.name == "node_timeout_ms") {
+      read_integer(checker, e, out.node_timeout_ms, 50, 600'000);
+    } else if (e.name == "connect_timeout_ms") {
+      read_integer(checker, e, out.connect_timeout_ms, 100, 3'600'000);
+    } else if (e.name == "keyframe_every") {
+      read_integer(checker, e, out.keyframe_every, 1, 100'000);
+    } else if (e.name == "tls_ca") {
+      if (auto path = read_string(checker, e, true)) {
+        out.tls_ca = std::move(*path);
+      }
+    } else {
+      unknown_key(checker, e, network_keys);
+    }
+  }
+  if (out.node_timeout_ms <= out.heartbeat_ms) {
+    checker.fail(where(table.source()), "network.node_timeout_ms",
+                 "must exceed heartbeat_ms (" + std::to_string(out.heartbeat_ms) + ")");
+  }
+}
+
 /// A node with the positions phase two needs.
 struct NodeEntry {
   NodeSpec spec;
@@ -382,6 +408,7 @@ struct NodeEntry {
   Where at;         ///< the [[nodes]] header
   Where name_at;
   Where port_at;
+  Where cert_at;
 };
 
 void read_supervision(Checker& checker, const Entry& supervision, SupervisionSpec& out) {
@@ -453,6 +480,15 @@ void read_nodes(Checker& checker, const Entry& nodes, std::vector<NodeEntry>& ou
         read_integer(checker, e, node.spec.port, 0, 65535);
       } else if (e.name == "supervision") {
         read_supervision(checker, e, node.spec.supervision);
+      } else if (e.name == "tls_certificate") {
+        node.cert_at = e.at;
+        if (auto path = read_string(checker, e, true)) {
+          node.spec.tls_certificate = std::move(*path);
+        }
+      } else if (e.name == "tls_key") {
+        if (auto path = read_string(checker, e, true)) {
+          node.spec.tls_key = std::move(*path);
+        }
       } else {
         unknown_key(checker, e, node_keys);
       }
@@ -834,6 +870,10 @@ LoadResult validate(const toml::table& root, const std::string& path) {
       if (const auto* table = read_table(checker, e, "a table ([simulation])")) {
         read_simulation(checker, *table, topology.simulation);
       }
+    } else if (e.name == "network") {
+      if (const auto* table = read_table(checker, e, "a table ([network])")) {
+        read_network(checker, *table, topology.network);
+      }
     } else if (e.name == "nodes") {
       nodes_at = e.at;
       nodes_given = true;
@@ -858,6 +898,24 @@ LoadResult validate(const toml::table& root, const std::string& path) {
     return checker.first();
   }
 
+  // Mutual TLS is all or nothing: with a CA, every node shows a certificate.
+  for (const NodeEntry& node : nodes) {
+    const bool cert = !node.spec.tls_certificate.empty();
+    const bool key = !node.spec.tls_key.empty();
+    if (cert != key) {
+      checker.fail(node.at, node.path + (cert ? ".tls_key" : ".tls_certificate"),
+                   "missing: tls_certificate and tls_key go together");
+    } else if (topology.network.tls() && !cert) {
+      checker.fail(node.at, node.path + ".tls_certificate",
+                   "missing: [network] tls_ca is set, so every node needs a certificate and key");
+    } else if (!topology.network.tls() && cert) {
+      checker.fail(node.cert_at, node.path + ".tls_certificate",
+                   "needs [network] tls_ca (the CA that signs the nodes' certificates)");
+    }
+  }
+  if (checker.failed()) {
+    return checker.first();
+  }
   for (NodeEntry& node : nodes) {
     topology.nodes.push_back(std::move(node.spec));
   }
@@ -1104,6 +1162,12 @@ std::string describe(const Topology& topology) {
         << ", at most " << sup.max_restarts << " restarts in " << sup.period_ms << " ms, backoff "
         << sup.backoff_min_ms << ".." << sup.backoff_max_ms << " ms\n";
   }
+  const NetworkSpec& net = topology.network;
+  out << "network: heartbeat every " << net.heartbeat_ms << " ms, a peer is lost after "
+      << net.node_timeout_ms << " ms, peers are retried for " << net.connect_timeout_ms
+      << " ms, a keyframe every " << net.keyframe_every << " remote snapshots, "
+      << (net.tls() ? "mutual TLS (CA " + net.tls_ca + ")" : std::string{"plain TCP"})
+      << "\n";
   out << "actors (" << topology.actors.size() << ", in start order)\n";
   for (const ActorSpec& actor : topology.actors) {
     out << "  " << pad(actor.name, name_width) << pad("kind " + actor.kind, 15)
@@ -1117,6 +1181,27 @@ std::string describe(const Topology& topology) {
     }
   }
   return out.str();
+}
+
+std::uint64_t topology_digest(const Topology& topology) {
+  // The description without the file's path (it differs from host to host) and
+  // without the network line (timeouts are each node's own business), plus
+  // whether links are TLS.
+  std::istringstream lines(describe(topology));
+  std::string text;
+  std::getline(lines, text); // "topology PATH"
+  text.clear();
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("network:", 0) != 0) {
+      text += line + "\n";
+    }
+  }
+  text += topology.network.tls() ? "tls\n" : "plain\n";
+  std::uint64_t hash = 0xcbf29ce484222325ull; // FNV-1a: small, stable, no dependency
+  for (const unsigned char ch : text) {
+    hash = (hash ^ ch) * 0x100000001b3ull;
+  }
+  return hash;
 }
 
 std::string resolve_relative(const Topology& topology, const std::string& path) {

@@ -3,6 +3,7 @@
 // to messages/: everything else goes through codec.hpp.
 
 #include <troupe/messages/codec.hpp>
+#include <troupe/messages/compact.hpp>
 
 #include <boost/serialization/array_wrapper.hpp>
 #include <boost/serialization/is_bitwise_serializable.hpp>
@@ -156,6 +157,11 @@ template <class A> void serialize(A& ar, troupe::Snapshot& x, unsigned) {
   ar & x.generation & x.tick & x.world & x.acks & x.world_hash & x.published_ns;
 }
 
+template <class A> void serialize(A& ar, troupe::CompactSnapshot& x, unsigned) {
+  ar & x.generation & x.tick & x.base_generation & x.world_hash & x.published_ns & x.acks;
+  ar & x.body_count & x.moving_count & x.bytes;
+}
+
 template <class A> void serialize(A& ar, troupe::StepRequest& x, unsigned) {
   ar & x.tick & x.world;
 }
@@ -193,6 +199,7 @@ template <class A> void serialize(A& ar, troupe::Checkpoint& x, unsigned) {
 // Plain structs, no version bookkeeping on the wire: the protocol version covers it.
 BOOST_CLASS_IMPLEMENTATION(troupe::sim::World, boost::serialization::object_serializable)
 BOOST_CLASS_IMPLEMENTATION(troupe::Snapshot, boost::serialization::object_serializable)
+BOOST_CLASS_IMPLEMENTATION(troupe::CompactSnapshot, boost::serialization::object_serializable)
 BOOST_CLASS_IMPLEMENTATION(troupe::Command, boost::serialization::object_serializable)
 BOOST_CLASS_IMPLEMENTATION(troupe::StepResult, boost::serialization::object_serializable)
 BOOST_CLASS_IMPLEMENTATION(troupe::ContactBatch, boost::serialization::object_serializable)

@@ -30,6 +30,7 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<InputEvent>(detail::wire_name<InputEvent>());
   cfg.add_message_type<RulesEvent>(detail::wire_name<RulesEvent>());
   cfg.add_message_type<Snapshot>(detail::wire_name<Snapshot>());
+  cfg.add_message_type<CompactSnapshot>(detail::wire_name<CompactSnapshot>());
   cfg.add_message_type<StepRequest>(detail::wire_name<StepRequest>());
   cfg.add_message_type<StepResult>(detail::wire_name<StepResult>());
   cfg.add_message_type<ContactBatch>(detail::wire_name<ContactBatch>());

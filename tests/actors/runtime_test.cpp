@@ -100,25 +100,12 @@ TEST(Runtime, UnreadableCheckpointIsAnErrorWithItsPath) {
 
 #include <troupe/messages/caf_types.hpp>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include "common/net.hpp"
 
 namespace troupe {
 namespace {
 
-/// A TCP port that was free a moment ago (the node binds it right after).
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
+using testing::free_port;
 
 TEST(Runtime, AReloadSentFromAnotherNodeIsInstalled) {
   // A live input takes commands from anyone: here an actor system of its own
@@ -149,6 +136,10 @@ TEST(Runtime, AReloadSentFromAnotherNodeIsInstalled) {
     auto directory = remote.middleman().remote_actor("127.0.0.1", port);
     ASSERT_TRUE(directory) << remote.render(directory.error());
     caf::scoped_actor self{remote};
+    // A node answers only peers that greeted it with its version and topology.
+    self->request(*directory, std::chrono::seconds(10), hello_atom::value, protocol_version,
+                  config::topology_digest(t), std::string{"remote"}, caf::actor{})
+      .receive([](std::string&) {}, [&](caf::error& e) { ADD_FAILURE() << remote.render(e); });
     self->request(*directory, std::chrono::seconds(10), lookup_atom::value, std::string{"input"})
       .receive([&](caf::actor& input) {
                  self->send(input, action_atom::value, std::string{"reload "} + TROUPE_PLUGIN_DIR + "/wind.so");
@@ -160,6 +151,56 @@ TEST(Runtime, AReloadSentFromAnotherNodeIsInstalled) {
   EXPECT_TRUE(sent);
   EXPECT_EQ(counter(result, "logic", "rules_installed"), 1);
   EXPECT_EQ(counter(result, "input", "live_commands"), 1);
+}
+
+TEST(Runtime, ANodeRefusesPeersOfAnotherVersionOrTopologyAndThoseThatDidNotGreet) {
+  const auto dir = fresh_dir("greeting");
+  const auto port = free_port();
+  const std::string text = "[simulation]\nticks = 400\nseed = 3\nbodies = 100\nmode = \"realtime\"\n"
+                           "[[nodes]]\nname = \"n0\"\nport = " + std::to_string(port) + "\n"
+                           "[actors.physics]\n[actors.logic]\n[actors.input]\n";
+  auto parsed = config::parse_topology(text, dir + "/t.toml");
+  ASSERT_TRUE(std::holds_alternative<config::Topology>(parsed));
+  const auto t = std::get<config::Topology>(parsed);
+  auto other = t;
+  other.simulation.bodies = 101; // another topology: another digest
+  ASSERT_NE(config::topology_digest(t), config::topology_digest(other));
+
+  caf::actor_system_config cfg;
+  cfg.load<caf::io::middleman>();
+  register_message_types(cfg);
+  caf::actor_system remote{cfg};
+  std::vector<std::string> answers;
+  bool asked = false;
+  RunOptions options;
+  options.out_dir = dir;
+  options.progress = false;
+  options.topology_text = text;
+  options.on_progress = [&](std::uint64_t tick, std::uint64_t, std::size_t, double) {
+    if (asked || tick < 10)
+      return;
+    asked = true;
+    auto directory = remote.middleman().remote_actor("127.0.0.1", port);
+    ASSERT_TRUE(directory) << remote.render(directory.error());
+    caf::scoped_actor self{remote};
+    auto note = [&](caf::error& e) { answers.push_back(remote.render(e)); };
+    self->request(*directory, std::chrono::seconds(10), lookup_atom::value, std::string{"input"})
+      .receive([&](caf::actor&) { answers.push_back("lookup served"); }, note);
+    self->request(*directory, std::chrono::seconds(10), hello_atom::value, protocol_version + 1,
+                  config::topology_digest(t), std::string{"old"}, caf::actor{})
+      .receive([&](std::string&) { answers.push_back("greeted"); }, note);
+    self->request(*directory, std::chrono::seconds(10), hello_atom::value, protocol_version,
+                  config::topology_digest(other), std::string{"stranger"}, caf::actor{})
+      .receive([&](std::string&) { answers.push_back("greeted"); }, note);
+  };
+  auto result = run(t, options);
+  ASSERT_TRUE(result.ok) << result.error; // the node kept running
+  ASSERT_EQ(answers.size(), 3u);
+  EXPECT_NE(answers[0].find("has not greeted"), std::string::npos) << answers[0];
+  EXPECT_NE(answers[1].find("refused node old: it speaks protocol version " + std::to_string(protocol_version + 1)),
+            std::string::npos)
+    << answers[1];
+  EXPECT_NE(answers[2].find("refused node stranger: its topology differs"), std::string::npos) << answers[2];
 }
 
 } // namespace

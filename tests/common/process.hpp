@@ -39,6 +39,26 @@ inline ProcessResult run_command(const std::string& command, int timeout_s = 240
   return result;
 }
 
+/// Reads lines of a running process (popen) until one contains `text`.
+inline bool wait_for(FILE* process, const std::string& text, std::string& output) {
+  char line[2048];
+  while (std::fgets(line, sizeof line, process)) {
+    output += line;
+    if (std::string(line).find(text) != std::string::npos)
+      return true;
+  }
+  return false;
+}
+
+/// Reads what is left of a running process's output, then its exit code.
+inline int finish(FILE* process, std::string& output) {
+  char line[2048];
+  while (std::fgets(line, sizeof line, process))
+    output += line;
+  const int status = pclose(process);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 /// A fresh folder for one test's outputs, under the build tree.
 inline std::string fresh_dir(const std::string& name) {
   auto dir = std::filesystem::path(TROUPE_BINARY_DIR) / "test-output" / name;

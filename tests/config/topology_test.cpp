@@ -145,6 +145,50 @@ TEST(TopologyExamples, SandboxTimelineCommandsUseKnownActionsWithinTheRun) {
 
 // --- Defaults -------------------------------------------------------------------
 
+TEST(TopologyExamples, ThreeNodesPutLogicPhysicsAndMediaOnTheirOwnNodesWithFixedPorts) {
+  const Topology three = load_example("sandbox-three-nodes.toml");
+  ASSERT_EQ(three.nodes.size(), 3u);
+  for (const NodeSpec& node : three.nodes)
+    EXPECT_NE(node.port, 0) << node.name; // processes find each other by port
+  EXPECT_EQ(three.actor("physics")->node, "physics-node");
+  EXPECT_EQ(three.actor("render")->node, "media-node");
+  EXPECT_EQ(three.actor("audio")->node, "media-node");
+  EXPECT_EQ(three.actor("logic")->node, "main");
+  EXPECT_EQ(three.network.node_timeout_ms, 2000u);
+  EXPECT_FALSE(three.network.tls());
+}
+
+TEST(TopologyDigest, IgnoresThePathAndTimeoutsButNotTheSimulation) {
+  const std::string base = "[[nodes]]\nname = \"a\"\n[actors.physics]\n[actors.logic]\n[actors.input]\n";
+  const Topology a = std::get<Topology>(parse_topology(base, "here/a.toml"));
+  const Topology moved = std::get<Topology>(parse_topology(base, "elsewhere/b.toml"));
+  const Topology patient =
+    std::get<Topology>(parse_topology("[network]\nconnect_timeout_ms = 90000\n" + base, "a.toml"));
+  const Topology other = std::get<Topology>(parse_topology("[simulation]\nbodies = 7\n" + base, "a.toml"));
+  EXPECT_EQ(topology_digest(a), topology_digest(moved));
+  EXPECT_EQ(topology_digest(a), topology_digest(patient));
+  EXPECT_NE(topology_digest(a), topology_digest(other));
+}
+
+TEST(TopologyErrors, NetworkTimeoutsAndCertificatesAreChecked) {
+  EXPECT_EQ(error_of("[network]\nheartbeat_ms = 3000\nnode_timeout_ms = 2000\n[actors.physics]\n[actors.logic]\n"
+                     "[actors.input]\n")
+              .key,
+            "network.node_timeout_ms");
+  EXPECT_EQ(error_of("[network]\ntls_ca = \"ca.pem\"\n[[nodes]]\nname = \"a\"\n[actors.physics]\n[actors.logic]\n"
+                     "[actors.input]\n")
+              .key,
+            "nodes[0].tls_certificate");
+  EXPECT_EQ(error_of("[[nodes]]\nname = \"a\"\ntls_certificate = \"a.pem\"\n[actors.physics]\n[actors.logic]\n"
+                     "[actors.input]\n")
+              .key,
+            "nodes[0].tls_key");
+  EXPECT_EQ(error_of("[[nodes]]\nname = \"a\"\ntls_certificate = \"a.pem\"\ntls_key = \"a.key\"\n[actors.physics]\n"
+                     "[actors.logic]\n[actors.input]\n")
+              .key,
+            "nodes[0].tls_certificate");
+}
+
 TEST(TopologyDefaults, MinimalFileGetsDocumentedDefaults) {
   const Topology topology = topology_of(minimal);
   const SimulationSpec sim = topology.simulation;
@@ -291,7 +335,7 @@ name = "main"
 ticks = 5
 )");
   EXPECT_EQ(error.to_string(), "test.toml:4:2: simulaton: unknown key (did you mean simulation?); "
-                               "expected one of simulation, nodes or actors");
+                               "expected one of simulation, network, nodes or actors");
 }
 
 TEST(TopologyLoad, UnknownKeyInSimulationNamesFileLineAndKey) {
@@ -341,7 +385,7 @@ name = "b"
 prot = 7001
 )");
   EXPECT_EQ(error.to_string(), "test.toml:5:1: nodes[1].prot: unknown key (did you mean "
-                               "port?); expected one of name, host, port or supervision");
+                               "port?); expected one of name, host, port, supervision, tls_certificate or tls_key");
 }
 
 TEST(TopologyLoad, WrongTypeSaysWhatWasExpectedAndWhatCame) {

@@ -3,6 +3,7 @@
 
 #include <troupe/messages/caf_types.hpp>
 #include <troupe/messages/codec.hpp>
+#include <troupe/messages/compact.hpp>
 #include <troupe/sim/scenario.hpp>
 
 #include <caf/actor_system.hpp>
@@ -25,6 +26,18 @@ WorldPtr sample_world(std::uint32_t bodies = 64) {
 Snapshot sample_snapshot() {
   return Snapshot{.generation = 12, .tick = 11, .world = sample_world(),
                   .acks = {{1, 5}, {2, 9}}, .world_hash = 0xabcdef, .published_ns = 42};
+}
+
+/// A delta against a keyframe: both sections of the body bytes are non-empty.
+CompactSnapshot sample_compact_snapshot() {
+  SnapshotEncoder encoder(std::make_shared<SnapshotHistory>());
+  Snapshot snapshot = sample_snapshot();
+  encoder.encode(snapshot, 0);
+  auto moved = std::make_shared<sim::World>(*snapshot.world);
+  moved->bodies[3].position.y += 0.5f;
+  snapshot = Snapshot{.generation = 13, .tick = 12, .world = moved, .acks = {{1, 6}, {2, 9}},
+                      .world_hash = 0x123456, .published_ns = 43};
+  return encoder.encode(snapshot, 12);
 }
 
 CommandBatch sample_batch() {
@@ -71,6 +84,19 @@ void expect_same(const Snapshot& a, const Snapshot& b) {
   EXPECT_EQ(a.acks[1].seq, b.acks[1].seq);
   EXPECT_EQ(a.world_hash, b.world_hash);
   EXPECT_EQ(a.published_ns, b.published_ns);
+}
+
+void expect_same(const CompactSnapshot& a, const CompactSnapshot& b) {
+  EXPECT_EQ(a.generation, b.generation);
+  EXPECT_EQ(a.tick, b.tick);
+  EXPECT_EQ(a.base_generation, b.base_generation);
+  EXPECT_EQ(a.world_hash, b.world_hash);
+  EXPECT_EQ(a.published_ns, b.published_ns);
+  ASSERT_EQ(a.acks.size(), b.acks.size());
+  EXPECT_EQ(a.acks[0].seq, b.acks[0].seq);
+  EXPECT_EQ(a.body_count, b.body_count);
+  EXPECT_EQ(a.moving_count, b.moving_count);
+  EXPECT_EQ(a.bytes, b.bytes);
 }
 
 void expect_same(const CommandBatch& a, const CommandBatch& b) {
@@ -145,10 +171,18 @@ struct CafRoundTrip : ::testing::Test {
 
 TEST(BoostCodec, EveryMessageRoundTrips) {
   boost_round_trip(sample_snapshot());
+  boost_round_trip(sample_compact_snapshot());
   boost_round_trip(sample_batch());
   boost_round_trip(sample_step_result());
   boost_round_trip(sample_report());
   boost_round_trip(sample_rules_event());
+}
+
+TEST(BoostCodec, CompactSnapshotSampleIsADelta) {
+  const CompactSnapshot c = sample_compact_snapshot();
+  EXPECT_EQ(c.base_generation, 12u);
+  EXPECT_EQ(c.moving_count, 1u);
+  EXPECT_EQ(c.body_count, 64u);
 }
 
 TEST(BoostCodec, WorldRoundTripsBitExact) {
@@ -231,6 +265,7 @@ TEST(Checkpoint, ForeignFileIsRefusedWithItsName) {
 
 TEST_F(CafRoundTrip, EveryMessageRoundTrips) {
   round_trip(sample_snapshot());
+  round_trip(sample_compact_snapshot());
   round_trip(sample_batch());
   round_trip(sample_step_result());
   round_trip(sample_report());

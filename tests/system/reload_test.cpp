@@ -32,17 +32,6 @@ std::string sandbox_with_timeline(const std::string& dir, const std::string& lin
   return path;
 }
 
-/// Reads lines of a running troupe until one contains `text`.
-bool wait_for(FILE* process, const std::string& text, std::string& output) {
-  char line[2048];
-  while (std::fgets(line, sizeof line, process)) {
-    output += line;
-    if (std::string(line).find(text) != std::string::npos)
-      return true;
-  }
-  return false;
-}
-
 TEST(RulesReload, WatchedPluginIsReplacedRejectedAndRolledBackWhileRunning) {
   const auto out = fresh_dir("reload-watch");
   const auto rules = out + "/rules.so";

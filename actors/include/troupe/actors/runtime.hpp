@@ -2,15 +2,23 @@
 /// \file Running a topology: the entry point apps/ uses. CAF stays behind this
 /// header (apps/ compiles without it).
 ///
-/// `run` starts every node of the topology in this process, each as its own CAF
-/// actor system listening on its node's host:port and connected to its peers
-/// through CAF's middleman, so an actor on another node is reached over real TCP
-/// with real serialization, and the actor code is the same whatever the placement.
+/// `run` starts every node of the topology in this process (or, with
+/// RunOptions::only_node, one node: `troupe node`), each as its own CAF actor
+/// system listening on its node's host:port and connected to its peers through
+/// CAF's middleman, so an actor on another node is reached over real TCP with
+/// real serialization, and the actor code is the same whatever the placement.
+///
+/// Nodes greet each other with their protocol version and a digest of the
+/// topology (a mismatch is refused on both sides), watch their links with
+/// heartbeats, and reconnect and rewire their actors when a lost peer comes back.
+/// The node that hosts logic coordinates the run: it starts it, collects every
+/// node's reports at the end and tells the other nodes to finish.
 
 #include <troupe/config/topology.hpp>
 #include <troupe/messages/messages.hpp>
 
 #include <cstdint>
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -64,6 +72,14 @@ struct RunOptions {
   bool watch = false;
   /// Overrides every node's supervision.max_restarts (`--max-restarts`).
   std::optional<std::uint32_t> max_restarts;
+  /// Run only this node of the topology (`troupe node`); empty = every node.
+  std::string only_node;
+  /// The protocol version this node announces when it greets its peers (a test
+  /// of version skew sets another one).
+  std::uint32_t announce_version = protocol_version;
+  /// Set (from a signal handler's thread) to end the run early: logic stops at
+  /// its current tick and the reports are written as usual.
+  std::atomic<bool>* stop_requested = nullptr;
   /// Called with (tick, target, bodies, last tick ms) while running.
   std::function<void(std::uint64_t, std::uint64_t, std::size_t, double)> on_progress;
 };
@@ -82,6 +98,9 @@ struct RunResult {
   std::string command_log;        ///< path written
   bool escalated = false;         ///< a supervisor gave up (troupe exits with 3)
   bool bad_input = false;         ///< refused before starting (troupe exits with 2)
+  /// This process ran a node that does not host logic: it served until the
+  /// coordinator said the run was over (no reports or hash here).
+  bool served = false;
 };
 
 /// Runs the topology to its last tick. Never throws for run-time failures: they

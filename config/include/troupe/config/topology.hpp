@@ -16,7 +16,16 @@
 ///   [[nodes]]               # at least one
 ///   name = "main"           # required, unique
 ///   host = "127.0.0.1"
-///   port = 0                # 0 = any free port
+///   port = 0                # 0 = any free port (one process only)
+///   tls_certificate = ""    # this node's certificate and key (PEM), with
+///   tls_key = ""            # [network] tls_ca: mutual TLS between nodes
+///
+///   [network]               # how nodes find and watch each other
+///   heartbeat_ms = 500      # a heartbeat on every link this often
+///   node_timeout_ms = 2000  # a peer silent this long is lost
+///   connect_timeout_ms = 30000 # how long a node keeps trying to reach a peer
+///   keyframe_every = 30     # remote live snapshots: a full one every N
+///   tls_ca = ""             # CA file (PEM): every node then needs a certificate
 ///
 ///   [actors.NAME]           # logic, input and physics are required
 ///   kind = "physics"        # defaults to NAME: logic | input | physics | observer |
@@ -91,6 +100,22 @@ struct NodeSpec {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
   SupervisionSpec supervision;
+  /// PEM certificate and private key this node shows its peers (mutual TLS,
+  /// with [network] tls_ca); resolved relative to the config file.
+  std::string tls_certificate;
+  std::string tls_key;
+};
+
+/// [network]: links between nodes (one process or many).
+struct NetworkSpec {
+  std::uint32_t heartbeat_ms = 500;      ///< BASP heartbeat on every link
+  std::uint32_t node_timeout_ms = 2000;  ///< a peer silent this long is lost
+  std::uint32_t connect_timeout_ms = 30000; ///< a node retries reaching a peer this long
+  std::uint32_t keyframe_every = 30;     ///< remote live snapshots: a full one every N
+  /// CA certificate (PEM) that signs every node's certificate: set, links are
+  /// mutual TLS and a peer without a certificate it signed is refused.
+  std::string tls_ca;
+  bool tls() const { return !tls_ca.empty(); }
 };
 
 /// Batch runs as fast as possible; realtime paces ticks at tick_hz.
@@ -216,6 +241,7 @@ struct ActorSpec {
 struct Topology {
   std::string path; ///< the file it came from
   SimulationSpec simulation;
+  NetworkSpec network;
   std::vector<NodeSpec> nodes;
   std::vector<ActorSpec> actors; ///< sorted: physics, logic, input, then others by name
 
@@ -251,6 +277,10 @@ LoadResult parse_topology(std::string_view text, const std::string& path);
 
 /// A human-readable description of the resolved topology (`troupe check`).
 std::string describe(const Topology& topology);
+
+/// A digest of what every node must agree on (the resolved topology, wherever
+/// the file lies): nodes exchange it when they connect.
+std::uint64_t topology_digest(const Topology& topology);
 
 /// Resolves a path given in the config relative to the config file's directory.
 std::string resolve_relative(const Topology& topology, const std::string& path);

@@ -8,6 +8,7 @@
 /// in-process send never calls `inspect`: it moves a pointer.
 
 #include <troupe/messages/codec.hpp>
+#include <troupe/messages/compact.hpp>
 #include <troupe/messages/messages.hpp>
 
 #include <caf/actor_system_config.hpp>
@@ -78,6 +79,8 @@ using kill_atom = caf::atom_constant<caf::atom("kill")>;
 using capture_atom = caf::atom_constant<caf::atom("capture")>;
 using action_atom = caf::atom_constant<caf::atom("action")>;
 using rules_atom = caf::atom_constant<caf::atom("rules")>;
+using hello_atom = caf::atom_constant<caf::atom("hello")>;
+using finish_atom = caf::atom_constant<caf::atom("finish")>;
 
 namespace detail {
 
@@ -86,6 +89,7 @@ template <> constexpr const char* wire_name<CommandBatch>() { return "troupe::co
 template <> constexpr const char* wire_name<InputEvent>() { return "troupe::input_event"; }
 template <> constexpr const char* wire_name<RulesEvent>() { return "troupe::rules_event"; }
 template <> constexpr const char* wire_name<Snapshot>() { return "troupe::snapshot"; }
+template <> constexpr const char* wire_name<CompactSnapshot>() { return "troupe::compact_snapshot"; }
 template <> constexpr const char* wire_name<StepRequest>() { return "troupe::step_request"; }
 template <> constexpr const char* wire_name<StepResult>() { return "troupe::step_result"; }
 template <> constexpr const char* wire_name<ContactBatch>() { return "troupe::contact_batch"; }
@@ -135,6 +139,10 @@ typename Inspector::result_type inspect(Inspector& f, RulesEvent& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, Snapshot& x) {
+  return detail::inspect_enveloped(f, x);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, CompactSnapshot& x) {
   return detail::inspect_enveloped(f, x);
 }
 template <class Inspector>

@@ -20,7 +20,7 @@ namespace troupe {
 
 /// Wire protocol version: bumped on any change of a message's encoding. A peer
 /// speaking another version is refused (errc::protocol_mismatch).
-inline constexpr std::uint32_t protocol_version = 2;
+inline constexpr std::uint32_t protocol_version = 3;
 
 /// A world nobody may change any more.
 using WorldPtr = std::shared_ptr<const sim::World>;
@@ -165,6 +165,7 @@ enum class MessageKind : std::uint16_t {
   contact_batch = 6,
   actor_report = 7,
   rules_event = 8,
+  compact_snapshot = 9, ///< CompactSnapshot (compact.hpp)
 };
 
 /// The MessageKind of each type.

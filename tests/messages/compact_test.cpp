@@ -1,0 +1,338 @@
+// Compact snapshots (compact.hpp): quantization error, delta chains over a real
+// physics run, keyframe policy, missing bases, garbage, and the size target.
+
+#include <troupe/messages/compact.hpp>
+
+#include "common/sim_scenes.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <deque>
+#include <random>
+
+namespace troupe {
+namespace {
+
+// Half a step, plus the float rounding of positions far from the origin.
+constexpr float max_error = 0.5f * position_step + 1e-6f;
+
+/// One tick as logic runs it: rules, physics, rules.
+void advance(sim::World& world) {
+  static const sim::Parallel sequential = sim::Parallel::sequential();
+  std::vector<sim::ContactEvent> events;
+  sim::before_physics(world);
+  sim::step(world, sim::PhysicsSettings{}, sequential, events);
+  sim::after_physics(world);
+}
+
+Snapshot snapshot_of(const sim::World& world, std::uint64_t generation) {
+  return Snapshot{generation, world.tick, std::make_shared<const sim::World>(world),
+                  {{1, generation * 3}}, sim::world_hash(world), 1000 + static_cast<std::int64_t>(generation)};
+}
+
+/// Every body of `original` is in `decoded`, same handle, same place in the
+/// order, within the quantization error; and what is not quantized is exact.
+void expect_close(const sim::World& original, const sim::World& decoded) {
+  ASSERT_EQ(decoded.size(), original.size());
+  EXPECT_EQ(decoded.tick, original.tick);
+  EXPECT_EQ(decoded.arena, original.arena);
+  EXPECT_EQ(decoded.fountain, original.fountain);
+  EXPECT_EQ(decoded.paused, original.paused);
+  EXPECT_EQ(decoded.slots.size(), original.slots.size());
+  EXPECT_FALSE(sim::check_invariants(decoded));
+  for (std::size_t i = 0; i < original.size(); ++i) {
+    const sim::Vec3 a = original.bodies[i].position, b = decoded.bodies[i].position;
+    ASSERT_EQ(decoded.infos[i].id, original.infos[i].id) << "body " << i;
+    ASSERT_LE(std::fabs(a.x - b.x), max_error) << "body " << i;
+    ASSERT_LE(std::fabs(a.y - b.y), max_error) << "body " << i;
+    ASSERT_LE(std::fabs(a.z - b.z), max_error) << "body " << i;
+    ASSERT_EQ(decoded.bodies[i].radius, original.bodies[i].radius);
+    ASSERT_EQ(decoded.infos[i].color, original.infos[i].color);
+    ASSERT_EQ(sim::find(decoded, original.infos[i].id), i);
+  }
+}
+
+/// Sends snapshots to one subscriber that acknowledges with `lag` generations of
+/// delay, and checks every decoded world against the real one.
+struct Link {
+  std::shared_ptr<SnapshotHistory> history = std::make_shared<SnapshotHistory>();
+  SnapshotEncoder encoder;
+  SnapshotDecoder decoder;
+  std::size_t lag;
+  std::deque<std::uint64_t> acks; // decoded, not yet seen by the encoder
+  std::uint64_t acked = 0;
+  std::uint64_t delta_bytes = 0, delta_moving = 0, keyframes = 0;
+
+  explicit Link(std::uint32_t keyframe_every = 60, std::size_t ack_lag = 1)
+    : encoder(history, keyframe_every), lag(ack_lag) {}
+
+  CompactSnapshot send(const sim::World& world, std::uint64_t generation) {
+    const Snapshot in = snapshot_of(world, generation);
+    CompactSnapshot compact = encoder.encode(in, acked);
+    Snapshot out;
+    auto err = decoder.decode(compact, out);
+    EXPECT_FALSE(err) << err->message;
+    if (err)
+      return compact;
+    EXPECT_EQ(out.generation, in.generation);
+    EXPECT_EQ(out.world_hash, in.world_hash);
+    EXPECT_EQ(out.published_ns, in.published_ns);
+    EXPECT_EQ(out.acks.size(), 1u);
+    expect_close(world, *out.world);
+    if (compact.base_generation == 0) {
+      ++keyframes;
+    } else {
+      delta_bytes += compact.bytes.size();
+      delta_moving += compact.moving_count;
+    }
+    acks.push_back(generation);
+    if (acks.size() >= lag) {
+      acked = acks.front();
+      acks.pop_front();
+    }
+    return compact;
+  }
+
+  double bytes_per_moving_body() const {
+    return static_cast<double>(delta_bytes) / static_cast<double>(std::max<std::uint64_t>(delta_moving, 1));
+  }
+};
+
+TEST(CompactSnapshot, KeyframeRoundTripsWithinHalfAStep) {
+  sim::World world = sim::make_scenario({.name = "sandbox", .bodies = 800, .seed = 3, .tick_hz = 60});
+  for (int t = 0; t < 5; ++t)
+    advance(world);
+  Link link;
+  const CompactSnapshot c = link.send(world, 1);
+  EXPECT_EQ(c.base_generation, 0u);
+  EXPECT_EQ(c.body_count, world.size());
+  EXPECT_EQ(c.moving_count, world.size());
+  // The decoded world is exactly the dequantized state of the original.
+  Snapshot out;
+  SnapshotDecoder decoder;
+  ASSERT_FALSE(decoder.decode(c, out));
+  EXPECT_EQ(sim::world_hash(*out.world), sim::world_hash(dequantize(quantize(world, 1))));
+  EXPECT_LT(c.bytes.size(), 20 * world.size()) << "a keyframe still beats the 56 bytes per body of Boost";
+}
+
+TEST(CompactSnapshot, DeltaChainOverAPhysicsRunWithSpawnsAndRemovals) {
+  sim::World world = test::pile(test::scaled(1500, 400));
+  world.fountain = sim::Fountain{.origin = {0.f, world.arena.max.y - 1.f, 0.f}, .every_ticks = 2,
+                                 .max_bodies = 100000};
+  Link lag1(50, 1), lag3(50, 3);
+  std::mt19937 rng(5);
+  bool reused = false;
+  for (std::uint64_t generation = 1; generation <= 120; ++generation) {
+    advance(world);
+    if (generation % 3 == 0) { // remove some body: its slot is reused by the next spawn
+      const auto k = std::uniform_int_distribution<std::size_t>(0, world.size() - 1)(rng);
+      ASSERT_TRUE(sim::apply(world, sim::RemoveBody{world.infos[k].id}));
+    }
+    for (const sim::BodyInfo& info : world.infos)
+      reused = reused || info.id.generation > 0;
+    lag1.send(world, generation);
+    lag3.send(world, generation);
+    if (HasFailure())
+      return;
+  }
+  EXPECT_TRUE(reused) << "the run must reuse slots, or handles are not really tested";
+  EXPECT_EQ(lag1.keyframes, 3u); // generations 1, 51, 101
+  // Until the first ack arrives every snapshot is a keyframe: 1, 2, 3, 53, 103.
+  EXPECT_EQ(lag3.keyframes, 5u);
+  std::printf("pile + fountain + removals: %.2f B per moving body (ack lag 1), %.2f (lag 3)\n",
+              lag1.bytes_per_moving_body(), lag3.bytes_per_moving_body());
+  EXPECT_LE(lag1.bytes_per_moving_body(), 8.0);
+  EXPECT_LE(lag3.bytes_per_moving_body(), 8.0);
+}
+
+TEST(CompactSnapshot, BytesPerMovingBodyOnAFallingSandbox) {
+  // Bodies falling from a lattice into a pile, with the fountain on: the scene
+  // where most bodies move every tick.
+  sim::World world = sim::make_scenario({.name = "sandbox", .bodies = test::scaled(4000, 1000),
+                                         .seed = 11, .tick_hz = 60});
+  Link lag1(0, 1), lag2(0, 2);
+  std::uint64_t worst_bytes = 0, worst_moving = 1;
+  for (std::uint64_t generation = 1; generation <= 90; ++generation) {
+    advance(world);
+    const CompactSnapshot c = lag1.send(world, generation);
+    lag2.send(world, generation);
+    if (c.base_generation != 0 && c.moving_count >= 100 &&
+        c.bytes.size() * worst_moving > worst_bytes * c.moving_count) {
+      worst_bytes = c.bytes.size();
+      worst_moving = c.moving_count;
+    }
+    if (HasFailure())
+      return;
+  }
+  const double worst = static_cast<double>(worst_bytes) / static_cast<double>(worst_moving);
+  std::printf("falling sandbox: %.2f B per moving body (ack lag 1, worst snapshot %.2f), %.2f (lag 2)\n",
+              lag1.bytes_per_moving_body(), worst, lag2.bytes_per_moving_body());
+  EXPECT_LE(lag1.bytes_per_moving_body(), 6.0);
+  EXPECT_LE(worst, 8.0);
+  EXPECT_LE(lag2.bytes_per_moving_body(), 8.0);
+}
+
+TEST(CompactSnapshot, KeyframeEveryIsHonoured) {
+  sim::World world = test::pile(200);
+  for (const std::uint32_t every : {1u, 4u, 0u}) {
+    Link link(every, 1);
+    std::vector<std::uint64_t> keyframes;
+    for (std::uint64_t generation = 1; generation <= 12; ++generation) {
+      advance(world);
+      if (link.send(world, generation).base_generation == 0)
+        keyframes.push_back(generation);
+    }
+    const std::vector<std::uint64_t> expected =
+      every == 1 ? std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
+      : every == 4 ? std::vector<std::uint64_t>{1, 5, 9}
+                   : std::vector<std::uint64_t>{1};
+    EXPECT_EQ(keyframes, expected) << "keyframe_every " << every;
+  }
+}
+
+TEST(CompactSnapshot, AnUnusableAckGivesAKeyframe) {
+  sim::World world = test::pile(100);
+  auto history = std::make_shared<SnapshotHistory>(4);
+  SnapshotEncoder encoder(history, 0);
+  advance(world);
+  EXPECT_EQ(encoder.encode(snapshot_of(world, 1), 0).base_generation, 0u) << "no ack yet";
+  advance(world);
+  EXPECT_EQ(encoder.encode(snapshot_of(world, 2), 1).base_generation, 1u);
+  advance(world);
+  EXPECT_EQ(encoder.encode(snapshot_of(world, 3), 99).base_generation, 0u) << "never sent";
+  for (std::uint64_t g = 4; g <= 8; ++g) {
+    advance(world);
+    encoder.encode(snapshot_of(world, g), g - 1);
+  }
+  advance(world);
+  EXPECT_EQ(encoder.encode(snapshot_of(world, 9), 2).base_generation, 0u) << "out of the history";
+}
+
+TEST(CompactSnapshot, TwoSubscribersShareOneQuantization) {
+  sim::World world = test::pile(100);
+  auto history = std::make_shared<SnapshotHistory>();
+  SnapshotEncoder a(history), b(history);
+  advance(world);
+  const Snapshot s = snapshot_of(world, 1);
+  const auto state = history->add(s);
+  a.encode(s, 0);
+  b.encode(s, 0);
+  EXPECT_EQ(history->find(1), state) << "quantized once, shared";
+}
+
+TEST(CompactSnapshot, EncodingIsAPureFunctionOfItsInputs) {
+  sim::World world = sim::make_scenario({.name = "sandbox", .bodies = 300, .seed = 2, .tick_hz = 60});
+  Link a, b;
+  for (std::uint64_t generation = 1; generation <= 10; ++generation) {
+    advance(world);
+    EXPECT_EQ(a.send(world, generation).bytes, b.send(world, generation).bytes);
+  }
+}
+
+TEST(CompactSnapshot, DeltaAgainstAMissingBaseFailsCleanly) {
+  sim::World world = test::pile(100);
+  Link link;
+  advance(world);
+  link.send(world, 1);
+  advance(world);
+  const CompactSnapshot delta = link.send(world, 2);
+  ASSERT_EQ(delta.base_generation, 1u);
+
+  SnapshotDecoder fresh;
+  Snapshot out;
+  out.generation = 77;
+  auto err = fresh.decode(delta, out);
+  ASSERT_TRUE(err);
+  EXPECT_NE(err->message.find("does not hold"), std::string::npos) << err->message;
+  EXPECT_EQ(out.generation, 77u) << "a failed decode leaves its target unchanged";
+
+  // Against the wrong state of the right generation: the checksum notices.
+  sim::World other = test::pile(100, 99);
+  const QuantizedWorld wrong = quantize(other, 1);
+  QuantizedWorld state;
+  err = decode_compact(delta, &wrong, state);
+  ASSERT_TRUE(err);
+  EXPECT_NE(err->message.find("checksum"), std::string::npos) << err->message;
+}
+
+TEST(CompactSnapshot, GarbageAndTruncatedBytesFailCleanly) {
+  sim::World world = sim::make_scenario({.name = "sandbox", .bodies = 200, .seed = 4, .tick_hz = 60});
+  Link link;
+  advance(world);
+  const CompactSnapshot keyframe = link.send(world, 1);
+  advance(world);
+  const CompactSnapshot delta = link.send(world, 2);
+  ASSERT_EQ(delta.base_generation, 1u);
+  const auto previous = link.history->find(1);
+
+  std::mt19937 rng(1);
+  auto fails = [&](const CompactSnapshot& c) {
+    QuantizedWorld out;
+    out.tick = 4242;
+    const bool failed = decode_compact(c, c.base_generation ? previous.get() : nullptr, out).has_value();
+    if (failed) {
+      EXPECT_EQ(out.tick, 4242u) << "a failed decode leaves its target unchanged";
+    }
+    return failed;
+  };
+  for (const CompactSnapshot* original : {&keyframe, &delta}) {
+    ASSERT_FALSE(fails(*original));
+    for (std::size_t n = 0; n < original->bytes.size(); n += 1 + n / 16) {
+      CompactSnapshot c = *original;
+      c.bytes.resize(n);
+      EXPECT_TRUE(fails(c)) << "truncated to " << n;
+    }
+    for (int trial = 0; trial < 300; ++trial) {
+      CompactSnapshot c = *original;
+      const auto at = std::uniform_int_distribution<std::size_t>(0, c.bytes.size() - 1)(rng);
+      c.bytes[at] ^= static_cast<std::uint8_t>(1 + rng() % 255);
+      EXPECT_TRUE(fails(c)) << "byte " << at << " damaged";
+    }
+    for (int trial = 0; trial < 300; ++trial) {
+      CompactSnapshot c = *original;
+      // Random bytes after the original flags, so that they get parsed.
+      c.bytes.resize(std::uniform_int_distribution<std::size_t>(1, 200)(rng));
+      for (std::size_t k = 1; k < c.bytes.size(); ++k)
+        c.bytes[k] = static_cast<std::uint8_t>(rng());
+      EXPECT_TRUE(fails(c));
+    }
+  }
+  // Counts that would ask for the moon, and a varint that never ends.
+  const std::size_t settings_end = 82; // flags, then the settings of a keyframe
+  std::vector<std::uint8_t> prefix(keyframe.bytes.begin(), keyframe.bytes.begin() + settings_end);
+  prefix.push_back(1); // slot count
+  const std::vector<std::uint8_t> moon{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f};
+  for (std::size_t zeros = 0; zeros < 3; ++zeros) { // huge removed, run or new-body count
+    CompactSnapshot c = keyframe;
+    c.bytes = prefix;
+    c.bytes.insert(c.bytes.end(), zeros, 0);
+    c.bytes.insert(c.bytes.end(), moon.begin(), moon.end());
+    EXPECT_TRUE(fails(c)) << zeros;
+  }
+  CompactSnapshot endless = keyframe;
+  endless.bytes = prefix;
+  endless.bytes.insert(endless.bytes.end(), 12, 0xff);
+  EXPECT_TRUE(fails(endless));
+}
+
+TEST(CompactSnapshot, ALaterKeyframeOfAnEarlierGenerationResetsTheDecoder) {
+  // Logic restarted from a checkpoint: generations repeat with other worlds.
+  sim::World world = test::pile(100);
+  Link link;
+  for (std::uint64_t g = 1; g <= 5; ++g) {
+    advance(world);
+    link.send(world, g);
+  }
+  EXPECT_TRUE(link.decoder.holds(5));
+  SnapshotEncoder restarted(std::make_shared<SnapshotHistory>());
+  Snapshot out;
+  ASSERT_FALSE(link.decoder.decode(restarted.encode(snapshot_of(world, 3), 0), out));
+  EXPECT_TRUE(link.decoder.holds(3));
+  EXPECT_FALSE(link.decoder.holds(4));
+  EXPECT_FALSE(link.decoder.holds(5));
+}
+
+} // namespace
+} // namespace troupe

@@ -1,0 +1,302 @@
+// Nodes as processes: `troupe up` of the three-node example, a SIGKILLed node,
+// peers of another protocol version, topology or CA. Real processes, real TCP
+// on 127.0.0.1, ports the kernel picked.
+
+#include "common/net.hpp"
+#include "common/process.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <string>
+#include <thread>
+
+#include <unistd.h>
+
+namespace troupe::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// The shipped three-node example with ports free on this machine, written
+/// into `dir` (with its timeline); `extra` edits the text (TLS, another port).
+struct Cluster {
+  std::string dir;
+  std::string config;
+  std::uint16_t ports[3];
+};
+
+Cluster three_nodes(const std::string& dir, const std::string& name = "three.toml") {
+  Cluster cluster{dir, dir + "/" + name, {free_port(), free_port(), free_port()}};
+  auto text = read_text(examples + "sandbox-three-nodes.toml");
+  for (int i = 0; i < 3; ++i)
+    text = std::regex_replace(text, std::regex("port = 4710" + std::to_string(i + 1)),
+                              "port = " + std::to_string(cluster.ports[i]));
+  std::filesystem::copy_file(examples + "sandbox.timeline", dir + "/sandbox.timeline",
+                             std::filesystem::copy_options::overwrite_existing);
+  std::ofstream(cluster.config) << text;
+  return cluster;
+}
+
+/// Writes a variant of a cluster's config: `from` replaced by `to`.
+std::string variant(const Cluster& cluster, const std::string& name,
+                    const std::vector<std::pair<std::string, std::string>>& edits) {
+  auto text = read_text(cluster.config);
+  for (const auto& [from, to] : edits) {
+    const auto at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    if (at != std::string::npos)
+      text.replace(at, from.size(), to);
+  }
+  const auto path = cluster.dir + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+/// Mutual TLS for every node of a cluster config, certificates from `certs`.
+void with_tls(const std::string& config, const std::string& certs) {
+  auto text = read_text(config); // read before the file is rewritten
+  text = std::regex_replace(text, std::regex("keyframe_every = 30\n"), "keyframe_every = 30\ntls_ca = \"" + certs + "/ca.pem\"\n");
+  for (const std::string node : {"main", "physics-node", "media-node"})
+    text = std::regex_replace(text, std::regex("name = \"" + node + "\"\n"),
+                              "name = \"" + node + "\"\ntls_certificate = \"" + certs + "/" + node +
+                                ".pem\"\ntls_key = \"" + certs + "/" + node + ".key\"\n");
+  std::ofstream(config) << text;
+}
+
+/// The hash of the one-process run of the same simulation (sandbox.toml).
+std::string one_process_hash(const std::string& dir, int ticks) {
+  const auto run = run_command(exe + " run " + examples + "sandbox.toml --quiet --ticks " + std::to_string(ticks) +
+                               " --out " + dir);
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  return report_hash(read_text(dir + "/report.json"));
+}
+
+/// Reads a running troupe's output until its progress line passes `tick`.
+bool wait_for_tick(FILE* process, std::uint64_t tick, std::string& output) {
+  static const std::regex progress("tick ([0-9]+)/");
+  char line[2048];
+  while (std::fgets(line, sizeof line, process)) {
+    output += line;
+    std::cmatch m;
+    if (std::regex_search(line, m, progress) && std::stoull(m[1].str()) >= tick)
+      return true;
+  }
+  return false;
+}
+
+/// Starts `troupe up` with its output readable line by line.
+FILE* start_up(const Cluster& cluster, const std::string& args) {
+  const auto command = "timeout -s KILL 200 " + exe + " up " + cluster.config + " " + args + " 2>&1";
+  return ::popen(command.c_str(), "r");
+}
+
+TEST(Distributed, UpOfThreeNodesGivesTheOneProcessHashFramesAndSound) {
+  const auto dir = fresh_dir("up-three");
+  const auto cluster = three_nodes(dir);
+  const auto one = one_process_hash(dir + "/one", 240);
+  const auto up = run_command(exe + " up " + cluster.config + " --quiet --ticks 240 --out " + dir + "/up");
+  ASSERT_EQ(up.exit_code, 0) << up.output;
+  const auto json = read_text(dir + "/up/report.json");
+  EXPECT_EQ(report_hash(json), one);
+  EXPECT_NE(json.find("\"lost\": 0"), std::string::npos);
+  // Render and audio ran on their own node, in their own process.
+  EXPECT_NE(json.find("\"node\": \"media-node\""), std::string::npos);
+  for (int tick : {60, 120, 180, 240}) {
+    char name[32];
+    std::snprintf(name, sizeof name, "/frame-%06d.png", tick);
+    EXPECT_EQ(read_text(dir + "/up/frames" + name), read_text(dir + "/one/frames" + name)) << name;
+  }
+  EXPECT_EQ(read_text(dir + "/up/audio.wav"), read_text(dir + "/one/audio.wav"));
+  // The other nodes ended on the coordinator's word.
+  EXPECT_NE(read_text(dir + "/up/logs/physics-node.log").find("the run is over"), std::string::npos);
+  EXPECT_NE(read_text(dir + "/up/logs/media-node.log").find("the run is over"), std::string::npos);
+}
+
+TEST(Distributed, ASigkilledPhysicsNodeIsNoticedWithinTwoSecondsRestartedAndTheRunEndsTheSame) {
+  const auto dir = fresh_dir("up-sigkill");
+  const auto cluster = three_nodes(dir);
+  const auto one = one_process_hash(dir + "/one", 300);
+  FILE* up = start_up(cluster, "--realtime --ticks 300 --out " + dir + "/up");
+  ASSERT_NE(up, nullptr);
+  std::string output;
+  ASSERT_TRUE(wait_for(up, "node physics-node started (pid ", output)) << output;
+  const auto pid = std::stoi(output.substr(output.rfind("(pid ") + 5));
+  ASSERT_TRUE(wait_for_tick(up, 60, output)) << output; // mid-run
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  const auto killed = Clock::now();
+  ASSERT_TRUE(wait_for(up, "lost node physics-node", output)) << output;
+  const auto noticed = Clock::now() - killed;
+  EXPECT_LT(noticed, std::chrono::seconds(2));
+  ASSERT_TRUE(wait_for(up, "node physics-node is back after", output)) << output;
+  const int code = finish(up, output);
+  ASSERT_EQ(code, 0) << output;
+  EXPECT_NE(output.find("died from SIGKILL; restarting"), std::string::npos) << output;
+  const auto json = read_text(dir + "/up/report.json");
+  EXPECT_EQ(report_hash(json), one);
+  EXPECT_NE(json.find("\"lost\": 0"), std::string::npos);
+  EXPECT_EQ(actor_value(json, "links@main", "peers_back"), 1);
+}
+
+TEST(Distributed, ANodeOfAnotherProtocolVersionOrTopologyIsRefusedAndTheClusterRunsOn) {
+  const auto dir = fresh_dir("up-refused");
+  const auto cluster = three_nodes(dir);
+  const auto one = one_process_hash(dir + "/one", 300);
+  FILE* up = start_up(cluster, "--realtime --ticks 300 --out " + dir + "/up");
+  ASSERT_NE(up, nullptr);
+  std::string output;
+  ASSERT_TRUE(wait_for_tick(up, 60, output)) << output;
+  // A second physics-node (its own port) that speaks another protocol version...
+  const auto port = "port = " + std::to_string(cluster.ports[1]);
+  const auto rogue = variant(cluster, "rogue.toml", {{port, "port = " + std::to_string(free_port())}});
+  const auto old = run_command(exe + " node " + rogue + " --node physics-node --announce-version 1 --out " + dir +
+                               "/rogue", 60);
+  EXPECT_EQ(old.exit_code, 2) << old.output;
+  EXPECT_NE(old.output.find("refused by node media-node"), std::string::npos) << old.output;
+  EXPECT_NE(old.output.find("it speaks protocol version 1, node media-node speaks"), std::string::npos) << old.output;
+  // ...and one started from another simulation.
+  const auto other = variant(cluster, "other.toml",
+                             {{port, "port = " + std::to_string(free_port())}, {"bodies = 2000", "bodies = 2001"}});
+  const auto stranger = run_command(exe + " node " + other + " --node physics-node --out " + dir + "/stranger", 60);
+  EXPECT_EQ(stranger.exit_code, 2) << stranger.output;
+  EXPECT_NE(stranger.output.find("its topology differs"), std::string::npos) << stranger.output;
+  // The cluster never noticed beyond a line in media-node's log.
+  ASSERT_EQ(finish(up, output), 0) << output;
+  EXPECT_EQ(report_hash(read_text(dir + "/up/report.json")), one);
+  const auto media_log = read_text(dir + "/up/logs/media-node.log");
+  EXPECT_NE(media_log.find("refused node physics-node: it speaks protocol version 1"), std::string::npos) << media_log;
+}
+
+TEST(Distributed, MutualTlsRunsTheClusterAndRefusesANodeWithoutATrustedCertificate) {
+  const auto dir = fresh_dir("up-tls");
+  const auto script = std::string(TROUPE_SOURCE_DIR) + "/scripts/make-certs.sh";
+  ASSERT_EQ(run_command(script + " " + dir + "/certs main physics-node media-node").exit_code, 0);
+  ASSERT_EQ(run_command(script + " " + dir + "/other-ca physics-node").exit_code, 0);
+  auto cluster = three_nodes(dir);
+  with_tls(cluster.config, dir + "/certs");
+  const auto one = one_process_hash(dir + "/one", 240);
+  const auto up = run_command(exe + " up " + cluster.config + " --quiet --ticks 240 --out " + dir + "/up");
+  ASSERT_EQ(up.exit_code, 0) << up.output;
+  EXPECT_EQ(report_hash(read_text(dir + "/up/report.json")), one);
+
+  // A physics-node whose certificate another CA signed gets no TLS handshake
+  // with media-node, so it never gets to greet it.
+  const auto media = ::popen(("timeout -s KILL 60 " + exe + " node " + cluster.config + " --node media-node --out " +
+                              dir + "/media 2>&1").c_str(),
+                             "r");
+  ASSERT_NE(media, nullptr);
+  const auto rogue = variant(cluster, "rogue.toml",
+                             {{"port = " + std::to_string(cluster.ports[1]), "port = " + std::to_string(free_port())},
+                              {"connect_timeout_ms = 30000", "connect_timeout_ms = 2000"}});
+  const auto rogue_text = std::regex_replace(read_text(rogue), std::regex(dir + "/certs/"), dir + "/other-ca/");
+  std::ofstream(rogue) << rogue_text;
+  const auto refused = run_command(exe + " node " + rogue + " --node physics-node --out " + dir + "/rogue", 60);
+  EXPECT_NE(refused.exit_code, 0) << refused.output;
+  EXPECT_NE(refused.output.find("cannot reach node media-node"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("disconnect_during_handshake"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("signed by the CA"), std::string::npos) << refused.output;
+  ASSERT_EQ(::system(("pkill -TERM -f '^" + exe + " node " + cluster.config + " --node media-node'").c_str()), 0);
+  std::string output;
+  EXPECT_EQ(finish(media, output), 0) << output; // stopped cleanly by SIGTERM
+}
+
+} // namespace
+} // namespace troupe::testing
+
+namespace troupe::testing {
+namespace {
+
+/// Three "hosts" on this machine: network namespaces, each with a veth to a
+/// bridge in a fourth one, addresses 10.77.N.1..3. Removed on destruction.
+class ThreeHosts {
+public:
+  ThreeHosts() : tag_(std::to_string(::getpid() % 100000)) {
+    ok_ = sh("ip netns add " + hub()) == 0;
+    if (!ok_)
+      return;
+    ok_ = sh(in(hub(), "ip link add br0 type bridge") + " && " + in(hub(), "ip link set br0 up")) == 0;
+    for (int i = 1; ok_ && i <= 3; ++i) {
+      const auto ns = host(i);
+      ok_ = sh("ip netns add " + ns) == 0 &&
+            sh("ip link add h" + tag_ + std::to_string(i) + " netns " + ns + " type veth peer name port" +
+               std::to_string(i) + " netns " + hub()) == 0 &&
+            sh(in(ns, "ip link set h" + tag_ + std::to_string(i) + " name eth0") + " && " +
+               in(ns, "ip addr add " + address(i) + "/24 dev eth0") + " && " + in(ns, "ip link set eth0 up") +
+               " && " + in(ns, "ip link set lo up") + " && " +
+               in(hub(), "ip link set port" + std::to_string(i) + " master br0") + " && " +
+               in(hub(), "ip link set port" + std::to_string(i) + " up")) == 0;
+    }
+  }
+  ~ThreeHosts() {
+    for (int i = 1; i <= 3; ++i)
+      sh("ip netns del " + host(i) + " 2>/dev/null");
+    sh("ip netns del " + hub() + " 2>/dev/null");
+  }
+  bool ok() const { return ok_; }
+  std::string host(int i) const { return "troupe" + tag_ + "-h" + std::to_string(i); }
+  static std::string address(int i) { return "10.77.0." + std::to_string(i); }
+  /// Cuts (or restores) host i's cable at the bridge.
+  bool cable(int i, bool up) const {
+    return sh(in(hub(), "ip link set port" + std::to_string(i) + (up ? " up" : " down"))) == 0;
+  }
+  std::string in(const std::string& ns, const std::string& command) const {
+    return "ip netns exec " + ns + " " + command;
+  }
+
+private:
+  std::string hub() const { return "troupe" + tag_ + "-hub"; }
+  static int sh(const std::string& command) { return std::system((command + " >/dev/null 2>&1").c_str()); }
+  std::string tag_;
+  bool ok_ = false;
+};
+
+TEST(Distributed, ThreeHostsInNetworkNamespacesRunAndRecoverFromACutLink) {
+  ThreeHosts hosts;
+  if (!hosts.ok())
+    GTEST_SKIP() << "cannot make network namespaces here (needs root and iproute2)";
+  const auto dir = fresh_dir("netns");
+  auto cluster = three_nodes(dir);
+  // The example's nodes on three hosts: each listens on its own address.
+  auto text = read_text(cluster.config);
+  for (int i = 0; i < 3; ++i) {
+    const auto port = "port = " + std::to_string(cluster.ports[i]);
+    text.replace(text.find(port), port.size(), "port = 47100");
+  }
+  for (int i = 1; i <= 3; ++i)
+    text.replace(text.find("host = \"127.0.0.1\""), 18, "host = \"" + ThreeHosts::address(i) + "\"");
+  std::ofstream(cluster.config) << text;
+  const auto one = one_process_hash(dir + "/one", 480);
+  auto node = [&](int i, const std::string& name) {
+    return hosts.in(hosts.host(i), "timeout -s KILL 120 " + exe + " node " + cluster.config + " --node " + name +
+                                     " --realtime --ticks 480 --out " + dir + "/" + name + " 2>&1");
+  };
+  FILE* physics = ::popen(node(2, "physics-node").c_str(), "r");
+  FILE* media = ::popen(node(3, "media-node").c_str(), "r");
+  FILE* main = ::popen(node(1, "main").c_str(), "r");
+  ASSERT_TRUE(physics && media && main);
+  std::string output;
+  ASSERT_TRUE(wait_for_tick(main, 120, output)) << output;
+  // Pull physics-node's cable for 3 s: its silence is noticed by the heartbeat
+  // timeout (2 s), logic holds the tick, and the run goes on once it is back.
+  ASSERT_TRUE(hosts.cable(2, false));
+  const auto cut = Clock::now();
+  ASSERT_TRUE(wait_for(main, "lost node physics-node", output)) << output;
+  EXPECT_LT(Clock::now() - cut, std::chrono::milliseconds(3500));
+  std::this_thread::sleep_until(cut + std::chrono::seconds(3)); // the outage itself, not a synchronization
+  ASSERT_TRUE(hosts.cable(2, true));
+  ASSERT_TRUE(wait_for(main, "node physics-node is back after", output)) << output;
+  EXPECT_EQ(finish(main, output), 0) << output;
+  std::string rest;
+  EXPECT_EQ(finish(physics, rest), 0) << rest;
+  EXPECT_EQ(finish(media, rest), 0) << rest;
+  const auto json = read_text(dir + "/main/report.json");
+  EXPECT_EQ(report_hash(json), one);
+  EXPECT_NE(json.find("\"lost\": 0"), std::string::npos);
+}
+
+} // namespace
+} // namespace troupe::testing
