@@ -14,12 +14,17 @@
 #include <troupe/sim/rules.hpp>
 #include <troupe/sim/scenario.hpp>
 
+#include "common/net.hpp"
+
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
 #include <benchmark/benchmark.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 namespace troupe {
 namespace {
@@ -333,3 +338,40 @@ BENCHMARK(BM_FanInBoundedDropOldest)->Iterations(5)->UseRealTime()->Unit(benchma
 
 } // namespace
 } // namespace troupe
+
+// A snapshot from logic to an observer in another process (`troupe up`, two
+// nodes on this host): publish to handled, after the wire and the compact
+// decode. Both processes read the same monotonic clock. Arg: bodies.
+void BM_SnapshotAcrossProcesses(benchmark::State& state) {
+  using troupe::testing::free_port;
+  const auto dir = std::filesystem::temp_directory_path() / ("troupe-bench-procs-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto config = (dir / "two.toml").string();
+  std::ofstream(config) << "[simulation]\nticks = 600\nmode = \"realtime\"\nscenario = \"sandbox\"\nbodies = "
+                        << state.range(0) << "\n[[nodes]]\nname = \"main\"\nport = " << free_port()
+                        << "\n[[nodes]]\nname = \"reader\"\nport = " << free_port()
+                        << "\n[actors.physics]\n[actors.logic]\n[actors.input]\n[actors.observer]\nnode = \"reader\"\n";
+  std::string report;
+  for (auto _ : state) {
+    const auto command = std::string(TROUPE_EXE) + " up " + config + " --quiet --out " + (dir / "out").string() +
+                         " > " + (dir / "log").string() + " 2>&1";
+    if (std::system(command.c_str()) != 0) {
+      state.SkipWithError("troupe up failed");
+      return;
+    }
+    std::ifstream in(dir / "out" / "report.json");
+    report.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  // `"KEY": NUMBER` after `from` in report.json (-1 when missing).
+  auto number = [&](const std::string& from, const std::string& key) {
+    const auto at = report.find(from);
+    const auto k = at == std::string::npos ? at : report.find("\"" + key + "\": ", at);
+    return k == std::string::npos ? -1.0 : std::stod(report.substr(k + key.size() + 4));
+  };
+  const std::string observer = "\"name\": \"observer\"";
+  state.counters["p50_us"] = number(observer, "p50"); // its only distribution: handoff_us
+  state.counters["p99_us"] = number(observer, "p99");
+  state.counters["bytes_per_moving_body"] = number("\"name\": \"logic\"", "bytes_per_moving_body");
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_SnapshotAcrossProcesses)->Arg(1000)->Arg(10000)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
