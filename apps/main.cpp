@@ -259,6 +259,10 @@ int main(int argc, char** argv) {
     cmd->add_option("--checkpoint-every", options.checkpoint_every, "write OUT/checkpoints/tick-N.ckpt every N ticks");
   }
   node_cmd->add_option("--node", node_name, "the node of the topology this process runs")->required();
+  bool resume_latest = false;
+  node_cmd->add_flag("--resume-latest", resume_latest,
+                     "resume from the newest checkpoint in OUT/checkpoints when there is one (what `up` does for a "
+                     "restarted node with logic)");
   // Version skew tests: this node greets its peers as another protocol version.
   node_cmd->add_option("--announce-version", announce_version)->group("");
   // up forwards its arguments (the config and run options) to every node.
@@ -349,6 +353,22 @@ int main(int argc, char** argv) {
   options.stop_requested = &stop_requested;
   if (*node_cmd) {
     options.only_node = node_name;
+    if (resume_latest) {
+      // tick-N.ckpt, written whole (renamed into place): the highest N is the newest.
+      std::uint64_t newest = 0;
+      std::error_code none;
+      for (const auto& entry : std::filesystem::directory_iterator(options.out_dir + "/checkpoints", none)) {
+        const auto name = entry.path().filename().string();
+        std::uint64_t tick = 0;
+        if (std::sscanf(name.c_str(), "tick-%lu.ckpt", &tick) == 1 && entry.path().extension() == ".ckpt" &&
+            tick >= newest) {
+          newest = tick;
+          options.resume_from = entry.path().string();
+        }
+      }
+      if (!options.resume_from.empty())
+        std::cerr << "troupe: node " << node_name << ": resuming from " << options.resume_from << '\n';
+    }
     if (announce_version != 0)
       options.announce_version = announce_version;
     const bool coordinator = topology->node(node_name) &&

@@ -34,12 +34,15 @@ constexpr int exit_escalated = 3;
 constexpr auto backoff_min = 200ms;
 constexpr auto backoff_max = 5s;
 constexpr auto stable = 30s;
+/// How often the node with logic checkpoints when the command line does not say.
+constexpr std::uint64_t default_checkpoint_every = 60;
 /// What a stopped node gets between SIGTERM and SIGKILL.
 constexpr auto stop_grace = 5s;
 
 struct NodeProcess {
   const config::NodeSpec* spec = nullptr;
   bool coordinator = false;
+  std::uint32_t starts = 0;
   pid_t pid = -1;
   bool finished = false;           ///< exited 0: served its part of the run
   Clock::time_point started;
@@ -100,6 +103,15 @@ private:
     std::vector<std::string> argv{troupe_, "node"};
     argv.insert(argv.end(), args_.begin(), args_.end());
     argv.insert(argv.end(), {"--node", node.spec->name});
+    if (node.coordinator) {
+      // Logic's node writes checkpoints, and a restarted one resumes from the
+      // newest: the others wait for it, and the run goes on from there.
+      if (std::find(args_.begin(), args_.end(), "--checkpoint-every") == args_.end())
+        argv.insert(argv.end(), {"--checkpoint-every", std::to_string(default_checkpoint_every)});
+      if (node.starts > 0)
+        argv.push_back("--resume-latest");
+    }
+    ++node.starts;
     const pid_t parent = ::getpid();
     const pid_t pid = ::fork();
     if (pid < 0) {
@@ -147,13 +159,12 @@ private:
         continue;
       node->pid = -1;
       const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-      if (node->coordinator) {
+      if (node->coordinator && WIFEXITED(status)) {
         // The run is over, one way or the other: the others were told to finish.
         if (!clean)
-          std::cerr << "troupe up: node " << node->spec->name << " (logic) " << describe_status(status)
-                    << (WIFSIGNALED(status) ? ": the run cannot go on without it" : "") << std::endl;
-        const int code = WIFEXITED(status) ? WEXITSTATUS(status) : exit_run_failed;
-        return wait_then_stop_all(code);
+          std::cerr << "troupe up: node " + node->spec->name + " (logic) " + describe_status(status) + "\n"
+                    << std::flush;
+        return wait_then_stop_all(WEXITSTATUS(status));
       }
       if (clean) {
         node->finished = true;

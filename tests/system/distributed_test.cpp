@@ -142,6 +142,33 @@ TEST(Distributed, ASigkilledPhysicsNodeIsNoticedWithinTwoSecondsRestartedAndTheR
   EXPECT_EQ(actor_value(json, "links@main", "peers_back"), 1);
 }
 
+TEST(Distributed, ASigkilledLogicNodeResumesFromItsNewestCheckpointAndTheRunEndsTheSame) {
+  const auto dir = fresh_dir("up-sigkill-main");
+  const auto cluster = three_nodes(dir);
+  const auto one = one_process_hash(dir + "/one", 300);
+  FILE* up = start_up(cluster, "--realtime --ticks 300 --checkpoint-every 30 --out " + dir + "/up");
+  ASSERT_NE(up, nullptr);
+  std::string output;
+  ASSERT_TRUE(wait_for(up, "node main started (pid ", output)) << output;
+  const auto pid = std::stoi(output.substr(output.rfind("(pid ") + 5));
+  ASSERT_TRUE(wait_for_tick(up, 100, output)) << output;
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  ASSERT_TRUE(wait_for(up, "node main: resuming from", output)) << output;
+  ASSERT_EQ(finish(up, output), 0) << output;
+  EXPECT_NE(output.find("node main (pid " + std::to_string(pid) + ") died from SIGKILL; restarting"),
+            std::string::npos)
+    << output;
+  const auto json = read_text(dir + "/up/report.json");
+  EXPECT_EQ(report_hash(json), one);
+  EXPECT_NE(json.find("\"lost\": 0"), std::string::npos);
+  // Render lived on in its own process: every recorded frame, as in one process.
+  for (int tick = 60; tick <= 300; tick += 60) {
+    char name[32];
+    std::snprintf(name, sizeof name, "/frame-%06d.png", tick);
+    EXPECT_EQ(read_text(dir + "/up/frames" + name), read_text(dir + "/one/frames" + name)) << name;
+  }
+}
+
 TEST(Distributed, ANodeOfAnotherProtocolVersionOrTopologyIsRefusedAndTheClusterRunsOn) {
   const auto dir = fresh_dir("up-refused");
   const auto cluster = three_nodes(dir);
