@@ -22,6 +22,7 @@
 #include <mutex>
 #include <set>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -105,6 +106,7 @@ struct DirectoryState {
   caf::actor controller; ///< told when the coordinator finishes the run
   std::set<caf::node_id> greeted;
   std::map<std::string, caf::actor> greeters; ///< directories of the nodes that dialed us
+  std::function<ActorReport()> links_report;  ///< this node's links@NODE entry
 };
 
 caf::behavior directory_behavior(caf::stateful_actor<DirectoryState>* self, DirectoryState init) {
@@ -155,6 +157,11 @@ caf::behavior directory_behavior(caf::stateful_actor<DirectoryState>* self, Dire
       if (i == self->state.names.end())
         return make_error(errc::unknown_peer, "no actor named \"" + name + "\" on node " + self->state.node);
       return i->second;
+    },
+    [self, admitted, refusal](report_atom, const std::string&) -> caf::result<ActorReport> {
+      if (!admitted())
+        return refusal();
+      return self->state.links_report();
     },
     [self, admitted, refusal](report_atom) -> caf::result<ActorReport> {
       if (!admitted())
@@ -589,6 +596,7 @@ private:
       directory.names = node->actors;
       directory.supervisor = node->supervisor;
       directory.controller = controller_handle_;
+      directory.links_report = [this, name = node->spec->name] { return links_report(name); };
       node->directory = node->system->spawn(directory_behavior, std::move(directory));
       auto port = topology_.network.tls()
                     ? caf::openssl::publish(node->directory, node->spec->port, node->spec->host.c_str(), true)
@@ -986,19 +994,34 @@ private:
       const bool flush = (spec.kind == "audio" || spec.kind == "render") && result.ok;
       ask(peers.at(spec.name), spec.name, flush);
     }
-    std::lock_guard<std::mutex> guard{links_mutex_};
-    for (const auto& [node, links] : links_) {
-      ActorReport report;
-      report.name = "links@" + node;
-      report.kind = "links";
-      report.node = node;
-      report.counters = {{"peers_lost", static_cast<double>(links.lost)},
-                         {"peers_back", static_cast<double>(links.back)},
-                         {"max_outage_ms", links.max_outage_ms}};
-      for (const auto& event : links.events)
-        report.notes.emplace_back("event", event);
-      result.actors.push_back(std::move(report));
+    // Each node's links: lost and found peers, and the bytes its process sent.
+    for (const auto& spec : topology_.nodes) {
+      if (is_local(spec.name)) {
+        result.actors.push_back(links_report(spec.name));
+        continue;
+      }
+      self->request(directory_of(home, spec.name), 10s, report_atom::value, std::string{"links"})
+        .receive([&](ActorReport& report) { result.actors.push_back(std::move(report)); }, [](caf::error&) {});
     }
+  }
+
+  /// links@NODE: what this process saw of node `name`'s links to its peers.
+  ActorReport links_report(const std::string& name) {
+    std::lock_guard<std::mutex> guard{links_mutex_};
+    const auto& links = links_[name];
+    ActorReport report;
+    report.name = "links@" + name;
+    report.kind = "links";
+    report.node = name;
+    report.counters = {{"peers_lost", static_cast<double>(links.lost)},
+                       {"peers_back", static_cast<double>(links.back)},
+                       {"max_outage_ms", links.max_outage_ms},
+                       // One process may run several nodes (`troupe run`): then
+                       // this is all of them together.
+                       {"process_wire_bytes_sent", static_cast<double>(wire_bytes_sent())}};
+    for (const auto& event : links.events)
+      report.notes.emplace_back("event", event);
+    return report;
   }
 
   /// Reverse start order; each actor gets a grace period, then is killed.

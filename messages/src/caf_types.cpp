@@ -1,3 +1,4 @@
+#include <atomic>
 #include <troupe/messages/caf_types.hpp>
 
 #include <caf/all.hpp>
@@ -23,6 +24,18 @@ const char* to_string(errc code) {
 caf::error make_error(errc code, std::string context) {
   return caf::error{static_cast<std::uint8_t>(code), caf::atom("troupe"),
                     context.empty() ? caf::message{} : caf::make_message(std::move(context))};
+}
+
+namespace {
+std::atomic<std::uint64_t> wire_bytes{0};
+} // namespace
+
+std::uint64_t wire_bytes_sent() {
+  return wire_bytes.load(std::memory_order_relaxed);
+}
+
+void detail::count_wire_bytes(std::size_t bytes) {
+  wire_bytes.fetch_add(bytes, std::memory_order_relaxed);
 }
 
 void register_message_types(caf::actor_system_config& cfg) {

@@ -106,6 +106,12 @@ TEST(Distributed, UpOfThreeNodesGivesTheOneProcessHashFramesAndSound) {
   EXPECT_NE(json.find("\"lost\": 0"), std::string::npos);
   // Render and audio ran on their own node, in their own process.
   EXPECT_NE(json.find("\"node\": \"media-node\""), std::string::npos);
+  // Each node's process counts what it sent: physics sends whole worlds back,
+  // logic exact worlds to physics and compact ones to the media node.
+  EXPECT_GT(actor_value(json, "links@physics-node", "process_wire_bytes_sent"), 0);
+  EXPECT_GT(actor_value(json, "links@main", "process_wire_bytes_sent"), 0);
+  EXPECT_GT(actor_value(json, "logic", "compact_snapshots_sent"), 0);
+  EXPECT_LE(actor_value(json, "logic", "bytes_per_moving_body"), 8);
   for (int tick : {60, 120, 180, 240}) {
     char name[32];
     std::snprintf(name, sizeof name, "/frame-%06d.png", tick);

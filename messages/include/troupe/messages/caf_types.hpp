@@ -82,6 +82,13 @@ using rules_atom = caf::atom_constant<caf::atom("rules")>;
 using hello_atom = caf::atom_constant<caf::atom("hello")>;
 using finish_atom = caf::atom_constant<caf::atom("finish")>;
 
+/// Bytes of troupe messages this process serialized for the wire (every node
+/// of this process together), and the counter behind it.
+std::uint64_t wire_bytes_sent();
+namespace detail {
+void count_wire_bytes(std::size_t bytes);
+}
+
 namespace detail {
 
 template <class T> constexpr const char* wire_name();
@@ -107,6 +114,7 @@ typename Inspector::result_type inspect_enveloped(Inspector& f, T& x) {
       // fresh buffer each time costs a page fault per 4 KiB.
       thread_local std::vector<char> scratch;
       encode_framed(x, scratch);
+      count_wire_bytes(scratch.size());
       return f(caf::meta::type_name(wire_name<T>()), scratch);
     } else {
       std::vector<char> bytes;
