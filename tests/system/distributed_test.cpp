@@ -89,6 +89,17 @@ bool wait_for_tick(FILE* process, std::uint64_t tick, std::string& output) {
   return false;
 }
 
+/// SIGKILLs `node`'s process (as `up` announced it) once the run passed
+/// `tick`: its pid, or -1.
+int kill_mid_run(FILE* up, const std::string& node, std::uint64_t tick, std::string& output) {
+  if (!wait_for(up, "node " + node + " started (pid ", output))
+    return -1;
+  const auto pid = std::stoi(output.substr(output.rfind("(pid ") + 5));
+  if (!wait_for_tick(up, tick, output) || ::kill(pid, SIGKILL) != 0)
+    return -1;
+  return pid;
+}
+
 /// Starts `troupe up` with its output readable line by line.
 FILE* start_up(const Cluster& cluster, const std::string& args) {
   const auto command = "timeout -s KILL 200 " + exe + " up " + cluster.config + " " + args + " 2>&1";
@@ -130,10 +141,8 @@ TEST(Distributed, ASigkilledPhysicsNodeIsNoticedWithinTwoSecondsRestartedAndTheR
   FILE* up = start_up(cluster, "--realtime --ticks 300 --out " + dir + "/up");
   ASSERT_NE(up, nullptr);
   std::string output;
-  ASSERT_TRUE(wait_for(up, "node physics-node started (pid ", output)) << output;
-  const auto pid = std::stoi(output.substr(output.rfind("(pid ") + 5));
-  ASSERT_TRUE(wait_for_tick(up, 60, output)) << output; // mid-run
-  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  const auto pid = kill_mid_run(up, "physics-node", 60, output);
+  ASSERT_GT(pid, 0) << output;
   const auto killed = Clock::now();
   ASSERT_TRUE(wait_for(up, "lost node physics-node", output)) << output;
   const auto noticed = Clock::now() - killed;
@@ -155,10 +164,8 @@ TEST(Distributed, ASigkilledLogicNodeResumesFromItsNewestCheckpointAndTheRunEnds
   FILE* up = start_up(cluster, "--realtime --ticks 300 --checkpoint-every 30 --out " + dir + "/up");
   ASSERT_NE(up, nullptr);
   std::string output;
-  ASSERT_TRUE(wait_for(up, "node main started (pid ", output)) << output;
-  const auto pid = std::stoi(output.substr(output.rfind("(pid ") + 5));
-  ASSERT_TRUE(wait_for_tick(up, 100, output)) << output;
-  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  const auto pid = kill_mid_run(up, "main", 100, output);
+  ASSERT_GT(pid, 0) << output;
   ASSERT_TRUE(wait_for(up, "node main: resuming from", output)) << output;
   ASSERT_EQ(finish(up, output), 0) << output;
   EXPECT_NE(output.find("node main (pid " + std::to_string(pid) + ") died from SIGKILL; restarting"),
