@@ -5,6 +5,8 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
+
 namespace troupe {
 
 /// CAF's own system traffic, and anything urgent or a response (someone is
@@ -61,7 +63,9 @@ bounded_actor::bounded_actor(caf::actor_config& cfg, config::MailboxSpec spec)
   : super(cfg),
     spec_(spec),
     counting_only_(spec.overflow == config::Overflow::drop_newest ||
-                   spec.overflow == config::Overflow::reject) {
+                   spec.overflow == config::Overflow::reject),
+    staged_(spec.overflow == config::Overflow::drop_oldest),
+    window_(staged_ ? std::clamp<std::size_t>(spec.capacity / 8, 1, 16) : 1) {
   set_exception_handler(exception_to_error);
 }
 
@@ -145,6 +149,10 @@ void bounded_actor::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* e
     }
     return;
   }
+  if (staged_) {
+    enqueue_staged(std::move(ptr), eu);
+    return;
+  }
   caf::mailbox_element_ptr evicted;
   caf::mailbox_element_ptr deliver;
   Verdict verdict;
@@ -186,6 +194,89 @@ void bounded_actor::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* e
     discard(std::move(ptr), drop_reason, eu);
 }
 
+void bounded_actor::enqueue_staged(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) {
+  const auto held = held_.fetch_add(1, std::memory_order_seq_cst) + 1;
+  if (held > spec_.capacity) {
+    held_.fetch_sub(1, std::memory_order_seq_cst);
+    enqueue_full(std::move(ptr), eu);
+    return;
+  }
+  admitted_.fetch_add(1, std::memory_order_relaxed);
+  note_held(held);
+  auto* x = ptr.release();
+  auto* head = staged_head_.load(std::memory_order_relaxed);
+  do
+    x->next = head;
+  while (!staged_head_.compare_exchange_weak(head, x, std::memory_order_seq_cst, std::memory_order_relaxed));
+  // Pushed, then looked (both seq_cst): either the actor, lowering in_flight_
+  // to zero and then refilling, finds this message, or this sender sees zero
+  // and delivers it. An actor that closed meanwhile left it to us.
+  if (closed_.load(std::memory_order_seq_cst))
+    discard_queued(eu);
+  else if (in_flight_.load(std::memory_order_seq_cst) == 0)
+    refill(eu);
+}
+
+void bounded_actor::enqueue_full(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) {
+  caf::mailbox_element_ptr evicted;
+  bool closed = false;
+  {
+    std::lock_guard<spin_lock> guard{mtx_};
+    closed = closed_.load(std::memory_order_relaxed);
+    if (!closed) {
+      // Evict the oldest message that may be lost (commands never are): the
+      // new one takes its place, so held_ does not change.
+      stage_into_waiting();
+      evicted = waiting_.take_first([](const caf::mailbox_element& x) { return !is_reliable(x); });
+      if (evicted) {
+        dropped_.fetch_add(1, std::memory_order_relaxed);
+        admitted_.fetch_add(1, std::memory_order_relaxed);
+        waiting_.push_back(std::move(ptr));
+      }
+    }
+  }
+  if (evicted) {
+    discard(std::move(evicted), errc::mailbox_dropped, eu);
+    if (in_flight_.load(std::memory_order_seq_cst) == 0)
+      refill(eu);
+  } else if (closed) {
+    discard(std::move(ptr), errc::shutting_down, eu);
+  } else if (is_reliable(*ptr)) {
+    rejected_.fetch_add(1, std::memory_order_relaxed);
+    refuse(std::move(ptr), eu);
+  } else {
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    discard(std::move(ptr), errc::mailbox_dropped, eu);
+  }
+}
+
+void bounded_actor::stage_into_waiting() noexcept {
+  auto* newest = staged_head_.exchange(nullptr, std::memory_order_seq_cst);
+  caf::mailbox_element* oldest = nullptr;
+  while (newest) { // reverse: the stack is newest first
+    auto* next = static_cast<caf::mailbox_element*>(newest->next);
+    newest->next = oldest;
+    oldest = newest;
+    newest = next;
+  }
+  while (oldest) {
+    auto* next = static_cast<caf::mailbox_element*>(oldest->next);
+    waiting_.push_back(caf::mailbox_element_ptr{oldest});
+    oldest = next;
+  }
+}
+
+void bounded_actor::discard_queued(caf::execution_unit* eu) {
+  std::vector<caf::mailbox_element_ptr> left;
+  {
+    std::lock_guard<spin_lock> guard{mtx_};
+    stage_into_waiting();
+    waiting_.drain_into(left);
+  }
+  for (auto& ptr : left)
+    discard(std::move(ptr), errc::shutting_down, eu);
+}
+
 caf::invoke_message_result bounded_actor::consume(caf::mailbox_element& x) {
   sanitizer::acquire(&x);
   // Every message that is not unbounded came through our window (classify
@@ -199,8 +290,12 @@ caf::invoke_message_result bounded_actor::consume(caf::mailbox_element& x) {
   // we look (under the lock) and refill. No waiting message can be stranded.
   // Single writer (this actor): no read-modify-write needed.
   consumed_.store(consumed_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  const auto left = in_flight_.fetch_sub(1, std::memory_order_acq_rel) - 1;
-  if (!counting_only_ && left == window_ / 2)
+  if (staged_)
+    held_.fetch_sub(1, std::memory_order_relaxed);
+  const auto left = in_flight_.fetch_sub(1, std::memory_order_seq_cst) - 1;
+  // Half the window gone: top it up before it runs dry; empty: look once
+  // more (a sender that saw messages in flight left its own to us).
+  if (!counting_only_ && (left == window_ / 2 || left == 0))
     refill(context());
   return result;
 }
@@ -209,10 +304,13 @@ void bounded_actor::refill(caf::execution_unit* eu) {
   std::vector<caf::mailbox_element_ptr> batch;
   {
     std::lock_guard<spin_lock> guard{mtx_};
-    if (closed_)
+    if (closed_.load(std::memory_order_relaxed))
       return;
-    // Only this actor lowers in_flight_, and it is here: the count is stable.
-    auto room = window_ - std::min(window_, in_flight_.load(std::memory_order_relaxed));
+    if (staged_)
+      stage_into_waiting();
+    // Only the actor lowers in_flight_ (maybe right now): room is never
+    // overestimated, and an actor that empties its window refills itself.
+    auto room = window_ - std::min(window_, in_flight_.load(std::memory_order_seq_cst));
     while (!waiting_.empty() && room-- > 0)
       batch.push_back(waiting_.pop_front());
     in_flight_.fetch_add(batch.size(), std::memory_order_acq_rel);
@@ -225,7 +323,8 @@ bool bounded_actor::cleanup(caf::error&& reason, caf::execution_unit* host) {
   std::vector<caf::mailbox_element_ptr> left;
   {
     std::lock_guard<spin_lock> guard{mtx_};
-    closed_ = true;
+    closed_.store(true, std::memory_order_seq_cst);
+    stage_into_waiting();
     waiting_.drain_into(left);
   }
   for (auto& ptr : left)
@@ -268,6 +367,8 @@ MailboxStats bounded_actor::mailbox_stats() const {
 }
 
 std::size_t bounded_actor::mailbox_depth() const {
+  if (staged_)
+    return held_.load(std::memory_order_relaxed);
   std::lock_guard<spin_lock> guard{mtx_};
   return waiting_.size() + in_flight_.load(std::memory_order_relaxed);
 }

@@ -137,22 +137,43 @@ private:
   /// Hands a refused reliable message back to its sender.
   void refuse(caf::mailbox_element_ptr ptr, caf::execution_unit* eu);
 
-  /// Moves waiting messages into the window; runs on the actor's thread.
+  /// Moves waiting (and staged) messages into the window: on the actor's
+  /// thread after it took one, or on a sender's when nothing is in flight.
   void refill(caf::execution_unit* eu);
+
+  /// drop-oldest: admission below the bound (lock-free), and at the bound
+  /// (under the lock: evict the oldest droppable message).
+  void enqueue_staged(caf::mailbox_element_ptr ptr, caf::execution_unit* eu);
+  void enqueue_full(caf::mailbox_element_ptr ptr, caf::execution_unit* eu);
+
+  /// Moves staged messages, oldest first, to the end of `waiting_`. Caller
+  /// holds `mtx_`.
+  void stage_into_waiting() noexcept;
+
+  /// Drops everything queued after the actor closed. Takes `mtx_`.
+  void discard_queued(caf::execution_unit* eu);
 
   /// Raises the high-water mark to `held` if it is higher.
   void note_held(std::size_t held);
 
-  static constexpr std::size_t window_ = 1; // messages handed to CAF at once
-
   const config::MailboxSpec spec_;
   const bool counting_only_; // reject / drop-newest: no queue of ours
+  // drop-oldest: senders stage messages on a lock-free stack while the bound
+  // holds, and take the lock only to evict at the bound.
+  const bool staged_;
+  // Messages handed to CAF's mailbox at once; the rest wait in our queue, where
+  // they can still be evicted. `latest` hands one at a time (the newest must
+  // replace whatever is not handled yet); a large drop-oldest mailbox hands a
+  // batch, so its actor refills once a batch rather than once a message.
+  const std::size_t window_;
   mutable spin_lock mtx_;
   waiting_queue waiting_;    // guarded by mtx_
   // Bounded messages in CAF's mailbox, not yet consumed. Raised under mtx_ (or
   // by a CAS-free fetch_add for counting policies), lowered by the actor.
   std::atomic<std::size_t> in_flight_{0};
-  bool closed_ = false;      // guarded by mtx_
+  std::atomic<bool> closed_{false}; // set under mtx_; senders of staged messages read it
+  std::atomic<caf::mailbox_element*> staged_head_{nullptr}; // newest first
+  std::atomic<std::size_t> held_{0}; // drop-oldest: staged + waiting + in flight
   std::atomic<std::uint64_t> admitted_{0}; // queue policies only
   std::atomic<std::uint64_t> consumed_{0}; // bounded messages the actor took
   std::atomic<std::uint64_t> dropped_{0};
