@@ -201,8 +201,7 @@ void bounded_actor::enqueue_staged(caf::mailbox_element_ptr ptr, caf::execution_
     enqueue_full(std::move(ptr), eu);
     return;
   }
-  admitted_.fetch_add(1, std::memory_order_relaxed);
-  note_held(held);
+  note_held(held); // admitted is derived: consumed + held + evicted
   auto* x = ptr.release();
   auto* head = staged_head_.load(std::memory_order_relaxed);
   do
@@ -230,7 +229,7 @@ void bounded_actor::enqueue_full(caf::mailbox_element_ptr ptr, caf::execution_un
       evicted = waiting_.take_first([](const caf::mailbox_element& x) { return !is_reliable(x); });
       if (evicted) {
         dropped_.fetch_add(1, std::memory_order_relaxed);
-        admitted_.fetch_add(1, std::memory_order_relaxed);
+        evicted_.fetch_add(1, std::memory_order_relaxed);
         waiting_.push_back(std::move(ptr));
       }
     }
@@ -359,6 +358,8 @@ MailboxStats bounded_actor::mailbox_stats() const {
   out.overflow = static_cast<std::uint8_t>(spec_.overflow);
   out.admitted = counting_only_ ? consumed_.load(std::memory_order_relaxed) +
                                     in_flight_.load(std::memory_order_relaxed)
+                 : staged_      ? consumed_.load(std::memory_order_relaxed) + held_.load(std::memory_order_relaxed) +
+                                 evicted_.load(std::memory_order_relaxed)
                                 : admitted_.load(std::memory_order_relaxed);
   out.dropped = dropped_.load(std::memory_order_relaxed);
   out.rejected = rejected_.load(std::memory_order_relaxed);

@@ -174,7 +174,8 @@ private:
   std::atomic<bool> closed_{false}; // set under mtx_; senders of staged messages read it
   std::atomic<caf::mailbox_element*> staged_head_{nullptr}; // newest first
   std::atomic<std::size_t> held_{0}; // drop-oldest: staged + waiting + in flight
-  std::atomic<std::uint64_t> admitted_{0}; // queue policies only
+  std::atomic<std::uint64_t> admitted_{0}; // latest only (others derive it)
+  std::atomic<std::uint64_t> evicted_{0};  // drop-oldest: admitted, then evicted
   std::atomic<std::uint64_t> consumed_{0}; // bounded messages the actor took
   std::atomic<std::uint64_t> dropped_{0};
   std::atomic<std::uint64_t> rejected_{0};
