@@ -338,12 +338,10 @@ int main(int argc, char** argv) {
   if (!topology)
     return exit_bad_input;
   if (*up_cmd) {
-    for (const auto& node : topology->nodes)
-      if (node.port == 0) {
-        std::cerr << "troupe: " << config_path << ": node " << node.name
-                  << " has port 0: `up` runs nodes as processes that find each other by port, give each one\n";
-        return exit_bad_input;
-      }
+    if (auto err = config::separate_processes_error(*topology); !err.empty()) {
+      std::cerr << "troupe: " << err << '\n';
+      return exit_bad_input;
+    }
     std::error_code self_error;
     const auto self = std::filesystem::read_symlink("/proc/self/exe", self_error);
     return app::up(*topology, self_error ? std::string(argv[0]) : self.string(),

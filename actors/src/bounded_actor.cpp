@@ -96,23 +96,21 @@ void waiting_queue::clear() noexcept {
 
 bounded_actor::Verdict bounded_actor::make_room(const caf::mailbox_element& incoming,
                                                 caf::mailbox_element_ptr& evicted) {
-  using config::Overflow;
   const bool reliable = is_reliable(incoming);
-  if (spec_.overflow == Overflow::latest && !reliable) {
-    // The newest of a kind replaces the older one even when there is room.
-    if ((evicted = waiting_.take_first([&](const caf::mailbox_element& x) { return same_type(x, incoming); })))
-      return Verdict::admit;
-  }
+  // The newest of a kind replaces the older one even when there is room.
+  if (!reliable &&
+      (evicted = waiting_.take_first([&](const caf::mailbox_element& x) { return same_type(x, incoming); })))
+    return Verdict::admit;
   if (waiting_.size() + in_flight_.load(std::memory_order_relaxed) < spec_.capacity)
     return Verdict::admit;
-  if (spec_.overflow == Overflow::drop_oldest || spec_.overflow == Overflow::latest) {
-    // Evict the oldest message that may be lost; commands never are.
-    if ((evicted = waiting_.take_first([](const caf::mailbox_element& x) { return !is_reliable(x); })))
-      return Verdict::admit;
-  }
-  if (reliable || spec_.overflow == Overflow::reject)
-    return Verdict::reject_new;
-  return Verdict::drop_new;
+  if ((evicted = evict_oldest_droppable()))
+    return Verdict::admit;
+  return reliable ? Verdict::reject_new : Verdict::drop_new;
+}
+
+caf::mailbox_element_ptr bounded_actor::evict_oldest_droppable() noexcept {
+  // Commands and recorded snapshots are never evicted.
+  return waiting_.take_first([](const caf::mailbox_element& x) { return !is_reliable(x); });
 }
 
 void bounded_actor::note_held(std::size_t held) {
@@ -226,7 +224,7 @@ void bounded_actor::enqueue_full(caf::mailbox_element_ptr ptr, caf::execution_un
       // Evict the oldest message that may be lost (commands never are): the
       // new one takes its place, so held_ does not change.
       stage_into_waiting();
-      evicted = waiting_.take_first([](const caf::mailbox_element& x) { return !is_reliable(x); });
+      evicted = evict_oldest_droppable();
       if (evicted) {
         dropped_.fetch_add(1, std::memory_order_relaxed);
         evicted_.fetch_add(1, std::memory_order_relaxed);

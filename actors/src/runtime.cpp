@@ -241,12 +241,10 @@ private:
       return topology_.path + ": no node named \"" + options_.only_node + "\" (nodes: " + names + ")";
     }
     if (!options_.only_node.empty())
-      for (const auto& node : topology_.nodes)
-        if (node.port == 0) {
-          bad_input_ = true;
-          return topology_.path + ": node " + node.name +
-                 " has port 0: nodes in separate processes find each other by port, give each one";
-        }
+      if (auto err = config::separate_processes_error(topology_); !err.empty()) {
+        bad_input_ = true;
+        return err;
+      }
     coordinator_ = is_local(topology_.actors_of_kind("logic").front()->node);
     std::filesystem::create_directories(options_.out_dir);
     if (!options_.resume_from.empty()) {

@@ -1183,6 +1183,16 @@ std::string describe(const Topology& topology) {
   return out.str();
 }
 
+std::string separate_processes_error(const Topology& topology) {
+  for (const NodeSpec& node : topology.nodes) {
+    if (node.port == 0) {
+      return topology.path + ": node " + node.name +
+             " has port 0: nodes in separate processes find each other by port, give each one";
+    }
+  }
+  return {};
+}
+
 std::uint64_t topology_digest(const Topology& topology) {
   // The description without the file's path (it differs from host to host) and
   // without the network line (timeouts are each node's own business), plus

@@ -127,9 +127,13 @@ protected:
 private:
   enum class Verdict { admit, drop_new, reject_new };
 
-  /// Decides what happens to `incoming` when the queue is full; may evict a
-  /// waiting message into `evicted`. Caller holds `mtx_`.
+  /// `latest`: decides what happens to `incoming`; may evict a waiting
+  /// message into `evicted`. Caller holds `mtx_`.
   Verdict make_room(const caf::mailbox_element& incoming, caf::mailbox_element_ptr& evicted);
+
+  /// Unlinks the oldest waiting message that may be lost, or null. Caller
+  /// holds `mtx_`.
+  caf::mailbox_element_ptr evict_oldest_droppable() noexcept;
 
   /// Drops a message: requests get an error response so no one waits forever.
   void discard(caf::mailbox_element_ptr ptr, errc why, caf::execution_unit* eu);

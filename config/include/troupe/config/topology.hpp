@@ -278,6 +278,10 @@ LoadResult parse_topology(std::string_view text, const std::string& path);
 /// A human-readable description of the resolved topology (`troupe check`).
 std::string describe(const Topology& topology);
 
+/// Why the nodes of `topology` cannot run as separate processes (`troupe node`,
+/// `troupe up`), or "" when they can: each needs a fixed port.
+std::string separate_processes_error(const Topology& topology);
+
 /// A digest of what every node must agree on (the resolved topology, wherever
 /// the file lies): nodes exchange it when they connect.
 std::uint64_t topology_digest(const Topology& topology);
