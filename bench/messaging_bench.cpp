@@ -10,6 +10,7 @@
 #include <troupe/actors/metrics.hpp>
 #include <troupe/messages/caf_types.hpp>
 #include <troupe/messages/compact.hpp>
+#include <troupe/sim/advance.hpp>
 #include <troupe/sim/physics.hpp>
 #include <troupe/sim/rules.hpp>
 #include <troupe/sim/scenario.hpp>
@@ -204,9 +205,7 @@ const std::vector<WorldPtr>& falling_sandbox() {
     std::vector<sim::ContactEvent> events;
     std::vector<WorldPtr> out;
     for (int t = 0; t < 60; ++t) {
-      sim::before_physics(world);
-      sim::step(world, sim::PhysicsSettings{}, parallel, events);
-      sim::after_physics(world);
+      sim::advance(world, {}, nullptr, sim::PhysicsSettings{}, parallel, events);
       events.clear();
       out.push_back(std::make_shared<const sim::World>(world));
     }

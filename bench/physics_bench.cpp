@@ -6,7 +6,7 @@
 //
 // Reports wall time per step (UseRealTime: the step fans out to other threads)
 // and the same as a "ms_per_step" counter.
-#include <troupe/sim/physics.hpp>
+#include <troupe/sim/advance.hpp>
 #include <troupe/sim/scenario.hpp>
 
 #include <benchmark/benchmark.h>
@@ -39,7 +39,7 @@ void PileStep(benchmark::State& state) {
   for (auto _ : state) {
     events.clear();
     const auto t0 = std::chrono::steady_clock::now();
-    const StepStats stats = step(world, settings, parallel, events);
+    const StepStats stats = step_tick(world, settings, parallel, events);
     const auto t1 = std::chrono::steady_clock::now();
     total_ms += std::chrono::duration<double, std::milli>(t1 - t0).count();
     contacts = stats.contacts;

@@ -138,11 +138,7 @@ private:
     render_until(batch.tick);
     for (std::size_t i = 0; i < batch.events.size(); ++i) {
       const auto& event = batch.events[i];
-      audio::Impact impact{event.point, event.impulse, event.approach_speed, 0.5f, 0.3f};
-      if (i < batch.bodies.size()) {
-        impact.radius = batch.bodies[i].radius;
-        impact.restitution = batch.bodies[i].restitution;
-      }
+      const audio::Impact impact{event.point, event.impulse, event.approach_speed, event.radius, event.restitution};
       if (mixer_)
         mixer_->play(impact);
       if (first_impact_tick_ < 0)

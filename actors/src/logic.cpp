@@ -9,6 +9,7 @@
 #include <troupe/actors/bounded_actor.hpp>
 #include <troupe/actors/metrics.hpp>
 #include <troupe/messages/caf_types.hpp>
+#include <troupe/sim/advance.hpp>
 #include <troupe/sim/scenario.hpp>
 
 #include <caf/all.hpp>
@@ -30,6 +31,7 @@ struct ReloadJob {
   PendingReload request;
   WorldPtr world;               ///< the world the smoke test starts from
   config::LogicParams params;   ///< how to test it
+  sim::PhysicsSettings physics; ///< with the topology's physics
   RulesPtr plugin;              ///< loaded and passed, or null
   std::string error;            ///< why not
   std::atomic<bool> done{false};
@@ -49,7 +51,7 @@ std::string subject(const RulesEvent& e) {
 
 /// Loads and smoke-tests a plugin (detached: the test takes many ticks' time).
 caf::behavior rules_validator(caf::event_based_actor* self, std::shared_ptr<ReloadJob> job, caf::actor logic) {
-  auto tested = load_tested_rules(job->request.path, *job->world, job->params);
+  auto tested = load_tested_rules(job->request.path, *job->world, job->params, job->physics);
   if (auto* plugin = std::get_if<RulesPtr>(&tested))
     job->plugin = std::move(*plugin);
   else
@@ -71,13 +73,7 @@ public:
         applied_seq_[ack.source] = ack.seq;
       setup_.resume.reset();
     } else {
-      const auto& s = setup_.simulation;
-      auto world = sim::make_scenario({s.scenario, s.bodies, s.seed, s.tick_hz});
-      if (setup_.params.fountain_every > 0) {
-        world.fountain.every_ticks = setup_.params.fountain_every;
-        world.fountain.max_bodies = setup_.params.fountain_max;
-      }
-      world_ = std::make_shared<const sim::World>(std::move(world));
+      world_ = std::make_shared<const sim::World>(starting_world(setup_.simulation, setup_.params));
     }
     for (auto source : setup_.sources)
       sealed_[source] = 0, applied_seq_.try_emplace(source, 0);
@@ -286,50 +282,49 @@ private:
       install_from_ns_ = std::max(last_tick_end_ns_, due_ns(tick));
       finish_reload(tick);
     }
-    auto next = std::make_shared<sim::World>(*world_);
-    // Bodies that left the arena in the last step go first, then the commands of
-    // this tick in canonical order (source, then seq), then the tick's rules.
-    sim::after_physics(*next);
+    // This tick's commands, in canonical order; a reload is logic's own
+    // business (the world is untouched by it).
+    tick_commands_.clear();
     for (auto it = pending_.begin(); it != pending_.end() && it->first <= tick;) {
-      auto& commands = it->second;
       if (it->first < tick)
-        late_ += commands.size(); // a source broke its seal: apply now, but count it
-      std::sort(commands.begin(), commands.end(), [](const Command& a, const Command& b) {
-        return std::tie(a.source, a.seq) < std::tie(b.source, b.seq);
-      });
-      for (auto& command : commands) {
-        if (const auto* load = std::get_if<sim::LoadRules>(&command.action))
-          ask_reload(load->path, tick);
-        else
-          sim::apply(*next, command.action);
-        auto& applied = applied_seq_[command.source];
-        applied = std::max(applied, command.seq);
+        late_ += it->second.size(); // a source broke its seal: apply now, but count it
+      for (auto& command : it->second) {
         queued_seqs_.erase({command.source, command.seq});
+        tick_commands_.push_back(std::move(command));
       }
       it = pending_.erase(it);
     }
-    sim::before_physics(*next);
-    if (rules_) {
-      if (auto err = rules_->step(*next))
-        roll_back(tick, *err);
+    sim::sort_canonical(tick_commands_);
+    for (const auto& command : tick_commands_) {
+      if (const auto* load = std::get_if<sim::LoadRules>(&command.action))
+        ask_reload(load->path, tick);
+      auto& applied = applied_seq_[command.source];
+      applied = std::max(applied, command.seq);
     }
     install_pause_pending_ = installing;
-    // Chaos strikes mid-tick, after the commands were applied: the next
-    // incarnation must rebuild this tick from the last snapshot and input's resend.
-    setup_.chaos.strike(tick);
     stepping_ = true;
-    pending_step_ = StepRequest{tick, std::move(next)};
+    step_tick_ = tick;
     request_step();
   }
 
-  /// Asks physics for the pending step. A physics incarnation that dies with the
-  /// request answers with an error: ask again (the stable name holds it until the
-  /// next incarnation), so physics re-runs the pending tick.
+  /// Builds the world physics steps (sim::prepare_tick on a copy of the last
+  /// snapshot's) and hands it over. A physics incarnation that dies with the
+  /// request answers with an error: ask again (the stable name holds it until
+  /// the next incarnation), so physics re-runs the pending tick from a world
+  /// built anew. That is the only second copy of a tick's world.
   void request_step() {
-    request(physics_, caf::infinite, step_atom::value, pending_step_)
+    auto next = std::make_shared<sim::World>(*world_);
+    const sim::RulesStep rules = rules_ ? sim::RulesStep{[this](sim::World& w) { return rules_->step(w); }}
+                                        : sim::RulesStep{};
+    if (auto err = sim::prepare_tick(*next, tick_commands_, &rules))
+      roll_back(step_tick_, *err);
+    // Chaos strikes mid-tick, after the commands were applied: the next
+    // incarnation must rebuild this tick from the last snapshot and input's resend.
+    setup_.chaos.strike(step_tick_);
+    request(physics_, caf::infinite, step_atom::value, StepRequest{step_tick_, std::move(next)})
       .then([this](StepResult& result) {
               // A step asked twice (physics came back) may be answered twice.
-              if (stepping_ && result.tick == pending_step_.tick)
+              if (stepping_ && result.tick == step_tick_)
                 end_tick(result);
             },
             [this](caf::error&) {
@@ -342,7 +337,7 @@ private:
 
   void end_tick(StepResult& result) {
     stepping_ = false;
-    pending_step_ = {};
+    tick_commands_.clear();
     world_ = std::move(result.world);
     ++generation_;
     Snapshot snapshot;
@@ -357,16 +352,7 @@ private:
     // Contacts first: a reader has every impact of a tick before the snapshot
     // that says the tick is over (audio renders up to the snapshot's tick).
     if (!result.contacts.empty() && !subscribers_.empty()) {
-      ContactBatch batch{result.tick, std::move(result.contacts), {}, 0};
-      batch.bodies.reserve(batch.events.size());
-      for (const auto& event : batch.events) {
-        ContactBody body;
-        if (auto index = sim::find(*world_, event.a)) {
-          body.radius = world_->bodies[*index].radius;
-          body.restitution = world_->infos[*index].restitution;
-        }
-        batch.bodies.push_back(body);
-      }
+      ContactBatch batch{result.tick, std::move(result.contacts), 0};
       published_events_ += batch.events.size();
       batch.published_events = published_events_;
       auto contacts = caf::make_message(std::move(batch));
@@ -431,6 +417,7 @@ private:
     reload_job_->request = *pending_reload_;
     reload_job_->world = world_;
     reload_job_->params = setup_.params;
+    reload_job_->physics = setup_.physics;
     spawn<caf::detached>(rules_validator, reload_job_, caf::actor_cast<caf::actor>(this));
   }
 
@@ -624,7 +611,8 @@ private:
   std::map<std::uint64_t, std::vector<Command>> pending_; // tick -> commands
   std::set<std::pair<std::uint32_t, std::uint64_t>> queued_seqs_;
   sim::Vec3 pointer_;
-  StepRequest pending_step_;
+  std::vector<Command> tick_commands_; // the tick being stepped: its commands, sorted
+  std::uint64_t step_tick_ = 0;        // and its number
   std::uint64_t step_retries_total_ = 0;
   std::map<std::string, CaptureLog> captures_; // recording readers, by name
   std::set<std::string> awaiting_;              // recording readers yet to subscribe
@@ -663,8 +651,18 @@ caf::actor spawn_logic(caf::actor_system& sys, LogicSetup setup) {
   return sys.spawn<logic_actor>(std::move(setup));
 }
 
+sim::World starting_world(const config::SimulationSpec& simulation, const config::LogicParams& params) {
+  auto world = sim::make_scenario({simulation.scenario, simulation.bodies, simulation.seed, simulation.tick_hz});
+  if (params.fountain_every > 0) {
+    world.fountain.every_ticks = params.fountain_every;
+    world.fountain.max_bodies = params.fountain_max;
+  }
+  return world;
+}
+
 std::variant<RulesPtr, std::string> load_tested_rules(const std::string& path, const sim::World& world,
-                                                      const config::LogicParams& params) {
+                                                      const config::LogicParams& params,
+                                                      const sim::PhysicsSettings& physics) {
   auto loaded = plugins::RulesPlugin::load(path);
   if (auto* err = std::get_if<std::string>(&loaded))
     return *err;
@@ -672,6 +670,7 @@ std::variant<RulesPtr, std::string> load_tested_rules(const std::string& path, c
   plugins::SmokeTest test;
   test.ticks = params.smoke_ticks;
   test.budget = std::chrono::milliseconds(params.smoke_budget_ms);
+  test.physics = physics;
   if (auto failed = plugins::smoke_test(*plugin, world, test))
     return path + ": " + plugin->name() + " " + plugin->version() + ": " + *failed;
   return RulesPtr{std::move(plugin)};

@@ -293,9 +293,10 @@ private:
       return "--watch: no rules plugin to watch (give --rules PATH or set [actors.logic] rules)";
     if (rules_path_.empty())
       return {};
-    const auto world =
-      resume_ ? resume_->world : sim::make_scenario({sim_.scenario, sim_.bodies, sim_.seed, sim_.tick_hz});
-    auto tested = load_tested_rules(rules_path_, world, params);
+    const auto world = resume_ ? resume_->world : starting_world(sim_, params);
+    const auto& physics = *topology_.actors_of_kind("physics").front();
+    auto tested =
+      load_tested_rules(rules_path_, world, params, physics_settings(std::get<config::PhysicsParams>(physics.params)));
     if (auto* err = std::get_if<std::string>(&tested))
       return "rules: " + *err;
     std::lock_guard<std::mutex> guard{logic_state_->mutex};
@@ -392,6 +393,8 @@ private:
       setup.id = identity(spec);
       setup.simulation = sim_;
       setup.params = std::get<config::LogicParams>(spec.params);
+      setup.physics = physics_settings(
+        std::get<config::PhysicsParams>(topology_.actors_of_kind("physics").front()->params));
       setup.keyframe_every = topology_.network.keyframe_every;
       setup.sources = {1};
       setup.resume = resume_;

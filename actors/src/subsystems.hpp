@@ -79,7 +79,15 @@ using RulesPtr = std::shared_ptr<const plugins::RulesPlugin>;
 /// logic's `params` say: the plugin, or why not. Blocking (many ticks' work):
 /// off the tick path.
 std::variant<RulesPtr, std::string> load_tested_rules(const std::string& path, const sim::World& world,
-                                                      const config::LogicParams& params);
+                                                      const config::LogicParams& params,
+                                                      const sim::PhysicsSettings& physics);
+
+/// The world a run starts from (no checkpoint): the scenario, with logic's
+/// fountain override.
+sim::World starting_world(const config::SimulationSpec& simulation, const config::LogicParams& params);
+
+/// The step's settings from [actors.physics].
+sim::PhysicsSettings physics_settings(const config::PhysicsParams& params);
 
 /// A reload logic was asked for and has not acted on yet.
 struct PendingReload {
@@ -130,6 +138,7 @@ struct LogicSetup {
   Identity id;
   config::SimulationSpec simulation;
   config::LogicParams params;
+  sim::PhysicsSettings physics; ///< the stepper's, for the rules smoke test
   /// Live snapshots to a subscriber on another node: a full one every N.
   std::uint32_t keyframe_every = 30;
   std::vector<std::uint32_t> sources;   ///< command sources to wait for

@@ -23,11 +23,10 @@ BOOST_IS_BITWISE_SERIALIZABLE(troupe::sim::Body)
 BOOST_IS_BITWISE_SERIALIZABLE(troupe::sim::BodyInfo)
 BOOST_IS_BITWISE_SERIALIZABLE(troupe::sim::Slot)
 BOOST_IS_BITWISE_SERIALIZABLE(troupe::sim::ContactEvent)
-BOOST_IS_BITWISE_SERIALIZABLE(troupe::ContactBody)
 
 static_assert(sizeof(troupe::sim::BodyInfo) == 16 && sizeof(troupe::sim::Slot) == 8,
               "bitwise-serialised structs must have no padding");
-static_assert(sizeof(troupe::sim::ContactEvent) == 48, "ContactEvent is written bitwise: no padding");
+static_assert(sizeof(troupe::sim::ContactEvent) == 56, "ContactEvent is written bitwise: no padding");
 static_assert(std::is_trivially_copyable_v<troupe::sim::ContactEvent>);
 
 namespace boost::serialization {
@@ -47,7 +46,7 @@ template <class A> void serialize(A& ar, troupe::sim::Slot& x, unsigned) {
   ar & x.generation & x.dense;
 }
 template <class A> void serialize(A& ar, troupe::sim::ContactEvent& x, unsigned) {
-  ar & x.a & x.b & x.point & x.normal & x.impulse & x.approach_speed;
+  ar & x.a & x.b & x.point & x.normal & x.impulse & x.approach_speed & x.radius & x.restitution;
 }
 
 template <class A> void serialize(A& ar, troupe::sim::Arena& x, unsigned) {
@@ -128,16 +127,16 @@ template <class A> void serialize(A& ar, troupe::RulesEvent& x, unsigned) {
   ar & x.kind & x.tick & x.path & x.name & x.version & x.reason;
 }
 
-// A shared_ptr<const World> travels as the world itself (never null on the wire:
-// an absent world is written as an empty flag).
-template <class A> void save(A& ar, const troupe::WorldPtr& x, unsigned) {
+// A shared_ptr to a World (const or not) travels as the world itself (an
+// absent world is written as an empty flag).
+template <class A, class W> void save_world(A& ar, const std::shared_ptr<W>& x) {
   const bool present = static_cast<bool>(x);
   ar << present;
   if (present)
     ar << *x;
 }
 
-template <class A> void load(A& ar, troupe::WorldPtr& x, unsigned) {
+template <class A, class W> void load_world(A& ar, std::shared_ptr<W>& x) {
   bool present = false;
   ar >> present;
   if (!present) {
@@ -149,7 +148,12 @@ template <class A> void load(A& ar, troupe::WorldPtr& x, unsigned) {
   x = std::move(world);
 }
 
-template <class A> void serialize(A& ar, troupe::WorldPtr& x, unsigned v) {
+template <class A> void save(A& ar, const troupe::WorldPtr& x, unsigned) { save_world(ar, x); }
+template <class A> void load(A& ar, troupe::WorldPtr& x, unsigned) { load_world(ar, x); }
+template <class A> void serialize(A& ar, troupe::WorldPtr& x, unsigned v) { split_free(ar, x, v); }
+template <class A> void save(A& ar, const std::shared_ptr<troupe::sim::World>& x, unsigned) { save_world(ar, x); }
+template <class A> void load(A& ar, std::shared_ptr<troupe::sim::World>& x, unsigned) { load_world(ar, x); }
+template <class A> void serialize(A& ar, std::shared_ptr<troupe::sim::World>& x, unsigned v) {
   split_free(ar, x, v);
 }
 
@@ -170,12 +174,8 @@ template <class A> void serialize(A& ar, troupe::StepResult& x, unsigned) {
   ar & x.tick & x.world & x.contacts & x.step_ms;
 }
 
-template <class A> void serialize(A& ar, troupe::ContactBody& x, unsigned) {
-  ar & x.radius & x.restitution;
-}
-
 template <class A> void serialize(A& ar, troupe::ContactBatch& x, unsigned) {
-  ar & x.tick & x.events & x.bodies & x.published_events;
+  ar & x.tick & x.events & x.published_events;
 }
 
 template <class A> void serialize(A& ar, troupe::MailboxStats& x, unsigned) {
@@ -206,3 +206,4 @@ BOOST_CLASS_IMPLEMENTATION(troupe::ContactBatch, boost::serialization::object_se
 BOOST_CLASS_IMPLEMENTATION(troupe::CommandBatch, boost::serialization::object_serializable)
 BOOST_CLASS_TRACKING(troupe::sim::World, boost::serialization::track_never)
 BOOST_CLASS_TRACKING(troupe::WorldPtr, boost::serialization::track_never)
+BOOST_CLASS_TRACKING(std::shared_ptr<troupe::sim::World>, boost::serialization::track_never)

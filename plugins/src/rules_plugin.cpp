@@ -1,4 +1,5 @@
 #include <troupe/plugins/rules_plugin.hpp>
+#include <troupe/sim/advance.hpp>
 
 #include <troupe/sim/parallel.hpp>
 #include <troupe/sim/rules.hpp>
@@ -132,15 +133,19 @@ std::optional<std::string> smoke_test(const RulesPlugin& plugin, const sim::Worl
   sim::World copy = world;
   const auto parallel = sim::Parallel::sequential();
   std::vector<sim::ContactEvent> events;
-  for (std::uint32_t t = 0; t < test.ticks; ++t) {
-    sim::before_physics(copy);
-    if (auto err = plugin.step(copy))
+  // The tick a run runs (sim::advance), with a check of the world between the
+  // rules and physics.
+  const sim::RulesStep rules = [&](sim::World& w) -> std::optional<std::string> {
+    if (auto err = plugin.step(w))
       return "smoke test: " + *err;
-    if (auto err = check(copy))
-      return "smoke test: after " + plugin.name() + " at tick " + std::to_string(copy.tick) + ": " + *err;
+    if (auto err = check(w))
+      return "smoke test: after " + plugin.name() + " at tick " + std::to_string(w.tick) + ": " + *err;
+    return std::nullopt;
+  };
+  for (std::uint32_t t = 0; t < test.ticks; ++t) {
     events.clear();
-    sim::step(copy, test.physics, parallel, events);
-    sim::after_physics(copy);
+    if (auto err = sim::advance(copy, {}, &rules, test.physics, parallel, events))
+      return *err;
     if (Clock::now() - started > test.budget)
       return "smoke test: " + std::to_string(t + 1) + " of " + std::to_string(test.ticks) + " ticks took more than " +
              std::to_string(test.budget.count()) + " ms";

@@ -856,6 +856,8 @@ StepStats step(World& world, const PhysicsSettings& settings, const Parallel& pa
     out.normal = ev.normal;
     out.impulse = ev.impulse;
     out.approach_speed = ev.approach;
+    out.radius = world.bodies[ev.a].radius;
+    out.restitution = infos[ev.a].restitution;
     events.push_back(out);
     k = m;
   }

@@ -48,8 +48,10 @@ TEST(AudioActor, AFloodOfContactsStaysWithinMailboxAndVoiceBounds) {
     event.normal = {0.f, 1.f, 0.f};
     event.impulse = 0.1f + static_cast<float>(i % 7);
     event.approach_speed = 2.f;
+    event.radius = 0.25f;
+    event.restitution = 0.5f;
     // Ten batches per tick: the actor renders as ticks go by.
-    caf::anon_send(audio, ContactBatch{i / 10, {event}, {{0.25f, 0.5f}}, i + 1});
+    caf::anon_send(audio, ContactBatch{i / 10, {event}, i + 1});
   }
   // The snapshot that ends the last tick: the actor renders through it.
   caf::anon_send(audio, Snapshot{1, events / 10, nullptr, {}, 0, 0});

@@ -199,15 +199,16 @@ TEST(BoostCodec, InputEventAndContactBatchRoundTrip) {
   ASSERT_FALSE(unwrap(wrap(event), event_out));
   EXPECT_EQ(event_out.seq, 77u);
   EXPECT_EQ(event_out.pointer, (sim::Vec3{1, 2, 3}));
-  ContactBatch batch{.tick = 5, .events = sample_step_result().contacts, .bodies = {{0.25f, 0.8f}},
-                     .published_events = 17};
+  ContactBatch batch{.tick = 5, .events = sample_step_result().contacts, .published_events = 17};
+  batch.events[0].radius = 0.25f;
+  batch.events[0].restitution = 0.8f;
   ContactBatch batch_out;
   ASSERT_FALSE(unwrap(wrap(batch), batch_out));
   EXPECT_EQ(batch_out.tick, 5u);
   ASSERT_EQ(batch_out.events.size(), 1u);
   EXPECT_EQ(batch_out.events[0].approach_speed, 3.f);
-  ASSERT_EQ(batch_out.bodies.size(), 1u);
-  EXPECT_EQ(batch_out.bodies[0].restitution, 0.8f);
+  EXPECT_EQ(batch_out.events[0].radius, 0.25f);
+  EXPECT_EQ(batch_out.events[0].restitution, 0.8f);
   EXPECT_EQ(batch_out.published_events, 17u);
 }
 

@@ -18,13 +18,11 @@ namespace {
 // Half a step, plus the float rounding of positions far from the origin.
 constexpr float max_error = 0.5f * position_step + 1e-6f;
 
-/// One tick as logic runs it: rules, physics, rules.
+/// One tick as a run runs it.
 void advance(sim::World& world) {
   static const sim::Parallel sequential = sim::Parallel::sequential();
   std::vector<sim::ContactEvent> events;
-  sim::before_physics(world);
-  sim::step(world, sim::PhysicsSettings{}, sequential, events);
-  sim::after_physics(world);
+  sim::advance(world, {}, nullptr, sim::PhysicsSettings{}, sequential, events);
 }
 
 Snapshot snapshot_of(const sim::World& world, std::uint64_t generation) {

@@ -1,3 +1,4 @@
+#include <troupe/sim/advance.hpp>
 #include <troupe/sim/physics.hpp>
 
 #include "common/sim_scenes.hpp"
@@ -92,13 +93,11 @@ TEST(PhysicsStep, SameHashWithRulesRunningForAnyWorkerCount) {
   World par = seq;
   tbb::task_arena arena(2);
   const Parallel p2 = Parallel::in_arena(arena);
+  const Parallel p1 = Parallel::sequential();
+  std::vector<ContactEvent> events;
   for (std::uint32_t t = 0; t < ticks; ++t) {
-    before_physics(seq);
-    before_physics(par);
-    step_once(seq);
-    step_once(par, p2);
-    after_physics(seq);
-    after_physics(par);
+    advance(seq, {}, nullptr, PhysicsSettings{}, p1, events);
+    advance(par, {}, nullptr, PhysicsSettings{}, p2, events);
     ASSERT_EQ(world_hash(seq), world_hash(par)) << "tick " << t;
   }
   EXPECT_FALSE(check_invariants(seq).has_value());

@@ -32,6 +32,10 @@ TEST(TroupeRun, SandboxWritesReportsAndAHash) {
   EXPECT_EQ(actor_value(json, "logic", "ticks"), 120);
   EXPECT_GT(actor_value(json, "observer", "snapshots_seen"), 0);
   EXPECT_EQ(actor_value(json, "observer", "out_of_order"), 0);
+  // Logic hands each tick's world to physics, which steps it in place: one
+  // copy of the world per tick in a process (sim/advance.hpp).
+  EXPECT_EQ(actor_value(json, "physics", "steps"), 120);
+  EXPECT_EQ(actor_value(json, "physics", "world_copies"), 0);
   const auto html = read_text(out + "/report.html");
   EXPECT_NE(html.find("<svg"), std::string::npos);
   EXPECT_NE(read_text(out + "/commands.log").find("# troupe command log 1"), std::string::npos);

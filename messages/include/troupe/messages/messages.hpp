@@ -7,6 +7,7 @@
 /// Messages are immutable once sent: worlds travel as shared_ptr<const World>, so
 /// an in-process hand-off copies a pointer, never the bodies.
 
+#include <troupe/sim/advance.hpp>
 #include <troupe/sim/physics.hpp>
 #include <troupe/sim/rules.hpp>
 #include <troupe/sim/world.hpp>
@@ -20,19 +21,13 @@ namespace troupe {
 
 /// Wire protocol version: bumped on any change of a message's encoding. A peer
 /// speaking another version is refused (errc::protocol_mismatch).
-inline constexpr std::uint32_t protocol_version = 3;
+inline constexpr std::uint32_t protocol_version = 4;
 
 /// A world nobody may change any more.
 using WorldPtr = std::shared_ptr<const sim::World>;
 
-/// One user intent. `(tick, source, seq)` is its canonical order: logic applies
-/// the commands of tick T sorted by source, then seq.
-struct Command {
-  std::uint32_t source = 0; ///< id of the input source that made it
-  std::uint64_t seq = 0;    ///< 1, 2, 3... per source, no gaps
-  std::uint64_t tick = 0;   ///< the tick at whose start it is applied
-  sim::Action action;
-};
+/// One user intent (sim/advance.hpp): `(tick, source, seq)` is its canonical order.
+using Command = sim::Command;
 
 /// Commands from one source, plus a promise: the source will send no further
 /// command for any tick <= sealed_through. Logic runs tick T only when every
@@ -69,10 +64,12 @@ struct Snapshot {
   std::int64_t published_ns = 0; ///< steady clock at publication (same host only)
 };
 
-/// Logic asks physics for one step of `world`.
+/// Logic asks physics for one step of `world`: the world after the tick's
+/// commands and rules (sim::prepare_tick). Logic keeps no reference to it, so
+/// physics steps it in place: one copy of the world per tick in a process.
 struct StepRequest {
   std::uint64_t tick = 0; ///< world->tick, the tick being stepped
-  WorldPtr world;
+  std::shared_ptr<sim::World> world;
 };
 
 /// Physics answers with the stepped world and the impacts of the step.
@@ -83,19 +80,12 @@ struct StepResult {
   double step_ms = 0.0; ///< time the step took on the physics node
 };
 
-/// What a listener needs to know about the first body of a contact (its sound).
-struct ContactBody {
-  float radius = 0.5f;
-  float restitution = 0.3f;
-};
-
 /// The impacts of one tick, for audio and observers. Sent before the snapshot
 /// of the same step, so a reader has every impact of tick t before it learns
 /// that tick t is over.
 struct ContactBatch {
   std::uint64_t tick = 0;                ///< the tick whose step produced them
   std::vector<sim::ContactEvent> events;
-  std::vector<ContactBody> bodies;       ///< one per event: body `a`
   std::uint64_t published_events = 0;    ///< events logic published so far, this batch included
 };
 

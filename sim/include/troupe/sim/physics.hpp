@@ -37,6 +37,8 @@ struct ContactEvent {
   Vec3 normal;           ///< unit normal from b (or the wall) to a
   float impulse = 0.f;   ///< normal impulse magnitude (N*s) of the impact
   float approach_speed = 0.f; ///< relative normal speed before the impact (m/s)
+  float radius = 0.f;         ///< body a's radius and restitution: what a listener
+  float restitution = 0.f;    ///< needs of it, even when a leaves the arena this tick
 };
 
 /// Counters of one step, for reports and tests.
