@@ -24,7 +24,7 @@ BOOST_IS_BITWISE_SERIALIZABLE(troupe::sim::BodyInfo)
 BOOST_IS_BITWISE_SERIALIZABLE(troupe::sim::Slot)
 BOOST_IS_BITWISE_SERIALIZABLE(troupe::sim::ContactEvent)
 
-static_assert(sizeof(troupe::sim::BodyInfo) == 16 && sizeof(troupe::sim::Slot) == 8,
+static_assert(sizeof(troupe::sim::BodyInfo) == 24 && sizeof(troupe::sim::Slot) == 8,
               "bitwise-serialised structs must have no padding");
 static_assert(sizeof(troupe::sim::ContactEvent) == 56, "ContactEvent is written bitwise: no padding");
 static_assert(std::is_trivially_copyable_v<troupe::sim::ContactEvent>);
@@ -40,7 +40,7 @@ template <class A> void serialize(A& ar, troupe::sim::Body& x, unsigned) {
   ar & x.position & x.radius & x.velocity & x.inv_mass;
 }
 template <class A> void serialize(A& ar, troupe::sim::BodyInfo& x, unsigned) {
-  ar & x.id & x.restitution & x.color;
+  ar & x.id & x.restitution & x.color & x.user_data;
 }
 template <class A> void serialize(A& ar, troupe::sim::Slot& x, unsigned) {
   ar & x.generation & x.dense;
@@ -49,21 +49,18 @@ template <class A> void serialize(A& ar, troupe::sim::ContactEvent& x, unsigned)
   ar & x.a & x.b & x.point & x.normal & x.impulse & x.approach_speed & x.radius & x.restitution;
 }
 
-template <class A> void serialize(A& ar, troupe::sim::Arena& x, unsigned) {
-  ar & x.min & x.max;
-}
-
 template <class A> void serialize(A& ar, troupe::sim::Fountain& x, unsigned) {
   ar & x.origin & x.velocity & x.spread & x.radius & x.every_ticks & x.max_bodies;
 }
 
 template <class A> void serialize(A& ar, troupe::sim::World& x, unsigned) {
-  ar & x.tick & x.seed & x.rng_state & x.dt & x.gravity & x.paused & x.arena & x.fountain;
+  ar & x.tick & x.seed & x.rng_state;
+  troupe::sim::for_each_setting(x, [&](auto& v) { ar & v; });
   ar & x.bodies & x.infos & x.slots & x.free_slots;
 }
 
 template <class A> void serialize(A& ar, troupe::sim::BodySpec& x, unsigned) {
-  ar & x.position & x.velocity & x.radius & x.density & x.restitution & x.color;
+  ar & x.position & x.velocity & x.radius & x.density & x.restitution & x.color & x.user_data;
 }
 
 template <class A> void serialize(A& ar, troupe::sim::SpawnBody& x, unsigned) { ar & x.spec; }

@@ -8,6 +8,7 @@
 #include <limits>
 #include <new>
 #include <string>
+#include <type_traits>
 
 namespace troupe {
 namespace {
@@ -15,8 +16,8 @@ namespace {
 constexpr std::uint8_t settings_flag = 1;
 constexpr std::uint32_t none = ~0u;
 // The smallest encoding of a new body: index, generation, three deltas (a byte
-// each), radius, colour. Bounds what a count read from garbage may allocate.
-constexpr std::size_t min_new_body_bytes = 13;
+// each), radius, colour, user data (a byte at least). Bounds what a count read from garbage may allocate.
+constexpr std::size_t min_new_body_bytes = 14;
 
 std::int32_t quantize(float v) {
   if (!std::isfinite(v))
@@ -127,55 +128,42 @@ private:
   bool ok_ = true;
 };
 
-bool same_settings(const QuantizedWorld& a, const QuantizedWorld& b) {
-  // Bit patterns, so that a change from 0 to -0 (or a NaN) is still sent.
-  auto bits = [](sim::Vec3 v) {
-    return std::array{std::bit_cast<std::uint32_t>(v.x), std::bit_cast<std::uint32_t>(v.y),
-                      std::bit_cast<std::uint32_t>(v.z)};
-  };
-  auto b32 = [](float v) { return std::bit_cast<std::uint32_t>(v); };
-  const sim::Fountain &fa = a.fountain, &fb = b.fountain;
-  return b32(a.dt) == b32(b.dt) && bits(a.gravity) == bits(b.gravity) && a.paused == b.paused &&
-         bits(a.arena.min) == bits(b.arena.min) && bits(a.arena.max) == bits(b.arena.max) &&
-         bits(fa.origin) == bits(fb.origin) && bits(fa.velocity) == bits(fb.velocity) &&
-         b32(fa.spread) == b32(fb.spread) && b32(fa.radius) == b32(fb.radius) &&
-         fa.every_ticks == fb.every_ticks && fa.max_bodies == fb.max_bodies;
+/// The settings' bytes on the wire: each field as for_each_setting lists it.
+void write_settings(Writer& w, const sim::WorldSettings& s) {
+  sim::for_each_setting(s, [&](auto v) {
+    using T = decltype(v);
+    if constexpr (std::is_same_v<T, float>)
+      w.f32(v);
+    else if constexpr (std::is_same_v<T, sim::Vec3>)
+      w.vec3(v);
+    else if constexpr (std::is_same_v<T, bool>)
+      w.u8(v ? 1 : 0);
+    else
+      w.u32(v);
+  });
 }
 
-void write_settings(Writer& w, const QuantizedWorld& s) {
-  w.f32(s.dt);
-  w.vec3(s.gravity);
-  w.u8(s.paused ? 1 : 0);
-  w.vec3(s.arena.min);
-  w.vec3(s.arena.max);
-  w.vec3(s.fountain.origin);
-  w.vec3(s.fountain.velocity);
-  w.f32(s.fountain.spread);
-  w.f32(s.fountain.radius);
-  w.u32(s.fountain.every_ticks);
-  w.u32(s.fountain.max_bodies);
+void read_settings(Reader& r, sim::WorldSettings& s) {
+  sim::for_each_setting(s, [&](auto& v) {
+    using T = std::remove_reference_t<decltype(v)>;
+    if constexpr (std::is_same_v<T, float>)
+      v = r.f32();
+    else if constexpr (std::is_same_v<T, sim::Vec3>)
+      v = r.vec3();
+    else if constexpr (std::is_same_v<T, bool>)
+      v = r.u8() != 0;
+    else
+      v = r.u32();
+  });
 }
 
-void read_settings(Reader& r, QuantizedWorld& s) {
-  s.dt = r.f32();
-  s.gravity = r.vec3();
-  s.paused = r.u8() != 0;
-  s.arena.min = r.vec3();
-  s.arena.max = r.vec3();
-  s.fountain.origin = r.vec3();
-  s.fountain.velocity = r.vec3();
-  s.fountain.spread = r.f32();
-  s.fountain.radius = r.f32();
-  s.fountain.every_ticks = r.u32();
-  s.fountain.max_bodies = r.u32();
-}
-
-void copy_settings(const QuantizedWorld& from, QuantizedWorld& to) {
-  to.dt = from.dt;
-  to.gravity = from.gravity;
-  to.paused = from.paused;
-  to.arena = from.arena;
-  to.fountain = from.fountain;
+/// The settings as written: equal bytes are equal bit patterns, so a change
+/// from 0 to -0 (or a NaN) is still sent.
+std::vector<std::uint8_t> settings_bytes(const sim::WorldSettings& s) {
+  std::vector<std::uint8_t> out;
+  Writer w(out);
+  write_settings(w, s);
+  return out;
 }
 
 /// A 32-bit digest of everything a quantized world sends but its generation and
@@ -191,23 +179,16 @@ std::uint32_t checksum(const QuantizedWorld& s) {
   };
   auto u = [](std::int32_t v) { return static_cast<std::uint64_t>(static_cast<std::uint32_t>(v)); };
   auto f = [](float v) { return static_cast<std::uint64_t>(std::bit_cast<std::uint32_t>(v)); };
-  mix(h[0], f(s.dt) | f(s.gravity.x) << 32);
-  mix(h[1], f(s.gravity.y) | f(s.gravity.z) << 32);
-  mix(h[2], f(s.arena.min.x) | f(s.arena.min.y) << 32);
-  mix(h[3], f(s.arena.min.z) | f(s.arena.max.x) << 32);
-  mix(h[0], f(s.arena.max.y) | f(s.arena.max.z) << 32);
-  mix(h[1], f(s.fountain.origin.x) | f(s.fountain.origin.y) << 32);
-  mix(h[2], f(s.fountain.origin.z) | f(s.fountain.velocity.x) << 32);
-  mix(h[3], f(s.fountain.velocity.y) | f(s.fountain.velocity.z) << 32);
-  mix(h[0], f(s.fountain.spread) | f(s.fountain.radius) << 32);
-  mix(h[1], s.fountain.every_ticks | static_cast<std::uint64_t>(s.fountain.max_bodies) << 32);
-  mix(h[2], static_cast<std::uint64_t>(s.paused) | static_cast<std::uint64_t>(s.slot_count) << 32);
+  std::size_t next_lane = 0;
+  for (const std::uint8_t byte : settings_bytes(s.settings))
+    mix(h[next_lane++ % 4], byte);
+  mix(h[2], s.slot_count);
   mix(h[3], s.bodies.size());
   for (const QuantizedBody& b : s.bodies) {
     mix(h[0], b.id.index | static_cast<std::uint64_t>(b.id.generation) << 32);
     mix(h[1], u(b.x) | u(b.y) << 32);
     mix(h[2], u(b.z) | f(b.radius) << 32);
-    mix(h[3], b.color);
+    mix(h[3], b.color ^ std::rotl(b.user_data, 32));
   }
   std::uint64_t all = 0;
   for (const std::uint64_t lane : h)
@@ -239,9 +220,9 @@ std::optional<std::vector<std::uint32_t>> match(const QuantizedWorld& current,
       continue;
     }
     const QuantizedBody& c = current.bodies[i];
-    if (i != survivors.size() || c.color != b.color ||
+    if (i != survivors.size() || c.color != b.color || c.user_data != b.user_data ||
         std::bit_cast<std::uint32_t>(c.radius) != std::bit_cast<std::uint32_t>(b.radius))
-      return std::nullopt; // reordered or changed looks: not expressible as a delta
+      return std::nullopt; // reordered, or changed looks or data: not expressible as a delta
     survivors.push_back(static_cast<std::uint32_t>(j));
   }
   return survivors;
@@ -253,18 +234,14 @@ QuantizedWorld quantize(const sim::World& world, std::uint64_t generation) {
   QuantizedWorld s;
   s.generation = generation;
   s.tick = world.tick;
-  s.dt = world.dt;
-  s.gravity = world.gravity;
-  s.paused = world.paused;
-  s.arena = world.arena;
-  s.fountain = world.fountain;
+  s.settings = world;
   s.slot_count = static_cast<std::uint32_t>(world.slots.size());
   s.bodies.resize(world.size());
   for (std::size_t i = 0; i < world.size(); ++i) {
     const sim::Body& b = world.bodies[i];
     const sim::BodyInfo& info = world.infos[i];
     s.bodies[i] = {info.id, quantize(b.position.x), quantize(b.position.y), quantize(b.position.z),
-                   b.radius, info.color};
+                   b.radius, info.color, info.user_data};
     // A world that breaks its own invariants still gets a table that holds it.
     if (info.id.index >= s.slot_count && info.id.valid())
       s.slot_count = info.id.index + 1;
@@ -276,11 +253,7 @@ QuantizedWorld quantize(const sim::World& world, std::uint64_t generation) {
 sim::World dequantize(const QuantizedWorld& s) {
   sim::World w;
   w.tick = s.tick;
-  w.dt = s.dt;
-  w.gravity = s.gravity;
-  w.paused = s.paused;
-  w.arena = s.arena;
-  w.fountain = s.fountain;
+  static_cast<sim::WorldSettings&>(w) = s.settings;
   w.slots.resize(s.slot_count);
   w.bodies.resize(s.bodies.size());
   w.infos.resize(s.bodies.size());
@@ -290,6 +263,7 @@ sim::World dequantize(const QuantizedWorld& s) {
     w.bodies[i].radius = q.radius;
     w.infos[i].id = q.id;
     w.infos[i].color = q.color;
+    w.infos[i].user_data = q.user_data;
     if (q.id.index < w.slots.size())
       w.slots[q.id.index] = {q.id.generation, static_cast<std::uint32_t>(i)};
   }
@@ -318,10 +292,10 @@ CompactSnapshot encode_compact(const QuantizedWorld& current, const QuantizedWor
 
   Writer w(out.bytes);
   out.bytes.reserve(128 + (base ? 4 : 16) * current.bodies.size());
-  const bool settings = !base || !same_settings(current, *base);
+  const bool settings = !base || settings_bytes(current.settings) != settings_bytes(base->settings);
   w.u8(settings ? settings_flag : 0);
   if (settings)
-    write_settings(w, current);
+    write_settings(w, current.settings);
   w.varint(current.slot_count);
 
   w.varint(removed.size());
@@ -372,6 +346,7 @@ CompactSnapshot encode_compact(const QuantizedWorld& current, const QuantizedWor
     w.zz(delta(c.z, previous.z));
     w.f32(c.radius);
     w.u32(c.color);
+    w.varint(c.user_data);
     previous = c;
   }
   out.moving_count += static_cast<std::uint32_t>(current.bodies.size() - kept);
@@ -402,9 +377,9 @@ std::optional<DecodeError> decode_compact(const CompactSnapshot& in, const Quant
   if (!base && !(flags & settings_flag))
     return corrupt("keyframe without settings");
   if (flags & settings_flag)
-    read_settings(r, s);
+    read_settings(r, s.settings);
   else
-    copy_settings(from, s);
+    s.settings = from.settings;
   s.slot_count = r.varint32();
 
   // Removed bodies: mark them, keep the rest in order.
@@ -457,6 +432,7 @@ std::optional<DecodeError> decode_compact(const CompactSnapshot& in, const Quant
     b.z = add(previous.z, r.zz());
     b.radius = r.f32();
     b.color = r.u32();
+    b.user_data = r.varint();
     s.bodies.push_back(b);
     previous = b;
   }

@@ -3,7 +3,9 @@
 
 #include "world_internal.hpp"
 
+#include <algorithm>
 #include <array>
+#include <initializer_list>
 #include <bit>
 #include <charconv>
 #include <cmath>
@@ -83,12 +85,23 @@ public:
   const std::string& error() const { return error_; }
 
   /// Checks the argument count; `max` is the count with every optional argument.
-  bool arity(std::size_t min, std::size_t max, std::string_view usage) {
-    if (args() >= min && args() <= max && (args() == min || args() == max))
+  bool arity(std::size_t min, std::size_t max, std::string_view usage) { return arity({min, max}, usage); }
+
+  /// The argument count is one of `counts` (ascending).
+  bool arity(std::initializer_list<std::size_t> counts, std::string_view usage) {
+    if (std::find(counts.begin(), counts.end(), args()) != counts.end())
       return true;
-    error_ = "'" + std::string(verb()) + "' takes " + std::to_string(min) +
-             (max != min ? " or " + std::to_string(max) : std::string()) + " arguments (" +
-             std::string(usage) + "), got " + std::to_string(args());
+    std::string allowed;
+    std::size_t k = 0, last = ~std::size_t{0};
+    for (const std::size_t n : counts) {
+      if (n == last)
+        continue; // arity(7, 7)
+      allowed += (k == 0 ? "" : k + 1 == counts.size() ? " or " : ", ") + std::to_string(n);
+      last = n;
+      ++k;
+    }
+    error_ = "'" + std::string(verb()) + "' takes " + allowed + " arguments (" + std::string(usage) + "), got " +
+             std::to_string(args());
     return false;
   }
 
@@ -112,13 +125,16 @@ public:
            number(arg + 2, n + ".z", out.z);
   }
 
-  bool integer(std::size_t arg, std::string_view name, std::uint32_t& out, int base = 10) {
+  template <class Unsigned>
+  bool integer(std::size_t arg, std::string_view name, Unsigned& out, int base = 10) {
     std::string_view tok = tokens_[arg];
     if (base == 16 && tok.size() > 2 && tok[0] == '0' && (tok[1] == 'x' || tok[1] == 'X'))
       tok.remove_prefix(2);
     const auto r = std::from_chars(tok.data(), tok.data() + tok.size(), out, base);
     if (r.ec == std::errc::result_out_of_range)
-      return fail(arg, name, base == 16 ? "a 32-bit hex value" : "an integer below 2^32");
+      return fail(arg, name,
+                  base == 16 ? "a 32-bit hex value"
+                             : (sizeof(Unsigned) == 8 ? "an integer below 2^64" : "an integer below 2^32"));
     if (r.ec != std::errc() || r.ptr != tok.data() + tok.size() || tok.empty())
       return fail(arg, name,
                   base == 16 ? "a hex colour RRGGBBAA" : "a non-negative integer");
@@ -137,7 +153,7 @@ private:
   std::string error_;
 };
 
-constexpr std::string_view spawn_usage = "PX PY PZ VX VY VZ RADIUS [DENSITY RESTITUTION COLORHEX]";
+constexpr std::string_view spawn_usage = "PX PY PZ VX VY VZ RADIUS [DENSITY RESTITUTION COLORHEX [USER_DATA]]";
 constexpr std::string_view fountain_usage =
   "OX OY OZ VX VY VZ SPREAD RADIUS EVERY MAX";
 
@@ -248,10 +264,12 @@ std::string format_action(const Action& action) {
                        std::bit_cast<std::uint32_t>(defaults.density) ||
                      std::bit_cast<std::uint32_t>(s.restitution) !=
                        std::bit_cast<std::uint32_t>(defaults.restitution) ||
-                     s.color != defaults.color) {
+                     s.color != defaults.color || s.user_data != defaults.user_data) {
                    put(out, s.density);
                    put(out, s.restitution);
                    put_hex(out, s.color);
+                   if (s.user_data != defaults.user_data)
+                     out += ' ' + std::to_string(s.user_data);
                  }
                },
                [&](const ApplyImpulse& a) {
@@ -304,13 +322,15 @@ std::optional<Action> parse_action(const std::string& text, std::string& error) 
   };
   if (verb == "spawn") {
     SpawnBody a;
-    if (!in.arity(7, 10, spawn_usage) || !in.vec(1, "position", a.spec.position) ||
+    if (!in.arity({7, 10, 11}, spawn_usage) || !in.vec(1, "position", a.spec.position) ||
         !in.vec(4, "velocity", a.spec.velocity) || !in.number(7, "radius", a.spec.radius))
       return failed();
-    if (in.args() == 10 &&
+    if (in.args() >= 10 &&
         (!in.number(8, "density", a.spec.density) ||
          !in.number(9, "restitution", a.spec.restitution) ||
          !in.integer(10, "color", a.spec.color, 16)))
+      return failed();
+    if (in.args() == 11 && !in.integer(11, "user data", a.spec.user_data))
       return failed();
     return a;
   }

@@ -41,6 +41,11 @@ public:
     f(v.x, v.y);
     pair(std::bit_cast<std::uint32_t>(v.z), 0);
   }
+  /// One world setting (for_each_setting), each in a word of its own.
+  void setting(float v) { pair(std::bit_cast<std::uint32_t>(v), 0); }
+  void setting(Vec3 v) { v3(v); }
+  void setting(bool v) { word(v ? 1u : 0u); }
+  void setting(std::uint32_t v) { word(v); }
   std::uint64_t finish() const {
     // murmur3 fmix64
     std::uint64_t z = h_;
@@ -73,7 +78,7 @@ BodyId spawn(World& world, const BodySpec& spec) {
   const BodyId id{index, slot.generation};
   world.bodies.push_back(Body{spec.position, spec.radius, spec.velocity,
                               inverse_mass(spec.radius, spec.density)});
-  world.infos.push_back(BodyInfo{id, spec.restitution, spec.color});
+  world.infos.push_back(BodyInfo{id, spec.restitution, spec.color, spec.user_data});
   return id;
 }
 
@@ -215,16 +220,7 @@ std::uint64_t world_hash(const World& world) {
   Hasher h;
   h.word(world.tick);
   h.word(world.rng_state);
-  h.f(world.dt, 0.f);
-  h.v3(world.gravity);
-  h.word(world.paused ? 1u : 0u);
-  h.v3(world.arena.min);
-  h.v3(world.arena.max);
-  const Fountain& f = world.fountain;
-  h.v3(f.origin);
-  h.v3(f.velocity);
-  h.f(f.spread, f.radius);
-  h.pair(f.every_ticks, f.max_bodies);
+  for_each_setting(world, [&](auto v) { h.setting(v); });
   h.word(world.bodies.size());
   for (std::size_t k = 0; k < world.bodies.size(); ++k) {
     const Body& b = world.bodies[k];
@@ -235,6 +231,7 @@ std::uint64_t world_hash(const World& world) {
     h.f(b.velocity.z, b.inv_mass);
     h.pair(info.id.index, info.id.generation);
     h.pair(std::bit_cast<std::uint32_t>(info.restitution), info.color);
+    h.word(info.user_data);
   }
   return h.finish();
 }

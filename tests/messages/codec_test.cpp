@@ -243,6 +243,7 @@ TEST(Checkpoint, SavesAndLoadsTheWorldAndAcks) {
   std::filesystem::create_directories(dir);
   auto path = (dir / "c.bin").string();
   Checkpoint in{.generation = 9, .world = *sample_world(200), .acks = {{1, 4}}};
+  in.world.infos[17].user_data = 0xdeadbeefcafef00dull;
   ASSERT_FALSE(save_checkpoint(path, in));
   Checkpoint out;
   auto err = load_checkpoint(path, out);
@@ -251,6 +252,7 @@ TEST(Checkpoint, SavesAndLoadsTheWorldAndAcks) {
   EXPECT_EQ(sim::world_hash(out.world), sim::world_hash(in.world));
   ASSERT_EQ(out.acks.size(), 1u);
   EXPECT_EQ(out.acks[0].seq, 4u);
+  EXPECT_EQ(out.world.infos[17].user_data, 0xdeadbeefcafef00dull);
   std::filesystem::remove_all(dir);
 }
 

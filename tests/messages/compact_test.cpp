@@ -48,6 +48,7 @@ void expect_close(const sim::World& original, const sim::World& decoded) {
     ASSERT_LE(std::fabs(a.z - b.z), max_error) << "body " << i;
     ASSERT_EQ(decoded.bodies[i].radius, original.bodies[i].radius);
     ASSERT_EQ(decoded.infos[i].color, original.infos[i].color);
+    ASSERT_EQ(decoded.infos[i].user_data, original.infos[i].user_data);
     ASSERT_EQ(sim::find(decoded, original.infos[i].id), i);
   }
 }
@@ -113,6 +114,19 @@ TEST(CompactSnapshot, KeyframeRoundTripsWithinHalfAStep) {
   ASSERT_FALSE(decoder.decode(c, out));
   EXPECT_EQ(sim::world_hash(*out.world), sim::world_hash(dequantize(quantize(world, 1))));
   EXPECT_LT(c.bytes.size(), 20 * world.size()) << "a keyframe still beats the 56 bytes per body of Boost";
+}
+
+TEST(CompactSnapshot, UserDataTravelsExactAndAChangeOfItIsAKeyframe) {
+  sim::World world = test::pile(300);
+  for (std::size_t k = 0; k < world.size(); ++k)
+    world.infos[k].user_data = k * 0x9e3779b97f4a7c15ull; // large values: ten-byte varints
+  Link link(50, 1);
+  link.send(world, 1);
+  advance(world);
+  EXPECT_NE(link.send(world, 2).base_generation, 0u) << "unchanged user data: a delta";
+  world.infos[7].user_data += 1;
+  advance(world);
+  EXPECT_EQ(link.send(world, 3).base_generation, 0u) << "changed user data cannot ride a delta";
 }
 
 TEST(CompactSnapshot, DeltaChainOverAPhysicsRunWithSpawnsAndRemovals) {

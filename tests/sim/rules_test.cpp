@@ -234,6 +234,12 @@ TEST(RulesFormat, ReadsTheDocumentedForms) {
   ASSERT_TRUE(spawn_long.has_value()) << error;
   EXPECT_EQ(std::get<SpawnBody>(*spawn_long).spec.color, 0xff0000ffu);
   EXPECT_EQ(std::get<SpawnBody>(*spawn_long).spec.density, 800.f);
+  const auto spawn_tagged = parse_action("spawn 1 2 3 4 5 6 0.25 800 0.9 ff0000ff 18446744073709551615", error);
+  ASSERT_TRUE(spawn_tagged.has_value()) << error;
+  EXPECT_EQ(std::get<SpawnBody>(*spawn_tagged).spec.user_data, ~0ull);
+  EXPECT_EQ(format_action(*spawn_tagged), "spawn 1 2 3 4 5 6 0.25 800 0.9 ff0000ff 18446744073709551615");
+  EXPECT_FALSE(parse_action("spawn 1 2 3 4 5 6 0.25 800", error));
+  EXPECT_NE(error.find("takes 7, 10 or 11 arguments"), std::string::npos) << error;
 
   EXPECT_EQ(format_action(SetPaused{true}), "pause");
   EXPECT_EQ(format_action(SetPaused{false}), "resume");
@@ -257,7 +263,7 @@ TEST(RulesFormat, ParseErrorsNameTheTokenAndWhatWasExpected) {
   EXPECT_NE(error.find("spawn"), std::string::npos) << error;
 
   EXPECT_FALSE(parse_action("spawn 1 2", error).has_value());
-  EXPECT_NE(error.find("7 or 10 arguments"), std::string::npos) << error;
+  EXPECT_NE(error.find("7, 10 or 11 arguments"), std::string::npos) << error;
   EXPECT_NE(error.find("got 2"), std::string::npos) << error;
 
   EXPECT_FALSE(parse_action("spawn 1 2 x 0 0 0 0.5", error).has_value());

@@ -187,4 +187,15 @@ TEST(WorldHash, CoversTickSettingsAndColdFields) {
   World g = w;
   g.arena.max.y += 1.f;
   EXPECT_NE(world_hash(g), h);
+  World u = w;
+  u.infos[4].user_data = 1;
+  EXPECT_NE(world_hash(u), h) << "user data is simulated state: it is in the hash";
+}
+
+TEST(WorldUserData, ASpawnedBodyCarriesItsSpecsUserData) {
+  World w = troupe::test::empty_world();
+  BodySpec spec;
+  spec.user_data = 0xfeedface12345678ull;
+  const auto id = spawn(w, spec);
+  EXPECT_EQ(w.infos[*find(w, id)].user_data, 0xfeedface12345678ull);
 }

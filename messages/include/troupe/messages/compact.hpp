@@ -5,8 +5,8 @@
 /// CompactSnapshot lives with the other messages.
 ///
 /// What survives the trip: body ids, positions (quantized, see position_step),
-/// radius and colour (exact), the tick and the world settings readers use (dt,
-/// gravity, paused, arena, fountain) and the size of the slot table. What does
+/// radius, colour and user data (exact), the tick, the world settings
+/// (sim::WorldSettings, exact) and the size of the slot table. What does
 /// not: velocities, inverse masses, restitution, the generator state and the
 /// generations of free slots. The decoded world is a picture for render, audio
 /// and observers, not a state to simulate from; its hash is not `world_hash`
@@ -15,9 +15,8 @@
 /// Format of `CompactSnapshot::bytes` (varint = LEB128, zz = zigzag varint,
 /// f32/u32 = 4 bytes little-endian):
 ///   u8 flags (bit 0: the settings follow)
-///   [settings: f32 dt, 3 f32 gravity, u8 paused, 6 f32 arena, 3 f32 fountain
-///    origin, 3 f32 fountain velocity, f32 spread, f32 radius, u32 every_ticks,
-///    u32 max_bodies]
+///   [settings: each field in sim::for_each_setting's order: f32 for a float,
+///    3 f32 for a Vec3, u8 for a bool, u32 for an integer]
 ///   varint slot_count
 ///   varint removed; per removed base body: varint gap (its base index minus the
 ///     previous removed index plus one)
@@ -25,12 +24,13 @@
 ///     before it), varint length, then per body zz dx, zz dy, zz dz
 ///   varint added; per new body: zz (index - previous index - 1), varint
 ///     generation, zz dx dy dz from the previous new body (the first from 0),
-///     f32 radius, u32 color
+///     f32 radius, u32 color, varint user_data
 ///   u32 checksum of the decoded quantized state
 /// Survivors are the base's bodies less the removed ones, in base order; new
 /// bodies follow them. That is the order World keeps (spawn appends, removal is a
 /// stable erase); a world that breaks it (a body moved or recoloured) is simply
-/// sent as a keyframe. A keyframe is a delta against nothing: every body new.
+/// sent as a keyframe (so is one whose user data changed). A keyframe is a
+/// delta against nothing: every body new.
 
 #include <troupe/messages/codec.hpp>
 #include <troupe/messages/messages.hpp>
@@ -72,17 +72,14 @@ struct QuantizedBody {
   std::int32_t x = 0, y = 0, z = 0; ///< position / position_step, rounded
   float radius = 0.f;
   std::uint32_t color = 0;
+  std::uint64_t user_data = 0;
 };
 
 /// A world as it is sent: what both ends hold for each generation.
 struct QuantizedWorld {
   std::uint64_t generation = 0;
   std::uint64_t tick = 0;
-  float dt = 0.f;
-  sim::Vec3 gravity;
-  bool paused = false;
-  sim::Arena arena;
-  sim::Fountain fountain;
+  sim::WorldSettings settings;
   std::uint32_t slot_count = 0;
   std::vector<QuantizedBody> bodies; ///< spawn order
   std::uint32_t checksum = 0;        ///< of all the above but generation and tick

@@ -36,11 +36,16 @@ struct Body {
 };
 static_assert(sizeof(Body) == 32, "Body is the hot struct: keep it at 32 bytes");
 
-/// The cold part of a body: identity and looks, read by rules and render.
+/// The cold part of a body: identity, looks and the application's own data,
+/// read by rules, render and readers.
 struct BodyInfo {
-  BodyId id;
-  float restitution = 0.3f; ///< 0 = no bounce, 1 = elastic
-  std::uint32_t color = 0xffffffffu; ///< 0xRRGGBBAA
+  BodyId id;                         //  8 B
+  float restitution = 0.3f;          //  4 B: 0 = no bounce, 1 = elastic
+  std::uint32_t color = 0xffffffffu; //  4 B: 0xRRGGBBAA
+  /// Use this to store application specific body data (a tag, an index into
+  /// a table of your own). Never read by troupe; carried through snapshots,
+  /// checkpoints and the wire, and part of the world hash.
+  std::uint64_t user_data = 0;       //  8 B
 };
 
 /// One slot of the handle table.
@@ -70,17 +75,39 @@ struct Fountain {
   friend constexpr bool operator==(const Fountain&, const Fountain&) = default;
 };
 
-/// Everything that is simulated. Copyable value; snapshots hold it behind
-/// `shared_ptr<const World>`.
-struct World {
-  std::uint64_t tick = 0;       ///< ticks completed
-  std::uint64_t seed = 0;       ///< scenario seed (kept for reports)
-  std::uint64_t rng_state = 0;  ///< splitmix64 state used by the rules
+/// What a world is set to, besides its bodies, tick and generator: readers on
+/// other nodes receive these exactly.
+struct WorldSettings {
   float dt = 1.f / 60.f;        ///< seconds per tick
   Vec3 gravity{0.f, -9.81f, 0.f};
   bool paused = false;          ///< when true, ticks advance but physics does not
   Arena arena;
   Fountain fountain;
+};
+
+/// Calls `f` on each field of the settings (float, Vec3, bool or uint32_t), in
+/// one fixed order: the one list that codecs, hashes and comparisons walk, so a
+/// new setting is added here and nowhere else.
+template <class Settings, class F> void for_each_setting(Settings& s, F&& f) {
+  f(s.dt);
+  f(s.gravity);
+  f(s.paused);
+  f(s.arena.min);
+  f(s.arena.max);
+  f(s.fountain.origin);
+  f(s.fountain.velocity);
+  f(s.fountain.spread);
+  f(s.fountain.radius);
+  f(s.fountain.every_ticks);
+  f(s.fountain.max_bodies);
+}
+
+/// Everything that is simulated. Copyable value; snapshots hold it behind
+/// `shared_ptr<const World>`.
+struct World : WorldSettings {
+  std::uint64_t tick = 0;       ///< ticks completed
+  std::uint64_t seed = 0;       ///< scenario seed (kept for reports)
+  std::uint64_t rng_state = 0;  ///< splitmix64 state used by the rules
   std::vector<Body> bodies;     ///< hot data, spawn order
   std::vector<BodyInfo> infos;  ///< cold data, same order as bodies
   std::vector<Slot> slots;      ///< handle table
@@ -98,6 +125,7 @@ struct BodySpec {
   float density = 1000.f; ///< kg/m^3; 0 makes a static body
   float restitution = 0.3f;
   std::uint32_t color = 0xffffffffu;
+  std::uint64_t user_data = 0; ///< see BodyInfo::user_data
 };
 
 /// Adds a body and returns its handle. Reuses the most recently freed slot.
@@ -121,7 +149,7 @@ std::uint64_t next_random(World& world);
 float random_float(World& world, float lo, float hi);
 
 /// A 64-bit hash of everything that is simulated (tick, settings, every body in
-/// spawn order, bit patterns of the floats). Equal worlds hash equal on every
+/// spawn order with its user data, bit patterns of the floats). Equal worlds hash equal on every
 /// platform with IEEE-754 floats.
 std::uint64_t world_hash(const World& world);
 
