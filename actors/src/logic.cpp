@@ -530,8 +530,8 @@ private:
       checkpoint.acks.push_back({source, seq});
     std::filesystem::create_directories(setup_.checkpoint_dir);
     auto path = setup_.checkpoint_dir + "/tick-" + std::to_string(world_->tick) + ".ckpt";
-    if (auto err = save_checkpoint(path, checkpoint))
-      aout(this) << "logic: " << *err << "\n";
+    if (auto saved = save_checkpoint(path, checkpoint); !saved)
+      aout(this) << "logic: " << saved.error().to_string() << "\n";
     else
       ++checkpoints_;
   }

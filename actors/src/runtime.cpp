@@ -248,10 +248,10 @@ private:
     coordinator_ = is_local(topology_.actors_of_kind("logic").front()->node);
     std::filesystem::create_directories(options_.out_dir);
     if (!options_.resume_from.empty()) {
-      Checkpoint checkpoint;
-      if (auto err = load_checkpoint(options_.resume_from, checkpoint))
-        return *err;
-      resume_ = std::move(checkpoint);
+      auto checkpoint = load_checkpoint(options_.resume_from);
+      if (!checkpoint)
+        return checkpoint.error().to_string();
+      resume_ = std::move(*checkpoint);
     }
     const auto* input = topology_.actors_of_kind("input").front();
     const auto& params = std::get<config::InputParams>(input->params);

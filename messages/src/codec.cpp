@@ -1,5 +1,7 @@
 #include "boost_codecs.hpp"
 
+#include <troupe/messages/wire.hpp>
+
 #include <boost/archive/binary_iarchive.hpp>
 #include <boost/archive/binary_oarchive.hpp>
 
@@ -51,7 +53,7 @@ template <class T> void write_archive(std::vector<char>& out, const T& value) {
 }
 
 template <class T>
-std::optional<DecodeError> read_archive(const char* data, std::size_t size, T& out) {
+DecodeResult read_archive(const char* data, std::size_t size, T& out) {
   try {
     SpanSource source(data, size);
     boost::archive::binary_iarchive ar(source, archive_flags);
@@ -60,7 +62,7 @@ std::optional<DecodeError> read_archive(const char* data, std::size_t size, T& o
     out = std::move(value);
     return std::nullopt;
   } catch (const std::exception& e) {
-    return DecodeError{std::string("corrupt or truncated payload: ") + e.what()};
+    return Error{errc::decode_failed, std::string("corrupt or truncated payload: ") + e.what()};
   }
 }
 
@@ -81,28 +83,28 @@ std::uint32_t get_u32(const char* p) {
 template <class T> void encode_framed(const T& value, std::vector<char>& out) {
   out.clear();
   put_u32(out, protocol_version);
-  put_u32(out, static_cast<std::uint32_t>(message_kind<T>::value));
+  put_u32(out, static_cast<std::uint32_t>(wire_message<T>::kind));
   put_u32(out, 0); // payload length, patched below
   write_archive(out, value);
   const auto length = static_cast<std::uint32_t>(out.size() - 12);
   std::memcpy(out.data() + 8, &length, 4);
 }
 
-template <class T> std::optional<DecodeError> decode_framed(const std::vector<char>& bytes, T& out) {
+template <class T> DecodeResult decode_framed(const std::vector<char>& bytes, T& out) {
   if (bytes.size() < 12)
-    return DecodeError{"frame of " + std::to_string(bytes.size()) + " bytes is shorter than its 12-byte header"};
+    return Error{errc::decode_failed, "frame of " + std::to_string(bytes.size()) + " bytes is shorter than its 12-byte header"};
   const auto version = get_u32(bytes.data());
   if (version != protocol_version)
-    return DecodeError{"peer speaks protocol version " + std::to_string(version) +
+    return Error{errc::protocol_mismatch, "peer speaks protocol version " + std::to_string(version) +
                        ", this node speaks " + std::to_string(protocol_version)};
   const auto kind = get_u32(bytes.data() + 4);
-  const auto expected = static_cast<std::uint32_t>(message_kind<T>::value);
+  const auto expected = static_cast<std::uint32_t>(wire_message<T>::kind);
   if (kind != expected)
-    return DecodeError{"message kind " + std::to_string(kind) + " where kind " +
+    return Error{errc::decode_failed, "message kind " + std::to_string(kind) + " where kind " +
                        std::to_string(expected) + " was expected"};
   const auto length = get_u32(bytes.data() + 8);
   if (bytes.size() - 12 != length)
-    return DecodeError{"frame says " + std::to_string(length) + " payload bytes, has " +
+    return Error{errc::decode_failed, "frame says " + std::to_string(length) + " payload bytes, has " +
                        std::to_string(bytes.size() - 12)};
   return read_archive(bytes.data() + 12, length, out);
 }
@@ -113,22 +115,22 @@ template <class T> std::vector<char> encode(const T& value) {
   return out;
 }
 
-template <class T> std::optional<DecodeError> decode(const std::vector<char>& bytes, T& out) {
+template <class T> DecodeResult decode(const std::vector<char>& bytes, T& out) {
   return read_archive(bytes.data(), bytes.size(), out);
 }
 
 template <class T> WireEnvelope wrap(const T& value) {
-  return WireEnvelope{protocol_version, static_cast<std::uint16_t>(message_kind<T>::value),
+  return WireEnvelope{protocol_version, static_cast<std::uint16_t>(wire_message<T>::kind),
                       encode(value)};
 }
 
-template <class T> std::optional<DecodeError> unwrap(const WireEnvelope& envelope, T& out) {
+template <class T> DecodeResult unwrap(const WireEnvelope& envelope, T& out) {
   if (envelope.version != protocol_version)
-    return DecodeError{"peer speaks protocol version " + std::to_string(envelope.version) +
+    return Error{errc::protocol_mismatch, "peer speaks protocol version " + std::to_string(envelope.version) +
                        ", this node speaks " + std::to_string(protocol_version)};
-  const auto expected = static_cast<std::uint16_t>(message_kind<T>::value);
+  const auto expected = static_cast<std::uint16_t>(wire_message<T>::kind);
   if (envelope.kind != expected)
-    return DecodeError{"message kind " + std::to_string(envelope.kind) + " where kind " +
+    return Error{errc::decode_failed, "message kind " + std::to_string(envelope.kind) + " where kind " +
                        std::to_string(expected) + " was expected"};
   return decode(envelope.payload, out);
 }
@@ -144,12 +146,12 @@ std::vector<char> frame(const WireEnvelope& envelope) {
   return out;
 }
 
-std::optional<DecodeError> unframe(const std::vector<char>& bytes, WireEnvelope& out) {
+DecodeResult unframe(const std::vector<char>& bytes, WireEnvelope& out) {
   if (bytes.size() < 12)
-    return DecodeError{"frame of " + std::to_string(bytes.size()) + " bytes is shorter than its 12-byte header"};
+    return Error{errc::decode_failed, "frame of " + std::to_string(bytes.size()) + " bytes is shorter than its 12-byte header"};
   const auto length = get_u32(bytes.data() + 8);
   if (bytes.size() - 12 != length)
-    return DecodeError{"frame says " + std::to_string(length) + " payload bytes, has " +
+    return Error{errc::decode_failed, "frame says " + std::to_string(length) + " payload bytes, has " +
                        std::to_string(bytes.size() - 12)};
   out.version = get_u32(bytes.data());
   out.kind = static_cast<std::uint16_t>(get_u32(bytes.data() + 4));
@@ -161,65 +163,60 @@ namespace {
 constexpr char checkpoint_magic[8] = {'T', 'R', 'O', 'U', 'P', 'E', 'C', 'K'};
 }
 
-std::optional<std::string> save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
+Expected<void> save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
   std::vector<char> bytes(checkpoint_magic, checkpoint_magic + 8);
   put_u32(bytes, protocol_version);
   write_archive(bytes, checkpoint);
   const auto tmp = path + ".tmp";
+  auto failed = [&](const std::string& what) { return Error{errc::io_failed, what, path}; };
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out)
-      return "cannot write checkpoint " + tmp + ": " + std::strerror(errno);
+      return failed("cannot write " + tmp + ": " + std::strerror(errno));
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     if (!out.flush())
-      return "cannot write checkpoint " + tmp + ": " + std::strerror(errno);
+      return failed("cannot write " + tmp + ": " + std::strerror(errno));
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec)
-    return "cannot rename " + tmp + " to " + path + ": " + ec.message();
-  return std::nullopt;
+    return failed("cannot rename " + tmp + " into place: " + ec.message());
+  return {};
 }
 
-std::optional<std::string> load_checkpoint(const std::string& path, Checkpoint& out) {
+Expected<Checkpoint> load_checkpoint(const std::string& path) {
+  auto bad = [&](const std::string& what) { return Error{errc::bad_file, what, path}; };
   std::ifstream in(path, std::ios::binary);
   if (!in)
-    return path + ": cannot open checkpoint: " + std::strerror(errno);
+    return bad(std::string("cannot open checkpoint: ") + std::strerror(errno));
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (bytes.size() < 12 || std::memcmp(bytes.data(), checkpoint_magic, 8) != 0)
-    return path + ": not a troupe checkpoint (bad magic)";
+    return bad("not a troupe checkpoint (bad magic)");
   const auto version = get_u32(bytes.data() + 8);
   if (version != protocol_version)
-    return path + ": checkpoint of protocol version " + std::to_string(version) +
-           ", this build reads version " + std::to_string(protocol_version);
+    return bad("checkpoint of protocol version " + std::to_string(version) + ", this build reads version " +
+               std::to_string(protocol_version));
+  Checkpoint out;
   if (auto err = read_archive(bytes.data() + 12, bytes.size() - 12, out))
-    return path + ": " + err->message;
+    return bad(err->message);
   if (!out.world.bodies.empty() && out.world.bodies.size() != out.world.infos.size())
-    return path + ": inconsistent body arrays";
-  return std::nullopt;
+    return bad("inconsistent body arrays");
+  return out;
 }
 
 #define TROUPE_CODEC(T)                                                              \
   template std::vector<char> encode<T>(const T&);                                    \
-  template std::optional<DecodeError> decode<T>(const std::vector<char>&, T&);
-#define TROUPE_ENVELOPE(T)                                                           \
+  template DecodeResult decode<T>(const std::vector<char>&, T&);
+#define TROUPE_ENVELOPE(T, KIND, NAME)                                               \
   TROUPE_CODEC(T)                                                                    \
   template WireEnvelope wrap<T>(const T&);                                           \
-  template std::optional<DecodeError> unwrap<T>(const WireEnvelope&, T&);            \
+  template DecodeResult unwrap<T>(const WireEnvelope&, T&);                          \
   template void encode_framed<T>(const T&, std::vector<char>&);                      \
-  template std::optional<DecodeError> decode_framed<T>(const std::vector<char>&, T&);
+  template DecodeResult decode_framed<T>(const std::vector<char>&, T&);
 
 TROUPE_CODEC(sim::World)
 TROUPE_CODEC(Command)
 TROUPE_CODEC(Checkpoint)
-TROUPE_ENVELOPE(CommandBatch)
-TROUPE_ENVELOPE(InputEvent)
-TROUPE_ENVELOPE(Snapshot)
-TROUPE_ENVELOPE(CompactSnapshot)
-TROUPE_ENVELOPE(StepRequest)
-TROUPE_ENVELOPE(StepResult)
-TROUPE_ENVELOPE(ContactBatch)
-TROUPE_ENVELOPE(ActorReport)
-TROUPE_ENVELOPE(RulesEvent)
+TROUPE_WIRE_MESSAGES(TROUPE_ENVELOPE)
 
 } // namespace troupe

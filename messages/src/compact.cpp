@@ -354,16 +354,16 @@ CompactSnapshot encode_compact(const QuantizedWorld& current, const QuantizedWor
   return out;
 }
 
-std::optional<DecodeError> decode_compact(const CompactSnapshot& in, const QuantizedWorld* base,
+DecodeResult decode_compact(const CompactSnapshot& in, const QuantizedWorld* base,
                                           QuantizedWorld& out) {
   auto corrupt = [](const std::string& what) {
-    return DecodeError{"corrupt compact snapshot: " + what};
+    return Error{errc::decode_failed, "corrupt compact snapshot: " + what};
   };
   if ((in.base_generation == 0) != (base == nullptr))
-    return DecodeError{in.base_generation ? "compact snapshot needs a base and none was given"
+    return Error{errc::decode_failed, in.base_generation ? "compact snapshot needs a base and none was given"
                                           : "a keyframe decoded against a base"};
   if (base && base->generation != in.base_generation)
-    return DecodeError{"compact snapshot against generation " + std::to_string(in.base_generation) +
+    return Error{errc::decode_failed, "compact snapshot against generation " + std::to_string(in.base_generation) +
                        ", base given is generation " + std::to_string(base->generation)};
   static const QuantizedWorld nothing;
   const QuantizedWorld& from = base ? *base : nothing;
@@ -511,18 +511,18 @@ bool SnapshotDecoder::holds(std::uint64_t generation) const {
                      [&](const auto& s) { return s->generation == generation; });
 }
 
-std::optional<DecodeError> SnapshotDecoder::decode(const CompactSnapshot& in, Snapshot& out) {
+DecodeResult SnapshotDecoder::decode(const CompactSnapshot& in, Snapshot& out) {
   std::shared_ptr<const QuantizedWorld> base;
   if (in.base_generation != 0) {
     for (const auto& s : states_)
       if (s->generation == in.base_generation)
         base = s;
     if (!base)
-      return DecodeError{"compact snapshot " + std::to_string(in.generation) + " is a delta against generation " +
+      return Error{errc::decode_failed, "compact snapshot " + std::to_string(in.generation) + " is a delta against generation " +
                          std::to_string(in.base_generation) + ", which this decoder does not hold"};
   }
   if (in.base_generation != 0 && in.generation <= in.base_generation)
-    return DecodeError{"compact snapshot " + std::to_string(in.generation) +
+    return Error{errc::decode_failed, "compact snapshot " + std::to_string(in.generation) +
                        " is a delta against a later generation"};
   auto state = std::make_shared<QuantizedWorld>();
   WorldPtr world;
@@ -531,7 +531,7 @@ std::optional<DecodeError> SnapshotDecoder::decode(const CompactSnapshot& in, Sn
       return err;
     world = std::make_shared<const sim::World>(dequantize(*state));
   } catch (const std::bad_alloc&) {
-    return DecodeError{"compact snapshot: a slot table too big to hold"};
+    return Error{errc::decode_failed, "compact snapshot: a slot table too big to hold"};
   }
   // A generation at or below one held means logic restarted: drop the future.
   while (!states_.empty() && states_.back()->generation >= in.generation)

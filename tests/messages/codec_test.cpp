@@ -244,10 +244,10 @@ TEST(Checkpoint, SavesAndLoadsTheWorldAndAcks) {
   auto path = (dir / "c.bin").string();
   Checkpoint in{.generation = 9, .world = *sample_world(200), .acks = {{1, 4}}};
   in.world.infos[17].user_data = 0xdeadbeefcafef00dull;
-  ASSERT_FALSE(save_checkpoint(path, in));
-  Checkpoint out;
-  auto err = load_checkpoint(path, out);
-  ASSERT_FALSE(err) << *err;
+  ASSERT_TRUE(save_checkpoint(path, in));
+  auto loaded = load_checkpoint(path);
+  ASSERT_TRUE(loaded) << loaded.error().to_string();
+  const Checkpoint& out = *loaded;
   EXPECT_EQ(out.generation, 9u);
   EXPECT_EQ(sim::world_hash(out.world), sim::world_hash(in.world));
   ASSERT_EQ(out.acks.size(), 1u);
@@ -259,10 +259,10 @@ TEST(Checkpoint, SavesAndLoadsTheWorldAndAcks) {
 TEST(Checkpoint, ForeignFileIsRefusedWithItsName) {
   auto path = (std::filesystem::temp_directory_path() / "troupe_not_a_checkpoint").string();
   { std::ofstream(path) << "hello world, not a checkpoint"; }
-  Checkpoint out;
-  auto err = load_checkpoint(path, out);
-  ASSERT_TRUE(err);
-  EXPECT_NE(err->find(path), std::string::npos);
+  auto loaded = load_checkpoint(path);
+  ASSERT_FALSE(loaded);
+  EXPECT_EQ(loaded.error().code, errc::bad_file);
+  EXPECT_NE(loaded.error().to_string().find(path), std::string::npos);
   std::filesystem::remove(path);
 }
 

@@ -10,6 +10,7 @@
 #include <troupe/messages/codec.hpp>
 #include <troupe/messages/compact.hpp>
 #include <troupe/messages/messages.hpp>
+#include <troupe/messages/wire.hpp>
 
 #include <caf/actor_system_config.hpp>
 #include <caf/atom.hpp>
@@ -25,35 +26,12 @@
 
 namespace troupe {
 
-/// Errors of troupe's own making, category atom "troupe".
-enum class errc : std::uint8_t {
-  none = 0,
-  /// A peer sent a message of another wire protocol version.
-  protocol_mismatch,
-  /// Bytes from a peer could not be decoded.
-  decode_failed,
-  /// A bounded mailbox refused the message; the sender keeps it and retries.
-  mailbox_full,
-  /// A bounded mailbox dropped a request under its overflow policy.
-  mailbox_dropped,
-  /// A peer named in the topology could not be found.
-  unknown_peer,
-  /// The actor is shutting down.
-  shutting_down,
-  /// A supervisor exceeded its restart intensity and gave up.
-  escalated,
-  /// An actor's handler threw; the context holds what().
-  crashed,
-  /// An actor cannot run at all (no device, say): its supervisor gives up at
-  /// once instead of restarting it.
-  unrecoverable,
-};
-
-/// Words for an errc value.
-const char* to_string(errc code);
-
 /// A caf::error of category troupe, with an optional explanation.
 caf::error make_error(errc code, std::string context = {});
+
+/// The Error a caf::error stands for: its troupe code (errc::crashed for an
+/// error of another category) and its words.
+Error to_error(const caf::error& error, const std::string& words);
 
 /// Registers every troupe message type (same names on every node) and the
 /// troupe error category with a CAF config.
@@ -91,23 +69,12 @@ void count_wire_bytes(std::size_t bytes);
 
 namespace detail {
 
-template <class T> constexpr const char* wire_name();
-template <> constexpr const char* wire_name<CommandBatch>() { return "troupe::command_batch"; }
-template <> constexpr const char* wire_name<InputEvent>() { return "troupe::input_event"; }
-template <> constexpr const char* wire_name<RulesEvent>() { return "troupe::rules_event"; }
-template <> constexpr const char* wire_name<Snapshot>() { return "troupe::snapshot"; }
-template <> constexpr const char* wire_name<CompactSnapshot>() { return "troupe::compact_snapshot"; }
-template <> constexpr const char* wire_name<StepRequest>() { return "troupe::step_request"; }
-template <> constexpr const char* wire_name<StepResult>() { return "troupe::step_result"; }
-template <> constexpr const char* wire_name<ContactBatch>() { return "troupe::contact_batch"; }
-template <> constexpr const char* wire_name<ActorReport>() { return "troupe::actor_report"; }
-
-/// One inspect for all message types: the framed envelope as a byte string.
+/// The inspect of every wire message: the framed envelope as a byte string.
 template <class Inspector, class T>
 typename Inspector::result_type inspect_enveloped(Inspector& f, T& x) {
   if constexpr (std::is_same_v<Inspector, caf::detail::stringification_inspector>) {
     // Logging and to_string: name the message, never encode a whole world.
-    return f(caf::meta::type_name(wire_name<T>()));
+    return f(caf::meta::type_name(wire_message<T>::name));
   } else {
     if constexpr (Inspector::reads_state) {
       // One scratch buffer per thread: a 100k-body snapshot is megabytes, and a
@@ -115,16 +82,13 @@ typename Inspector::result_type inspect_enveloped(Inspector& f, T& x) {
       thread_local std::vector<char> scratch;
       encode_framed(x, scratch);
       count_wire_bytes(scratch.size());
-      return f(caf::meta::type_name(wire_name<T>()), scratch);
+      return f(caf::meta::type_name(wire_message<T>::name), scratch);
     } else {
       std::vector<char> bytes;
-      return f(caf::meta::type_name(wire_name<T>()), bytes,
+      return f(caf::meta::type_name(wire_message<T>::name), bytes,
                caf::meta::load_callback([&]() -> caf::error {
-                 if (auto err = decode_framed(bytes, x)) {
-                   const bool version = err->message.find("protocol version") != std::string::npos;
-                   return make_error(version ? errc::protocol_mismatch : errc::decode_failed,
-                                     err->message);
-                 }
+                 if (auto err = decode_framed(bytes, x))
+                   return make_error(err->code, err->message);
                  return caf::none;
                }));
     }
@@ -133,40 +97,9 @@ typename Inspector::result_type inspect_enveloped(Inspector& f, T& x) {
 
 } // namespace detail
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, CommandBatch& x) {
-  return detail::inspect_enveloped(f, x);
-}
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, InputEvent& x) {
-  return detail::inspect_enveloped(f, x);
-}
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, RulesEvent& x) {
-  return detail::inspect_enveloped(f, x);
-}
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, Snapshot& x) {
-  return detail::inspect_enveloped(f, x);
-}
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, CompactSnapshot& x) {
-  return detail::inspect_enveloped(f, x);
-}
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, StepRequest& x) {
-  return detail::inspect_enveloped(f, x);
-}
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, StepResult& x) {
-  return detail::inspect_enveloped(f, x);
-}
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, ContactBatch& x) {
-  return detail::inspect_enveloped(f, x);
-}
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, ActorReport& x) {
+/// Every wire message (wire.hpp) crosses CAF as one framed envelope.
+template <class Inspector, WireMessage T>
+typename Inspector::result_type inspect(Inspector& f, T& x) {
   return detail::inspect_enveloped(f, x);
 }
 

@@ -1,8 +1,10 @@
 #pragma once
 /// \file Boost.Serialization codecs: messages to bytes and back (the wire payload
-/// of WireEnvelope) and checkpoint files. Decoding never throws: a bad input gives
-/// a DecodeError with words, and the target is left unchanged.
+/// of WireEnvelope) and checkpoint files. Decoding never throws: bad input gives
+/// an Error (errc::decode_failed, or errc::protocol_mismatch for another
+/// protocol version) and the target is left unchanged.
 
+#include <troupe/error.hpp>
 #include <troupe/messages/messages.hpp>
 
 #include <optional>
@@ -11,10 +13,9 @@
 
 namespace troupe {
 
-/// Why bytes could not be decoded.
-struct DecodeError {
-  std::string message;
-};
+/// Why bytes could not be decoded (an Error of code decode_failed or
+/// protocol_mismatch), or nothing.
+using DecodeResult = std::optional<Error>;
 
 /// Encodes a message type of messages.hpp (or sim::World) with Boost's binary
 /// archive.
@@ -22,19 +23,19 @@ template <class T> std::vector<char> encode(const T& value);
 
 /// Decodes what `encode` wrote into `out`; returns an error (and leaves `out` as
 /// it was) for truncated or corrupt bytes.
-template <class T> std::optional<DecodeError> decode(const std::vector<char>& bytes, T& out);
+template <class T> DecodeResult decode(const std::vector<char>& bytes, T& out);
 
 /// Wraps `value` in a WireEnvelope of this protocol version.
 template <class T> WireEnvelope wrap(const T& value);
 
 /// Unwraps an envelope, refusing another protocol version or another kind.
-template <class T> std::optional<DecodeError> unwrap(const WireEnvelope& envelope, T& out);
+template <class T> DecodeResult unwrap(const WireEnvelope& envelope, T& out);
 
 /// Serialises an envelope to one byte string (version, kind, length, payload).
 std::vector<char> frame(const WireEnvelope& envelope);
 
 /// Reads what `frame` wrote.
-std::optional<DecodeError> unframe(const std::vector<char>& bytes, WireEnvelope& out);
+DecodeResult unframe(const std::vector<char>& bytes, WireEnvelope& out);
 
 /// `frame(wrap(value))` written straight into `out` (replacing its contents, but
 /// keeping its capacity): one pass over the bytes and no fresh allocation when
@@ -43,7 +44,7 @@ template <class T> void encode_framed(const T& value, std::vector<char>& out);
 
 /// Reads what `encode_framed` wrote, in place: refuses another protocol version
 /// or kind, never throws, leaves `out` unchanged on error.
-template <class T> std::optional<DecodeError> decode_framed(const std::vector<char>& bytes, T& out);
+template <class T> DecodeResult decode_framed(const std::vector<char>& bytes, T& out);
 
 /// A resumable state: the world after a tick, the acknowledgements that go with
 /// it, and the generation of its snapshot.
@@ -53,11 +54,12 @@ struct Checkpoint {
   std::vector<SourceAck> acks;
 };
 
-/// Writes a checkpoint file atomically (temp file + rename). Returns an error
-/// message on failure.
-std::optional<std::string> save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
+/// Writes a checkpoint file atomically (temp file + rename); an io_failed
+/// Error naming the file on failure.
+Expected<void> save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
 
-/// Reads a checkpoint file; the error names the file and what is wrong with it.
-std::optional<std::string> load_checkpoint(const std::string& path, Checkpoint& out);
+/// Reads a checkpoint file; a bad_file Error names the file and what is wrong
+/// with it.
+Expected<Checkpoint> load_checkpoint(const std::string& path);
 
 } // namespace troupe

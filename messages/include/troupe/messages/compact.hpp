@@ -57,10 +57,6 @@ struct CompactSnapshot {
   std::vector<std::uint8_t> bytes;   ///< the encoded bodies
 };
 
-template <> struct message_kind<CompactSnapshot> {
-  static constexpr auto value = MessageKind::compact_snapshot;
-};
-
 /// Positions travel as integers in steps of 1/1024 m: the error is at most half a
 /// step, 0.49 mm per axis (0.85 mm in space), far below a pixel of any view of a
 /// metre-sized arena. Exact in float for |position| < 16 km.
@@ -102,7 +98,7 @@ CompactSnapshot encode_compact(const QuantizedWorld& current, const QuantizedWor
 /// Decodes `in` against `base` (which must be the state of in.base_generation;
 /// nullptr for a keyframe) into `out`. Never reads out of bounds; garbage gives
 /// an error and leaves `out` unchanged.
-std::optional<DecodeError> decode_compact(const CompactSnapshot& in, const QuantizedWorld* base,
+DecodeResult decode_compact(const CompactSnapshot& in, const QuantizedWorld* base,
                                           QuantizedWorld& out);
 
 /// The quantized states of the last `depth` generations logic published, shared
@@ -159,7 +155,7 @@ public:
   /// The snapshot `in` stands for, its world rebuilt by `dequantize`. An error
   /// (and `out` unchanged) when the base generation is not held (the sender will
   /// send a keyframe once it sees no ack) or the bytes are corrupt.
-  std::optional<DecodeError> decode(const CompactSnapshot& in, Snapshot& out);
+  DecodeResult decode(const CompactSnapshot& in, Snapshot& out);
 
   /// Whether the state of a generation is held (a base deltas may use).
   bool holds(std::uint64_t generation) const;

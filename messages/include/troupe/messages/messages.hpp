@@ -20,7 +20,8 @@
 namespace troupe {
 
 /// Wire protocol version: bumped on any change of a message's encoding. A peer
-/// speaking another version is refused (errc::protocol_mismatch).
+/// speaking another version is refused (errc::protocol_mismatch). The message
+/// types that cross node boundaries are listed in wire.hpp.
 inline constexpr std::uint32_t protocol_version = 5;
 
 /// A world nobody may change any more.
@@ -138,35 +139,11 @@ struct RulesEvent {
 };
 
 /// The framing of every message that crosses a node boundary: a protocol
-/// version, the message kind, and its Boost.Serialization payload.
+/// version, the message kind (wire.hpp), and its Boost.Serialization payload.
 struct WireEnvelope {
   std::uint32_t version = protocol_version;
   std::uint16_t kind = 0;
   std::vector<char> payload;
 };
-
-/// Kind tags of WireEnvelope, one per message type. Never reuse a number.
-enum class MessageKind : std::uint16_t {
-  command_batch = 1,
-  input_event = 2,
-  snapshot = 3,
-  step_request = 4,
-  step_result = 5,
-  contact_batch = 6,
-  actor_report = 7,
-  rules_event = 8,
-  compact_snapshot = 9, ///< CompactSnapshot (compact.hpp)
-};
-
-/// The MessageKind of each type.
-template <class T> struct message_kind;
-template <> struct message_kind<CommandBatch> { static constexpr auto value = MessageKind::command_batch; };
-template <> struct message_kind<InputEvent> { static constexpr auto value = MessageKind::input_event; };
-template <> struct message_kind<Snapshot> { static constexpr auto value = MessageKind::snapshot; };
-template <> struct message_kind<StepRequest> { static constexpr auto value = MessageKind::step_request; };
-template <> struct message_kind<StepResult> { static constexpr auto value = MessageKind::step_result; };
-template <> struct message_kind<ContactBatch> { static constexpr auto value = MessageKind::contact_batch; };
-template <> struct message_kind<ActorReport> { static constexpr auto value = MessageKind::actor_report; };
-template <> struct message_kind<RulesEvent> { static constexpr auto value = MessageKind::rules_event; };
 
 } // namespace troupe
