@@ -42,19 +42,17 @@ public:
     settings.listener_target = vec3(setup_.params.listener_target);
     if (setup_.params.output == "device") {
       auto opened = audio::Mixer::open_device(settings);
-      if (auto* mixer = std::get_if<std::unique_ptr<audio::Mixer>>(&opened)) {
-        mixer_ = std::move(*mixer);
-      } else {
-        // No device: say so once, and fall back to the headless file.
-        notice_ = std::get<audio::OpenError>(opened).message + "; writing " + setup_.wav_path + " instead";
-      }
+      if (opened)
+        mixer_ = std::move(*opened);
+      else // no device: say so once, and fall back to the headless file
+        notice_ = opened.error().message + "; writing " + setup_.wav_path + " instead";
     }
     if (!mixer_) {
       auto opened = audio::Mixer::open_loopback(settings);
-      if (auto* mixer = std::get_if<std::unique_ptr<audio::Mixer>>(&opened))
-        mixer_ = std::move(*mixer);
+      if (opened)
+        mixer_ = std::move(*opened);
       else
-        notice_ = "audio disabled: " + std::get<audio::OpenError>(opened).message;
+        notice_ = "audio disabled: " + opened.error().message;
     }
     if (mixer_ && mixer_->is_loopback()) {
       wav_ = std::make_unique<audio::WavWriter>(setup_.wav_path, settings.sample_rate, 2);

@@ -52,10 +52,10 @@ std::string subject(const RulesEvent& e) {
 /// Loads and smoke-tests a plugin (detached: the test takes many ticks' time).
 caf::behavior rules_validator(caf::event_based_actor* self, std::shared_ptr<ReloadJob> job, caf::actor logic) {
   auto tested = load_tested_rules(job->request.path, *job->world, job->params, job->physics);
-  if (auto* plugin = std::get_if<RulesPtr>(&tested))
-    job->plugin = std::move(*plugin);
+  if (tested)
+    job->plugin = std::move(*tested);
   else
-    job->error = std::get<std::string>(tested);
+    job->error = tested.error().to_string();
   job->done = true;
   self->send(logic, rules_atom::value, job->request.install_tick);
   self->quit();
@@ -316,8 +316,8 @@ private:
     auto next = std::make_shared<sim::World>(*world_);
     const sim::RulesStep rules = rules_ ? sim::RulesStep{[this](sim::World& w) { return rules_->step(w); }}
                                         : sim::RulesStep{};
-    if (auto err = sim::prepare_tick(*next, tick_commands_, &rules))
-      roll_back(step_tick_, *err);
+    if (auto prepared = sim::prepare_tick(*next, tick_commands_, &rules); !prepared)
+      roll_back(step_tick_, prepared.error().message);
     // Chaos strikes mid-tick, after the commands were applied: the next
     // incarnation must rebuild this tick from the last snapshot and input's resend.
     setup_.chaos.strike(step_tick_);
@@ -660,19 +660,18 @@ sim::World starting_world(const config::SimulationSpec& simulation, const config
   return world;
 }
 
-std::variant<RulesPtr, std::string> load_tested_rules(const std::string& path, const sim::World& world,
-                                                      const config::LogicParams& params,
-                                                      const sim::PhysicsSettings& physics) {
+Expected<RulesPtr> load_tested_rules(const std::string& path, const sim::World& world, const config::LogicParams& params,
+                                     const sim::PhysicsSettings& physics) {
   auto loaded = plugins::RulesPlugin::load(path);
-  if (auto* err = std::get_if<std::string>(&loaded))
-    return *err;
-  auto plugin = std::make_shared<plugins::RulesPlugin>(std::move(std::get<plugins::RulesPlugin>(loaded)));
+  if (!loaded)
+    return loaded.error();
+  auto plugin = std::make_shared<plugins::RulesPlugin>(std::move(*loaded));
   plugins::SmokeTest test;
   test.ticks = params.smoke_ticks;
   test.budget = std::chrono::milliseconds(params.smoke_budget_ms);
   test.physics = physics;
-  if (auto failed = plugins::smoke_test(*plugin, world, test))
-    return path + ": " + plugin->name() + " " + plugin->version() + ": " + *failed;
+  if (auto tested = plugins::smoke_test(*plugin, world, test); !tested)
+    return Error{errc::bad_plugin, plugin->name() + " " + plugin->version() + ": " + tested.error().message, path};
   return RulesPtr{std::move(plugin)};
 }
 

@@ -326,9 +326,10 @@ private:
     const auto started = steady_now_ns();
     char name[48];
     std::snprintf(name, sizeof name, "/frame-%06" PRIu64 ".png", snapshot.tick);
-    if (auto err = render::write_png(setup_.frames_dir + name, renderer_->width(), renderer_->height(), pixels)) {
+    if (auto written = render::write_png(setup_.frames_dir + name, renderer_->width(), renderer_->height(), pixels);
+        !written) {
       if (write_errors_++ == 0)
-        aout(this) << setup_.id.name << ": " << err->message << "\n";
+        aout(this) << setup_.id.name << ": " << written.error().message << "\n";
     }
     std::lock_guard<std::mutex> guard{state().mutex};
     auto& st = state();
@@ -344,8 +345,8 @@ private:
       }
     }
     if (st.video) {
-      if (auto err = st.video->write(pixels)) {
-        aout(this) << setup_.id.name << ": " << err->message << "; no more video\n";
+      if (auto written = st.video->write(pixels); !written) {
+        aout(this) << setup_.id.name << ": " << written.error().message << "; no more video\n";
         st.video.reset();
       }
     }
@@ -369,8 +370,8 @@ private:
       std::lock_guard<std::mutex> guard{state().mutex};
       if (state().video) {
         video_frames_ = state().video->frames();
-        if (auto err = state().video->finish())
-          aout(this) << setup_.id.name << ": " << err->message << "\n";
+        if (auto finished = state().video->finish(); !finished)
+          aout(this) << setup_.id.name << ": " << finished.error().message << "\n";
         else
           video_written_ = true;
         state().video.reset();

@@ -262,9 +262,9 @@ private:
       script_path = config::resolve_relative(topology_, params.timeline);
     if (!script_path.empty()) {
       auto loaded = load_script(script_path);
-      if (auto* err = std::get_if<ScriptError>(&loaded))
-        return err->message;
-      script_ = std::move(std::get<std::vector<ScriptLine>>(loaded));
+      if (!loaded)
+        return loaded.error().to_string();
+      script_ = std::move(*loaded);
     }
     command_log_ = options_.out_dir + "/commands.log";
     if (auto err = prepare_rules(); !err.empty()) {
@@ -297,10 +297,10 @@ private:
     const auto& physics = *topology_.actors_of_kind("physics").front();
     auto tested =
       load_tested_rules(rules_path_, world, params, physics_settings(std::get<config::PhysicsParams>(physics.params)));
-    if (auto* err = std::get_if<std::string>(&tested))
-      return "rules: " + *err;
+    if (!tested)
+      return "rules: " + tested.error().to_string();
     std::lock_guard<std::mutex> guard{logic_state_->mutex};
-    logic_state_->rules = std::get<RulesPtr>(std::move(tested));
+    logic_state_->rules = std::move(*tested);
     return {};
   }
 

@@ -20,16 +20,16 @@ bool parse_u64(std::string_view text, std::uint64_t& out) {
 
 } // namespace
 
-std::variant<std::vector<ScriptLine>, ScriptError> load_script(const std::string& path) {
+Expected<std::vector<ScriptLine>> load_script(const std::string& path) {
   std::ifstream in(path);
   if (!in)
-    return ScriptError{path + ": cannot open script file"};
+    return Error{errc::bad_script, "cannot open script file", path};
   std::vector<ScriptLine> lines;
   std::string text;
   int number = 0;
   while (std::getline(in, text)) {
     ++number;
-    auto where = [&] { return path + ":" + std::to_string(number) + ": "; };
+    auto bad = [&](const std::string& what) { return Error{errc::bad_script, what, path, number}; };
     text = text.substr(0, text.find('#')); // a comment runs to the end of the line
     if (text.find_first_not_of(" \t\r") == std::string::npos)
       continue;
@@ -38,7 +38,7 @@ std::variant<std::vector<ScriptLine>, ScriptError> load_script(const std::string
     words >> tick_word >> second;
     ScriptLine line;
     if (!parse_u64(tick_word, line.tick))
-      return ScriptError{where() + "expected a tick number first, got \"" + tick_word + "\""};
+      return bad("expected a tick number first, got \"" + tick_word + "\"");
     std::uint64_t source = 0;
     std::string rest;
     if (parse_u64(second, source)) {
@@ -46,7 +46,7 @@ std::variant<std::vector<ScriptLine>, ScriptError> load_script(const std::string
       std::string seq_word;
       words >> seq_word;
       if (!parse_u64(seq_word, line.seq) || line.seq == 0 || source == 0 || source > 0xffffffffu)
-        return ScriptError{where() + "expected TICK SOURCE SEQ ACTION (source and seq >= 1)"};
+        return bad("expected TICK SOURCE SEQ ACTION (source and seq >= 1)");
       line.source = static_cast<std::uint32_t>(source);
       std::getline(words, rest);
     } else {
@@ -60,12 +60,12 @@ std::variant<std::vector<ScriptLine>, ScriptError> load_script(const std::string
       std::string count;
       burst >> count;
       if (!parse_u64(count, line.burst) || line.burst == 0)
-        return ScriptError{where() + "burst: expected a positive event count, got \"" + count + "\""};
+        return bad("burst: expected a positive event count, got \"" + count + "\"");
     } else {
       std::string error;
       line.action = sim::parse_action(rest, error);
       if (!line.action)
-        return ScriptError{where() + error};
+        return bad(error);
     }
     lines.push_back(std::move(line));
   }

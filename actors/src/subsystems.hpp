@@ -78,9 +78,8 @@ using RulesPtr = std::shared_ptr<const plugins::RulesPlugin>;
 /// Loads the rules plugin at `path` and smoke-tests it on a copy of `world` as
 /// logic's `params` say: the plugin, or why not. Blocking (many ticks' work):
 /// off the tick path.
-std::variant<RulesPtr, std::string> load_tested_rules(const std::string& path, const sim::World& world,
-                                                      const config::LogicParams& params,
-                                                      const sim::PhysicsSettings& physics);
+Expected<RulesPtr> load_tested_rules(const std::string& path, const sim::World& world, const config::LogicParams& params,
+                                     const sim::PhysicsSettings& physics);
 
 /// The world a run starts from (no checkpoint): the scenario, with logic's
 /// fountain override.

@@ -101,7 +101,7 @@ private:
 
 class AlMixer final : public Mixer {
 public:
-  static std::variant<std::unique_ptr<Mixer>, OpenError> open(const MixerSettings& settings,
+  static Expected<std::unique_ptr<Mixer>> open(const MixerSettings& settings,
                                                               bool loopback);
   ~AlMixer() override;
   AlMixer(const AlMixer&) = delete;
@@ -182,14 +182,14 @@ bool AlMixer::checked(const char* what) {
   return false;
 }
 
-std::variant<std::unique_ptr<Mixer>, OpenError> AlMixer::open(const MixerSettings& settings,
+Expected<std::unique_ptr<Mixer>> AlMixer::open(const MixerSettings& settings,
                                                               bool loopback) {
   if (settings.sample_rate < min_rate || settings.sample_rate > max_rate) {
-    return OpenError{"audio: sample_rate " + std::to_string(settings.sample_rate) +
+    return Error{errc::device_failed, "audio: sample_rate " + std::to_string(settings.sample_rate) +
                      " out of range (8000..192000)"};
   }
   if (settings.voices < 1 || settings.voices > max_voices) {
-    return OpenError{"audio: voices " + std::to_string(settings.voices) +
+    return Error{errc::device_failed, "audio: voices " + std::to_string(settings.voices) +
                      " out of range (1..4096)"};
   }
   std::unique_ptr<AlMixer> m(new AlMixer(settings));
@@ -198,7 +198,7 @@ std::variant<std::unique_ptr<Mixer>, OpenError> AlMixer::open(const MixerSetting
   LPALCISRENDERFORMATSUPPORTEDSOFT format_supported = nullptr;
   if (loopback) {
     if (alcIsExtensionPresent(nullptr, "ALC_SOFT_loopback") != ALC_TRUE) {
-      return OpenError{"audio: OpenAL lacks ALC_SOFT_loopback (OpenAL Soft needed for WAV output)"};
+      return Error{errc::device_failed, "audio: OpenAL lacks ALC_SOFT_loopback (OpenAL Soft needed for WAV output)"};
     }
     open_loopback = reinterpret_cast<LPALCLOOPBACKOPENDEVICESOFT>(
         alcGetProcAddress(nullptr, "alcLoopbackOpenDeviceSOFT"));
@@ -207,21 +207,21 @@ std::variant<std::unique_ptr<Mixer>, OpenError> AlMixer::open(const MixerSetting
     m->render_ = reinterpret_cast<LPALCRENDERSAMPLESSOFT>(
         alcGetProcAddress(nullptr, "alcRenderSamplesSOFT"));
     if (open_loopback == nullptr || format_supported == nullptr || m->render_ == nullptr) {
-      return OpenError{"audio: ALC_SOFT_loopback functions missing"};
+      return Error{errc::device_failed, "audio: ALC_SOFT_loopback functions missing"};
     }
     m->device_ = open_loopback(nullptr);
     if (m->device_ == nullptr) {
-      return OpenError{"audio: could not open the OpenAL Soft loopback device"};
+      return Error{errc::device_failed, "audio: could not open the OpenAL Soft loopback device"};
     }
     if (format_supported(m->device_, static_cast<ALCsizei>(settings.sample_rate), ALC_STEREO_SOFT,
                          ALC_FLOAT_SOFT) != ALC_TRUE) {
-      return OpenError{"audio: loopback cannot render stereo float at " +
+      return Error{errc::device_failed, "audio: loopback cannot render stereo float at " +
                        std::to_string(settings.sample_rate) + " Hz"};
     }
   } else {
     m->device_ = alcOpenDevice(nullptr);
     if (m->device_ == nullptr) {
-      return OpenError{"no audio output device: OpenAL could not open the default device (no "
+      return Error{errc::device_failed, "no audio output device: OpenAL could not open the default device (no "
                        "sound card or sound server here); use the default headless WAV output "
                        "(output = \"wav\")"};
     }
@@ -247,7 +247,7 @@ std::variant<std::unique_ptr<Mixer>, OpenError> AlMixer::open(const MixerSetting
   attrs.push_back(0);
   m->context_ = alcCreateContext(m->device_, attrs.data());
   if (m->context_ == nullptr) {
-    return OpenError{"audio: could not create an OpenAL context: " +
+    return Error{errc::device_failed, "audio: could not create an OpenAL context: " +
                      alc_error_words(alcGetError(m->device_))};
   }
 
@@ -267,7 +267,7 @@ std::variant<std::unique_ptr<Mixer>, OpenError> AlMixer::open(const MixerSetting
   ALCint mono = 0;
   alcGetIntegerv(m->device_, ALC_MONO_SOURCES, 1, &mono);
   if (mono > 0 && static_cast<std::uint32_t>(mono) < settings.voices) {
-    return OpenError{"audio: OpenAL grants " + std::to_string(mono) + " sources, " +
+    return Error{errc::device_failed, "audio: OpenAL grants " + std::to_string(mono) + " sources, " +
                      std::to_string(settings.voices) + " voices asked"};
   }
 
@@ -285,7 +285,7 @@ std::variant<std::unique_ptr<Mixer>, OpenError> AlMixer::open(const MixerSetting
   alListenerfv(AL_ORIENTATION, orientation);
   alListenerf(AL_GAIN, std::max(0.f, settings.master_gain));
   if (!m->checked("audio: setting up the listener")) {
-    return OpenError{m->last_error_};
+    return Error{errc::device_failed, m->last_error_};
   }
 
   m->voices_.resize(settings.voices);
@@ -293,7 +293,7 @@ std::variant<std::unique_ptr<Mixer>, OpenError> AlMixer::open(const MixerSetting
   alGenSources(static_cast<ALsizei>(names.size()), names.data());
   if (!m->checked("audio: creating voices")) {
     m->voices_.clear();
-    return OpenError{m->last_error_};
+    return Error{errc::device_failed, m->last_error_};
   }
   for (std::size_t i = 0; i < names.size(); ++i) {
     const ALuint s = names[i];
@@ -304,7 +304,7 @@ std::variant<std::unique_ptr<Mixer>, OpenError> AlMixer::open(const MixerSetting
     alSourcei(s, AL_LOOPING, AL_FALSE);
   }
   if (!m->checked("audio: setting up voices")) {
-    return OpenError{m->last_error_};
+    return Error{errc::device_failed, m->last_error_};
   }
 
   m->tones_.resize(settings.voices + spare_tones);
@@ -312,7 +312,7 @@ std::variant<std::unique_ptr<Mixer>, OpenError> AlMixer::open(const MixerSetting
   alGenBuffers(static_cast<ALsizei>(names.size()), names.data());
   if (!m->checked("audio: creating buffers")) {
     m->tones_.clear();
-    return OpenError{m->last_error_};
+    return Error{errc::device_failed, m->last_error_};
   }
   for (std::size_t i = 0; i < names.size(); ++i) {
     m->tones_[i].buffer = names[i];
@@ -527,11 +527,11 @@ void AlMixer::render(std::span<std::int16_t> out, std::size_t frames) {
 
 } // namespace
 
-std::variant<std::unique_ptr<Mixer>, OpenError> Mixer::open_loopback(const MixerSettings& settings) {
+Expected<std::unique_ptr<Mixer>> Mixer::open_loopback(const MixerSettings& settings) {
   return AlMixer::open(settings, true);
 }
 
-std::variant<std::unique_ptr<Mixer>, OpenError> Mixer::open_device(const MixerSettings& settings) {
+Expected<std::unique_ptr<Mixer>> Mixer::open_device(const MixerSettings& settings) {
   return AlMixer::open(settings, false);
 }
 

@@ -49,34 +49,35 @@ std::string private_copy_name() {
 
 const char* host_build_id() { return TROUPE_RULES_BUILD_ID; }
 
-std::variant<RulesPlugin, std::string> RulesPlugin::load(const std::string& path) {
+Expected<RulesPlugin> RulesPlugin::load(const std::string& path) {
+  auto refused = [&](const std::string& why) { return Error{errc::bad_plugin, why, path}; };
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
-    return path + ": no such file";
+    return refused("no such file");
   impl->copy = private_copy_name();
   if (impl->copy.empty() ||
       !std::filesystem::copy_file(path, impl->copy, std::filesystem::copy_options::overwrite_existing, ec))
-    return path + ": cannot make a private copy to load: " + (ec ? ec.message() : "no temp file");
+    return refused("cannot make a private copy to load: " + (ec ? ec.message() : "no temp file"));
   impl->handle = ::dlopen(impl->copy.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!impl->handle) {
     const char* why = ::dlerror();
-    return path + ": not a loadable shared library: " + (why ? why : "dlopen failed");
+    return refused(std::string("not a loadable shared library: ") + (why ? why : "dlopen failed"));
   }
   auto* entry = reinterpret_cast<RulesEntry>(::dlsym(impl->handle, rules_entry_point));
   if (!entry)
-    return path + ": no " + rules_entry_point + " symbol: not a troupe rules plugin";
+    return refused(std::string("no ") + rules_entry_point + " symbol: not a troupe rules plugin");
   impl->api = entry();
   if (!impl->api || !impl->api->step)
-    return path + ": " + rules_entry_point + " returned no rules";
+    return refused(std::string(rules_entry_point) + " returned no rules");
   if (impl->api->abi_version != rules_abi_version)
-    return path + ": built for rules ABI " + std::to_string(impl->api->abi_version) + ", this troupe speaks " +
-           std::to_string(rules_abi_version);
+    return refused("built for rules ABI " + std::to_string(impl->api->abi_version) + ", this troupe speaks " +
+           std::to_string(rules_abi_version));
   const std::string build_id = impl->api->build_id ? impl->api->build_id : "";
   if (build_id != host_build_id())
-    return path + ": built against other sim headers or another compiler (build id " + build_id +
-           ", this troupe " + host_build_id() + "): rebuild it with this tree";
+    return refused("built against other sim headers or another compiler (build id " + build_id +
+           ", this troupe " + host_build_id() + "): rebuild it with this tree");
   impl->name = impl->api->name ? impl->api->name : "unnamed";
   impl->version = impl->api->version ? impl->api->version : "?";
   return RulesPlugin(std::move(impl));
@@ -87,18 +88,21 @@ RulesPlugin::RulesPlugin(RulesPlugin&&) noexcept = default;
 RulesPlugin& RulesPlugin::operator=(RulesPlugin&&) noexcept = default;
 RulesPlugin::~RulesPlugin() = default;
 
-std::optional<std::string> RulesPlugin::step(sim::World& world) const {
+Expected<void> RulesPlugin::step(sim::World& world) const {
   char error[256] = {};
+  auto failed = [&](const std::string& why) {
+    return Error{errc::bad_plugin, impl_->name + " " + why, impl_->path};
+  };
   try {
     if (impl_->api->step(world, error, sizeof error))
-      return std::nullopt;
+      return {};
     error[sizeof error - 1] = '\0';
-    return impl_->name + " failed at tick " + std::to_string(world.tick) + ": " +
-           (error[0] ? std::string(error) : std::string("no reason given"));
+    return failed("failed at tick " + std::to_string(world.tick) + ": " +
+                  (error[0] ? std::string(error) : std::string("no reason given")));
   } catch (const std::exception& e) {
-    return impl_->name + " threw at tick " + std::to_string(world.tick) + ": " + e.what();
+    return failed("threw at tick " + std::to_string(world.tick) + ": " + e.what());
   } catch (...) {
-    return impl_->name + " threw at tick " + std::to_string(world.tick) + ": an unknown exception";
+    return failed("threw at tick " + std::to_string(world.tick) + ": an unknown exception");
   }
 }
 
@@ -127,7 +131,7 @@ std::optional<std::string> check(const sim::World& world) {
 
 } // namespace
 
-std::optional<std::string> smoke_test(const RulesPlugin& plugin, const sim::World& world, const SmokeTest& test) {
+Expected<void> smoke_test(const RulesPlugin& plugin, const sim::World& world, const SmokeTest& test) {
   using Clock = std::chrono::steady_clock;
   const auto started = Clock::now();
   sim::World copy = world;
@@ -135,22 +139,23 @@ std::optional<std::string> smoke_test(const RulesPlugin& plugin, const sim::Worl
   std::vector<sim::ContactEvent> events;
   // The tick a run runs (sim::advance), with a check of the world between the
   // rules and physics.
-  const sim::RulesStep rules = [&](sim::World& w) -> std::optional<std::string> {
-    if (auto err = plugin.step(w))
-      return "smoke test: " + *err;
+  auto failed = [&](const std::string& why) { return Error{errc::bad_plugin, "smoke test: " + why, plugin.path()}; };
+  const sim::RulesStep rules = [&](sim::World& w) -> Expected<void> {
+    if (auto stepped = plugin.step(w); !stepped)
+      return failed(stepped.error().message);
     if (auto err = check(w))
-      return "smoke test: after " + plugin.name() + " at tick " + std::to_string(w.tick) + ": " + *err;
-    return std::nullopt;
+      return failed("after " + plugin.name() + " at tick " + std::to_string(w.tick) + ": " + *err);
+    return {};
   };
   for (std::uint32_t t = 0; t < test.ticks; ++t) {
     events.clear();
-    if (auto err = sim::advance(copy, {}, &rules, test.physics, parallel, events))
-      return *err;
+    if (auto advanced = sim::advance(copy, {}, &rules, test.physics, parallel, events); !advanced)
+      return advanced.error();
     if (Clock::now() - started > test.budget)
-      return "smoke test: " + std::to_string(t + 1) + " of " + std::to_string(test.ticks) + " ticks took more than " +
-             std::to_string(test.budget.count()) + " ms";
+      return failed(std::to_string(t + 1) + " of " + std::to_string(test.ticks) + " ticks took more than " +
+                    std::to_string(test.budget.count()) + " ms");
   }
-  return std::nullopt;
+  return {};
 }
 
 } // namespace troupe::plugins

@@ -8,11 +8,11 @@
 
 namespace troupe::render {
 
-std::optional<Error> write_png(const std::string& path, std::uint32_t width,
+Expected<void> write_png(const std::string& path, std::uint32_t width,
                                std::uint32_t height, std::span<const std::uint8_t> rgba) {
   const std::size_t expected = std::size_t{width} * height * 4;
   if (width == 0 || height == 0 || rgba.size() != expected) {
-    return Error{"write_png " + path + ": " + std::to_string(rgba.size()) +
+    return Error{errc::io_failed, "write_png " + path + ": " + std::to_string(rgba.size()) +
                  " bytes given for a " + std::to_string(width) + "x" +
                  std::to_string(height) + " RGBA image (" + std::to_string(expected) +
                  " needed)"};
@@ -25,9 +25,9 @@ std::optional<Error> write_png(const std::string& path, std::uint32_t width,
   image.format = PNG_FORMAT_RGBA;
   if (png_image_write_to_file(&image, path.c_str(), 0, rgba.data(),
                               static_cast<png_int_32>(width * 4), nullptr) == 0) {
-    return Error{"write_png " + path + ": " + image.message};
+    return Error{errc::io_failed, "write_png " + path + ": " + image.message};
   }
-  return std::nullopt;
+  return {};
 }
 
 Expected<Image> read_png(const std::string& path) {
@@ -35,7 +35,7 @@ Expected<Image> read_png(const std::string& path) {
   std::memset(&image, 0, sizeof image);
   image.version = PNG_IMAGE_VERSION;
   if (png_image_begin_read_from_file(&image, path.c_str()) == 0) {
-    return Error{"read_png " + path + ": " + image.message};
+    return Error{errc::io_failed, "read_png " + path + ": " + image.message};
   }
   image.format = PNG_FORMAT_RGBA;
   Image out;
@@ -44,7 +44,7 @@ Expected<Image> read_png(const std::string& path) {
   out.rgba.resize(PNG_IMAGE_SIZE(image));
   if (png_image_finish_read(&image, nullptr, out.rgba.data(), 0, nullptr) == 0) {
     png_image_free(&image);
-    return Error{"read_png " + path + ": " + image.message};
+    return Error{errc::io_failed, "read_png " + path + ": " + image.message};
   }
   return out;
 }

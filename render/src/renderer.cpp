@@ -55,11 +55,11 @@ auto guard(const char* where, F&& body) -> decltype(body()) {
   try {
     return body();
   } catch (const vk::SystemError& e) {
-    return Error{std::string(where) + ": Vulkan call failed: " + e.what()};
+    return Error{errc::device_failed, std::string(where) + ": Vulkan call failed: " + e.what()};
   } catch (const std::exception& e) {
-    return Error{std::string(where) + ": " + e.what()};
+    return Error{errc::device_failed, std::string(where) + ": " + e.what()};
   } catch (...) {
-    return Error{std::string(where) + ": unknown exception"};
+    return Error{errc::device_failed, std::string(where) + ": unknown exception"};
   }
 }
 
@@ -1025,11 +1025,11 @@ Expected<FrameTimes> Renderer::draw(const sim::World& world) {
   return guard("render: draw failed", [&]() -> Expected<FrameTimes> {
     Impl& d = *impl_;
     if (world.bodies.size() != world.infos.size()) {
-      return Error{"render: world has " + std::to_string(world.bodies.size()) + " bodies but " +
+      return Error{errc::device_failed, "render: world has " + std::to_string(world.bodies.size()) + " bodies but " +
                    std::to_string(world.infos.size()) + " infos"};
     }
     if (world.bodies.size() > std::numeric_limits<std::uint32_t>::max()) {
-      return Error{"render: too many bodies for one draw"};
+      return Error{errc::device_failed, "render: too many bodies for one draw"};
     }
     FrameTimes times;
     const auto start = Clock::now();

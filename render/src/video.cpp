@@ -47,7 +47,7 @@ Expected<VideoEncoder> VideoEncoder::start(const std::string& ffmpeg, const std:
   VideoEncoder encoder;
   encoder.pipe_ = ::popen(command.str().c_str(), "w");
   if (encoder.pipe_ == nullptr)
-    return Error{"cannot start " + ffmpeg + " for " + path};
+    return Error{errc::io_failed, "cannot start " + ffmpeg + " for " + path};
   encoder.path_ = path;
   encoder.frame_bytes_ = std::size_t{width} * height * 4;
   return encoder;
@@ -59,7 +59,7 @@ VideoEncoder::VideoEncoder(VideoEncoder&& other) noexcept
 
 VideoEncoder& VideoEncoder::operator=(VideoEncoder&& other) noexcept {
   if (this != &other) {
-    finish();
+    (void)finish(); // a failure was the other encoder's to report
     pipe_ = std::exchange(other.pipe_, nullptr);
     path_ = std::move(other.path_);
     frame_bytes_ = other.frame_bytes_;
@@ -68,27 +68,27 @@ VideoEncoder& VideoEncoder::operator=(VideoEncoder&& other) noexcept {
   return *this;
 }
 
-VideoEncoder::~VideoEncoder() { finish(); }
+VideoEncoder::~VideoEncoder() { (void)finish(); } // finish() explicitly to hear of a failure
 
-std::optional<Error> VideoEncoder::write(std::span<const std::uint8_t> rgba) {
+Expected<void> VideoEncoder::write(std::span<const std::uint8_t> rgba) {
   if (pipe_ == nullptr)
-    return Error{"video " + path_ + ": the encoder has finished"};
+    return Error{errc::io_failed, "video " + path_ + ": the encoder has finished"};
   if (rgba.size() != frame_bytes_)
-    return Error{"video " + path_ + ": a frame of " + std::to_string(rgba.size()) + " bytes, " +
+    return Error{errc::io_failed, "video " + path_ + ": a frame of " + std::to_string(rgba.size()) + " bytes, " +
                  std::to_string(frame_bytes_) + " expected"};
   if (std::fwrite(rgba.data(), 1, rgba.size(), pipe_) != rgba.size())
-    return Error{"video " + path_ + ": the encoder stopped reading (see " + path_ + ".log)"};
+    return Error{errc::io_failed, "video " + path_ + ": the encoder stopped reading (see " + path_ + ".log)"};
   ++frames_;
-  return std::nullopt;
+  return {};
 }
 
-std::optional<Error> VideoEncoder::finish() {
+Expected<void> VideoEncoder::finish() {
   if (pipe_ == nullptr)
-    return std::nullopt;
+    return {};
   const int status = ::pclose(std::exchange(pipe_, nullptr));
   if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return Error{"video " + path_ + ": the encoder failed (see " + path_ + ".log)"};
-  return std::nullopt;
+    return Error{errc::io_failed, "video " + path_ + ": the encoder failed (see " + path_ + ".log)"};
+  return {};
 }
 
 } // namespace troupe::render

@@ -13,14 +13,14 @@ void sort_canonical(std::span<Command> commands) {
             [](const Command& a, const Command& b) { return std::tie(a.source, a.seq) < std::tie(b.source, b.seq); });
 }
 
-std::optional<std::string> prepare_tick(World& world, std::span<Command> commands, const RulesStep* rules) {
+Expected<void> prepare_tick(World& world, std::span<Command> commands, const RulesStep* rules) {
   sort_canonical(commands);
   for (const Command& command : commands)
     apply(world, command.action);
   before_physics(world);
   if (rules && *rules)
     return (*rules)(world);
-  return std::nullopt;
+  return {};
 }
 
 StepStats step_tick(World& world, const PhysicsSettings& settings, const Parallel& parallel,
@@ -30,13 +30,13 @@ StepStats step_tick(World& world, const PhysicsSettings& settings, const Paralle
   return stats;
 }
 
-std::optional<std::string> advance(World& world, std::span<Command> commands, const RulesStep* rules,
+Expected<void> advance(World& world, std::span<Command> commands, const RulesStep* rules,
                                    const PhysicsSettings& settings, const Parallel& parallel,
                                    std::vector<ContactEvent>& events) {
-  if (auto failed = prepare_tick(world, commands, rules))
-    return failed;
+  if (auto prepared = prepare_tick(world, commands, rules); !prepared)
+    return prepared;
   step_tick(world, settings, parallel, events);
-  return std::nullopt;
+  return {};
 }
 
 } // namespace troupe::sim

@@ -22,7 +22,7 @@ constexpr float max_error = 0.5f * position_step + 1e-6f;
 void advance(sim::World& world) {
   static const sim::Parallel sequential = sim::Parallel::sequential();
   std::vector<sim::ContactEvent> events;
-  sim::advance(world, {}, nullptr, sim::PhysicsSettings{}, sequential, events);
+  EXPECT_TRUE(sim::advance(world, {}, nullptr, sim::PhysicsSettings{}, sequential, events));
 }
 
 Snapshot snapshot_of(const sim::World& world, std::uint64_t generation) {

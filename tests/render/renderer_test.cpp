@@ -252,7 +252,7 @@ TEST(Renderer, PngRoundTripKeepsEveryPixel) {
   const auto path = std::filesystem::temp_directory_path() /
                     ("troupe_render_test_" + std::to_string(::getpid()) + ".png");
   const auto written = write_png(path.string(), width, height, px);
-  ASSERT_FALSE(written.has_value()) << written->message;
+  ASSERT_TRUE(written) << written.error().message;
   const auto image = read_png(path.string());
   std::filesystem::remove(path);
   ASSERT_TRUE(image.has_value()) << image.error().message;
@@ -264,10 +264,11 @@ TEST(Renderer, PngRoundTripKeepsEveryPixel) {
 
 TEST(Renderer, PngWriteToMissingDirectoryGivesError) {
   const std::vector<std::uint8_t> px(4 * 4 * 4, 0x80);
-  const auto error = write_png("/nonexistent-dir/troupe.png", 4, 4, px);
-  ASSERT_TRUE(error.has_value());
-  EXPECT_NE(error->message.find("/nonexistent-dir/troupe.png"), std::string::npos);
-  EXPECT_TRUE(write_png("/tmp/x.png", 4, 4, std::span(px).first(10)).has_value());
+  const auto written = write_png("/nonexistent-dir/troupe.png", 4, 4, px);
+  ASSERT_FALSE(written);
+  EXPECT_EQ(written.error().code, errc::io_failed);
+  EXPECT_NE(written.error().message.find("/nonexistent-dir/troupe.png"), std::string::npos);
+  EXPECT_FALSE(write_png("/tmp/x.png", 4, 4, std::span(px).first(10)));
 }
 
 TEST(Renderer, UnknownDeviceNameGivesClearError) {

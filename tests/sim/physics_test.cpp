@@ -96,8 +96,8 @@ TEST(PhysicsStep, SameHashWithRulesRunningForAnyWorkerCount) {
   const Parallel p1 = Parallel::sequential();
   std::vector<ContactEvent> events;
   for (std::uint32_t t = 0; t < ticks; ++t) {
-    advance(seq, {}, nullptr, PhysicsSettings{}, p1, events);
-    advance(par, {}, nullptr, PhysicsSettings{}, p2, events);
+    ASSERT_TRUE(advance(seq, {}, nullptr, PhysicsSettings{}, p1, events));
+    ASSERT_TRUE(advance(par, {}, nullptr, PhysicsSettings{}, p2, events));
     ASSERT_EQ(world_hash(seq), world_hash(par)) << "tick " << t;
   }
   EXPECT_FALSE(check_invariants(seq).has_value());

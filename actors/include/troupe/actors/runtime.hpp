@@ -40,11 +40,8 @@ struct ScriptLine {
 };
 
 /// Reads a timeline file ("TICK ACTION...") or a command log ("TICK SOURCE SEQ
-/// ACTION..." after its header). Errors name the file and line.
-struct ScriptError {
-  std::string message;
-};
-std::variant<std::vector<ScriptLine>, ScriptError> load_script(const std::string& path);
+/// ACTION..." after its header). A bad_script Error names the file and line.
+Expected<std::vector<ScriptLine>> load_script(const std::string& path);
 
 /// What `troupe run` was asked for beyond the topology.
 struct RunOptions {

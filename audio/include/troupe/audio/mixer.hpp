@@ -9,6 +9,7 @@
 ///
 /// Threads: a Mixer is used from one thread at a time (the audio actor's).
 
+#include <troupe/error.hpp>
 #include <troupe/sim/vec3.hpp>
 
 #include <cstdint>
@@ -62,21 +63,16 @@ struct MixerStats {
   std::uint64_t al_errors = 0;     ///< OpenAL errors seen after open (see Mixer::last_error)
 };
 
-/// Why an output could not be opened.
-struct OpenError {
-  std::string message;
-};
-
 class Mixer {
 public:
   /// Renders into memory through the loopback device (48 kHz stereo int16 by
   /// default). Fails only if OpenAL Soft lacks ALC_SOFT_loopback or the settings
   /// are out of range (sample_rate 8000..192000, voices 1..4096).
-  static std::variant<std::unique_ptr<Mixer>, OpenError> open_loopback(const MixerSettings& settings);
+  static Expected<std::unique_ptr<Mixer>> open_loopback(const MixerSettings& settings);
 
   /// Plays on the default output device; fails with a clear message when there
   /// is none (no sound card, no server).
-  static std::variant<std::unique_ptr<Mixer>, OpenError> open_device(const MixerSettings& settings);
+  static Expected<std::unique_ptr<Mixer>> open_device(const MixerSettings& settings);
 
   virtual ~Mixer() = default;
 

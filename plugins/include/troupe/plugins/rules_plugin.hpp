@@ -6,6 +6,7 @@
 /// gets the code that is there now (dlopen alone would hand back the library
 /// it already mapped). `smoke_test` runs a candidate on a copy of the world.
 
+#include <troupe/error.hpp>
 #include <troupe/plugins/rules_abi.hpp>
 #include <troupe/sim/physics.hpp>
 
@@ -22,14 +23,16 @@ class RulesPlugin {
 public:
   /// Loads `path`, or says why not: unreadable file, not a shared library,
   /// missing `troupe_rules_v1`, another ABI version or build id.
-  static std::variant<RulesPlugin, std::string> load(const std::string& path);
+  /// A bad_plugin Error naming the file.
+  static Expected<RulesPlugin> load(const std::string& path);
 
   RulesPlugin(RulesPlugin&&) noexcept;
   RulesPlugin& operator=(RulesPlugin&&) noexcept;
   ~RulesPlugin(); ///< unloads the private copy
 
-  /// Runs one tick of the rules; the reason when they failed or threw.
-  std::optional<std::string> step(sim::World& world) const;
+  /// Runs one tick of the rules; a bad_plugin Error with the reason when they
+  /// failed or threw.
+  Expected<void> step(sim::World& world) const;
 
   const std::string& name() const;
   const std::string& version() const;
@@ -52,7 +55,7 @@ struct SmokeTest {
 /// `world`. Fails with the reason when a step fails or throws, a body's
 /// position, velocity or radius stops being finite, the world's tables stop
 /// agreeing, or the budget is spent.
-std::optional<std::string> smoke_test(const RulesPlugin& plugin, const sim::World& world, const SmokeTest& test);
+Expected<void> smoke_test(const RulesPlugin& plugin, const sim::World& world, const SmokeTest& test);
 
 /// The build id this host accepts (TROUPE_RULES_BUILD_ID).
 const char* host_build_id();

@@ -17,6 +17,7 @@
 /// memory, so it is meant for a render actor or thread of its own, never the sim tick.
 
 #include <troupe/sim/vec3.hpp>
+#include <troupe/error.hpp>
 #include <troupe/sim/world.hpp>
 
 #include <cstdint>
@@ -29,33 +30,6 @@
 #include <vector>
 
 namespace troupe::render {
-
-/// What went wrong, in words fit for a log line or a CLI error.
-struct Error {
-  std::string message;
-};
-
-/// A value or an `Error` (std::expected is C++23; this is the part we need).
-template <class T>
-class [[nodiscard]] Expected {
-public:
-  Expected(T value) : v_(std::move(value)) {}
-  Expected(Error error) : v_(std::move(error)) {}
-  /// True when a value is held.
-  bool has_value() const { return v_.index() == 0; }
-  explicit operator bool() const { return has_value(); }
-  /// The value; only when `has_value()`.
-  T& value() { return std::get<0>(v_); }
-  const T& value() const { return std::get<0>(v_); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-  T& operator*() { return value(); }
-  /// The error; only when `!has_value()`.
-  const Error& error() const { return std::get<1>(v_); }
-
-private:
-  std::variant<T, Error> v_;
-};
 
 /// A pinhole camera looking from `eye` at `target`, y up.
 struct Camera {
@@ -171,7 +145,7 @@ private:
 
 /// Writes `rgba` (width * height * 4 bytes, top row first) as an 8-bit RGBA PNG.
 /// Returns nothing on success, else the reason.
-std::optional<Error> write_png(const std::string& path, std::uint32_t width,
+Expected<void> write_png(const std::string& path, std::uint32_t width,
                                std::uint32_t height, std::span<const std::uint8_t> rgba);
 
 /// An RGBA8 picture in memory, top row first.

@@ -29,10 +29,10 @@ public:
   ~VideoEncoder(); ///< finishes the file (waits for ffmpeg)
 
   /// Appends one frame of exactly width * height * 4 bytes, top row first.
-  std::optional<Error> write(std::span<const std::uint8_t> rgba);
+  Expected<void> write(std::span<const std::uint8_t> rgba);
 
   /// Closes the pipe and waits for ffmpeg; its exit status decides the result.
-  std::optional<Error> finish();
+  Expected<void> finish();
 
   std::uint64_t frames() const { return frames_; }
   const std::string& path() const { return path_; }

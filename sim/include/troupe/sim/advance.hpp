@@ -14,6 +14,7 @@
 /// Threads: everything runs on the calling thread; `step_tick` fans out through
 /// the `Parallel` it is given.
 
+#include <troupe/error.hpp>
 #include <troupe/sim/parallel.hpp>
 #include <troupe/sim/physics.hpp>
 #include <troupe/sim/rules.hpp>
@@ -37,9 +38,9 @@ struct Command {
   Action action;
 };
 
-/// A rules plugin's step: runs after the built-in rules, before physics; the
-/// reason when it failed.
-using RulesStep = std::function<std::optional<std::string>(World&)>;
+/// A rules plugin's step: runs after the built-in rules, before physics; an
+/// Error (errc::bad_plugin) when it failed.
+using RulesStep = std::function<Expected<void>(World&)>;
 
 /// Sorts commands into the canonical order (source, then seq).
 void sort_canonical(std::span<Command> commands);
@@ -47,9 +48,9 @@ void sort_canonical(std::span<Command> commands);
 /// The coordinator's half of a tick: sorts `commands` (those due at
 /// world.tick) and applies them, then the built-in rules, then `rules` (null:
 /// none). `LoadRules` actions leave the world as it is: loading rules is the
-/// caller's business. The reason when the rules failed; the world is then
+/// caller's business. The rules' Error when they failed; the world is then
 /// half-done and must be thrown away.
-std::optional<std::string> prepare_tick(World& world, std::span<Command> commands, const RulesStep* rules);
+Expected<void> prepare_tick(World& world, std::span<Command> commands, const RulesStep* rules);
 
 /// The stepper's half: one physics step (world.tick advances), then the bodies
 /// that left the arena are removed. Contact events are appended to `events`.
@@ -57,8 +58,8 @@ StepStats step_tick(World& world, const PhysicsSettings& settings, const Paralle
                     std::vector<ContactEvent>& events);
 
 /// A whole tick on this thread: prepare_tick, then step_tick (skipped when the
-/// rules failed). The rules' reason, or nothing.
-std::optional<std::string> advance(World& world, std::span<Command> commands, const RulesStep* rules,
+/// rules failed). The rules' Error when they failed.
+Expected<void> advance(World& world, std::span<Command> commands, const RulesStep* rules,
                                    const PhysicsSettings& settings, const Parallel& parallel,
                                    std::vector<ContactEvent>& events);
 
