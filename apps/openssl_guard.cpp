@@ -70,3 +70,9 @@ int SSL_write(SSL* ssl, const void* buf, int num) {
 }
 
 } // extern "C"
+
+namespace troupe::app {
+// Referenced by cli::main so that this file is linked into every executable
+// that runs troupe's command line (the definitions above must be there).
+void link_openssl_guard() {}
+} // namespace troupe::app

@@ -72,9 +72,9 @@ double counter(const ActorReport& a, const std::string& name) {
   return 0;
 }
 
-const ActorReport* first_of_kind(const RunResult& r, const std::string& kind) {
+const ActorReport* first_with_role(const RunResult& r, const std::string& role) {
   for (auto& a : r.actors)
-    if (a.kind == kind)
+    if (a.role == role)
       return &a;
   return nullptr;
 }
@@ -88,9 +88,9 @@ struct CommandCounts {
 
 CommandCounts command_counts(const RunResult& r) {
   CommandCounts out;
-  if (const auto* input = first_of_kind(r, "input"))
+  if (const auto* input = first_with_role(r, "source"))
     out.sent = counter(*input, "commands_sent");
-  if (const auto* logic = first_of_kind(r, "logic")) {
+  if (const auto* logic = first_with_role(r, "coordinator")) {
     out.applied = counter(*logic, "commands_applied");
     out.after_end = counter(*logic, "commands_after_end");
   }
@@ -264,24 +264,11 @@ std::string summary_table(const RunResult& r) {
   const auto commands = command_counts(r);
   out << "\n  commands sent " << commands.sent << ", applied " << commands.applied
       << ", due after the last tick " << commands.after_end << ", lost " << commands.lost() << '\n';
-  for (auto& a : r.actors) {
-    if (a.kind != "render")
-      continue;
-    out << "  " << a.name << ": ";
-    if (!note(a, "disabled").empty()) {
-      out << "disabled (" << note(a, "disabled") << ")\n";
-      continue;
-    }
-    out << counter(a, "frames_drawn") << " frames drawn on " << note(a, "device") << ", "
-        << counter(a, "generations_skipped") << " generations skipped";
-    if (counter(a, "frames_recorded") > 0)
-      out << ", " << counter(a, "frames_recorded") << " recorded in " << note(a, "frames");
-    if (!note(a, "video").empty())
-      out << ", video " << note(a, "video");
-    out << '\n';
-  }
+  for (auto& a : r.actors)
+    if (const auto said = note(a, "summary"); !said.empty())
+      out << "  " << a.name << ": " << said << '\n';
   if (!r.ok)
-    out << "\n  error: " << r.error << '\n';
+    out << "\n  error: " << r.error.to_string() << '\n';
   return out.str();
 }
 
@@ -290,7 +277,7 @@ std::string report_json(const RunResult& r, const config::Topology& topology,
   std::ostringstream out;
   out << "{\n  \"schema\": \"troupe-report/1\",\n";
   out << "  \"ok\": " << (r.ok ? "true" : "false") << ",\n";
-  out << "  \"error\": " << json_string(r.error) << ",\n";
+  out << "  \"error\": " << json_string(r.error.to_string()) << ",\n";
   out << "  \"config\": " << json_string(topology.path) << ",\n";
   out << "  \"simulation\": {\"scenario\": " << json_string(s.scenario) << ", \"bodies\": " << s.bodies
       << ", \"seed\": " << s.seed << ", \"tick_hz\": " << json_number(s.tick_hz)
@@ -300,7 +287,7 @@ std::string report_json(const RunResult& r, const config::Topology& topology,
   out << "  \"bodies\": " << r.bodies << ",\n";
   out << "  \"world_hash\": \"" << hash_text(r.world_hash) << "\",\n";
   out << "  \"wall_seconds\": " << json_number(r.wall_seconds) << ",\n";
-  if (const auto* logic = first_of_kind(r, "logic")) {
+  if (const auto* logic = first_with_role(r, "coordinator")) {
     if (auto* p = find_distribution(*logic, "tick_ms"))
       out << "  \"tick_ms\": " << percentiles_json(*p) << ",\n";
   }
@@ -321,7 +308,8 @@ std::string report_json(const RunResult& r, const config::Topology& topology,
   for (std::size_t i = 0; i < r.actors.size(); ++i) {
     const auto& a = r.actors[i];
     out << "    {\"name\": " << json_string(a.name) << ", \"kind\": " << json_string(a.kind)
-        << ", \"node\": " << json_string(a.node) << ",\n     \"mailbox\": {\"capacity\": "
+        << ", \"node\": " << json_string(a.node) << ", \"role\": " << json_string(a.role)
+        << ",\n     \"mailbox\": {\"capacity\": "
         << a.mailbox.capacity << ", \"overflow\": \"" << overflow_name(a.mailbox.overflow)
         << "\", \"admitted\": " << a.mailbox.admitted << ", \"dropped\": " << a.mailbox.dropped
         << ", \"rejected\": " << a.mailbox.rejected << ", \"high_water\": " << a.mailbox.high_water
@@ -357,7 +345,7 @@ std::string report_html(const RunResult& r, const config::Topology& topology,
       << "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}th{background:#f3f4f6}"
       << "td:first-child{text-align:left}figure{margin:1em 0}figcaption{font-weight:bold}</style>"
       << "</head><body><h1>troupe run report</h1>";
-  out << "<p>" << (r.ok ? "Finished" : "<b>FAILED</b>: " + html_escape(r.error)) << ". Config <code>"
+  out << "<p>" << (r.ok ? "Finished" : "<b>FAILED</b>: " + html_escape(r.error.to_string())) << ". Config <code>"
       << html_escape(topology.path) << "</code>, scenario " << html_escape(s.scenario) << ", "
       << r.ticks << " ticks, " << r.bodies << " bodies at the end, " << fixed(r.wall_seconds, 2)
       << " s wall, " << s.threads << " physics thread(s). World hash <code>" << hash_text(r.world_hash)
@@ -372,15 +360,16 @@ std::string report_html(const RunResult& r, const config::Topology& topology,
   out << "</table><h2>Plots</h2>";
   for (auto& a : r.actors)
     for (auto& [name, ys] : a.series) {
-      if (a.kind == "supervisor")
+      if (a.role == "supervisor")
         continue; // its restarts get a timeline of their own, below
       const auto unit = name.ends_with("_ms") ? "ms" : name.ends_with("_us") ? "µs" : "";
-      const auto per = a.kind == "observer" ? " per snapshot" : a.kind == "render" ? " per frame" : " per tick";
+      const auto point = note(a, "series_per");
+      const auto per = " per " + (point.empty() ? std::string{"tick"} : point);
       out << svg_line(ys, a.name + ": " + name + per, unit);
     }
   out << svg_mailboxes(r);
   for (auto& a : r.actors)
-    if (a.kind == "supervisor")
+    if (a.role == "supervisor")
       out << svg_restarts(a);
   out << "<h2>Counters</h2><table><tr><th>actor</th><th>counter</th><th>value</th></tr>";
   for (auto& a : r.actors)

@@ -63,7 +63,7 @@ class Up {
 public:
   Up(const config::Topology& topology, std::string troupe, std::vector<std::string> args, std::string out_dir)
     : troupe_(std::move(troupe)), args_(std::move(args)), logs_(std::move(out_dir) + "/logs") {
-    const auto& logic_node = topology.actors_of_kind("logic").front()->node;
+    const auto& logic_node = topology.the(config::Role::coordinator).node;
     for (const auto& spec : topology.nodes) {
       NodeProcess node;
       node.spec = &spec;

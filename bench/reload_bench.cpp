@@ -4,6 +4,7 @@
 // ordinary tick's time. Target: under one tick (16.7 ms).
 
 #include <troupe/actors/runtime.hpp>
+#include <troupe/actors/subsystem.hpp>
 #include <troupe/config/topology.hpp>
 
 #include <benchmark/benchmark.h>
@@ -45,12 +46,12 @@ name = "main"
 [actors.input]
 timeline = "reloads.timeline"
 )";
-  auto parsed = config::parse_topology(text, (dir / "reload-bench.toml").string());
-  if (auto* err = std::get_if<config::ConfigError>(&parsed)) {
-    state.SkipWithError(err->to_string().c_str());
+  auto parsed = config::parse_topology(text, (dir / "reload-bench.toml").string(), subsystems());
+  if (!parsed) {
+    state.SkipWithError(parsed.error().to_string().c_str());
     return;
   }
-  const auto topology = std::get<config::Topology>(std::move(parsed));
+  const auto topology = std::move(*parsed);
   RunOptions options;
   options.out_dir = (dir / "out").string();
   options.topology_text = text;
@@ -59,7 +60,7 @@ timeline = "reloads.timeline"
   for (auto _ : state)
     result = run(topology, options);
   if (!result.ok) {
-    state.SkipWithError(result.error.c_str());
+    state.SkipWithError(result.error.to_string().c_str());
     return;
   }
   const auto* pause = distribution(result, "logic", "install_pause_ms");

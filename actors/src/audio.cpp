@@ -1,117 +1,140 @@
-// The audio actor: a snapshot-bus subscriber that turns contact events into
-// impact sounds. Headless it renders the mix tick by tick through OpenAL Soft's
-// loopback device into OUT/audio.wav, sample-aligned with simulation time (tick
-// t starts at frame t * rate / tick_hz), so the same run gives the same file on
+// Kind "audio": a reader that turns contact events into impact sounds.
+// Headless it renders the mix tick by tick through OpenAL Soft's loopback
+// device into OUT/audio.wav, sample-aligned with simulation time (tick t
+// starts at frame t * rate / tick_hz), so the same run gives the same file on
 // any placement; with `output = "device"` it plays live.
 //
-// Threads: spawned detached (rendering and file IO are blocking work).
+// Threads: blocking (rendering and file IO): a thread of its own.
 
 #include "subsystems.hpp"
 
-#include <troupe/actors/bounded_actor.hpp>
 #include <troupe/audio/mixer.hpp>
-#include <troupe/messages/caf_types.hpp>
 
-#include <caf/all.hpp>
-
+#include <algorithm>
 #include <cmath>
+#include <initializer_list>
+#include <sstream>
 
 namespace troupe {
 namespace {
 
-using namespace std::chrono_literals;
+constexpr std::array<std::string_view, 2> output_names = {"wav", "device"};
 
-class audio_actor : public bounded_actor {
+/// What an audio actor leaves for its next incarnation: the mixer (its voices
+/// keep ringing), the WAV file and how far it is rendered, so a restart neither
+/// truncates the file nor leaves a gap in it.
+struct AudioState {
+  std::mutex mutex;
+  bool opened = false;
+  std::unique_ptr<audio::Mixer> mixer;
+  std::unique_ptr<audio::WavWriter> wav;
+  std::uint64_t rendered_tick = 0;
+};
+
+class Audio final : public Reader {
 public:
-  audio_actor(caf::actor_config& cfg, AudioSetup setup)
-    : bounded_actor(cfg, setup.id.mailbox), setup_(std::move(setup)) {
+  Audio(const ActorContext& ctx, ReaderContext& out)
+    : params_(ctx.params<AudioParams>()), state_(ctx.state_as<AudioState>()), tick_hz_(ctx.simulation.tick_hz),
+      wav_path_(ctx.options.out_dir + (ctx.spec.name == "audio" ? "/audio.wav" : "/audio-" + ctx.spec.name + ".wav")) {
     {
       // A restarted incarnation carries on with its predecessor's mixer and file.
-      std::lock_guard<std::mutex> guard{setup_.state->mutex};
-      if (setup_.state->opened) {
-        mixer_ = std::move(setup_.state->mixer);
-        wav_ = std::move(setup_.state->wav);
-        rendered_tick_ = setup_.state->rendered_tick;
+      std::lock_guard<std::mutex> guard{state_.mutex};
+      if (state_.opened) {
+        mixer_ = std::move(state_.mixer);
+        wav_ = std::move(state_.wav);
+        rendered_tick_ = state_.rendered_tick;
         return;
       }
-      setup_.state->opened = true;
+      state_.opened = true;
     }
     audio::MixerSettings settings;
-    settings.voices = setup_.params.voices;
-    settings.listener = vec3(setup_.params.listener);
-    settings.listener_target = vec3(setup_.params.listener_target);
-    if (setup_.params.output == "device") {
+    settings.voices = params_.voices;
+    settings.listener = vec3(params_.listener);
+    settings.listener_target = vec3(params_.listener_target);
+    const auto output = ctx.options.audio_output.empty() ? params_.output : ctx.options.audio_output;
+    std::string notice;
+    if (output == "device") {
       auto opened = audio::Mixer::open_device(settings);
       if (opened)
         mixer_ = std::move(*opened);
       else // no device: say so once, and fall back to the headless file
-        notice_ = opened.error().message + "; writing " + setup_.wav_path + " instead";
+        notice = opened.error().message + "; writing " + wav_path_ + " instead";
     }
     if (!mixer_) {
       auto opened = audio::Mixer::open_loopback(settings);
       if (opened)
         mixer_ = std::move(*opened);
       else
-        notice_ = "audio disabled: " + opened.error().message;
+        notice = "audio disabled: " + opened.error().message;
     }
     if (mixer_ && mixer_->is_loopback()) {
-      wav_ = std::make_unique<audio::WavWriter>(setup_.wav_path, settings.sample_rate, 2);
+      wav_ = std::make_unique<audio::WavWriter>(wav_path_, settings.sample_rate, 2);
       if (!wav_->ok()) {
-        notice_ = "audio: " + wav_->error();
+        notice = "audio: " + wav_->error();
         wav_.reset();
       }
     }
-    rendered_tick_ = setup_.start_tick;
+    rendered_tick_ = ctx.run.start_tick;
+    if (!notice.empty())
+      out.say("audio: " + notice);
   }
 
-  caf::behavior make_behavior() override {
-    if (!notice_.empty())
-      aout(this) << "audio: " << notice_ << "\n";
-    return {
-      [this](connect_atom, const std::string& role, const caf::actor& peer) {
-        if (role == "logic")
-          // By name: logic's first tick waits for every named reader.
-          send(peer, subscribe_atom::value, caf::actor_cast<caf::actor>(this), setup_.id.name, std::uint64_t{0},
-               std::uint32_t{0});
-      },
-      [this](const ContactBatch& batch) { on_contacts(batch); },
-      [this](const Snapshot& snapshot) { on_snapshot(snapshot); },
-      [this](const CompactSnapshot& compact) {
-        if (auto snapshot = compact_.receive(compact, caf::actor_cast<caf::actor>(current_sender()), caf::actor_cast<caf::actor>(this)))
-          on_snapshot(*snapshot);
-      },
-      [this](flush_atom, std::uint64_t final_tick) {
-        final_tick_ = final_tick;
-        finish_promise_ = make_response_promise<ActorReport>();
-        // The last snapshot may still be on its way from another node: wait for
-        // it, but not forever.
-        delayed_send(this, 5s, flush_atom::value);
-        finish_if_due();
-        return finish_promise_;
-      },
-      [this](flush_atom) {
-        if (finish_promise_.pending()) {
-          ++flush_timeouts_;
-          finish(final_tick_);
-        }
-      },
-      [](const RulesEvent&) {}, // the bus tells every reader; nothing to play
-      [this](report_atom) { return report(); },
-    };
+  ~Audio() override {
+    // Whatever ended this incarnation, the next one (if any) picks these up;
+    // the run's end closes the file (on_finish, or the state's destruction).
+    std::lock_guard<std::mutex> guard{state_.mutex};
+    state_.mixer = std::move(mixer_);
+    state_.wav = std::move(wav_);
+    state_.rendered_tick = rendered_tick_;
+  }
+
+  Subscription subscription() const override { return {topic_snapshots | topic_contacts, 0, 1}; }
+
+  void on_contacts(const ContactBatch& batch, ReaderContext&) override {
+    if (batch.tick < rendered_tick_)
+      ++late_batches_; // already rendered past it: the sound starts now
+    render_until(batch.tick);
+    for (const auto& event : batch.events) {
+      if (mixer_)
+        mixer_->play({event.point, event.impulse, event.approach_speed, event.radius, event.restitution});
+      if (first_impact_tick_ < 0)
+        first_impact_tick_ = static_cast<double>(batch.tick);
+    }
+    received_ += batch.events.size();
+    published_ = std::max(published_, batch.published_events);
+  }
+
+  void on_snapshot(const Snapshot& snapshot, ReaderContext&) override { render_until(snapshot.tick); }
+
+  void on_finish(std::uint64_t final_tick, ReaderContext&) override {
+    render_until(final_tick);
+    if (wav_)
+      wav_->close();
+  }
+
+  void report(ActorReport& out) const override {
+    const auto stats = mixer_ ? mixer_->stats() : audio::MixerStats{};
+    for (const auto& [name, value] : std::initializer_list<std::pair<const char*, double>>{
+           {"contact_events_received", static_cast<double>(received_)},
+           {"contact_events_dropped", static_cast<double>(published_ - std::min(published_, received_))},
+           {"voices", static_cast<double>(params_.voices)},
+           {"peak_voices", static_cast<double>(stats.peak_voices)},
+           {"voices_stolen", static_cast<double>(stats.stolen)},
+           {"impacts_played", static_cast<double>(stats.impacts)},
+           {"impacts_skipped", static_cast<double>(stats.skipped)},
+           {"clipped_samples", static_cast<double>(stats.clipped_samples)},
+           {"wav_seconds", wav_ ? static_cast<double>(wav_->frames_written()) / sample_rate : 0.0},
+           {"first_impact_tick", first_impact_tick_},
+           {"late_batches", static_cast<double>(late_batches_)},
+           {"live_device", mixer_ && !mixer_->is_loopback() ? 1.0 : 0.0}})
+      set_counter(out, name, value);
+    if (wav_)
+      out.notes.emplace_back("wav", wav_path_);
   }
 
 private:
-  void on_exit() override {
-    // Whatever ended this incarnation, the next one (if any) picks these up; the
-    // run's end closes the file (flush, or the state's destruction).
-    std::lock_guard<std::mutex> guard{setup_.state->mutex};
-    setup_.state->mixer = std::move(mixer_);
-    setup_.state->wav = std::move(wav_);
-    setup_.state->rendered_tick = rendered_tick_;
-  }
-
   std::int64_t frame_of(std::uint64_t tick) const {
-    return std::llround(static_cast<double>(tick) * sample_rate / setup_.tick_hz);
+    return std::llround(static_cast<double>(tick) * sample_rate / tick_hz_);
   }
 
   /// Renders the mix up to the start of `tick`.
@@ -129,89 +152,54 @@ private:
     rendered_tick_ = tick;
   }
 
-  void on_contacts(const ContactBatch& batch) {
-    ++batches_;
-    if (batch.tick < rendered_tick_)
-      ++late_batches_; // already rendered past it: the sound starts now
-    render_until(batch.tick);
-    for (std::size_t i = 0; i < batch.events.size(); ++i) {
-      const auto& event = batch.events[i];
-      const audio::Impact impact{event.point, event.impulse, event.approach_speed, event.radius, event.restitution};
-      if (mixer_)
-        mixer_->play(impact);
-      if (first_impact_tick_ < 0)
-        first_impact_tick_ = static_cast<double>(batch.tick);
-    }
-    received_ += batch.events.size();
-    published_ = std::max(published_, batch.published_events);
-  }
-
-  void finish_if_due() {
-    if (finish_promise_.pending() && last_tick_ >= final_tick_)
-      finish(final_tick_);
-  }
-
-  void finish(std::uint64_t tick) {
-    render_until(tick);
-    if (wav_)
-      wav_->close();
-    finish_promise_.deliver(report());
-  }
-
-  void on_snapshot(const Snapshot& snapshot) {
-    setup_.chaos.strike(snapshot.tick);
-    last_tick_ = std::max(last_tick_, snapshot.tick);
-    render_until(snapshot.tick);
-    finish_if_due();
-  }
-
-  ActorReport report() {
-    auto out = make_report(setup_.id, mailbox_stats());
-    const auto stats = mixer_ ? mixer_->stats() : audio::MixerStats{};
-    out.counters = {{"contact_batches", static_cast<double>(batches_)},
-                    {"contact_events_received", static_cast<double>(received_)},
-                    {"contact_events_dropped", static_cast<double>(published_ - std::min(published_, received_))},
-                    {"voices", static_cast<double>(setup_.params.voices)},
-                    {"peak_voices", static_cast<double>(stats.peak_voices)},
-                    {"voices_stolen", static_cast<double>(stats.stolen)},
-                    {"impacts_played", static_cast<double>(stats.impacts)},
-                    {"impacts_skipped", static_cast<double>(stats.skipped)},
-                    {"clipped_samples", static_cast<double>(stats.clipped_samples)},
-                    {"wav_seconds", wav_ ? static_cast<double>(wav_->frames_written()) / sample_rate : 0.0},
-                    {"first_impact_tick", first_impact_tick_},
-                    {"late_batches", static_cast<double>(late_batches_)},
-                    {"flush_timeouts", static_cast<double>(flush_timeouts_)},
-                    {"live_device", mixer_ && !mixer_->is_loopback() ? 1.0 : 0.0}};
-    for (auto& counter : compact_.counters())
-      out.counters.push_back(std::move(counter));
-    return out;
-  }
-
   static constexpr std::uint32_t sample_rate = 48000;
   static constexpr std::int64_t max_block = 4800;
 
-  AudioSetup setup_;
-  CompactReceiver compact_;
+  AudioParams params_;
+  AudioState& state_;
+  double tick_hz_;
+  std::string wav_path_;
   std::unique_ptr<audio::Mixer> mixer_;
   std::unique_ptr<audio::WavWriter> wav_;
-  std::string notice_;
   std::vector<std::int16_t> buffer_;
   std::uint64_t rendered_tick_ = 0;
-  std::uint64_t last_tick_ = 0;
-  std::uint64_t final_tick_ = 0;
-  caf::typed_response_promise<ActorReport> finish_promise_;
-  std::uint64_t batches_ = 0;
   std::uint64_t received_ = 0;
   std::uint64_t published_ = 0;
   std::uint64_t late_batches_ = 0;
-  std::uint64_t flush_timeouts_ = 0;
   double first_impact_tick_ = -1;
 };
 
 } // namespace
 
-caf::actor spawn_audio(caf::actor_system& sys, AudioSetup setup) {
-  return sys.spawn<audio_actor, caf::detached>(std::move(setup));
+Subsystem audio_subsystem() {
+  Subsystem kind;
+  kind.name = "audio";
+  kind.role = Role::reader;
+  kind.mailbox = {256, config::Overflow::drop_oldest}; // contact batches are events: the oldest go first
+  kind.blocking = true;
+  kind.parse = config::parse_as<AudioParams>([](config::ParamsReader& in, AudioParams& p) {
+    in.integer("voices", p.voices, 1, 1024);
+    in.choice("output", p.output, output_names);
+    in.vec3("listener", p.listener);
+    in.vec3("listener_target", p.listener_target);
+  });
+  kind.describe = [](const config::ActorSpec& spec, const config::Topology&) {
+    const auto& p = spec.params_as<AudioParams>();
+    auto v = [](const std::array<double, 3>& a) {
+      std::ostringstream out;
+      out << '[' << a[0] << ", " << a[1] << ", " << a[2] << ']';
+      return out.str();
+    };
+    return "voices " + std::to_string(p.voices) + ", output " + p.output + ", listener " + v(p.listener) +
+           " facing " + v(p.listener_target);
+  };
+  kind.prepare = [](const ActorContext&) -> Expected<std::shared_ptr<void>> {
+    return std::shared_ptr<void>(std::make_shared<AudioState>());
+  };
+  kind.make_reader = [](const ActorContext& ctx, ReaderContext& out) -> Expected<std::unique_ptr<Reader>> {
+    return std::unique_ptr<Reader>(std::make_unique<Audio>(ctx, out));
+  };
+  return kind;
 }
 
 } // namespace troupe

@@ -6,6 +6,7 @@
 #include <caf/all.hpp>
 
 #include <algorithm>
+#include <mutex>
 
 namespace troupe {
 
@@ -69,7 +70,7 @@ bounded_actor::bounded_actor(caf::actor_config& cfg, config::MailboxSpec spec)
   set_exception_handler(exception_to_error);
 }
 
-void waiting_queue::push_back(caf::mailbox_element_ptr ptr) noexcept {
+void detail::waiting_queue::push_back(caf::mailbox_element_ptr ptr) noexcept {
   auto* x = ptr.release();
   x->next = nullptr;
   if (tail_)
@@ -80,16 +81,16 @@ void waiting_queue::push_back(caf::mailbox_element_ptr ptr) noexcept {
   ++size_;
 }
 
-caf::mailbox_element_ptr waiting_queue::pop_front() noexcept {
+caf::mailbox_element_ptr detail::waiting_queue::pop_front() noexcept {
   return take_first([](const caf::mailbox_element&) { return true; });
 }
 
-void waiting_queue::drain_into(std::vector<caf::mailbox_element_ptr>& out) {
+void detail::waiting_queue::drain_into(std::vector<caf::mailbox_element_ptr>& out) {
   while (!empty())
     out.push_back(pop_front());
 }
 
-void waiting_queue::clear() noexcept {
+void detail::waiting_queue::clear() noexcept {
   while (!empty())
     pop_front();
 }
@@ -156,7 +157,7 @@ void bounded_actor::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* e
   Verdict verdict;
   errc drop_reason = errc::mailbox_dropped;
   {
-    std::lock_guard<spin_lock> guard{mtx_};
+    std::lock_guard<detail::spin_lock> guard{mtx_};
     if (closed_) {
       verdict = Verdict::drop_new;
       drop_reason = errc::shutting_down;
@@ -218,7 +219,7 @@ void bounded_actor::enqueue_full(caf::mailbox_element_ptr ptr, caf::execution_un
   caf::mailbox_element_ptr evicted;
   bool closed = false;
   {
-    std::lock_guard<spin_lock> guard{mtx_};
+    std::lock_guard<detail::spin_lock> guard{mtx_};
     closed = closed_.load(std::memory_order_relaxed);
     if (!closed) {
       // Evict the oldest message that may be lost (commands never are): the
@@ -266,7 +267,7 @@ void bounded_actor::stage_into_waiting() noexcept {
 void bounded_actor::discard_queued(caf::execution_unit* eu) {
   std::vector<caf::mailbox_element_ptr> left;
   {
-    std::lock_guard<spin_lock> guard{mtx_};
+    std::lock_guard<detail::spin_lock> guard{mtx_};
     stage_into_waiting();
     waiting_.drain_into(left);
   }
@@ -300,7 +301,7 @@ caf::invoke_message_result bounded_actor::consume(caf::mailbox_element& x) {
 void bounded_actor::refill(caf::execution_unit* eu) {
   std::vector<caf::mailbox_element_ptr> batch;
   {
-    std::lock_guard<spin_lock> guard{mtx_};
+    std::lock_guard<detail::spin_lock> guard{mtx_};
     if (closed_.load(std::memory_order_relaxed))
       return;
     if (staged_)
@@ -319,7 +320,7 @@ void bounded_actor::refill(caf::execution_unit* eu) {
 bool bounded_actor::cleanup(caf::error&& reason, caf::execution_unit* host) {
   std::vector<caf::mailbox_element_ptr> left;
   {
-    std::lock_guard<spin_lock> guard{mtx_};
+    std::lock_guard<detail::spin_lock> guard{mtx_};
     closed_.store(true, std::memory_order_seq_cst);
     stage_into_waiting();
     waiting_.drain_into(left);
@@ -368,7 +369,7 @@ MailboxStats bounded_actor::mailbox_stats() const {
 std::size_t bounded_actor::mailbox_depth() const {
   if (staged_)
     return held_.load(std::memory_order_relaxed);
-  std::lock_guard<spin_lock> guard{mtx_};
+  std::lock_guard<detail::spin_lock> guard{mtx_};
   return waiting_.size() + in_flight_.load(std::memory_order_relaxed);
 }
 

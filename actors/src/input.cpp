@@ -1,6 +1,6 @@
-// The input actor: turns its script (a timeline file or a recorded command log)
-// into Commands and hands them to logic; keeps each until a snapshot's ack says
-// it was applied, then appends it to the command log.
+// Kind "input", the source: turns its script (a timeline file or a recorded
+// command log) and live commands into Commands and hands them to logic; keeps
+// each until logic's ack says it was applied, then appends it to the command log.
 //
 // Determinism: commands carry the tick they are due; the batch's sealed_through
 // promises no further command up to that tick, so logic never runs a tick whose
@@ -10,6 +10,7 @@
 
 #include <troupe/actors/bounded_actor.hpp>
 #include <troupe/actors/metrics.hpp>
+#include <troupe/actors/protocols.hpp>
 #include <troupe/messages/caf_types.hpp>
 
 #include <caf/all.hpp>
@@ -25,10 +26,80 @@ using namespace std::chrono_literals;
 
 constexpr auto sealed_forever = std::numeric_limits<std::uint64_t>::max();
 
+/// A command typed live (a window's keys), and the tick input gave it.
+struct LiveCommand {
+  std::uint64_t tick = 0;
+  sim::Action action;
+};
+
+/// What input's incarnations share: its script, read once before the run,
+/// and how far logic acknowledged it.
+struct InputState {
+  std::vector<ScriptLine> script; ///< sorted by (tick, seq)
+  std::mutex mutex;
+  std::vector<LiveCommand> live; ///< every live command so far, in arrival order
+  std::uint64_t acked_tick = 0;
+  std::uint64_t acked_seq = 0;
+  std::uint64_t events_sent = 0; ///< bursts already sent are not sent again
+  bool started = false;          ///< an incarnation ran: the next appends to the log
+};
+
+/// What one incarnation starts from.
+struct InputSetup {
+  const config::ActorSpec* spec = nullptr;
+  std::uint32_t source = 1;
+  const std::vector<ScriptLine>* script = nullptr;
+  std::uint32_t lead_ticks = 120;
+  std::uint64_t start_tick = 0;         ///< first tick logic will run
+  std::uint64_t acked_seq = 0;          ///< commands up to here are applied already
+  std::string log_path;                 ///< command log to write ("" = none)
+  std::string log_header;               ///< written first: config and overrides
+  bool append_log = false;              ///< a restarted input appends
+  std::shared_ptr<InputState> state;    ///< written on every ack
+  std::uint64_t sent_before_run = 0;    ///< commands applied before this run (a checkpoint's)
+  std::uint64_t events_sent = 0;        ///< burst events an earlier incarnation sent
+  /// Live commands may come (a window is open): input never seals the whole
+  /// future, only lead_ticks ahead, so a live command finds a free tick.
+  bool interactive = false;
+  Chaos chaos;
+};
+
+InputSetup setup_of(const ActorContext& ctx) {
+  const auto& params = ctx.params<InputParams>();
+  InputSetup setup;
+  setup.spec = &ctx.spec;
+  setup.source = 1;
+  setup.state = std::static_pointer_cast<InputState>(ctx.state);
+  setup.script = &setup.state->script;
+  setup.lead_ticks = params.lead_ticks;
+  setup.interactive = ctx.run.live_commands;
+  if (setup.interactive) // a key takes effect within a few ticks
+    setup.lead_ticks = std::min<std::uint32_t>(setup.lead_ticks, 6);
+  setup.log_path = ctx.run.command_log;
+  setup.log_header = ctx.run.log_header;
+  setup.chaos = ctx.chaos;
+  setup.start_tick = ctx.run.start_tick;
+  if (ctx.run.resume) {
+    for (const auto& ack : ctx.run.resume->acks)
+      if (ack.source == setup.source)
+        setup.acked_seq = ack.seq;
+    setup.sent_before_run = setup.acked_seq;
+  }
+  std::lock_guard<std::mutex> guard{setup.state->mutex};
+  if (setup.state->started) {
+    setup.start_tick = std::max(setup.start_tick, setup.state->acked_tick);
+    setup.acked_seq = std::max(setup.acked_seq, setup.state->acked_seq);
+    setup.events_sent = setup.state->events_sent;
+    setup.append_log = true;
+  }
+  setup.state->started = true;
+  return setup;
+}
+
 class input_actor : public bounded_actor {
 public:
   input_actor(caf::actor_config& cfg, InputSetup setup)
-    : bounded_actor(cfg, setup.id.mailbox), setup_(std::move(setup)) {
+    : bounded_actor(cfg, setup.spec->mailbox), setup_(std::move(setup)) {
     acked_tick_ = setup_.start_tick;
     // Number the script's commands once, in tick order (file order within a
     // tick), with the live commands of earlier incarnations merged in after
@@ -41,13 +112,13 @@ public:
       sim::Action action;
     };
     std::vector<Entry> entries;
-    for (auto& line : setup_.script) {
+    for (auto& line : *setup_.script) {
       if (line.action && line.source == setup_.source)
         entries.push_back({line.tick, false, line.seq, *line.action});
       else if (line.burst > 0 && line.tick >= setup_.start_tick && setup_.events_sent == 0)
         bursts_.push_back(line);
     }
-    if (setup_.state) {
+    {
       std::lock_guard<std::mutex> guard{setup_.state->mutex};
       for (auto& live : setup_.state->live) {
         entries.push_back({live.tick, true, 0, live.action});
@@ -78,13 +149,11 @@ public:
   }
 
   caf::behavior make_behavior() override {
-    return {
-      [this](connect_atom, const std::string& role, caf::actor peer) {
-        if (role == "logic") {
-          logic_ = std::move(peer);
-          // A new logic incarnation knows nothing we sent: send it all again.
-          flush();
-        }
+    return source_actor::behavior_type{
+      [this](connect_atom, const caf::actor& coordinator) {
+        logic_ = caf::actor_cast<coordinator_actor>(coordinator);
+        // A new logic incarnation knows nothing we sent: send it all again.
+        flush();
       },
       [this](start_atom) {
         started_ = true;
@@ -106,7 +175,8 @@ public:
       },
       [this](action_atom, const std::string& text) { on_live(text); },
       [this](report_atom) { return report(); },
-    };
+    }
+      .unbox();
   }
 
   void on_exit() override { logic_ = nullptr; }
@@ -134,7 +204,7 @@ public:
     todo_.insert(at, Command{setup_.source, seq, tick, *action});
     live_pending_.push_back({tick, *action});
     ++live_;
-    if (setup_.state) {
+    {
       std::lock_guard<std::mutex> guard{setup_.state->mutex};
       setup_.state->live.push_back({tick, *action});
     }
@@ -184,7 +254,7 @@ private:
       send_burst(bursts_.front().burst);
       bursts_.pop_front();
     }
-    if (setup_.state) {
+    {
       std::lock_guard<std::mutex> guard{setup_.state->mutex};
       setup_.state->acked_tick = acked_tick_;
       setup_.state->acked_seq = std::max(setup_.state->acked_seq, seq);
@@ -221,7 +291,7 @@ private:
 
   ActorReport report() {
     log_.flush();
-    auto out = make_report(setup_.id, mailbox_stats());
+    auto out = make_report(*setup_.spec, mailbox_stats());
     // Seqs are contiguous per source: the highest one sent counts every command,
     // across incarnations.
     out.counters = {{"commands_sent", static_cast<double>(max_seq_sent_ - setup_.sent_before_run)},
@@ -231,12 +301,13 @@ private:
                     {"batches_rejected", static_cast<double>(rejected_)},
                     {"input_events_sent", static_cast<double>(events_sent_)},
                     {"live_commands", static_cast<double>(live_)},
-                    {"live_commands_refused", static_cast<double>(live_refused_)}};
+                    {"live_commands_refused", static_cast<double>(live_refused_)},
+                    {"incarnation", static_cast<double>(setup_.chaos.incarnation)}};
     return out;
   }
 
   InputSetup setup_;
-  caf::actor logic_;
+  coordinator_actor logic_;
   std::deque<Command> todo_;    // not yet sent
   std::deque<Command> unacked_; // sent, waiting for an ack
   std::deque<ScriptLine> bursts_;
@@ -258,8 +329,45 @@ private:
 
 } // namespace
 
-caf::actor spawn_input(caf::actor_system& sys, InputSetup setup) {
-  return sys.spawn<input_actor>(std::move(setup));
+Subsystem input_subsystem() {
+  Subsystem kind;
+  kind.name = "input";
+  kind.role = Role::source;
+  kind.mailbox = {1024, config::Overflow::reject}; // commands are never lost: refused, kept, sent again
+  kind.parse = config::parse_as<InputParams>([](config::ParamsReader& in, InputParams& p) {
+    in.path("timeline", p.timeline);
+    in.integer("lead_ticks", p.lead_ticks, 1, 1'000'000);
+    in.boolean("live", p.live);
+  });
+  kind.describe = [](const config::ActorSpec& spec, const config::Topology& topology) {
+    const auto& p = spec.params_as<InputParams>();
+    std::string timeline = "timeline none";
+    if (!p.timeline.empty()) {
+      const std::string resolved = config::resolve_relative(topology, p.timeline);
+      timeline = "timeline " + p.timeline + (resolved != p.timeline ? " (" + resolved + ")" : std::string{});
+    }
+    return timeline + ", lead_ticks " + std::to_string(p.lead_ticks) + (p.live ? ", live" : "");
+  };
+  kind.takes_live_commands = [](const config::ActorSpec& spec, const RunOptions&) {
+    return spec.params_as<InputParams>().live;
+  };
+  // The script: a command log to replay, else the timeline, read on input's node.
+  kind.prepare = [](const ActorContext& ctx) -> Expected<std::shared_ptr<void>> {
+    auto state = std::make_shared<InputState>();
+    const auto& timeline = ctx.params<InputParams>().timeline;
+    const auto path = !ctx.options.replay_log.empty() ? ctx.options.replay_log
+                      : timeline.empty()              ? std::string{}
+                                                      : config::resolve_relative(ctx.topology, timeline);
+    if (!path.empty()) {
+      auto loaded = load_script(path);
+      if (!loaded)
+        return loaded.error();
+      state->script = std::move(*loaded);
+    }
+    return std::shared_ptr<void>(std::move(state));
+  };
+  kind.spawn = [](caf::actor_system& sys, const ActorContext& ctx) { return sys.spawn<input_actor>(setup_of(ctx)); };
+  return kind;
 }
 
 } // namespace troupe

@@ -1,14 +1,19 @@
-// The logic actor: owns the world, applies commands in canonical order at each
-// tick boundary, asks physics for the step, publishes snapshots.
+// Kind "logic", the coordinator: owns the world, runs the first half of each
+// tick (sim::prepare_tick: the commands in canonical order, the rules) when
+// every source has sealed it, asks the stepper for the second half, and
+// publishes the result to the readers by topic.
 //
-// Threads: a CAF worker runs every handler; the heavy step runs on the physics
-// actor (its own thread), so handlers here stay short.
+// Threads: a CAF worker runs every handler; the heavy step runs on the
+// stepper (its own thread), so handlers here stay short.
 
 #include "subsystems.hpp"
 
 #include <troupe/actors/bounded_actor.hpp>
 #include <troupe/actors/metrics.hpp>
+#include <troupe/actors/protocols.hpp>
 #include <troupe/messages/caf_types.hpp>
+#include <troupe/messages/compact.hpp>
+#include <troupe/plugins/rules_plugin.hpp>
 #include <troupe/sim/advance.hpp>
 #include <troupe/sim/scenario.hpp>
 
@@ -16,13 +21,151 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <deque>
 #include <filesystem>
+#include <iostream>
 #include <map>
+#include <set>
+
+#include <sys/inotify.h>
+#include <unistd.h>
 
 namespace troupe {
 namespace {
 
 using namespace std::chrono_literals;
+
+using RulesPtr = std::shared_ptr<const plugins::RulesPlugin>;
+
+/// A reader that records snapshots (render's frames): logic sends it every
+/// `every`-th tick's snapshot as `(capture_atom, Snapshot)`, keeps each until the
+/// reader acknowledges it, resends them when the reader subscribes again (a new
+/// incarnation), and holds the tick while `window` are unacknowledged.
+struct CaptureLog {
+  caf::actor reader; ///< the reader's stable name: it outlives incarnations
+  std::uint64_t every = 0;
+  std::uint32_t window = 1;
+  std::deque<Snapshot> unacked; ///< oldest first
+};
+
+/// A reload logic was asked for and has not acted on yet.
+struct PendingReload {
+  std::string path;
+  std::uint64_t asked_tick = 0;
+  std::uint64_t install_tick = 0; ///< the verdict (install or reject) takes effect here
+};
+
+/// With --watch: inotify on the rules file's folder, read without blocking at
+/// each tick (no thread, no handle to keep): a new build written in place or
+/// moved over the file becomes a `reload PATH` command through the sources.
+class RulesWatch {
+public:
+  RulesWatch(const std::string& path) : path_(path), name_(std::filesystem::path(path).filename().string()) {
+    const auto dir = std::filesystem::path(path).parent_path();
+    const auto folder = dir.empty() ? std::filesystem::path(".") : dir;
+    fd_ = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    if (fd_ < 0 || ::inotify_add_watch(fd_, folder.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
+      std::cerr << "troupe: --watch: cannot watch " << folder << ": " << std::strerror(errno) << std::endl;
+      return;
+    }
+    std::cout << "troupe: watching " << path << " for new builds of the rules" << std::endl;
+  }
+  RulesWatch(const RulesWatch&) = delete;
+  RulesWatch& operator=(const RulesWatch&) = delete;
+  ~RulesWatch() {
+    if (fd_ >= 0)
+      ::close(fd_);
+  }
+
+  /// Whether the file was written since the last call.
+  bool changed() {
+    if (fd_ < 0)
+      return false;
+    bool seen = false;
+    alignas(inotify_event) char buffer[4096];
+    for (ssize_t n; (n = ::read(fd_, buffer, sizeof buffer)) > 0;)
+      for (ssize_t at = 0; at < n;) {
+        const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
+        seen = seen || (event->len > 0 && name_ == event->name);
+        at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+      }
+    return seen;
+  }
+
+  const std::string& path() const { return path_; }
+
+private:
+  std::string path_;
+  std::string name_;
+  int fd_ = -1;
+};
+
+/// What logic leaves behind for its next incarnation: the last published
+/// state. Lives on logic's node, made before the run starts.
+struct LogicState {
+  std::mutex mutex;
+  RulesPtr rules;       ///< the plugin running now (null: the built-in rules only)
+  RulesPtr known_good;  ///< what `rules` falls back to if it fails while running
+  std::optional<PendingReload> pending_reload;
+  std::vector<RulesEvent> rules_events;
+  WorldPtr world;
+  std::uint64_t generation = 0;
+  std::vector<SourceAck> acks;
+  std::map<std::string, CaptureLog> captures; ///< by reader name
+  std::set<std::string> awaiting;             ///< readers not yet subscribed
+  bool started = false;                       ///< an incarnation ran
+  std::unique_ptr<RulesWatch> watch;          ///< --watch
+};
+
+/// What one incarnation starts from.
+struct LogicSetup {
+  const config::ActorSpec* spec = nullptr;
+  config::SimulationSpec simulation;
+  LogicParams params;
+  sim::PhysicsSettings physics; ///< the stepper's, for the rules smoke test
+  /// Live snapshots to a subscriber on another node: a full one every N.
+  std::uint32_t keyframe_every = 30;
+  std::vector<std::uint32_t> sources;   ///< command sources to wait for
+  std::optional<Checkpoint> resume;     ///< start from here instead of the scenario
+  std::uint64_t checkpoint_every = 0;
+  std::string checkpoint_dir;
+  std::shared_ptr<LogicState> state;     ///< written every tick
+  /// Readers by name: the first tick waits until each has subscribed (or
+  /// declined), so every run sees the same ticks.
+  std::set<std::string> awaiting_readers;
+  std::uint64_t applied_before_run = 0;  ///< commands a resumed checkpoint had applied
+  Chaos chaos;
+};
+
+/// The world a run starts from (no checkpoint): the scenario, with logic's
+/// fountain override.
+sim::World starting_world(const config::SimulationSpec& simulation, const LogicParams& params) {
+  auto world = sim::make_scenario({simulation.scenario, simulation.bodies, simulation.seed, simulation.tick_hz});
+  if (params.fountain_every > 0) {
+    world.fountain.every_ticks = params.fountain_every;
+    world.fountain.max_bodies = params.fountain_max;
+  }
+  return world;
+}
+
+/// Loads the rules plugin at `path` and smoke-tests it on a copy of `world` as
+/// logic's `params` say. Blocking (many ticks' work): off the tick path.
+Expected<RulesPtr> load_tested_rules(const std::string& path, const sim::World& world, const LogicParams& params,
+                                     const sim::PhysicsSettings& physics) {
+  auto loaded = plugins::RulesPlugin::load(path);
+  if (!loaded)
+    return loaded.error();
+  auto plugin = std::make_shared<plugins::RulesPlugin>(std::move(*loaded));
+  plugins::SmokeTest test;
+  test.ticks = params.smoke_ticks;
+  test.budget = std::chrono::milliseconds(params.smoke_budget_ms);
+  test.physics = physics;
+  if (auto tested = plugins::smoke_test(*plugin, world, test); !tested)
+    return Error{errc::bad_plugin, plugin->name() + " " + plugin->version() + ": " + tested.error().message, path};
+  return RulesPtr{std::move(plugin)};
+}
 
 /// A reload under test, off the tick path: the validator fills it in on its
 /// own thread and then tells logic (the message orders the writes before the
@@ -30,7 +173,7 @@ using namespace std::chrono_literals;
 struct ReloadJob {
   PendingReload request;
   WorldPtr world;               ///< the world the smoke test starts from
-  config::LogicParams params;   ///< how to test it
+  LogicParams params;           ///< how to test it
   sim::PhysicsSettings physics; ///< with the topology's physics
   RulesPtr plugin;              ///< loaded and passed, or null
   std::string error;            ///< why not
@@ -65,7 +208,7 @@ caf::behavior rules_validator(caf::event_based_actor* self, std::shared_ptr<Relo
 class logic_actor : public bounded_actor {
 public:
   logic_actor(caf::actor_config& cfg, LogicSetup setup)
-    : bounded_actor(cfg, setup.id.mailbox), setup_(std::move(setup)) {
+    : bounded_actor(cfg, setup.spec->mailbox), setup_(std::move(setup)) {
     if (setup_.resume) {
       world_ = std::make_shared<const sim::World>(std::move(setup_.resume->world));
       generation_ = setup_.resume->generation;
@@ -77,7 +220,7 @@ public:
     }
     for (auto source : setup_.sources)
       sealed_[source] = 0, applied_seq_.try_emplace(source, 0);
-    if (setup_.state) {
+    {
       // Recorded frames a reader has not written yet survive a logic restart,
       // and so do the rules and a reload under way.
       std::lock_guard<std::mutex> guard{setup_.state->mutex};
@@ -92,7 +235,7 @@ public:
 
   caf::behavior make_behavior() override {
     set_down_handler([this](caf::down_msg& msg) {
-      std::erase_if(subscribers_, [&](const caf::actor& a) { return a.address() == msg.source; });
+      std::erase_if(subscribers_, [&](const Subscriber& s) { return s.reader.address() == msg.source; });
       remote_.erase(msg.source);
       if (msg.reason == caf::exit_reason::remote_link_unreachable) {
         // The reader's node is lost, not the reader removed: keep what it has
@@ -109,23 +252,20 @@ public:
         try_tick();
       }
     });
-    return {
-      [this](connect_atom, const std::string& role, caf::actor peer) {
-        if (role != "physics")
-          return;
-        physics_ = std::move(peer);
+    return coordinator_actor::behavior_type{
+      [this](connect_atom, const caf::actor& stepper) {
+        physics_ = caf::actor_cast<stepper_actor>(stepper);
         // A new physics (its node came back): the step in flight went nowhere.
         if (stepping_)
           request_step();
         else
           try_tick();
       },
-      [this](subscribe_atom, caf::actor reader) { subscribe(reader); },
-      [this](subscribe_atom, caf::actor reader, const std::string& name, std::uint64_t every,
-             std::uint32_t window) {
-        subscribe(reader);
+      [this](subscribe_atom, const caf::actor& reader, const std::string& name, std::uint8_t topics,
+             std::uint64_t every, std::uint32_t window) {
+        subscribe(reader, topics);
         awaiting_.erase(name);
-        if (every == 0) {
+        if (every == 0 || (topics & topic_recorded_frames) == 0) {
           captures_.erase(name);
         } else {
           auto& log = captures_[name];
@@ -154,10 +294,10 @@ public:
         delayed_send(caf::actor_cast<caf::actor>(current_sender()), 1ms, capture_atom::value,
                      std::move(snapshot));
       },
-      [this](start_atom, caf::actor controller) {
+      [this](start_atom, const caf::actor& controller) {
         if (controller_)
           return; // already running (a repeated start after a restart of someone else)
-        controller_ = std::move(controller);
+        controller_ = controller;
         started_ns_ = steady_now_ns();
         start_tick_ = world_->tick;
         if (pending_reload_)
@@ -194,7 +334,8 @@ public:
           remote->second.acked = generation;
       },
       [this](report_atom) { return report(); },
-    };
+    }
+      .unbox();
   }
 
   // Handles to peers form cycles (input <-> logic): drop them on exit so every
@@ -215,7 +356,7 @@ private:
       ++refused_;
       return;
     }
-    source_actors_[batch.source] = caf::actor_cast<caf::actor>(current_sender());
+    source_actors_[batch.source] = caf::actor_cast<source_actor>(current_sender());
     const auto applied = applied_seq_[batch.source];
     for (auto& command : batch.commands) {
       // Batches repeat every unacknowledged command: keep each seq once.
@@ -275,6 +416,11 @@ private:
 
   void begin_tick(std::uint64_t tick) {
     tick_started_ns_ = steady_now_ns();
+    // --watch: a new build of the rules becomes a command, sequenced by the
+    // sources like one typed live (and logged, so a replay reloads it too).
+    if (setup_.state->watch && setup_.state->watch->changed())
+      for (auto& [source, actor] : source_actors_)
+        send(actor, action_atom::value, "reload " + setup_.state->watch->path());
     const bool installing = pending_reload_ && pending_reload_->install_tick <= tick;
     if (installing) {
       // The pause an install causes counts from when this tick could have
@@ -351,13 +497,11 @@ private:
     snapshot.published_ns = steady_now_ns();
     // Contacts first: a reader has every impact of a tick before the snapshot
     // that says the tick is over (audio renders up to the snapshot's tick).
-    if (!result.contacts.empty() && !subscribers_.empty()) {
+    if (!result.contacts.empty()) {
       ContactBatch batch{result.tick, std::move(result.contacts), 0};
       published_events_ += batch.events.size();
       batch.published_events = published_events_;
-      auto contacts = caf::make_message(std::move(batch));
-      for (auto& reader : subscribers_)
-        send(reader, contacts);
+      broadcast(topic_contacts, caf::make_message(std::move(batch)));
     }
     bool captured = false;
     for (auto& [name, log] : captures_) {
@@ -371,7 +515,7 @@ private:
     if (captured)
       save_captures();
     publish(std::move(snapshot));
-    if (setup_.state) {
+    {
       std::lock_guard<std::mutex> guard{setup_.state->mutex};
       setup_.state->world = world_;
       setup_.state->generation = generation_;
@@ -450,14 +594,11 @@ private:
 
   void publish_rules_event(RulesEvent event) {
     aout(this) << "logic: rules " << verb(event) << " at tick " << event.tick << ": " << subject(event) << "\n";
-    for (auto& reader : subscribers_)
-      send(reader, event);
+    broadcast(topic_rules_events, caf::make_message(event));
     rules_events_.push_back(std::move(event));
   }
 
   void save_rules() {
-    if (!setup_.state)
-      return;
     std::lock_guard<std::mutex> guard{setup_.state->mutex};
     setup_.state->rules = rules_;
     setup_.state->known_good = known_good_;
@@ -465,14 +606,27 @@ private:
     setup_.state->rules_events = rules_events_;
   }
 
-  void subscribe(const caf::actor& reader) {
-    if (std::none_of(subscribers_.begin(), subscribers_.end(), [&](const caf::actor& a) { return a == reader; })) {
+  void subscribe(const caf::actor& reader, std::uint8_t topics) {
+    auto known = std::find_if(subscribers_.begin(), subscribers_.end(),
+                              [&](const Subscriber& s) { return s.reader == reader; });
+    if (known == subscribers_.end()) {
       monitor(reader);
-      subscribers_.push_back(reader);
+      subscribers_.push_back({reader, topics});
+    } else {
+      known->topics = topics;
     }
     // A (new incarnation of a) reader on another node holds no generation yet.
     if (reader.node() != node())
       remote_.insert_or_assign(reader.address(), Remote{SnapshotEncoder{history(), setup_.keyframe_every}, 0});
+  }
+
+  /// One message, shared by every reader of `topic` on this node (and
+  /// serialized once per link to another): a typed send per reader would copy
+  /// a contact batch for each.
+  void broadcast(Topic topic, const caf::message& message) {
+    for (auto& [reader, topics] : subscribers_)
+      if (topics & topic)
+        send(reader, message);
   }
 
   std::shared_ptr<SnapshotHistory> history() {
@@ -485,7 +639,9 @@ private:
   /// (quantized, a delta against what the reader acknowledged) on another.
   void publish(Snapshot snapshot) {
     auto published = caf::make_message(snapshot);
-    for (auto& reader : subscribers_) {
+    for (auto& [reader, topics] : subscribers_) {
+      if ((topics & topic_snapshots) == 0)
+        continue;
       auto remote = remote_.find(reader.address());
       if (remote == remote_.end()) {
         send(reader, published);
@@ -503,7 +659,7 @@ private:
   }
 
   void save_captures() {
-    if (setup_.state) {
+    {
       std::lock_guard<std::mutex> guard{setup_.state->mutex};
       setup_.state->captures = captures_;
       setup_.state->awaiting = awaiting_;
@@ -549,7 +705,7 @@ private:
   }
 
   ActorReport report() {
-    auto out = make_report(setup_.id, mailbox_stats());
+    auto out = make_report(*setup_.spec, mailbox_stats());
     out.counters = {{"ticks", static_cast<double>(tick_ms_.size())},
                     {"generation", static_cast<double>(generation_)},
                     // From the acks, so that it counts across incarnations.
@@ -592,9 +748,14 @@ private:
   WorldPtr world_;
   std::uint64_t generation_ = 0;
   std::uint64_t last_hash_ = 0;
-  caf::actor physics_;
+  stepper_actor physics_;
   caf::actor controller_;
-  std::vector<caf::actor> subscribers_;
+  /// Readers by their stable names, and the topics each asked for.
+  struct Subscriber {
+    caf::actor reader;
+    std::uint8_t topics = 0;
+  };
+  std::vector<Subscriber> subscribers_;
   /// Per subscriber on another node: its encoder and the newest generation it
   /// acknowledged (the base of the next delta).
   struct Remote {
@@ -605,7 +766,7 @@ private:
   std::shared_ptr<SnapshotHistory> history_;
   std::uint64_t compact_sent_ = 0, keyframes_sent_ = 0, compact_bytes_ = 0, compact_moving_ = 0;
   SampleRecorder bytes_per_moving_;
-  std::map<std::uint32_t, caf::actor> source_actors_;
+  std::map<std::uint32_t, source_actor> source_actors_;
   std::map<std::uint32_t, std::uint64_t> sealed_;      // source -> sealed through tick
   std::map<std::uint32_t, std::uint64_t> applied_seq_; // source -> last applied seq
   std::map<std::uint64_t, std::vector<Command>> pending_; // tick -> commands
@@ -645,43 +806,95 @@ private:
   SampleRecorder bodies_;
 };
 
+LogicSetup setup_of(const ActorContext& ctx) {
+  LogicSetup setup;
+  setup.spec = &ctx.spec;
+  setup.simulation = ctx.simulation;
+  setup.params = ctx.params<LogicParams>();
+  // The rules smoke test runs the stepper's settings when it is a stepper of
+  // sim::PhysicsSettings (the built-in one), the defaults otherwise.
+  if (const auto* physics = std::any_cast<PhysicsParams>(&ctx.topology.the(Role::stepper).params))
+    setup.physics = *physics;
+  setup.keyframe_every = ctx.topology.network.keyframe_every;
+  setup.sources = {1};
+  setup.resume = ctx.run.resume;
+  setup.checkpoint_every = ctx.options.checkpoint_every;
+  setup.checkpoint_dir = ctx.options.out_dir + "/checkpoints";
+  setup.state = std::static_pointer_cast<LogicState>(ctx.state);
+  setup.chaos = ctx.chaos;
+  setup.awaiting_readers = {ctx.run.readers.begin(), ctx.run.readers.end()};
+  if (ctx.run.resume)
+    for (auto& ack : ctx.run.resume->acks)
+      setup.applied_before_run += ack.seq;
+  std::lock_guard<std::mutex> guard{setup.state->mutex};
+  if (setup.state->started) {
+    // A restart: from the last published snapshot, waiting only for readers
+    // that have not subscribed yet.
+    if (setup.state->world)
+      setup.resume = Checkpoint{setup.state->generation, *setup.state->world, setup.state->acks};
+    setup.awaiting_readers = setup.state->awaiting;
+  }
+  setup.state->started = true;
+  return setup;
+}
+
 } // namespace
 
-caf::actor spawn_logic(caf::actor_system& sys, LogicSetup setup) {
-  return sys.spawn<logic_actor>(std::move(setup));
+std::string starting_rules(const config::Topology& topology, const RunOptions& options) {
+  if (!options.rules.empty())
+    return options.rules;
+  const auto& rules = topology.the(Role::coordinator).params_as<LogicParams>().rules;
+  return rules.empty() ? std::string{} : config::resolve_relative(topology, rules);
 }
 
-sim::World starting_world(const config::SimulationSpec& simulation, const config::LogicParams& params) {
-  auto world = sim::make_scenario({simulation.scenario, simulation.bodies, simulation.seed, simulation.tick_hz});
-  if (params.fountain_every > 0) {
-    world.fountain.every_ticks = params.fountain_every;
-    world.fountain.max_bodies = params.fountain_max;
-  }
-  return world;
-}
-
-Expected<RulesPtr> load_tested_rules(const std::string& path, const sim::World& world, const config::LogicParams& params,
-                                     const sim::PhysicsSettings& physics) {
-  auto loaded = plugins::RulesPlugin::load(path);
-  if (!loaded)
-    return loaded.error();
-  auto plugin = std::make_shared<plugins::RulesPlugin>(std::move(*loaded));
-  plugins::SmokeTest test;
-  test.ticks = params.smoke_ticks;
-  test.budget = std::chrono::milliseconds(params.smoke_budget_ms);
-  test.physics = physics;
-  if (auto tested = plugins::smoke_test(*plugin, world, test); !tested)
-    return Error{errc::bad_plugin, plugin->name() + " " + plugin->version() + ": " + tested.error().message, path};
-  return RulesPtr{std::move(plugin)};
-}
-
-ActorReport make_report(const Identity& id, const MailboxStats& mailbox) {
-  ActorReport out;
-  out.name = id.name;
-  out.kind = id.kind;
-  out.node = id.node;
-  out.mailbox = mailbox;
-  return out;
+Subsystem logic_subsystem() {
+  Subsystem kind;
+  kind.name = "logic";
+  kind.role = Role::coordinator;
+  kind.mailbox = {4096, config::Overflow::reject}; // commands are never lost: refused, kept, sent again
+  kind.parse = config::parse_as<LogicParams>([](config::ParamsReader& in, LogicParams& p) {
+    in.integer("fountain_every", p.fountain_every, 0, 1'000'000);
+    in.integer("fountain_max", p.fountain_max, 0, 1'000'000);
+    in.path("rules", p.rules);
+    in.integer("smoke_ticks", p.smoke_ticks, 1, 100'000);
+    in.integer("smoke_budget_ms", p.smoke_budget_ms, 1, 600'000);
+    in.integer("install_after_ticks", p.install_after_ticks, 1, 1'000'000);
+  });
+  kind.describe = [](const config::ActorSpec& spec, const config::Topology&) {
+    const auto& p = spec.params_as<LogicParams>();
+    std::string out = p.fountain_every == 0 ? std::string{"fountain: scenario default"}
+                                            : "fountain: one body every " + std::to_string(p.fountain_every) +
+                                                " ticks, up to " + std::to_string(p.fountain_max) + " bodies";
+    out += ", rules " + (p.rules.empty() ? std::string{"built-in"} : p.rules);
+    return out + " (smoke " + std::to_string(p.smoke_ticks) + " ticks within " + std::to_string(p.smoke_budget_ms) +
+           " ms, install after " + std::to_string(p.install_after_ticks) + " ticks)";
+  };
+  // The rules plugin the run starts with (--rules, or `rules`): loaded and
+  // smoke-tested on the starting world before anything starts.
+  kind.prepare = [](const ActorContext& ctx) -> Expected<std::shared_ptr<void>> {
+    auto state = std::make_shared<LogicState>();
+    state->awaiting = {ctx.run.readers.begin(), ctx.run.readers.end()};
+    const auto path = starting_rules(ctx.topology, ctx.options);
+    if (ctx.options.watch && path.empty())
+      return Error{errc::bad_argument, "--watch: no rules plugin to watch (give --rules PATH or set [actors." +
+                                         ctx.spec.name + "] rules)"};
+    if (!path.empty()) {
+      const auto& params = ctx.params<LogicParams>();
+      const auto world = ctx.run.resume ? ctx.run.resume->world : starting_world(ctx.simulation, params);
+      sim::PhysicsSettings physics;
+      if (const auto* p = std::any_cast<PhysicsParams>(&ctx.topology.the(Role::stepper).params))
+        physics = *p;
+      auto tested = load_tested_rules(path, world, params, physics);
+      if (!tested)
+        return Error{errc::bad_plugin, "rules: " + tested.error().to_string()};
+      state->rules = std::move(*tested);
+    }
+    if (ctx.options.watch)
+      state->watch = std::make_unique<RulesWatch>(path);
+    return std::shared_ptr<void>(std::move(state));
+  };
+  kind.spawn = [](caf::actor_system& sys, const ActorContext& ctx) { return sys.spawn<logic_actor>(setup_of(ctx)); };
+  return kind;
 }
 
 } // namespace troupe

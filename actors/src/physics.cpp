@@ -1,13 +1,12 @@
-// The physics actor: a pure World -> World step behind a mailbox. Spawned
-// detached (its own thread) because a step blocks for milliseconds while it fans
-// out over its TBB arena; CAF's scheduler workers are never blocked by it.
+// Kind "physics", the stepper: sim::step_tick behind a mailbox. Blocking (its
+// own thread) because a step takes milliseconds while it fans out over its
+// TBB arena; CAF's scheduler workers are never blocked by it.
 
 #include "subsystems.hpp"
 
 #include <troupe/actors/bounded_actor.hpp>
 #include <troupe/actors/metrics.hpp>
-#include <troupe/messages/caf_types.hpp>
-
+#include <troupe/actors/protocols.hpp>
 #include <troupe/sim/advance.hpp>
 
 #include <caf/all.hpp>
@@ -19,23 +18,26 @@ namespace {
 
 class physics_actor : public bounded_actor {
 public:
-  physics_actor(caf::actor_config& cfg, PhysicsSetup setup)
-    : bounded_actor(cfg, setup.id.mailbox),
-      setup_(std::move(setup)),
-      arena_(static_cast<int>(setup_.threads)),
-      parallel_(setup_.threads > 1 ? sim::Parallel::in_arena(arena_) : sim::Parallel::sequential()),
-      settings_(physics_settings(setup_.params)) {}
+  physics_actor(caf::actor_config& cfg, const ActorContext& ctx)
+    : bounded_actor(cfg, ctx.spec.mailbox),
+      spec_(ctx.spec),
+      chaos_(ctx.chaos),
+      threads_(ctx.simulation.threads),
+      arena_(static_cast<int>(threads_)),
+      parallel_(threads_ > 1 ? sim::Parallel::in_arena(arena_) : sim::Parallel::sequential()),
+      settings_(ctx.params<PhysicsParams>()) {}
 
   caf::behavior make_behavior() override {
-    return {
+    return stepper_actor::behavior_type{
       [this](step_atom, StepRequest& request) -> StepResult { return step(request); },
       [this](report_atom) { return report(); },
-    };
+    }
+      .unbox();
   }
 
 private:
   StepResult step(StepRequest& request) {
-    setup_.chaos.strike(request.tick);
+    chaos_.strike(request.tick);
     const auto start = steady_now_ns();
     // Logic hands the world over (it keeps no reference): step it in place. A
     // world someone else still holds is copied first, and counted.
@@ -56,18 +58,21 @@ private:
   }
 
   ActorReport report() {
-    auto out = make_report(setup_.id, mailbox_stats());
+    auto out = make_report(spec_, mailbox_stats());
     out.counters = {{"steps", static_cast<double>(step_ms_.size())},
-                    {"threads", static_cast<double>(setup_.threads)},
+                    {"threads", static_cast<double>(threads_)},
                     {"contacts", static_cast<double>(contacts_)},
                     {"contact_events", static_cast<double>(events_)},
-                    {"world_copies", static_cast<double>(world_copies_)}};
+                    {"world_copies", static_cast<double>(world_copies_)},
+                    {"incarnation", static_cast<double>(chaos_.incarnation)}};
     out.distributions = {{"step_ms", step_ms_.percentiles()}};
     out.series = {{"step_ms", step_ms_.series()}};
     return out;
   }
 
-  PhysicsSetup setup_;
+  const config::ActorSpec& spec_;
+  Chaos chaos_;
+  std::uint32_t threads_;
   tbb::task_arena arena_;
   sim::Parallel parallel_;
   sim::PhysicsSettings settings_;
@@ -77,19 +82,36 @@ private:
   std::uint64_t world_copies_ = 0; ///< requests whose world was shared
 };
 
-} // namespace
-
-sim::PhysicsSettings physics_settings(const config::PhysicsParams& params) {
-  sim::PhysicsSettings settings;
-  settings.substeps = params.substeps;
-  settings.iterations = params.iterations;
-  settings.friction = static_cast<float>(params.friction);
-  settings.contact_event_speed = static_cast<float>(params.contact_event_speed);
-  return settings;
+std::string format(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", v);
+  return text;
 }
 
-caf::actor spawn_physics(caf::actor_system& sys, PhysicsSetup setup) {
-  return sys.spawn<physics_actor, caf::detached>(std::move(setup));
+} // namespace
+
+Subsystem physics_subsystem() {
+  Subsystem kind;
+  kind.name = "physics";
+  kind.role = Role::stepper;
+  kind.mailbox = {64, config::Overflow::reject}; // few step requests at a time
+  kind.blocking = true;
+  kind.parse = config::parse_as<PhysicsParams>([](config::ParamsReader& in, PhysicsParams& p) {
+    in.integer("substeps", p.substeps, 1, 64);
+    in.integer("iterations", p.iterations, 1, 64);
+    in.number("friction", p.friction, 0.0, 1.0);
+    // m/s; above this nothing in a sandbox ever makes a sound.
+    in.number("contact_event_speed", p.contact_event_speed, 0.0, 1000.0);
+  });
+  kind.describe = [](const config::ActorSpec& spec, const config::Topology&) {
+    const auto& p = spec.params_as<PhysicsParams>();
+    return "substeps " + std::to_string(p.substeps) + ", iterations " + std::to_string(p.iterations) + ", friction " +
+           format(p.friction) + ", contact_event_speed " + format(p.contact_event_speed) + " m/s";
+  };
+  kind.spawn = [](caf::actor_system& sys, const ActorContext& ctx) {
+    return sys.spawn<physics_actor, caf::detached>(ctx);
+  };
+  return kind;
 }
 
 } // namespace troupe

@@ -199,18 +199,16 @@ public:
     RunResult result;
     result.threads = sim_.threads;
     const auto started = steady_now_ns();
-    if (auto err = prepare(); !err.empty()) {
-      result.error = err;
-      result.bad_input = bad_input_;
+    if (auto prepared = prepare(); !prepared) {
+      result.error = prepared.error();
       return result;
     }
-    if (auto err = start(); !err.empty()) {
-      result.error = err;
-      result.escalated = escalated_at_start_;
-      result.bad_input = bad_input_; // a peer refused this node
+    if (auto started_up = start(); !started_up) {
+      result.error = started_up.error();
       if (stop_requested() && !coordinator_) {
         result.ok = true; // asked to stop before the run began: nothing was lost
         result.served = true;
+        result.served_until = "stopped by a signal before the run began";
       }
       shutdown();
       return result;
@@ -231,119 +229,59 @@ public:
   }
 
 private:
-  /// Everything that can fail because of user input, before any actor starts.
-  std::string prepare() {
+  /// Everything that can fail because of user input, before any actor
+  /// starts: the node, the checkpoint, and each local actor's kind's prepare.
+  Expected<void> prepare() {
     if (!options_.only_node.empty() && !topology_.node(options_.only_node)) {
-      bad_input_ = true;
       std::string names;
       for (const auto& node : topology_.nodes)
         names += (names.empty() ? "" : ", ") + node.name;
-      return topology_.path + ": no node named \"" + options_.only_node + "\" (nodes: " + names + ")";
+      return Error{errc::bad_argument, "no node named \"" + options_.only_node + "\" (nodes: " + names + ")",
+                   topology_.path};
     }
     if (!options_.only_node.empty())
-      if (auto err = config::separate_processes_error(topology_); !err.empty()) {
-        bad_input_ = true;
-        return err;
-      }
-    coordinator_ = is_local(topology_.actors_of_kind("logic").front()->node);
+      if (auto err = config::separate_processes_error(topology_); !err.empty())
+        return Error{errc::bad_config, err};
+    coordinator_ = is_local(topology_.the(Role::coordinator).node);
     std::filesystem::create_directories(options_.out_dir);
     if (!options_.resume_from.empty()) {
       auto checkpoint = load_checkpoint(options_.resume_from);
       if (!checkpoint)
-        return checkpoint.error().to_string();
-      resume_ = std::move(*checkpoint);
-    }
-    const auto* input = topology_.actors_of_kind("input").front();
-    const auto& params = std::get<config::InputParams>(input->params);
-    std::string script_path = options_.replay_log;
-    if (!is_local(input->node))
-      script_path.clear(); // input reads it on its own node
-    if (script_path.empty() && !params.timeline.empty() && is_local(input->node))
-      script_path = config::resolve_relative(topology_, params.timeline);
-    if (!script_path.empty()) {
-      auto loaded = load_script(script_path);
-      if (!loaded)
-        return loaded.error().to_string();
-      script_ = std::move(*loaded);
+        return checkpoint.error();
+      facts_.start_tick = checkpoint->world.tick;
+      facts_.resume = std::move(*checkpoint);
     }
     command_log_ = options_.out_dir + "/commands.log";
-    if (auto err = prepare_rules(); !err.empty()) {
-      bad_input_ = true;
-      return err;
+    facts_.command_log = command_log_;
+    facts_.log_header = log_header();
+    facts_.live_commands = options_.watch;
+    for (const auto& spec : topology_.actors) {
+      const auto& kind = subsystem_of(spec);
+      if (spec.role == Role::reader)
+        facts_.readers.push_back(spec.name);
+      if (kind.takes_live_commands && kind.takes_live_commands(spec, options_))
+        facts_.live_commands = true;
     }
     // Made here, read-only later: supervisors of several nodes spawn concurrently.
-    for (const auto* render : topology_.actors_of_kind("render"))
-      render_states_[render->name] = std::make_shared<RenderState>();
-    for (const auto* audio : topology_.actors_of_kind("audio"))
-      audio_states_[audio->name] = std::make_shared<AudioState>();
-    return {};
-  }
-
-  /// The rules plugin the run starts with (--rules, or logic's `rules`): loaded
-  /// and smoke-tested on the starting world before anything starts.
-  std::string prepare_rules() {
-    const auto& logic = *topology_.actors_of_kind("logic").front();
-    if (!is_local(logic.node))
-      return {};
-    const auto& params = std::get<config::LogicParams>(logic.params);
-    rules_path_ = !options_.rules.empty() ? options_.rules
-                  : params.rules.empty()  ? std::string{}
-                                          : config::resolve_relative(topology_, params.rules);
-    if (options_.watch && rules_path_.empty())
-      return "--watch: no rules plugin to watch (give --rules PATH or set [actors.logic] rules)";
-    if (rules_path_.empty())
-      return {};
-    const auto world = resume_ ? resume_->world : starting_world(sim_, params);
-    const auto& physics = *topology_.actors_of_kind("physics").front();
-    auto tested =
-      load_tested_rules(rules_path_, world, params, physics_settings(std::get<config::PhysicsParams>(physics.params)));
-    if (!tested)
-      return "rules: " + tested.error().to_string();
-    std::lock_guard<std::mutex> guard{logic_state_->mutex};
-    logic_state_->rules = std::move(*tested);
-    return {};
-  }
-
-  /// With --watch: a new build of the rules file (written in place, or moved
-  /// over it) becomes a `reload PATH` command through input, like one typed live.
-  void start_watching() {
-    const auto path = std::filesystem::path(rules_path_);
-    const auto dir = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
-    watch_fd_ = ::inotify_init1(IN_CLOEXEC);
-    if (watch_fd_ < 0 || ::pipe(watch_stop_) != 0 ||
-        ::inotify_add_watch(watch_fd_, dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
-      std::cerr << "troupe: --watch: cannot watch " << dir << ": " << std::strerror(errno) << "\n";
-      return;
-    }
-    const auto& input = *topology_.actors_of_kind("input").front();
-    auto target = node_of(topology_.actors_of_kind("logic").front()->node).peers_copy().at(input.name);
-    std::cout << "troupe: watching " << rules_path_ << " for new builds of the rules" << std::endl;
-    watcher_ = std::thread([this, target, name = path.filename().string(), rules = rules_path_] {
-      alignas(inotify_event) char buffer[4096];
-      for (;;) {
-        pollfd fds[2] = {{watch_fd_, POLLIN, 0}, {watch_stop_[0], POLLIN, 0}};
-        if (::poll(fds, 2, -1) < 0 || (fds[1].revents & POLLIN))
-          return;
-        const auto n = ::read(watch_fd_, buffer, sizeof buffer);
-        for (ssize_t at = 0; at < n;) {
-          const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
-          if (event->len > 0 && name == event->name)
-            caf::anon_send(target, action_atom::value, "reload " + rules);
-          at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
-        }
+    for (const auto& spec : topology_.actors) {
+      if (!is_local(spec.node))
+        continue;
+      const auto& kind = subsystem_of(spec);
+      if (kind.prepare) {
+        auto prepared = kind.prepare(context(spec, 0, nullptr));
+        if (!prepared)
+          return prepared.error();
+        states_[spec.name] = std::move(*prepared);
       }
-    });
+      if (spec.role == Role::reader)
+        cursors_[spec.name] = std::make_shared<ReaderCursor>();
+    }
+    return {};
   }
 
-  void stop_watching() {
-    if (watcher_.joinable()) {
-      [[maybe_unused]] auto written = ::write(watch_stop_[1], "x", 1);
-      watcher_.join();
-    }
-    for (int fd : {watch_fd_, watch_stop_[0], watch_stop_[1]})
-      if (fd >= 0)
-        ::close(fd);
-    watch_fd_ = watch_stop_[0] = watch_stop_[1] = -1;
+  ActorContext context(const config::ActorSpec& spec, std::uint32_t incarnation, std::shared_ptr<void> state) const {
+    return ActorContext{spec, topology_, sim_, options_, facts_, incarnation, chaos_for(spec, incarnation),
+                        std::move(state)};
   }
 
   std::string log_header() const {
@@ -351,10 +289,10 @@ private:
     out << "# troupe command log 1\n";
     out << "# config: " << topology_.path << "\n";
     out << "# ticks: " << sim_.ticks << "\n";
-    if (!rules_path_.empty())
-      out << "# rules: " << rules_path_ << "\n";
-    if (resume_)
-      out << "# resumed-from-tick: " << resume_->world.tick << "\n";
+    if (const auto rules = starting_rules(topology_, options_); !rules.empty())
+      out << "# rules: " << rules << "\n";
+    if (facts_.resume)
+      out << "# resumed-from-tick: " << facts_.resume->world.tick << "\n";
     out << "# The topology this log was recorded with (troupe replay reads it):\n";
     std::istringstream config_text(options_.topology_text.empty() ? read_file(topology_.path)
                                                                   : options_.topology_text);
@@ -362,10 +300,6 @@ private:
       out << "#= " << line << "\n";
     out << "# TICK SOURCE SEQ ACTION\n";
     return out.str();
-  }
-
-  Identity identity(const config::ActorSpec& spec) const {
-    return Identity{spec.name, spec.kind, spec.node, spec.mailbox};
   }
 
   Chaos chaos_for(const config::ActorSpec& spec, std::uint32_t incarnation) const {
@@ -380,142 +314,64 @@ private:
     return chaos;
   }
 
-  /// Spawns incarnation `n` of an actor. Incarnations after the first pick up
-  /// what their predecessor left (logic: the last snapshot; input: its acks).
+  /// Spawns incarnation `n` of an actor: its kind makes it; incarnations
+  /// after the first pick up what their kind's state keeps.
   caf::actor spawn(caf::actor_system& sys, const config::ActorSpec& spec, std::uint32_t n) {
-    if (spec.kind == "physics") {
-      PhysicsSetup setup{identity(spec), std::get<config::PhysicsParams>(spec.params), sim_.threads,
-                         chaos_for(spec, n)};
-      return spawn_physics(sys, std::move(setup));
-    }
-    if (spec.kind == "logic") {
-      LogicSetup setup;
-      setup.id = identity(spec);
-      setup.simulation = sim_;
-      setup.params = std::get<config::LogicParams>(spec.params);
-      setup.physics = physics_settings(
-        std::get<config::PhysicsParams>(topology_.actors_of_kind("physics").front()->params));
-      setup.keyframe_every = topology_.network.keyframe_every;
-      setup.sources = {1};
-      setup.resume = resume_;
-      setup.checkpoint_every = options_.checkpoint_every;
-      setup.checkpoint_dir = options_.out_dir + "/checkpoints";
-      setup.state = logic_state_;
-      setup.chaos = chaos_for(spec, n);
-      if (resume_)
-        for (auto& ack : resume_->acks)
-          setup.applied_before_run += ack.seq;
-      // The first tick waits for every reader, wherever it runs: a reader on a
-      // node that starts later still sees the run from its beginning.
-      for (const auto* render : topology_.actors_of_kind("render"))
-        if (std::get<config::RenderParams>(render->params).frames_every > 0)
-          setup.awaiting_readers.insert(render->name);
-      for (const auto& reader : topology_.actors)
-        if (reader.kind == "audio" || reader.kind == "observer")
-          setup.awaiting_readers.insert(reader.name);
-      {
-        std::lock_guard<std::mutex> guard{logic_state_->mutex};
-        if (n > 0 && logic_state_->world)
-          setup.resume = Checkpoint{logic_state_->generation, *logic_state_->world, logic_state_->acks};
-        if (n > 0)
-          setup.awaiting_readers = logic_state_->awaiting;
-      }
-      return spawn_logic(sys, std::move(setup));
-    }
-    if (spec.kind == "input") {
-      const auto& params = std::get<config::InputParams>(spec.params);
-      InputSetup setup;
-      setup.id = identity(spec);
-      setup.source = 1;
-      setup.script = script_;
-      setup.lead_ticks = params.lead_ticks;
-      setup.interactive = options_.watch || params.live;
-      for (const auto* render : topology_.actors_of_kind("render"))
-        setup.interactive |= options_.window || std::get<config::RenderParams>(render->params).window;
-      if (setup.interactive) // a key takes effect within a few ticks
-        setup.lead_ticks = std::min<std::uint32_t>(setup.lead_ticks, 6);
-      setup.log_path = command_log_;
-      setup.log_header = log_header();
-      setup.state = input_state_;
-      setup.chaos = chaos_for(spec, n);
-      if (resume_) {
-        setup.start_tick = resume_->world.tick;
-        for (auto& ack : resume_->acks)
-          if (ack.source == setup.source)
-            setup.acked_seq = ack.seq;
-        setup.sent_before_run = setup.acked_seq;
-      }
-      if (n > 0) {
-        std::lock_guard<std::mutex> guard{input_state_->mutex};
-        setup.start_tick = std::max(setup.start_tick, input_state_->acked_tick);
-        setup.acked_seq = std::max(setup.acked_seq, input_state_->acked_seq);
-        setup.events_sent = input_state_->events_sent;
-        setup.append_log = true;
-      }
-      return spawn_input(sys, std::move(setup));
-    }
-    if (spec.kind == "audio") {
-      const auto wav = options_.out_dir + (spec.name == "audio" ? "/audio.wav" : "/audio-" + spec.name + ".wav");
-      return spawn_audio(sys, {identity(spec), std::get<config::AudioParams>(spec.params), sim_.tick_hz,
-                               resume_ ? resume_->world.tick : 0, wav, audio_states_.at(spec.name),
-                               chaos_for(spec, n)});
-    }
-    if (spec.kind == "render") {
-      RenderSetup setup;
-      setup.id = identity(spec);
-      setup.params = std::get<config::RenderParams>(spec.params);
-      if (options_.window)
-        setup.params.window = true;
-      setup.start_tick = resume_ ? resume_->world.tick : 0;
-      const auto suffix = spec.name == "render" ? std::string{} : "-" + spec.name;
-      setup.frames_dir = options_.out_dir + "/frames" + suffix;
-      setup.video_path = options_.out_dir + "/run" + suffix + ".mp4";
-      setup.state = render_states_.at(spec.name);
-      setup.chaos = chaos_for(spec, n);
-      return spawn_render(sys, std::move(setup));
-    }
-    return spawn_observer(sys, {identity(spec), std::get<config::ObserverParams>(spec.params), chaos_for(spec, n)});
+    const auto& kind = subsystem_of(spec);
+    const auto state = states_.find(spec.name);
+    const auto ctx = context(spec, n, state == states_.end() ? nullptr : state->second);
+    if (kind.make_reader && !kind.spawn)
+      return spawn_reader(sys, kind, ctx, cursors_.at(spec.name));
+    return kind.spawn(sys, ctx);
   }
 
-  /// Connects a (new) incarnation to its peers, using the handles its node
-  /// resolved. Runs in the node's supervisor after a restart.
+  /// Connects a (new) incarnation to its peers by role, using the handles its
+  /// node resolved. Runs in the node's supervisor after a restart.
   void wire(LocalNode& node, const config::ActorSpec& spec, const caf::actor& child, bool restarted) {
     const auto peers = node.peers_copy();
-    const auto& physics = topology_.actors_of_kind("physics").front()->name;
-    if (spec.kind == "logic") {
-      caf::anon_send(child, connect_atom::value, std::string{"physics"}, peers.at(physics));
+    switch (spec.role) {
+    case Role::stepper:
+      break;
+    case Role::coordinator:
+      caf::anon_send(child, connect_atom::value, peers.at(topology_.the(Role::stepper).name));
       if (restarted) {
         caf::anon_send(child, start_atom::value, controller_handle_);
-        // Readers subscribe again; input sends everything logic has not acknowledged.
+        // Readers subscribe again; sources send everything not acknowledged.
         for (const auto& other : topology_.actors)
-          if (other.kind != "logic" && other.kind != "physics" && peers.at(other.name))
-            connect_to_logic(other, peers.at(other.name), peers);
+          if ((other.role == Role::source || other.role == Role::reader) && peers.at(other.name))
+            connect_to_coordinator(other, peers.at(other.name), peers);
       }
-    } else if (spec.kind != "physics") {
-      connect_to_logic(spec, child, peers);
-      if (spec.kind == "input" && restarted)
+      break;
+    case Role::source:
+      connect_to_coordinator(spec, child, peers);
+      if (restarted)
         caf::anon_send(child, start_atom::value);
+      break;
+    case Role::reader:
+      connect_to_coordinator(spec, child, peers);
+      break;
     }
   }
 
-  /// Tells `target` (an incarnation or a stable name) where logic is. A render
-  /// actor also learns its own stable name: it subscribes with it, so logic's
-  /// recorded frames wait there while it restarts.
-  void connect_to_logic(const config::ActorSpec& spec, const caf::actor& target,
-                        const std::map<std::string, caf::actor>& peers) {
-    const auto& logic = peers.at(topology_.actors_of_kind("logic").front()->name);
-    const auto& input = peers.at(topology_.actors_of_kind("input").front()->name);
-    if (spec.kind == "render")
-      caf::anon_send(target, connect_atom::value, std::string{"logic"}, logic, peers.at(spec.name), input);
+  /// Tells `target` (an incarnation or a stable name) where the coordinator
+  /// is. A reader also learns its own stable name (it subscribes with it, so
+  /// recorded frames wait there while it restarts) and the source (where its
+  /// commands go).
+  void connect_to_coordinator(const config::ActorSpec& spec, const caf::actor& target,
+                              const std::map<std::string, caf::actor>& peers) {
+    const auto& coordinator = peers.at(topology_.the(Role::coordinator).name);
+    if (spec.role == Role::reader)
+      caf::anon_send(target, connect_atom::value, coordinator, peers.at(spec.name),
+                     peers.at(topology_.the(Role::source).name));
     else
-      caf::anon_send(target, connect_atom::value, std::string{"logic"}, logic);
+      caf::anon_send(target, connect_atom::value, coordinator);
   }
 
   bool is_local(const std::string& node) const {
     return options_.only_node.empty() || options_.only_node == node;
   }
 
-  std::string start() {
+  Expected<void> start() {
     for (const auto& spec : topology_.nodes) {
       if (!is_local(spec.name))
         continue;
@@ -525,8 +381,9 @@ private:
       node->system = std::make_unique<caf::actor_system>(*node->cfg);
       nodes_.push_back(std::move(node));
     }
-    // One supervisor per node, its children in start order (physics, logic,
-    // input, readers); each child is reached through its stable name.
+    // One supervisor per node, its children in start order (stepper,
+    // coordinator, source, readers); each child is reached through its stable
+    // name.
     for (auto& node : nodes_) {
       const auto& supervision = node->spec->supervision;
       SupervisorSpec spec;
@@ -558,7 +415,7 @@ private:
         children.push_back(std::move(child));
       }
       if (auto err = validate(spec, children))
-        return *err;
+        return Error{errc::bad_config, *err};
       node->supervisor = spawn_supervisor(*node->system, spec, std::move(children));
       caf::scoped_actor self{*node->system};
       // A child that cannot run at all (render with no device) makes the
@@ -567,18 +424,18 @@ private:
       for (const auto& actor : topology_.actors) {
         if (actor.node != node->spec->name)
           continue;
-        std::string err;
+        std::optional<Error> err;
         self->request(node->supervisor, 10s, lookup_atom::value, actor.name)
           .receive([&](caf::actor& a) { node->actors[actor.name] = a; },
-                   [&](caf::error& e) { err = node->system->render(e); });
-        if (!err.empty()) {
+                   [&](caf::error& e) { err = to_error(e, node->system->render(e)); });
+        if (err) {
           self->receive(
             [&](caf::down_msg& down) {
-              err = node->system->render(down.reason);
-              escalated_at_start_ = true;
+              // The supervisor gave up (a child that cannot run at all): exit 3.
+              err = Error{errc::escalated, node->system->render(down.reason)};
             },
             caf::after(std::chrono::seconds(1)) >> [] {});
-          return err;
+          return *err;
         }
         started_.push_back({node.get(), actor.name, node->actors[actor.name]});
       }
@@ -586,7 +443,7 @@ private:
     // The controller: the coordinator's end-of-run channel, or what a served
     // node waits on for the coordinator's word.
     auto& home = *nodes_.front();
-    const auto& logic = *topology_.actors_of_kind("logic").front();
+    const auto& logic = topology_.the(Role::coordinator);
     controller_ = std::make_unique<caf::scoped_actor>(coordinator_ ? *node_of(logic.node).system : *home.system);
     controller_handle_ = caf::actor{*controller_};
     for (auto& node : nodes_) {
@@ -604,8 +461,8 @@ private:
                     : node->system->middleman().publish(node->directory, node->spec->port,
                                                         node->spec->host.c_str(), true);
       if (!port)
-        return "node " + node->spec->name + ": cannot listen on " + node->spec->host + ":" +
-               std::to_string(node->spec->port) + ": " + node->system->render(port.error());
+        return Error{errc::run_failed, "node " + node->spec->name + ": cannot listen on " + node->spec->host + ":" +
+                                         std::to_string(node->spec->port) + ": " + node->system->render(port.error())};
       node->port = *port;
     }
     // Every node greets every other node, then resolves every actor's stable
@@ -621,15 +478,15 @@ private:
       for (const auto* other_ptr : others) {
         const auto& other = *other_ptr;
         auto reached = reach(*node, other, steady_now_ns() + ms_to_ns(topology_.network.connect_timeout_ms));
-        if (auto* err = std::get_if<std::string>(&reached))
-          return *err;
-        node->directories[other.name] = std::get<caf::actor>(reached);
+        if (!reached)
+          return reached.error();
+        node->directories[other.name] = *reached;
       }
       for (const auto& actor : topology_.actors) {
         std::string err;
         auto found = resolve(*node, actor, err);
         if (!err.empty())
-          return err;
+          return Error{errc::unknown_peer, err};
         std::lock_guard<std::mutex> guard{node->peers_mutex};
         node->peers[actor.name] = std::move(found);
       }
@@ -650,10 +507,7 @@ private:
       auto& logic_node = node_of(logic.node);
       logic_actor_ = logic_node.actors[logic.name];
       (*controller_)->send(logic_actor_, start_atom::value, controller_handle_);
-      const auto& input = *topology_.actors_of_kind("input").front();
-      caf::anon_send(logic_node.peers_copy().at(input.name), start_atom::value);
-      if (options_.watch)
-        start_watching();
+      caf::anon_send(logic_node.peers_copy().at(topology_.the(Role::source).name), start_atom::value);
     }
     return {};
   }
@@ -680,8 +534,8 @@ private:
   /// with backoff until `deadline_ns` (a peer may not be up yet, or be
   /// restarting); `lost` is a handle that no longer counts. A refused greeting
   /// ends the attempt at once.
-  std::variant<caf::actor, std::string> reach(LocalNode& from, const config::NodeSpec& to, std::int64_t deadline_ns,
-                                              const caf::actor& lost = nullptr) {
+  Expected<caf::actor> reach(LocalNode& from, const config::NodeSpec& to, std::int64_t deadline_ns,
+                             const caf::actor& lost = nullptr) {
     const std::uint16_t port = is_local(to.name) ? node_of(to.name).port : to.port;
     const auto where = to.host + ":" + std::to_string(port);
     const bool dialing = dials(from.spec->name, to.name);
@@ -689,7 +543,7 @@ private:
     std::string last_error;
     for (int attempt = 1;; ++attempt) {
       if (stopping_ || stop_requested())
-        return "node " + from.spec->name + ": stopped while reaching node " + to.name;
+        return Error{errc::run_failed, "node " + from.spec->name + ": stopped while reaching node " + to.name};
       last_error.clear();
       caf::scoped_actor self{*from.system};
       if (!dialing) {
@@ -714,10 +568,9 @@ private:
                      else
                        last_error = from.system->render(e);
                    });
-        if (!refused.empty()) {
-          bad_input_ = true;
-          return "node " + from.spec->name + ": refused by node " + to.name + " at " + where + ": " + refused;
-        }
+        if (!refused.empty())
+          return Error{errc::protocol_mismatch,
+                       "node " + from.spec->name + ": refused by node " + to.name + " at " + where + ": " + refused};
         if (last_error.empty()) {
           self->send(from.directory, hello_atom::value, directory->node());
           return *directory;
@@ -729,8 +582,9 @@ private:
         std::string hint;
         if (topology_.network.tls())
           hint = " (with TLS, check that both nodes' certificates are signed by the CA in [network] tls_ca)";
-        return "node " + from.spec->name + ": cannot reach node " + to.name + " at " + where + " after " +
-               std::to_string(attempt) + " attempts: " + last_error + hint;
+        return Error{errc::unknown_peer, "node " + from.spec->name + ": cannot reach node " + to.name + " at " + where +
+                                           " after " +
+                                           std::to_string(attempt) + " attempts: " + last_error + hint};
       }
       if (attempt == 1 || attempt % 10 == 0)
         say("troupe: node " + from.spec->name + ": waiting for node " + to.name + " at " + where + " (" +
@@ -825,14 +679,14 @@ private:
                            node.directories[lost]);
       if (stopping_)
         return;
-      if (auto* err = std::get_if<std::string>(&reached)) {
-        say("troupe: " + *err);
+      if (!reached) {
+        say("troupe: " + reached.error().message);
         caf::anon_send(controller_handle_, done_atom::value,
                        "node " + lost + " was lost and did not come back within " +
-                         std::to_string(topology_.network.connect_timeout_ms) + " ms: " + *err);
+                         std::to_string(topology_.network.connect_timeout_ms) + " ms: " + reached.error().message);
         return;
       }
-      auto directory = std::get<caf::actor>(reached);
+      auto directory = *reached;
       {
         std::lock_guard<std::mutex> guard{node.peers_mutex};
         node.directories[lost] = directory;
@@ -860,21 +714,22 @@ private:
   }
 
   /// After `back` returned: this node's actors learn the new handles of the
-  /// actors they talk to there (their own subscriptions and sends follow).
+  /// actors they talk to there, by role (their own subscriptions and sends
+  /// follow).
   void rewire(LocalNode& node, const std::string& back) {
     const auto peers = node.peers_copy();
-    const auto& logic = *topology_.actors_of_kind("logic").front();
-    const auto& input = *topology_.actors_of_kind("input").front();
-    const auto& physics = *topology_.actors_of_kind("physics").front();
+    const auto& coordinator = topology_.the(Role::coordinator);
+    const auto& stepper = topology_.the(Role::stepper);
+    const auto& source = topology_.the(Role::source);
     for (const auto& spec : topology_.actors) {
       if (spec.node != node.spec->name)
         continue;
       const auto& local = node.actors.at(spec.name);
-      if (spec.kind == "logic" && physics.node == back)
-        caf::anon_send(local, connect_atom::value, std::string{"physics"}, peers.at(physics.name));
-      else if (spec.kind != "logic" && spec.kind != "physics" &&
-               (logic.node == back || (spec.kind == "render" && input.node == back)))
-        connect_to_logic(spec, local, peers);
+      if (spec.role == Role::coordinator && stepper.node == back)
+        caf::anon_send(local, connect_atom::value, peers.at(stepper.name));
+      else if ((spec.role == Role::source || spec.role == Role::reader) &&
+               (coordinator.node == back || (spec.role == Role::reader && source.node == back)))
+        connect_to_coordinator(spec, local, peers);
     }
   }
 
@@ -917,13 +772,12 @@ private:
           running = false;
         },
         [&](done_atom, std::string& why) {
-          result.error = std::move(why);
+          result.error = Error{errc::run_failed, std::move(why)};
           running = false;
         },
         [&](caf::down_msg& down) {
           // A node supervisor gave up: its restart intensity was exceeded.
-          result.error = self->system().render(down.reason);
-          result.escalated = true;
+          result.error = Error{errc::escalated, self->system().render(down.reason)};
           running = false;
         },
         caf::after(100ms) >> [] {});
@@ -936,11 +790,11 @@ private:
         stop_sent = true;
         last_progress = now;
       } else if (stop_sent && now - last_progress > ms_to_ns(5000)) {
-        result.error = "stopped before logic could finish its tick";
+        result.error = Error{errc::run_failed, "stopped before logic could finish its tick"};
         running = false;
       } else if (now - last_progress > std::chrono::duration_cast<std::chrono::nanoseconds>(stall_timeout).count()) {
-        result.error = "no progress for " + std::to_string(stall_timeout.count()) +
-                       " s: the run is stuck (see the actor reports)";
+        result.error = Error{errc::run_failed, "no progress for " + std::to_string(stall_timeout.count()) +
+                                                 " s: the run is stuck (see the actor reports)"};
         running = false;
       }
     }
@@ -952,12 +806,16 @@ private:
     bool running = true;
     auto& self = *controller_;
     while (running) {
-      self->receive([&](finish_atom) { result.ok = true, running = false; },
-                    [&](done_atom, std::string& why) { result.error = std::move(why), running = false; },
-                    caf::after(100ms) >> [] {});
+      self->receive(
+        [&](finish_atom) {
+          result.ok = true, running = false;
+          result.served_until = "the run is over";
+        },
+        [&](done_atom, std::string& why) { result.error = Error{errc::run_failed, std::move(why)}, running = false; },
+        caf::after(100ms) >> [] {});
       if (running && options_.stop_requested && options_.stop_requested->load()) {
         result.ok = true;
-        result.error = "stopped by a signal";
+        result.served_until = "stopped by a signal";
         running = false;
       }
     }
@@ -965,7 +823,7 @@ private:
   }
 
   void collect_reports(RunResult& result) {
-    auto& home = node_of(topology_.actors_of_kind("logic").front()->node);
+    auto& home = node_of(topology_.the(Role::coordinator).node);
     caf::scoped_actor self{*home.system};
     auto ask = [&](const caf::actor& target, const std::string& name, bool flush) {
       auto request = flush ? self->request(target, 60s, flush_atom::value, result.ticks)
@@ -978,7 +836,7 @@ private:
                                    result.actors.push_back(std::move(missing));
                                  });
     };
-    if (result.escalated)
+    if (result.error.code == errc::escalated)
       return;
     // Supervisors first (node order), local or through their node's directory.
     for (const auto& spec : topology_.nodes) {
@@ -990,9 +848,9 @@ private:
     }
     const auto peers = home.peers_copy();
     for (const auto& spec : topology_.actors) {
-      // Audio first renders through the last tick and closes its file; render
-      // writes its last recorded frames and finishes the video.
-      const bool flush = (spec.kind == "audio" || spec.kind == "render") && result.ok;
+      // Readers first take everything through the last tick and finish (audio
+      // renders and closes its file, render writes its last recorded frames).
+      const bool flush = spec.role == Role::reader && result.ok;
       ask(peers.at(spec.name), spec.name, flush);
     }
     // Each node's links: lost and found peers, and the bytes its process sent.
@@ -1013,6 +871,7 @@ private:
     ActorReport report;
     report.name = "links@" + name;
     report.kind = "links";
+    report.role = "links";
     report.node = name;
     report.counters = {{"peers_lost", static_cast<double>(links.lost)},
                        {"peers_back", static_cast<double>(links.back)},
@@ -1028,7 +887,6 @@ private:
   /// Reverse start order; each actor gets a grace period, then is killed.
   void shutdown() {
     stopping_ = true;
-    stop_watching();
     for (auto& watcher : watchers_)
       watcher.join();
     watchers_.clear();
@@ -1097,20 +955,15 @@ private:
   const config::Topology& topology_;
   const RunOptions& options_;
   config::SimulationSpec sim_;
-  std::optional<Checkpoint> resume_;
-  std::vector<ScriptLine> script_;
+  RunFacts facts_;
+  std::map<std::string, std::shared_ptr<void>> states_;          ///< each local actor's kind state
+  std::map<std::string, std::shared_ptr<ReaderCursor>> cursors_; ///< each local reader's
   std::string command_log_;
   std::vector<std::unique_ptr<LocalNode>> nodes_;
   std::vector<Started> started_;
   std::unique_ptr<caf::scoped_actor> controller_;
   caf::actor controller_handle_;
   caf::actor logic_actor_;
-  std::shared_ptr<LogicState> logic_state_ = std::make_shared<LogicState>();
-  std::shared_ptr<InputState> input_state_ = std::make_shared<InputState>();
-  std::map<std::string, std::shared_ptr<RenderState>> render_states_;
-  std::map<std::string, std::shared_ptr<AudioState>> audio_states_;
-  bool escalated_at_start_ = false;
-  bool bad_input_ = false;
   bool coordinator_ = true; ///< this process hosts logic: it runs the run
   std::atomic<bool> stopping_{false};
   std::vector<std::thread> watchers_;
@@ -1121,10 +974,6 @@ private:
   };
   std::mutex links_mutex_;
   std::map<std::string, LinkLog> links_; ///< per local node
-  std::string rules_path_;
-  int watch_fd_ = -1;
-  int watch_stop_[2] = {-1, -1};
-  std::thread watcher_;
 };
 
 } // namespace
@@ -1147,7 +996,7 @@ RunResult run(const config::Topology& topology, const RunOptions& options) {
     return cluster.run();
   } catch (const std::exception& e) {
     RunResult result;
-    result.error = e.what();
+    result.error = Error{errc::run_failed, e.what()};
     return result;
   }
 }

@@ -319,6 +319,7 @@ private:
     ActorReport out;
     out.name = spec_.name;
     out.kind = "supervisor";
+    out.role = "supervisor";
     std::uint64_t total = 0;
     out.counters.emplace_back("killed_at_shutdown", static_cast<double>(killed_));
     for (auto& child : children_) {

@@ -184,7 +184,7 @@ template <class A> void serialize(A& ar, troupe::Percentiles& x, unsigned) {
 }
 
 template <class A> void serialize(A& ar, troupe::ActorReport& x, unsigned) {
-  ar & x.name & x.kind & x.node & x.mailbox & x.counters & x.distributions & x.series & x.notes;
+  ar & x.name & x.kind & x.role & x.node & x.mailbox & x.counters & x.distributions & x.series & x.notes;
 }
 
 template <class A> void serialize(A& ar, troupe::Checkpoint& x, unsigned) {

@@ -1,6 +1,7 @@
 #include <troupe/error.hpp>
 
 #include <algorithm>
+#include <ostream>
 
 namespace troupe {
 namespace {
@@ -64,5 +65,7 @@ std::string Error::to_string() const {
     out += one_line(key) + ": ";
   return out + one_line(message);
 }
+
+std::ostream& operator<<(std::ostream& out, const Error& error) { return out << error.to_string(); }
 
 } // namespace troupe

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <mutex>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -11,8 +12,6 @@
 namespace troupe::sim {
 
 namespace {
-
-constexpr std::array<std::string_view, 3> names{"sandbox", "pile", "empty"};
 
 std::uint32_t random_color(World& world) {
   return static_cast<std::uint32_t>(next_random(world) >> 32) | 0xffu; // opaque
@@ -24,7 +23,8 @@ std::uint32_t ceil_sqrt(double v) {
 
 /// Bodies in a loose jittered lattice about six layers deep, in an arena at least
 /// 20 m wide and tall, with the fountain on.
-void build_sandbox(World& world, std::uint32_t count) {
+void build_sandbox(World& world, const ScenarioSpec& scenario) {
+  const std::uint32_t count = scenario.bodies;
   constexpr float spacing = 1.25f; // > 2 * max radius: nothing overlaps at start
   constexpr float base = 1.f;
   const std::uint32_t per_row = std::max(4u, ceil_sqrt(count / 6.0));
@@ -61,7 +61,8 @@ void build_sandbox(World& world, std::uint32_t count) {
 /// Columns of bodies (radius 0.25-0.5) ten high, 1.02 m apart, in a box whose floor
 /// is just the columns' footprint: the bodies fall a little and pile up about nine
 /// layers deep. The benchmark scene.
-void build_pile(World& world, std::uint32_t count) {
+void build_pile(World& world, const ScenarioSpec& scenario) {
+  const std::uint32_t count = scenario.bodies;
   constexpr float spacing = 1.02f; // > 2 * max radius
   constexpr std::uint32_t per_column = 10;
   const std::uint32_t per_row = ceil_sqrt(count / static_cast<double>(per_column));
@@ -88,30 +89,67 @@ void build_pile(World& world, std::uint32_t count) {
   world.fountain = Fountain{};
 }
 
+/// The registry: built-ins first. A function-local static, so that a
+/// registration from another static initializer finds it constructed.
+struct Registry {
+  std::mutex mutex;
+  std::vector<Scenario> scenarios{
+    {"sandbox", "bodies falling into the arena in a loose lattice, fountain on", build_sandbox},
+    {"pile", "bodies packed in columns above the floor of a box scaled to their count (the benchmark scene)",
+     build_pile},
+    {"empty", "an empty arena, fountain off", [](World& world, const ScenarioSpec&) { world.fountain = Fountain{}; }},
+  };
+};
+
+Registry& registry() {
+  static Registry instance;
+  return instance;
+}
+
 } // namespace
 
-std::span<const std::string_view> scenario_names() { return names; }
+bool register_scenario(Scenario scenario) {
+  auto& r = registry();
+  std::lock_guard<std::mutex> guard{r.mutex};
+  if (!scenario.build || scenario.name.empty() ||
+      std::any_of(r.scenarios.begin(), r.scenarios.end(), [&](const Scenario& s) { return s.name == scenario.name; }))
+    return false;
+  r.scenarios.push_back(std::move(scenario));
+  return true;
+}
+
+std::vector<std::string> scenario_names() {
+  auto& r = registry();
+  std::lock_guard<std::mutex> guard{r.mutex};
+  std::vector<std::string> out;
+  for (const auto& s : r.scenarios)
+    out.push_back(s.name);
+  return out;
+}
 
 World make_scenario(const ScenarioSpec& spec) {
   if (!(std::isfinite(spec.tick_hz) && spec.tick_hz > 0.0))
     throw std::invalid_argument("scenario tick_hz must be a positive number, got " +
                                 std::to_string(spec.tick_hz));
+  ScenarioBuilder build;
+  {
+    auto& r = registry();
+    std::lock_guard<std::mutex> guard{r.mutex};
+    for (const auto& s : r.scenarios)
+      if (s.name == spec.name)
+        build = s.build;
+    if (!build) {
+      std::string known;
+      for (const auto& s : r.scenarios)
+        known += (known.empty() ? "" : ", ") + s.name;
+      throw std::invalid_argument("unknown scenario '" + spec.name + "' (known: " + known + ")");
+    }
+  }
   World world;
   world.seed = spec.seed;
   world.rng_state = spec.seed;
   world.dt = static_cast<float>(1.0 / spec.tick_hz);
-  if (spec.name == "sandbox") {
-    build_sandbox(world, spec.bodies);
-  } else if (spec.name == "pile") {
-    build_pile(world, spec.bodies);
-  } else if (spec.name == "empty") {
-    world.fountain = Fountain{};
-  } else {
-    std::string known;
-    for (const std::string_view n : names)
-      known += (known.empty() ? "" : ", ") + std::string(n);
-    throw std::invalid_argument("unknown scenario '" + spec.name + "' (known: " + known + ")");
-  }
+  build(world, spec);
   return world;
 }
 

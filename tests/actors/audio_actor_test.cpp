@@ -32,11 +32,24 @@ TEST(AudioActor, AFloodOfContactsStaysWithinMailboxAndVoiceBounds) {
   caf::actor_system sys{cfg};
   const auto dir = std::filesystem::path(TROUPE_BINARY_DIR) / "test-output" / "audio-flood";
   std::filesystem::create_directories(dir);
-  AudioSetup setup;
-  setup.id = {"audio", "audio", "main", {256, config::Overflow::drop_oldest}};
-  setup.params.voices = 16;
-  setup.wav_path = (dir / "flood.wav").string();
-  auto audio = spawn_audio(sys, setup);
+  // The real audio kind, as the runtime makes one: a topology, its prepare,
+  // then one incarnation of the reader actor.
+  auto topology = config::parse_topology("[[nodes]]\nname = \"main\"\n[actors.physics]\n[actors.logic]\n"
+                                         "[actors.input]\n[actors.audio]\nvoices = 16\n",
+                                         (dir / "t.toml").string(), subsystems());
+  ASSERT_TRUE(topology) << topology.error().to_string();
+  const auto& spec = *topology->actor("audio");
+  ASSERT_EQ(spec.mailbox.capacity, 256u);
+  RunOptions options;
+  options.out_dir = dir.string();
+  const RunFacts facts;
+  const auto& kind = subsystem_of(spec);
+  ActorContext ctx{spec, *topology, topology->simulation, options, facts, 0, {}, nullptr};
+  auto state = kind.prepare(ctx);
+  ASSERT_TRUE(state);
+  ctx.state = *state;
+  auto audio = spawn_reader(sys, kind, ctx, std::make_shared<ReaderCursor>());
+  const auto wav_path = (dir / "audio.wav").string();
   auto* raw = dynamic_cast<bounded_actor*>(caf::actor_cast<caf::abstract_actor*>(audio));
   ASSERT_NE(raw, nullptr);
 
@@ -68,7 +81,7 @@ TEST(AudioActor, AFloodOfContactsStaysWithinMailboxAndVoiceBounds) {
   EXPECT_EQ(counter(report, "flush_timeouts"), 0);
   EXPECT_EQ(static_cast<double>(report.mailbox.dropped), dropped)
     << "one event per batch: every dropped batch is one dropped event";
-  auto wav = audio::read_wav(setup.wav_path);
+  auto wav = audio::read_wav(wav_path);
   ASSERT_TRUE(std::holds_alternative<audio::WavData>(wav));
   EXPECT_EQ(std::get<audio::WavData>(wav).samples.size(), (events / 10) * 800 * 2);
   caf::anon_send_exit(audio, caf::exit_reason::user_shutdown);

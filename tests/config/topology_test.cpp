@@ -1,5 +1,7 @@
 // Tests of config/: loading, defaults, validation errors and the shipped examples.
 
+#include <troupe/actors/kinds.hpp>
+#include <troupe/actors/subsystem.hpp>
 #include <troupe/config/topology.hpp>
 
 #include <gtest/gtest.h>
@@ -15,12 +17,25 @@ namespace {
 
 const std::string examples = std::string(TROUPE_SOURCE_DIR) + "/config/examples/";
 
+/// The kinds a topology may use: the registered ones (the built-ins).
+const KindCatalog& kinds() { return troupe::subsystems(); }
+
+/// Parses a document that must validate, with the registered kinds.
+Topology parsed(std::string_view text, const std::string& path) {
+  auto result = parse_topology(text, path, kinds());
+  if (!result)
+    throw std::runtime_error(result.error().to_string());
+  return std::move(*result);
+}
+
 /// The error of a document that must not validate.
-ConfigError error_of(std::string_view text) {
-  LoadResult result = parse_topology(text, "test.toml");
-  if (auto* error = std::get_if<ConfigError>(&result)) {
-    EXPECT_EQ(error->to_string().find('\n'), std::string::npos) << error->to_string();
-    return *error;
+Error error_of(std::string_view text) {
+  LoadResult result = parse_topology(text, "test.toml", kinds());
+  if (!result) {
+    const Error& error = result.error();
+    EXPECT_EQ(error.code, errc::bad_config);
+    EXPECT_EQ(error.to_string().find('\n'), std::string::npos) << error.to_string();
+    return error;
   }
   ADD_FAILURE() << "expected a config error, the document validated";
   return {};
@@ -28,21 +43,21 @@ ConfigError error_of(std::string_view text) {
 
 /// The topology of a document that must validate.
 Topology topology_of(std::string_view text) {
-  LoadResult result = parse_topology(text, "dir/test.toml");
-  if (auto* error = std::get_if<ConfigError>(&result)) {
-    ADD_FAILURE() << error->to_string();
+  LoadResult result = parse_topology(text, "dir/test.toml", kinds());
+  if (!result) {
+    ADD_FAILURE() << result.error().to_string();
     return {};
   }
-  return std::get<Topology>(std::move(result));
+  return std::move(*result);
 }
 
 Topology load_example(const std::string& name) {
-  LoadResult result = load_topology(examples + name);
-  if (auto* error = std::get_if<ConfigError>(&result)) {
-    ADD_FAILURE() << error->to_string();
+  LoadResult result = load_topology(examples + name, kinds());
+  if (!result) {
+    ADD_FAILURE() << result.error().to_string();
     return {};
   }
-  return std::get<Topology>(std::move(result));
+  return std::move(*result);
 }
 
 std::vector<std::string> names(const Topology& topology) {
@@ -93,7 +108,7 @@ TEST(TopologyExamples, SandboxTimelineResolvesNextToTheConfig) {
   const Topology topology = load_example("sandbox.toml");
   const ActorSpec* input = topology.actor("input");
   ASSERT_NE(input, nullptr);
-  const auto* params = std::get_if<InputParams>(&input->params);
+  const auto* params = std::any_cast<InputParams>(&input->params);
   ASSERT_NE(params, nullptr);
   EXPECT_EQ(params->timeline, "sandbox.timeline");
   const std::string resolved = resolve_relative(topology, params->timeline);
@@ -160,11 +175,11 @@ TEST(TopologyExamples, ThreeNodesPutLogicPhysicsAndMediaOnTheirOwnNodesWithFixed
 
 TEST(TopologyDigest, IgnoresThePathAndTimeoutsButNotTheSimulation) {
   const std::string base = "[[nodes]]\nname = \"a\"\n[actors.physics]\n[actors.logic]\n[actors.input]\n";
-  const Topology a = std::get<Topology>(parse_topology(base, "here/a.toml"));
-  const Topology moved = std::get<Topology>(parse_topology(base, "elsewhere/b.toml"));
+  const Topology a = parsed(base, "here/a.toml");
+  const Topology moved = parsed(base, "elsewhere/b.toml");
   const Topology patient =
-    std::get<Topology>(parse_topology("[network]\nconnect_timeout_ms = 90000\n" + base, "a.toml"));
-  const Topology other = std::get<Topology>(parse_topology("[simulation]\nbodies = 7\n" + base, "a.toml"));
+    parsed("[network]\nconnect_timeout_ms = 90000\n" + base, "a.toml");
+  const Topology other = parsed("[simulation]\nbodies = 7\n" + base, "a.toml");
   EXPECT_EQ(topology_digest(a), topology_digest(moved));
   EXPECT_EQ(topology_digest(a), topology_digest(patient));
   EXPECT_NE(topology_digest(a), topology_digest(other));
@@ -279,24 +294,24 @@ work_us = 2000
 [actors.quick]
 kind = "observer"
 )");
-  const auto& physics = std::get<PhysicsParams>(topology.actor("physics")->params);
+  const auto& physics = topology.actor("physics")->params_as<PhysicsParams>();
   EXPECT_EQ(physics.substeps, 8u);
   EXPECT_EQ(physics.iterations, 3u);
   EXPECT_EQ(physics.friction, 1.0); // an integer is a number
   EXPECT_EQ(physics.contact_event_speed, 0.25);
-  const auto& logic = std::get<LogicParams>(topology.actor("logic")->params);
+  const auto& logic = topology.actor("logic")->params_as<LogicParams>();
   EXPECT_EQ(logic.fountain_every, 5u);
   EXPECT_EQ(logic.fountain_max, 300u);
   EXPECT_EQ(logic.rules, "plugins/wind.so");
   EXPECT_EQ(logic.install_after_ticks, 12u);
   EXPECT_EQ(logic.smoke_ticks, 30u);
-  const auto& input = std::get<InputParams>(topology.actor("input")->params);
+  const auto& input = topology.actor("input")->params_as<InputParams>();
   EXPECT_EQ(input.timeline, "a.timeline");
   EXPECT_EQ(input.lead_ticks, 30u);
   EXPECT_TRUE(input.live);
-  EXPECT_EQ(std::get<ObserverParams>(topology.actor("slow")->params).work_us, 2000u);
-  EXPECT_EQ(std::get<ObserverParams>(topology.actor("quick")->params).work_us, 0u);
-  EXPECT_EQ(topology.actors_of_kind("observer").size(), 2u);
+  EXPECT_EQ(topology.actor("slow")->params_as<ObserverParams>().work_us, 2000u);
+  EXPECT_EQ(topology.actor("quick")->params_as<ObserverParams>().work_us, 0u);
+  EXPECT_EQ(topology.with_role(Role::reader).size(), 2u);
 }
 
 TEST(TopologyDefaults, ActorsStartPhysicsLogicInputThenObserversByName) {
@@ -328,7 +343,7 @@ TEST(TopologyDefaults, OverflowSpellingsRoundTrip) {
 // --- Errors ---------------------------------------------------------------------
 
 TEST(TopologyLoad, UnknownTopLevelKeyNamesFileLineAndKey) {
-  const ConfigError error = error_of(R"([[nodes]]
+  const Error error = error_of(R"([[nodes]]
 name = "main"
 
 [simulaton]
@@ -339,7 +354,7 @@ ticks = 5
 }
 
 TEST(TopologyLoad, UnknownKeyInSimulationNamesFileLineAndKey) {
-  const ConfigError error = error_of(R"([simulation]
+  const Error error = error_of(R"([simulation]
 ticks = 5
   tick_rate = 30
 )");
@@ -352,7 +367,7 @@ ticks = 5
 
 TEST(TopologyLoad, UnknownKeyInActorListsThatKindsKeys) {
   // substeps belongs to physics, not logic.
-  const ConfigError error = error_of(R"([[nodes]]
+  const Error error = error_of(R"([[nodes]]
 name = "main"
 [actors.physics]
 [actors.logic]
@@ -365,7 +380,7 @@ substeps = 4
 }
 
 TEST(TopologyLoad, UnknownKeyInMailboxNamesItsColumn) {
-  const ConfigError error = error_of(R"([[nodes]]
+  const Error error = error_of(R"([[nodes]]
 name = "main"
 [actors.physics]
 mailbox = { capacity = 8, policy = "reject" }
@@ -378,7 +393,7 @@ mailbox = { capacity = 8, policy = "reject" }
 }
 
 TEST(TopologyLoad, UnknownKeyInNodeNamesItsIndex) {
-  const ConfigError error = error_of(R"([[nodes]]
+  const Error error = error_of(R"([[nodes]]
 name = "main"
 [[nodes]]
 name = "b"
@@ -389,7 +404,7 @@ prot = 7001
 }
 
 TEST(TopologyLoad, WrongTypeSaysWhatWasExpectedAndWhatCame) {
-  const ConfigError error = error_of(R"([[nodes]]
+  const Error error = error_of(R"([[nodes]]
 name = "main"
 [actors.logic]
 [actors.input]
@@ -403,7 +418,7 @@ substeps = "four"
 }
 
 TEST(TopologyLoad, FloatWhereAnIntegerIsExpectedIsRefused) {
-  const ConfigError error = error_of(R"([simulation]
+  const Error error = error_of(R"([simulation]
 threads = 4.0
 )");
   EXPECT_EQ(error.to_string(),
@@ -456,7 +471,7 @@ TEST(TopologyLoad, UnknownChoicesListTheValidOnes) {
 }
 
 TEST(TopologyLoad, UnknownKindListsTheKinds) {
-  const ConfigError error = error_of(R"([[nodes]]
+  const Error error = error_of(R"([[nodes]]
 name = "main"
 [actors.physics]
 [actors.logic]
@@ -477,7 +492,7 @@ name = "main"
 [actors.audio]
 )";
   const Topology t = topology_of(head + "voices = 8\noutput = \"device\"\nlistener = [1, 2, 3.5]\n");
-  const auto& audio = std::get<AudioParams>(t.actor("audio")->params);
+  const auto& audio = t.actor("audio")->params_as<AudioParams>();
   EXPECT_EQ(audio.voices, 8u);
   EXPECT_EQ(audio.output, "device");
   EXPECT_EQ(audio.listener[2], 3.5);
@@ -497,7 +512,7 @@ name = "main"
 )";
   const Topology t = topology_of(head + "width = 320\nheight = 200\ndevice = \"lavapipe\"\nframes_every = 10\n"
                                         "video = \"off\"\nmax_fps = 0\nrequired = false\neye = [1, 2, 3]\n");
-  const auto& render = std::get<RenderParams>(t.actor("render")->params);
+  const auto& render = t.actor("render")->params_as<RenderParams>();
   EXPECT_EQ(render.width, 320u);
   EXPECT_EQ(render.height, 200u);
   EXPECT_EQ(render.device, "lavapipe");
@@ -522,7 +537,7 @@ name = "main"
 }
 
 TEST(TopologyLoad, ActorWithoutKindNeedsAKindName) {
-  const ConfigError error = error_of(R"([[nodes]]
+  const Error error = error_of(R"([[nodes]]
 name = "main"
 [actors.physics]
 [actors.logic]
@@ -536,7 +551,7 @@ work_us = 5
 }
 
 TEST(TopologyLoad, MissingLogicPointsAtTheActorsTable) {
-  const ConfigError error = error_of(R"([[nodes]]
+  const Error error = error_of(R"([[nodes]]
 name = "main"
 
 [actors.physics]
@@ -547,14 +562,14 @@ name = "main"
 }
 
 TEST(TopologyLoad, NoActorsAtAllPointsAtTheFirstLine) {
-  const ConfigError error = error_of("[[nodes]]\nname = \"main\"\n");
+  const Error error = error_of("[[nodes]]\nname = \"main\"\n");
   EXPECT_EQ(error.line, 1);
   EXPECT_EQ(error.column, 1);
   EXPECT_EQ(error.key.substr(0, 7), "actors.");
 }
 
 TEST(TopologyLoad, SecondPhysicsActorIsRefused) {
-  const ConfigError error = error_of(R"([[nodes]]
+  const Error error = error_of(R"([[nodes]]
 name = "main"
 [actors.physics]
 [actors.logic]
@@ -567,7 +582,7 @@ kind = "physics"
 }
 
 TEST(TopologyLoad, ActorOnUnknownNodeNamesTheNodes) {
-  const ConfigError error = error_of(R"([[nodes]]
+  const Error error = error_of(R"([[nodes]]
 name = "main"
 [[nodes]]
 name = "side"
@@ -581,7 +596,7 @@ node = "gpu"
 }
 
 TEST(TopologyLoad, DuplicateNodeNameIsRefused) {
-  const ConfigError error = error_of(R"([[nodes]]
+  const Error error = error_of(R"([[nodes]]
 name = "main"
 [[nodes]]
   name = "main"
@@ -595,7 +610,7 @@ name = "main"
 
 TEST(TopologyLoad, DuplicateNonZeroPortOnOneHostIsRefused) {
   const std::string actors = "[actors.physics]\n[actors.logic]\n[actors.input]\n";
-  const ConfigError error = error_of(R"([[nodes]]
+  const Error error = error_of(R"([[nodes]]
 name = "a"
 port = 7000
 [[nodes]]
@@ -612,7 +627,7 @@ port = 7000
 }
 
 TEST(TopologyLoad, NoNodesIsRefused) {
-  const ConfigError error = error_of("[actors.physics]\n[actors.logic]\n[actors.input]\n");
+  const Error error = error_of("[actors.physics]\n[actors.logic]\n[actors.input]\n");
   EXPECT_EQ(error.line, 1);
   EXPECT_EQ(error.column, 1);
   EXPECT_EQ(error.key, "nodes");
@@ -620,14 +635,14 @@ TEST(TopologyLoad, NoNodesIsRefused) {
 }
 
 TEST(TopologyLoad, NodeWithoutNamePointsAtItsTable) {
-  const ConfigError error = error_of("[[nodes]]\nname = \"main\"\n\n[[nodes]]\nport = 1\n");
+  const Error error = error_of("[[nodes]]\nname = \"main\"\n\n[[nodes]]\nport = 1\n");
   EXPECT_EQ(error.line, 4);
   EXPECT_EQ(error.column, 1);
   EXPECT_EQ(error.key, "nodes[1].name");
 }
 
 TEST(TopologyLoad, TomlSyntaxErrorGivesLineAndColumn) {
-  const ConfigError error = error_of("[simulation]\nticks = 5\nseed = = 2\n");
+  const Error error = error_of("[simulation]\nticks = 5\nseed = = 2\n");
   EXPECT_EQ(error.file, "test.toml");
   EXPECT_EQ(error.line, 3);
   EXPECT_EQ(error.column, 8);
@@ -638,7 +653,7 @@ TEST(TopologyLoad, TomlSyntaxErrorGivesLineAndColumn) {
 
 TEST(TopologyLoad, TheErrorNearestTheTopIsReported) {
   // toml++ iterates keys by name; the report must follow the file instead.
-  const ConfigError error = error_of(R"([simulation]
+  const Error error = error_of(R"([simulation]
 ticks = 0
 bodies = -1
 )");
@@ -646,22 +661,21 @@ bodies = -1
 }
 
 TEST(TopologyLoad, StringsWithNewlinesStayOnOneLine) {
-  const ConfigError error = error_of("[simulation]\nscenario = \"a\\nb\"\n");
+  const Error error = error_of("[simulation]\nscenario = \"a\\nb\"\n");
   EXPECT_EQ(error.to_string(),
             "test.toml:2:1: simulation.scenario: expected sandbox, pile or empty, got \"a\\nb\"");
 }
 
 TEST(TopologyLoad, UnusualKeysAreQuotedInThePath) {
-  const ConfigError error = error_of("[actors.\"my actor\"]\nkind = \"observer\"\n");
+  const Error error = error_of("[actors.\"my actor\"]\nkind = \"observer\"\n");
   EXPECT_EQ(error.key, "actors.\"my actor\"");
 }
 
 TEST(TopologyLoad, MissingFileNamesThePath) {
-  LoadResult result = load_topology("/nonexistent/troupe.toml");
-  const auto* error = std::get_if<ConfigError>(&result);
-  ASSERT_NE(error, nullptr);
-  EXPECT_EQ(error->to_string().rfind("/nonexistent/troupe.toml:1:1: cannot open the file", 0), 0u)
-      << error->to_string();
+  LoadResult result = load_topology("/nonexistent/troupe.toml", kinds());
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().to_string().rfind("/nonexistent/troupe.toml:1:1: cannot open the file", 0), 0u)
+      << result.error().to_string();
 }
 
 // --- Paths and description --------------------------------------------------------
@@ -711,9 +725,9 @@ shutdown_timeout_ms = 250
 [actors.logic]
 [actors.input]
 )";
-  auto parsed = parse_topology(text, "test.toml");
-  ASSERT_TRUE(std::holds_alternative<Topology>(parsed)) << std::get<ConfigError>(parsed).to_string();
-  const auto& t = std::get<Topology>(parsed);
+  auto loaded = parse_topology(text, "test.toml", kinds());
+  ASSERT_TRUE(loaded) << loaded.error().to_string();
+  const auto& t = *loaded;
   const auto& sup = t.nodes[0].supervision;
   EXPECT_EQ(sup.strategy, Strategy::rest_for_one);
   EXPECT_EQ(sup.max_restarts, 7u);
@@ -730,19 +744,19 @@ supervision = { strategy = "one_for_some" }
 [actors.physics]
 [actors.logic]
 [actors.input]
-)", "test.toml");
-  ASSERT_TRUE(std::holds_alternative<ConfigError>(bad));
-  EXPECT_EQ(std::get<ConfigError>(bad).key, "nodes[0].supervision.strategy");
+)", "test.toml", kinds());
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().key, "nodes[0].supervision.strategy");
   auto bad_restart = parse_topology(R"([[nodes]]
 name = "main"
 [actors.physics]
 restart = "sometimes"
 [actors.logic]
 [actors.input]
-)", "test.toml");
-  ASSERT_TRUE(std::holds_alternative<ConfigError>(bad_restart));
-  EXPECT_EQ(std::get<ConfigError>(bad_restart).to_string().rfind("test.toml:4:1: actors.physics.restart:", 0), 0u)
-    << std::get<ConfigError>(bad_restart).to_string();
+)", "test.toml", kinds());
+  ASSERT_FALSE(bad_restart);
+  EXPECT_EQ(bad_restart.error().to_string().rfind("test.toml:4:1: actors.physics.restart:", 0), 0u)
+    << bad_restart.error().to_string();
 }
 
 } // namespace

@@ -61,7 +61,7 @@ StepResult sample_step_result() {
 }
 
 ActorReport sample_report() {
-  ActorReport report{.name = "logic", .kind = "logic", .node = "main",
+  ActorReport report{.name = "logic", .kind = "logic", .role = "coordinator", .node = "main",
                      .mailbox = {256, 1, 10, 2, 3, 200}, .counters = {{"applied", 7}},
                      .distributions = {{"tick_ms", {10, 1, 2, 3, 4, 1.5}}},
                      .series = {{"tick_ms", {1.f, 2.f}}},

@@ -123,7 +123,9 @@ TEST(TroupeCheck, BrokenConfigExitsTwoWithFileLineAndKey) {
 TEST(TroupeRun, MissingCheckpointIsAClearErrorNotACrash) {
   auto r = run_command(exe + " run " + examples + "sandbox.toml --quiet --resume /nonexistent.ckpt --out " +
                        fresh_dir("bad-resume"));
-  EXPECT_EQ(r.exit_code, 1) << r.output;
+  // A checkpoint that cannot be read is bad input, like a bad config: exit 2
+  // (issue 14: refused files exit 2 with one line naming the file).
+  EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("/nonexistent.ckpt"), std::string::npos) << r.output;
 }
 

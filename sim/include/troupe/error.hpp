@@ -7,6 +7,7 @@
 /// `error.code == errc::...`, never by searching the message.
 
 #include <cstdint>
+#include <iosfwd>
 #include <string>
 #include <utility>
 #include <variant>
@@ -83,6 +84,9 @@ struct Error {
   /// no file is to blame). Newlines in the parts become spaces.
   std::string to_string() const;
 };
+
+/// Writes `error.to_string()`.
+std::ostream& operator<<(std::ostream& out, const Error& error);
 
 /// A value or an Error.
 template <class T>

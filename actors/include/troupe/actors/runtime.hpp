@@ -15,6 +15,7 @@
 /// node's reports at the end and tells the other nodes to finish.
 
 #include <troupe/config/topology.hpp>
+#include <troupe/error.hpp>
 #include <troupe/messages/messages.hpp>
 
 #include <cstdint>
@@ -30,7 +31,8 @@
 namespace troupe {
 
 /// One command of a script: the tick it is due and what it does, or an input
-/// directive (`burst N`: N droppable input events at that tick).
+/// directive (`burst N`: N droppable input events at that tick). The source
+/// (kind "input") reads scripts.
 struct ScriptLine {
   std::uint64_t tick = 0;
   std::uint32_t source = 1;
@@ -61,8 +63,10 @@ struct RunOptions {
   /// (`--kill physics@120`). Seeded by the simulation seed.
   std::map<std::string, double> chaos;
   std::map<std::string, std::uint64_t> kill;
-  /// Every render actor opens a window (`--window`).
+  /// Every actor that can open a window does (`--window`).
   bool window = false;
+  /// Every audio actor's output, "wav" or "device" (`--audio`); "" = as configured.
+  std::string audio_output;
   /// A rules plugin to start with (`--rules`; overrides the logic's `rules`),
   /// and whether to reload it whenever the file changes (`--watch`).
   std::string rules;
@@ -84,7 +88,10 @@ struct RunOptions {
 /// What a run produced.
 struct RunResult {
   bool ok = false;
-  std::string error;              ///< why, when !ok
+  /// Why not, when !ok: errc::escalated (a supervisor gave up: troupe exits 3),
+  /// a bad-input code (is_bad_input: a config, script, file, plugin, or a peer
+  /// that refused this node: exit 2), or another failure (exit 1).
+  Error error;
   std::uint64_t ticks = 0;        ///< world tick at the end
   std::uint64_t world_hash = 0;
   std::size_t bodies = 0;
@@ -93,11 +100,10 @@ struct RunResult {
   std::vector<ActorReport> actors; ///< in start order
   std::vector<std::pair<std::string, std::uint16_t>> node_ports; ///< ports bound
   std::string command_log;        ///< path written
-  bool escalated = false;         ///< a supervisor gave up (troupe exits with 3)
-  bool bad_input = false;         ///< refused before starting (troupe exits with 2)
   /// This process ran a node that does not host logic: it served until the
   /// coordinator said the run was over (no reports or hash here).
   bool served = false;
+  std::string served_until;       ///< how serving ended ("the run is over", a signal)
 };
 
 /// Runs the topology to its last tick. Never throws for run-time failures: they

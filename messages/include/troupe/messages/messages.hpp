@@ -110,6 +110,9 @@ struct Percentiles {
 struct ActorReport {
   std::string name;
   std::string kind;
+  /// What the runtime does with it: "stepper", "coordinator", "source",
+  /// "reader"; or "supervisor" and "links" for the runtime's own entries.
+  std::string role;
   std::string node;
   MailboxStats mailbox;
   /// Named counters (commands sent, snapshots seen, generations skipped...).
@@ -118,7 +121,10 @@ struct ActorReport {
   std::vector<std::pair<std::string, Percentiles>> distributions;
   /// Named series sampled per tick or per snapshot (for plots), decimated.
   std::vector<std::pair<std::string, std::vector<float>>> series;
-  /// Named facts in words (the render device, an output file...).
+  /// Named facts in words (the render device, an output file...). Two keys
+  /// mean something to the report writers: "summary" (one line for the run's
+  /// summary) and "series_per" (what one point of the series is: "tick" when
+  /// absent, "snapshot", "frame").
   std::vector<std::pair<std::string, std::string>> notes;
 };
 

@@ -1,4 +1,5 @@
-// troupe: the command line.
+// troupe's command line, as a function an application's main can call
+// (troupe/cli.hpp); the troupe executable is apps/troupe.cpp.
 //   troupe run CONFIG [options]   run a topology, write OUT/report.{json,html}
 //   troupe check CONFIG           validate and print the resolved topology
 //   troupe replay COMMAND_LOG     re-run a recorded run from its command log
@@ -11,6 +12,8 @@
 #include "up.hpp"
 
 #include <troupe/actors/runtime.hpp>
+#include <troupe/actors/subsystem.hpp>
+#include <troupe/cli.hpp>
 #include <troupe/config/topology.hpp>
 
 #include <CLI/CLI.hpp>
@@ -64,14 +67,21 @@ std::optional<std::string> parse_faults(const std::string& text, char separator,
   return std::nullopt;
 }
 
-/// Loads a topology or prints its one-line error.
+/// Loads a topology (of the registered kinds) or prints its one-line error.
 std::optional<config::Topology> load_or_report(const std::string& path) {
-  auto loaded = config::load_topology(path);
-  if (auto* err = std::get_if<config::ConfigError>(&loaded)) {
-    std::cerr << "troupe: " << err->to_string() << '\n';
+  auto loaded = config::load_topology(path, subsystems());
+  if (!loaded) {
+    std::cerr << "troupe: " << loaded.error().to_string() << '\n';
     return std::nullopt;
   }
-  return std::get<config::Topology>(std::move(loaded));
+  return std::move(*loaded);
+}
+
+/// The exit code of a failure: 2 for bad input (a config, script, file,
+/// plugin or argument, or a peer that refused this node), 3 when a supervisor
+/// gave up, 1 otherwise.
+int exit_code(const Error& error) {
+  return is_bad_input(error.code) ? exit_bad_input : error.code == errc::escalated ? exit_escalated : exit_run_failed;
 }
 
 /// A progress line: rewritten in place on a terminal, every 10% otherwise.
@@ -126,8 +136,8 @@ int run_and_report(const config::Topology& topology, RunOptions options) {
     std::cout << ", " << result.command_log;
   std::cout << "\n";
   if (!result.ok) {
-    std::cerr << "troupe: run failed: " << result.error << '\n';
-    return result.bad_input ? exit_bad_input : result.escalated ? exit_escalated : exit_run_failed;
+    std::cerr << "troupe: run failed: " << result.error.to_string() << '\n';
+    return exit_code(result.error);
   }
   return 0;
 }
@@ -194,17 +204,22 @@ std::optional<config::Topology> topology_from_log(const std::string& path, RunOp
     return std::nullopt;
   }
   options.topology_text = text;
-  auto parsed = config::parse_topology(text, config_path.empty() ? path : config_path);
-  if (auto* err = std::get_if<config::ConfigError>(&parsed)) {
-    std::cerr << "troupe: " << path << ": embedded topology: " << err->to_string() << '\n';
+  auto parsed = config::parse_topology(text, config_path.empty() ? path : config_path, subsystems());
+  if (!parsed) {
+    std::cerr << "troupe: " << path << ": embedded topology: " << parsed.error().to_string() << '\n';
     return std::nullopt;
   }
-  return std::get<config::Topology>(std::move(parsed));
+  return std::move(*parsed);
 }
 
 } // namespace
 
-int main(int argc, char** argv) {
+namespace troupe::app {
+void link_openssl_guard(); // openssl_guard.cpp: its definitions must be in the executable
+} // namespace troupe::app
+
+int troupe::cli::main(int argc, char** argv) {
+  app::link_openssl_guard();
   CLI::App app{"troupe: an actor-model simulation framework"};
   app.require_subcommand(1);
 
@@ -369,25 +384,22 @@ int main(int argc, char** argv) {
     }
     if (announce_version != 0)
       options.announce_version = announce_version;
-    const bool coordinator = topology->node(node_name) &&
-                             topology->actors_of_kind("logic").front()->node == node_name;
+    const bool coordinator = topology->node(node_name) && topology->the(Role::coordinator).node == node_name;
     if (!coordinator) {
       const auto result = troupe::run(*topology, options);
       if (!result.ok) {
-        std::cerr << "troupe: " << result.error << '\n';
-        return result.bad_input ? exit_bad_input : result.escalated ? exit_escalated : exit_run_failed;
+        std::cerr << "troupe: " << result.error.to_string() << '\n';
+        return exit_code(result.error);
       }
-      std::cout << "troupe: node " << node_name << ": "
-                << (result.error.empty() ? "the run is over" : result.error) << '\n';
+      std::cout << "troupe: node " << node_name << ": " << result.served_until << '\n';
       return 0;
     }
   }
-  if (!audio_output.empty())
-    for (auto& actor : topology->actors)
-      if (auto* audio = std::get_if<config::AudioParams>(&actor.params))
-        audio->output = audio_output;
-  if (options.window && topology->actors_of_kind("render").empty()) {
-    std::cerr << "troupe: --window: " << config_path << " has no render actor (add [actors.render])\n";
+  options.audio_output = audio_output;
+  if (options.window && std::none_of(topology->actors.begin(), topology->actors.end(), [](const config::ActorSpec& a) {
+        return subsystem_of(a).opens_windows;
+      })) {
+    std::cerr << "troupe: --window: " << config_path << " has no actor that opens a window (add [actors.render])\n";
     return exit_bad_input;
   }
   for (const auto& [name, p] : options.chaos)

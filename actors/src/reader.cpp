@@ -1,0 +1,299 @@
+// The reader actor (reader.hpp): one actor type runs every reader kind. It
+// subscribes by topic through the reader's stable name, turns compact
+// snapshots from another node back into snapshots, orders live snapshots,
+// delivers recorded ones exactly once in tick order, and flushes at the end;
+// the kind's Reader does the rest.
+
+#include "subsystems.hpp"
+
+#include <troupe/actors/bounded_actor.hpp>
+#include <troupe/actors/protocols.hpp>
+#include <troupe/messages/caf_types.hpp>
+#include <troupe/messages/compact.hpp>
+
+#include <caf/all.hpp>
+
+#include <iostream>
+#include <map>
+
+namespace troupe {
+namespace {
+
+using namespace std::chrono_literals;
+
+/// How long a flush waits for the last snapshot, or for the last recorded
+/// frames (which may still be on their way from another node).
+constexpr auto flush_wait = 5s;
+constexpr auto flush_wait_recording = 30s;
+
+class reader_impl final : public bounded_actor, private ReaderContext {
+public:
+  reader_impl(caf::actor_config& cfg, const Subsystem* kind, ActorContext ctx, std::shared_ptr<ReaderCursor> cursor)
+    : bounded_actor(cfg, ctx.spec.mailbox), kind_(kind), ctx_(std::move(ctx)), cursor_(std::move(cursor)) {}
+
+  caf::behavior make_behavior() override {
+    // The behaviour is made here, on the reader's own thread: a device or a
+    // window belongs to the thread that opened it.
+    auto made = kind_->make_reader(ctx_, *this);
+    if (!made) {
+      const auto code = made.error().code == errc::unrecoverable ? errc::unrecoverable : errc::crashed;
+      quit(make_error(code, made.error().message));
+      return {};
+    }
+    reader_ = std::move(*made);
+    subscription_ = reader_->subscription();
+    return reader_actor::behavior_type{
+      [this](connect_atom, const caf::actor& coordinator, const caf::actor& self_name, const caf::actor& source) {
+        coordinator_ = caf::actor_cast<coordinator_actor>(coordinator);
+        self_name_ = self_name;
+        source_ = caf::actor_cast<source_actor>(source);
+        resubscribe();
+      },
+      [this](const Snapshot& snapshot) { on_live(snapshot); },
+      [this](const CompactSnapshot& compact) {
+        if (auto snapshot = decode(compact))
+          on_live(*snapshot);
+      },
+      [this](const ContactBatch& batch) {
+        ++contact_batches_;
+        contact_events_ += batch.events.size();
+        reader_->on_contacts(batch, *this);
+      },
+      [this](const RulesEvent& event) {
+        ++rules_events_;
+        reader_->on_rules_event(event, *this);
+      },
+      [this](capture_atom, const Snapshot& snapshot) { on_recorded(snapshot); },
+      [this](tick_atom) { reader_->on_timer(*this); },
+      [this](flush_atom, std::uint64_t final_tick) -> caf::result<ActorReport> {
+        final_tick_ = final_tick;
+        finish_promise_ = make_response_promise<ActorReport>();
+        delayed_send(this, recording() ? flush_wait_recording : flush_wait, flush_atom::value);
+        finish_if_due();
+        return finish_promise_;
+      },
+      [this](flush_atom) {
+        if (finish_promise_.pending()) {
+          ++flush_timeouts_;
+          finish();
+        }
+      },
+      [this](report_atom) { return report(); },
+    }
+      .unbox();
+  }
+
+  void on_exit() override {
+    reader_.reset(); // hands what the kind keeps across incarnations back to its state
+    coordinator_ = nullptr;
+    self_name_ = nullptr;
+    source_ = nullptr;
+  }
+
+private:
+  // -- ReaderContext ----------------------------------------------------------
+
+  const std::string& actor_name() const override { return ctx_.spec.name; }
+
+  void command(const std::string& action) override {
+    if (source_)
+      send(source_, action_atom::value, action);
+  }
+
+  void end_run() override {
+    if (coordinator_)
+      send(coordinator_, done_atom::value);
+  }
+
+  void after(std::chrono::nanoseconds delay) override { delayed_send(this, delay, tick_atom::value); }
+
+  void say(const std::string& line) override { aout(this) << line + "\n"; }
+
+  void resubscribe() override {
+    if (!reader_)
+      return;
+    subscription_ = reader_->subscription();
+    if (recording()) {
+      std::lock_guard<std::mutex> guard{cursor_->mutex};
+      if (cursor_->next_recorded == 0) {
+        const auto every = subscription_.record_every;
+        cursor_->next_recorded = (ctx_.run.start_tick / every + 1) * every;
+      }
+    }
+    if (!coordinator_)
+      return;
+    // By name: logic's first tick waits for every named reader.
+    send(coordinator_, subscribe_atom::value, self_name_, ctx_.spec.name, subscription_.topics,
+         recording() ? subscription_.record_every : std::uint64_t{0}, subscription_.record_window);
+  }
+
+  // -- delivery ---------------------------------------------------------------
+
+  bool recording() const {
+    return (subscription_.topics & topic_recorded_frames) != 0 && subscription_.record_every > 0;
+  }
+
+  /// A compact snapshot from a logic on another node, decoded against what
+  /// this reader holds and acknowledged, so logic encodes the next against it;
+  /// nothing for an undecodable one (the acknowledgement of nothing asks for a
+  /// keyframe).
+  std::optional<Snapshot> decode(const CompactSnapshot& in) {
+    ++compact_received_;
+    keyframes_received_ += in.base_generation == 0 ? 1 : 0;
+    compact_bytes_ += in.bytes.size();
+    const auto logic = caf::actor_cast<caf::actor>(current_sender());
+    Snapshot out;
+    if (auto err = decoder_.decode(in, out)) {
+      if (decode_errors_++ == 0)
+        say("troupe: " + ctx_.spec.name + ": a compact snapshot could not be decoded (" + err->message +
+            "); asking for a keyframe");
+      anon_send(logic, ack_atom::value, self_name_, std::uint64_t{0});
+      return std::nullopt;
+    }
+    anon_send(logic, ack_atom::value, self_name_, out.generation);
+    return out;
+  }
+
+  void on_live(const Snapshot& snapshot) {
+    ctx_.chaos.strike(snapshot.tick);
+    // Never the same generation twice, never backwards.
+    if (snapshot.generation <= last_generation_) {
+      ++out_of_order_;
+      return;
+    }
+    if (last_generation_ != 0)
+      skipped_ += snapshot.generation - last_generation_ - 1;
+    last_generation_ = snapshot.generation;
+    last_tick_ = std::max(last_tick_, snapshot.tick);
+    ++seen_;
+    reader_->on_snapshot(snapshot, *this);
+    finish_if_due();
+  }
+
+  std::uint64_t next_recorded() {
+    std::lock_guard<std::mutex> guard{cursor_->mutex};
+    return cursor_->next_recorded;
+  }
+
+  /// Recorded snapshots in tick order, each once across incarnations: a resend
+  /// of one already taken is acknowledged again; one ahead of its turn (a
+  /// resend after a restart came out of order) waits, at most record_window.
+  void on_recorded(const Snapshot& snapshot) {
+    ctx_.chaos.strike(snapshot.tick);
+    if (!recording()) {
+      acknowledge(snapshot.tick); // declined: logic must not wait for it
+      return;
+    }
+    const auto next = next_recorded();
+    if (snapshot.tick < next) {
+      ++recorded_duplicates_;
+      acknowledge(snapshot.tick);
+      return;
+    }
+    if (snapshot.tick > next) {
+      waiting_.emplace(snapshot.tick, snapshot);
+      return;
+    }
+    take_recorded(snapshot);
+    for (auto i = waiting_.begin(); i != waiting_.end();) {
+      const auto due = next_recorded();
+      if (i->first < due) {
+        i = waiting_.erase(i);
+      } else if (i->first == due) {
+        take_recorded(i->second);
+        i = waiting_.erase(i);
+      } else {
+        break;
+      }
+    }
+    finish_if_due();
+  }
+
+  void take_recorded(const Snapshot& snapshot) {
+    reader_->on_recorded(snapshot, *this);
+    {
+      std::lock_guard<std::mutex> guard{cursor_->mutex};
+      cursor_->next_recorded = snapshot.tick + subscription_.record_every;
+      ++cursor_->recorded;
+    }
+    ++recorded_here_;
+    acknowledge(snapshot.tick);
+  }
+
+  void acknowledge(std::uint64_t tick) {
+    if (coordinator_)
+      send(coordinator_, capture_atom::value, ctx_.spec.name, tick);
+  }
+
+  /// The flush is done when the last tick's snapshot and every recorded tick
+  /// up to it were delivered.
+  void finish_if_due() {
+    if (!finish_promise_.pending())
+      return;
+    const bool snapshots_in = (subscription_.topics & topic_snapshots) == 0 || last_tick_ >= final_tick_;
+    const bool recorded_in = !recording() || next_recorded() > final_tick_;
+    if (snapshots_in && recorded_in)
+      finish();
+  }
+
+  void finish() {
+    reader_->on_finish(final_tick_, *this);
+    finish_promise_.deliver(report());
+  }
+
+  ActorReport report() {
+    auto out = make_report(ctx_.spec, mailbox_stats());
+    std::uint64_t recorded_total = 0;
+    {
+      std::lock_guard<std::mutex> guard{cursor_->mutex};
+      recorded_total = cursor_->recorded;
+    }
+    out.counters = {{"snapshots_seen", static_cast<double>(seen_)},
+                    {"generations_skipped", static_cast<double>(skipped_)},
+                    {"out_of_order", static_cast<double>(out_of_order_)},
+                    {"last_generation", static_cast<double>(last_generation_)},
+                    {"contact_batches", static_cast<double>(contact_batches_)},
+                    {"contact_events", static_cast<double>(contact_events_)},
+                    {"rules_events", static_cast<double>(rules_events_)},
+                    {"recorded", static_cast<double>(recorded_total)},
+                    {"recorded_here", static_cast<double>(recorded_here_)},
+                    {"recorded_duplicates", static_cast<double>(recorded_duplicates_)},
+                    {"compact_received", static_cast<double>(compact_received_)},
+                    {"keyframes_received", static_cast<double>(keyframes_received_)},
+                    {"compact_bytes_received", static_cast<double>(compact_bytes_)},
+                    {"compact_decode_errors", static_cast<double>(decode_errors_)},
+                    {"flush_timeouts", static_cast<double>(flush_timeouts_)},
+                    {"incarnation", static_cast<double>(ctx_.incarnation)}};
+    if (reader_)
+      reader_->report(out);
+    return out;
+  }
+
+  const Subsystem* kind_;
+  ActorContext ctx_;
+  std::shared_ptr<ReaderCursor> cursor_;
+  std::unique_ptr<Reader> reader_;
+  Subscription subscription_;
+  coordinator_actor coordinator_;
+  caf::actor self_name_;
+  source_actor source_;
+  SnapshotDecoder decoder_;
+  std::map<std::uint64_t, Snapshot> waiting_; // recorded snapshots ahead of their turn
+  std::uint64_t last_generation_ = 0, last_tick_ = 0, final_tick_ = 0;
+  caf::typed_response_promise<ActorReport> finish_promise_;
+  std::uint64_t seen_ = 0, skipped_ = 0, out_of_order_ = 0;
+  std::uint64_t contact_batches_ = 0, contact_events_ = 0, rules_events_ = 0;
+  std::uint64_t recorded_here_ = 0, recorded_duplicates_ = 0, flush_timeouts_ = 0;
+  std::uint64_t compact_received_ = 0, keyframes_received_ = 0, compact_bytes_ = 0, decode_errors_ = 0;
+};
+
+} // namespace
+
+caf::actor spawn_reader(caf::actor_system& sys, const Subsystem& kind, const ActorContext& ctx,
+                        std::shared_ptr<ReaderCursor> cursor) {
+  if (kind.blocking)
+    return sys.spawn<reader_impl, caf::detached>(&kind, ctx, std::move(cursor));
+  return sys.spawn<reader_impl>(&kind, ctx, std::move(cursor));
+}
+
+} // namespace troupe
