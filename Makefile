@@ -2,13 +2,14 @@
 #   make run    install what is missing, build, run the demo headless -> out/
 #   make test   the same set-up, then the whole test suite
 #   make bench  release build, Google Benchmark programs
+#   make package  a Debian package (CPack) of the install: build/default/troupe_*.deb
 SHELL := /bin/bash
 JOBS ?= 2
 BUILD := build/default
 TROUPE := $(BUILD)/apps/troupe
 CTEST_FLAGS ?= --output-on-failure --timeout 600 -j$(JOBS)
 
-.PHONY: all deps build run test bench sanitize asan tsan clean
+.PHONY: all deps build run test bench package sanitize asan tsan clean
 
 all: build
 
@@ -25,6 +26,9 @@ run: build
 
 test: build
 	ctest --test-dir $(BUILD) $(CTEST_FLAGS)
+
+package: build
+	cd $(BUILD) && cpack -G DEB
 
 bench: deps
 	@mkdir -p build

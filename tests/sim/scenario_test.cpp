@@ -92,3 +92,24 @@ TEST(Scenario, EmptyHasNoBodies) {
   EXPECT_EQ(w.size(), 0u);
   EXPECT_EQ(w.fountain.every_ticks, 0u);
 }
+
+TEST(Scenario, AnApplicationRegistersItsOwnByName) {
+  const bool added = register_scenario({"test-line", "bodies on a line, tagged by position",
+                                        [](World& w, const ScenarioSpec& spec) {
+                                          for (std::uint32_t k = 0; k < spec.bodies; ++k) {
+                                            BodySpec body;
+                                            body.position = {static_cast<float>(k) - 5.f, 2.f, 0.f};
+                                            body.user_data = k;
+                                            spawn(w, body);
+                                          }
+                                        }});
+  EXPECT_TRUE(added);
+  const auto names = scenario_names();
+  EXPECT_NE(std::find(names.begin(), names.end(), "test-line"), names.end());
+  const World w = make_scenario({"test-line", 10, 1, 60.0});
+  ASSERT_EQ(w.size(), 10u);
+  EXPECT_EQ(w.infos[9].user_data, 9u);
+  EXPECT_FALSE(register_scenario({"test-line", "", [](World&, const ScenarioSpec&) {}})) << "the name is taken";
+  EXPECT_FALSE(register_scenario({"sandbox", "", [](World&, const ScenarioSpec&) {}}));
+  EXPECT_FALSE(register_scenario({"no-builder", "", nullptr}));
+}

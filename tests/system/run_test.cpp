@@ -36,6 +36,12 @@ TEST(TroupeRun, SandboxWritesReportsAndAHash) {
   // copy of the world per tick in a process (sim/advance.hpp).
   EXPECT_EQ(actor_value(json, "physics", "steps"), 120);
   EXPECT_EQ(actor_value(json, "physics", "world_copies"), 0);
+  // Readers get the topics they subscribed to, and no others: render takes
+  // no contacts, audio no rules events, the observer all three.
+  EXPECT_EQ(actor_value(json, "render", "contact_batches"), 0);
+  EXPECT_EQ(actor_value(json, "render", "rules_events"), 0);
+  EXPECT_GT(actor_value(json, "audio", "contact_batches"), 0);
+  EXPECT_GT(actor_value(json, "observer", "contact_batches"), 0);
   const auto html = read_text(out + "/report.html");
   EXPECT_NE(html.find("<svg"), std::string::npos);
   EXPECT_NE(read_text(out + "/commands.log").find("# troupe command log 1"), std::string::npos);

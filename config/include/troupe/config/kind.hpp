@@ -21,7 +21,7 @@ namespace troupe::config {
 struct ActorSpec;
 struct Topology;
 
-/// What the runtime does with an actor (docs/architecture.md, "Roles"), in
+/// What the runtime does with an actor (docs/architecture.md, "Roles and kinds"), in
 /// start order: the stepper first (the coordinator needs it to step), then the
 /// coordinator, the source, and the readers.
 enum class Role : std::uint8_t {

@@ -90,7 +90,7 @@ struct ContactBatch {
   std::uint64_t published_events = 0;    ///< events logic published so far, this batch included
 };
 
-/// A mailbox's counters (DESIGN.md, Mailboxes).
+/// A mailbox's counters (docs/architecture.md, "Mailboxes").
 struct MailboxStats {
   std::uint32_t capacity = 0;
   std::uint8_t overflow = 0; ///< config::Overflow
