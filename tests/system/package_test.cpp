@@ -2,6 +2,7 @@
 // prefix, separate CMake projects that only do find_package(troupe), an
 // application's own kind and scenario in real runs, and the Debian package.
 
+#include "common/net.hpp"
 #include "common/process.hpp"
 
 #include <troupe/sim/advance.hpp>
@@ -145,6 +146,19 @@ TEST(Package, AnOutOfTreeKindAndScenarioRunOnOneNodeAndTwoWithOneHash) {
     EXPECT_EQ(total, 400u) << "tick " << at;
   }
   EXPECT_EQ(actor_value(one_json, "census", "rows"), 32);
+
+  // The application's executable is troupe's command line: `up` starts its
+  // nodes as processes of the same executable, census and all.
+  const auto up = fresh_dir("census-up");
+  std::string text = read_text(dir + "census-two-nodes.toml");
+  for (const char* node : {"name = \"main\"\n", "name = \"side\"\n"})
+    text.replace(text.find(node), std::string(node).size(),
+                 std::string(node) + "port = " + std::to_string(free_port()) + "\n");
+  std::ofstream(up + "/census-up.toml") << text;
+  r = run_command(sim_exe + " up " + up + "/census-up.toml --quiet --out " + up);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(report_hash(read_text(up + "/report.json")), report_hash(one_json));
+  EXPECT_EQ(read_text(up + "/census.csv"), csv);
 }
 
 TEST(Package, MakePackageGivesADebianPackageWithItsDependencies) {
