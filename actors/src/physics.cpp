@@ -82,12 +82,6 @@ private:
   std::uint64_t world_copies_ = 0; ///< requests whose world was shared
 };
 
-std::string format(double v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%g", v);
-  return text;
-}
-
 } // namespace
 
 Subsystem physics_subsystem() {
@@ -106,7 +100,7 @@ Subsystem physics_subsystem() {
   kind.describe = [](const config::ActorSpec& spec, const config::Topology&) {
     const auto& p = spec.params_as<PhysicsParams>();
     return "substeps " + std::to_string(p.substeps) + ", iterations " + std::to_string(p.iterations) + ", friction " +
-           format(p.friction) + ", contact_event_speed " + format(p.contact_event_speed) + " m/s";
+           config::format_number(p.friction) + ", contact_event_speed " + config::format_number(p.contact_event_speed) + " m/s";
   };
   kind.spawn = [](caf::actor_system& sys, const ActorContext& ctx) {
     return sys.spawn<physics_actor, caf::detached>(ctx);

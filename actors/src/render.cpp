@@ -385,12 +385,6 @@ void read_params(config::ParamsReader& in, RenderParams& p) {
                                     " recorded frames; make it at least capture_window + 1");
 }
 
-std::string format(double v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%g", v);
-  return text;
-}
-
 } // namespace
 
 Subsystem render_subsystem() {
@@ -406,7 +400,7 @@ Subsystem render_subsystem() {
   kind.describe = [](const config::ActorSpec& spec, const config::Topology&) {
     const auto& p = spec.params_as<RenderParams>();
     std::string out = std::to_string(p.width) + "x" + std::to_string(p.height) + ", device " + p.device +
-                      (p.window ? ", window" : ", offscreen") + ", max_fps " + format(p.max_fps);
+                      (p.window ? ", window" : ", offscreen") + ", max_fps " + config::format_number(p.max_fps);
     out += p.frames_every == 0 ? std::string{", no frames"}
                                : ", a frame every " + std::to_string(p.frames_every) + " ticks (window " +
                                    std::to_string(p.capture_window) + "), video " + p.video;

@@ -90,11 +90,6 @@ std::string join(std::string_view parent, std::string_view key) {
   return out;
 }
 
-std::string format_number(double value) {
-  std::array<char, 64> buffer{};
-  const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
-  return {buffer.data(), result.ptr};
-}
 
 std::string show(const toml::node& node) {
   switch (node.type()) {
@@ -295,7 +290,7 @@ void TableReader::number(std::string_view key, float& out, double lo, double hi,
   double value = out;
   if (auto e = find(key); e && read_number(checker_, *e, value, {lo, hi, lo_open}))
     out = static_cast<float>(value);
-  record(key, format_number(static_cast<double>(out)));
+  record(key, format_number(out));
 }
 
 void TableReader::boolean(std::string_view key, bool& out) {
@@ -362,3 +357,19 @@ void TableReader::refuse_unknown(const Names& common) {
 }
 
 } // namespace troupe::config::detail
+
+namespace troupe::config {
+namespace {
+
+template <class Number> std::string shortest(Number value) {
+  std::array<char, 64> buffer{};
+  const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
+  return {buffer.data(), result.ptr};
+}
+
+} // namespace
+
+std::string format_number(double value) { return shortest(value); }
+std::string format_number(float value) { return shortest(value); }
+
+} // namespace troupe::config

@@ -41,8 +41,7 @@ std::string quote(std::string_view text);
 /// The dotted path of `key` inside `parent`, quoting keys that are not bare.
 std::string join(std::string_view parent, std::string_view key);
 
-/// Shortest text that reads back as the same double ("0.3", not "0.29999...").
-std::string format_number(double value);
+using config::format_number;
 
 /// A TOML value as it would appear in the file, for "got ..." in messages.
 std::string show(const toml::node& node);

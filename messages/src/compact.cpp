@@ -16,8 +16,8 @@ namespace {
 constexpr std::uint8_t settings_flag = 1;
 constexpr std::uint32_t none = ~0u;
 // The smallest encoding of a new body: index, generation, three deltas (a byte
-// each), radius, colour, user data (a byte at least). Bounds what a count read from garbage may allocate.
-constexpr std::size_t min_new_body_bytes = 14;
+// each), radius, colour. Bounds what a count read from garbage may allocate.
+constexpr std::size_t min_new_body_bytes = 13;
 
 std::int32_t quantize(float v) {
   if (!std::isfinite(v))
@@ -346,8 +346,20 @@ CompactSnapshot encode_compact(const QuantizedWorld& current, const QuantizedWor
     w.zz(delta(c.z, previous.z));
     w.f32(c.radius);
     w.u32(c.color);
-    w.varint(c.user_data);
     previous = c;
+  }
+  // User data, for the new bodies that carry any (most carry none: one byte
+  // for them all).
+  std::vector<std::size_t> tagged;
+  for (std::size_t i = kept; i < current.bodies.size(); ++i)
+    if (current.bodies[i].user_data != 0)
+      tagged.push_back(i - kept);
+  w.varint(tagged.size());
+  std::size_t after = 0; // the smallest new-body index the next gap may name
+  for (const std::size_t k : tagged) {
+    w.varint(k - after);
+    w.varint(current.bodies[kept + k].user_data);
+    after = k + 1;
   }
   out.moving_count += static_cast<std::uint32_t>(current.bodies.size() - kept);
   w.u32(current.checksum);
@@ -432,9 +444,18 @@ DecodeResult decode_compact(const CompactSnapshot& in, const QuantizedWorld* bas
     b.z = add(previous.z, r.zz());
     b.radius = r.f32();
     b.color = r.u32();
-    b.user_data = r.varint();
     s.bodies.push_back(b);
     previous = b;
+  }
+  const std::uint64_t tagged = r.varint();
+  if (!r.ok() || tagged > added)
+    return corrupt("user data count");
+  std::uint64_t after = 0;
+  for (std::uint64_t k = 0; k < tagged; ++k) {
+    after += r.varint();
+    if (!r.ok() || after >= added)
+      return corrupt("user data index");
+    s.bodies[kept + after++].user_data = r.varint();
   }
   moving += static_cast<std::uint32_t>(added);
   const std::uint32_t sum = r.u32();

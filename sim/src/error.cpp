@@ -54,16 +54,24 @@ bool is_bad_input(errc code) {
 std::string Error::to_string() const {
   if (file.empty())
     return one_line(message);
+  // Appended piece by piece: `"literal" + std::string` trips GCC 12's
+  // -Wrestrict at -O3 (a false positive).
   std::string out = one_line(file);
   if (line > 0) {
-    out += ":" + std::to_string(line);
-    if (column > 0)
-      out += ":" + std::to_string(column);
+    out += ':';
+    out += std::to_string(line);
+    if (column > 0) {
+      out += ':';
+      out += std::to_string(column);
+    }
   }
   out += ": ";
-  if (!key.empty())
-    out += one_line(key) + ": ";
-  return out + one_line(message);
+  if (!key.empty()) {
+    out += one_line(key);
+    out += ": ";
+  }
+  out += one_line(message);
+  return out;
 }
 
 std::ostream& operator<<(std::ostream& out, const Error& error) { return out << error.to_string(); }

@@ -96,7 +96,9 @@ public:
     for (const std::size_t n : counts) {
       if (n == last)
         continue; // arity(7, 7)
-      allowed += (k == 0 ? "" : k + 1 == counts.size() ? " or " : ", ") + std::to_string(n);
+      if (k > 0)
+        allowed += k + 1 == counts.size() ? " or " : ", ";
+      allowed += std::to_string(n);
       last = n;
       ++k;
     }

@@ -122,6 +122,11 @@ public:
   virtual std::vector<const KindSchema*> kinds() const = 0;
 };
 
+/// The shortest text that reads back as the same number ("0.3", "30"): what
+/// `troupe check` lines and resolved keys print.
+std::string format_number(double value);
+std::string format_number(float value); ///< shortest as a float ("0.3", not "0.30000001...")
+
 /// Makes a `KindSchema::parse` from a function that reads one Params type:
 /// `parse_as<RenderParams>(read_render)`.
 template <class Params, class Read>

@@ -24,7 +24,10 @@
 ///     before it), varint length, then per body zz dx, zz dy, zz dz
 ///   varint added; per new body: zz (index - previous index - 1), varint
 ///     generation, zz dx dy dz from the previous new body (the first from 0),
-///     f32 radius, u32 color, varint user_data
+///     f32 radius, u32 color
+///   varint tagged; per new body with non-zero user data: varint gap (its
+///     index among the new bodies minus the previous one's plus one), varint
+///     user_data
 ///   u32 checksum of the decoded quantized state
 /// Survivors are the base's bodies less the removed ones, in base order; new
 /// bodies follow them. That is the order World keeps (spawn appends, removal is a
