@@ -125,6 +125,12 @@ int run_and_report(const config::Topology& topology, RunOptions options) {
     };
     result = troupe::run(topology, options);
   }
+  if (!result.ok && is_bad_input(result.error.code) && result.node_ports.empty()) {
+    // Refused before anything ran (a bad checkpoint, script or plugin): one
+    // line, like a bad config, and no report of a run that never was.
+    std::cerr << "troupe: " << result.error.to_string() << '\n';
+    return exit_code(result.error);
+  }
   std::cout << app::summary_table(result);
   std::filesystem::create_directories(options.out_dir);
   const auto json_path = options.out_dir + "/report.json";

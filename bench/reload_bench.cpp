@@ -43,6 +43,7 @@ mode = "realtime"
 name = "main"
 [actors.physics]
 [actors.logic]
+plugin_dir = ")" + plugins + R"("
 [actors.input]
 timeline = "reloads.timeline"
 )";

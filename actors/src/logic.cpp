@@ -105,6 +105,7 @@ private:
 /// What logic leaves behind for its next incarnation: the last published
 /// state. Lives on logic's node, made before the run starts.
 struct LogicState {
+  std::string plugin_dir;   ///< the only folder plugins load from (set before the run)
   std::mutex mutex;
   RulesPtr rules;       ///< the plugin running now (null: the built-in rules only)
   RulesPtr known_good;  ///< what `rules` falls back to if it fails while running
@@ -152,9 +153,9 @@ sim::World starting_world(const config::SimulationSpec& simulation, const LogicP
 
 /// Loads the rules plugin at `path` and smoke-tests it on a copy of `world` as
 /// logic's `params` say. Blocking (many ticks' work): off the tick path.
-Expected<RulesPtr> load_tested_rules(const std::string& path, const sim::World& world, const LogicParams& params,
-                                     const sim::PhysicsSettings& physics) {
-  auto loaded = plugins::RulesPlugin::load(path);
+Expected<RulesPtr> load_tested_rules(const std::string& path, const std::string& plugin_dir, const sim::World& world,
+                                     const LogicParams& params, const sim::PhysicsSettings& physics) {
+  auto loaded = plugins::RulesPlugin::load(path, plugin_dir);
   if (!loaded)
     return loaded.error();
   auto plugin = std::make_shared<plugins::RulesPlugin>(std::move(*loaded));
@@ -174,6 +175,7 @@ struct ReloadJob {
   PendingReload request;
   WorldPtr world;               ///< the world the smoke test starts from
   LogicParams params;           ///< how to test it
+  std::string plugin_dir;       ///< where it may be loaded from
   sim::PhysicsSettings physics; ///< with the topology's physics
   RulesPtr plugin;              ///< loaded and passed, or null
   std::string error;            ///< why not
@@ -194,7 +196,7 @@ std::string subject(const RulesEvent& e) {
 
 /// Loads and smoke-tests a plugin (detached: the test takes many ticks' time).
 caf::behavior rules_validator(caf::event_based_actor* self, std::shared_ptr<ReloadJob> job, caf::actor logic) {
-  auto tested = load_tested_rules(job->request.path, *job->world, job->params, job->physics);
+  auto tested = load_tested_rules(job->request.path, job->plugin_dir, *job->world, job->params, job->physics);
   if (tested)
     job->plugin = std::move(*tested);
   else
@@ -562,6 +564,7 @@ private:
     reload_job_->world = world_;
     reload_job_->params = setup_.params;
     reload_job_->physics = setup_.physics;
+    reload_job_->plugin_dir = setup_.state->plugin_dir;
     spawn<caf::detached>(rules_validator, reload_job_, caf::actor_cast<caf::actor>(this));
   }
 
@@ -847,6 +850,17 @@ std::string starting_rules(const config::Topology& topology, const RunOptions& o
   return rules.empty() ? std::string{} : config::resolve_relative(topology, rules);
 }
 
+std::string plugin_dir(const config::Topology& topology, const RunOptions& options) {
+  const auto& dir = topology.the(Role::coordinator).params_as<LogicParams>().plugin_dir;
+  if (!dir.empty())
+    return config::resolve_relative(topology, dir);
+  const auto rules = starting_rules(topology, options);
+  if (rules.empty())
+    return {};
+  const auto folder = std::filesystem::path(rules).parent_path();
+  return folder.empty() ? std::string{"."} : folder.string();
+}
+
 Subsystem logic_subsystem() {
   Subsystem kind;
   kind.name = "logic";
@@ -856,6 +870,7 @@ Subsystem logic_subsystem() {
     in.integer("fountain_every", p.fountain_every, 0, 1'000'000);
     in.integer("fountain_max", p.fountain_max, 0, 1'000'000);
     in.path("rules", p.rules);
+    in.path("plugin_dir", p.plugin_dir);
     in.integer("smoke_ticks", p.smoke_ticks, 1, 100'000);
     in.integer("smoke_budget_ms", p.smoke_budget_ms, 1, 600'000);
     in.integer("install_after_ticks", p.install_after_ticks, 1, 1'000'000);
@@ -866,6 +881,8 @@ Subsystem logic_subsystem() {
                                             : "fountain: one body every " + std::to_string(p.fountain_every) +
                                                 " ticks, up to " + std::to_string(p.fountain_max) + " bodies";
     out += ", rules " + (p.rules.empty() ? std::string{"built-in"} : p.rules);
+    if (!p.plugin_dir.empty())
+      out += ", plugins from " + p.plugin_dir;
     return out + " (smoke " + std::to_string(p.smoke_ticks) + " ticks within " + std::to_string(p.smoke_budget_ms) +
            " ms, install after " + std::to_string(p.install_after_ticks) + " ticks)";
   };
@@ -874,6 +891,7 @@ Subsystem logic_subsystem() {
   kind.prepare = [](const ActorContext& ctx) -> Expected<std::shared_ptr<void>> {
     auto state = std::make_shared<LogicState>();
     state->awaiting = {ctx.run.readers.begin(), ctx.run.readers.end()};
+    state->plugin_dir = plugin_dir(ctx.topology, ctx.options);
     const auto path = starting_rules(ctx.topology, ctx.options);
     if (ctx.options.watch && path.empty())
       return Error{errc::bad_argument, "--watch: no rules plugin to watch (give --rules PATH or set [actors." +
@@ -884,7 +902,7 @@ Subsystem logic_subsystem() {
       sim::PhysicsSettings physics;
       if (const auto* p = std::any_cast<PhysicsParams>(&ctx.topology.the(Role::stepper).params))
         physics = *p;
-      auto tested = load_tested_rules(path, world, params, physics);
+      auto tested = load_tested_rules(path, state->plugin_dir, world, params, physics);
       if (!tested)
         return Error{errc::bad_plugin, "rules: " + tested.error().to_string()};
       state->rules = std::move(*tested);

@@ -37,7 +37,8 @@ constexpr std::array<std::string_view, 3> strategy_names = {"one_for_one", "one_
 constexpr std::array<std::string_view, 3> restart_names = {"permanent", "transient", "temporary"};
 
 const Names top_level_keys = {"simulation", "network", "nodes", "actors"};
-const Names network_keys = {"heartbeat_ms", "node_timeout_ms", "connect_timeout_ms", "keyframe_every", "tls_ca"};
+const Names network_keys = {"heartbeat_ms", "node_timeout_ms", "connect_timeout_ms", "keyframe_every", "tls_ca",
+                            "insecure"};
 const Names simulation_keys = {"tick_hz", "ticks", "seed", "scenario", "bodies", "threads", "mode"};
 const Names node_keys = {"name", "host", "port", "supervision", "tls_certificate", "tls_key"};
 const Names supervision_keys = {"strategy", "max_restarts", "period_ms", "backoff_min_ms", "backoff_max_ms"};
@@ -84,6 +85,8 @@ void read_network(Checker& checker, const toml::table& table, NetworkSpec& out) 
       read_integer(checker, e, out.connect_timeout_ms, 100, 3'600'000);
     } else if (e.name == "keyframe_every") {
       read_integer(checker, e, out.keyframe_every, 1, 100'000);
+    } else if (e.name == "insecure") {
+      read_bool(checker, e, out.insecure);
     } else if (e.name == "tls_ca") {
       if (auto path = read_string(checker, e, true)) {
         out.tls_ca = std::move(*path);
@@ -105,6 +108,7 @@ struct NodeEntry {
   Where at;         ///< the [[nodes]] header
   Where name_at;
   Where port_at;
+  Where host_at;
   Where cert_at;
 };
 
@@ -169,6 +173,7 @@ void read_nodes(Checker& checker, const Entry& nodes, std::vector<NodeEntry>& ou
           node.spec.name = std::move(*name);
         }
       } else if (e.name == "host") {
+        node.host_at = e.at;
         if (auto host = read_string(checker, e, true)) {
           node.spec.host = std::move(*host);
         }
@@ -446,6 +451,17 @@ LoadResult validate(const toml::table& root, const std::string& path, const Kind
                    "needs [network] tls_ca (the CA that signs the nodes' certificates)");
     }
   }
+  // Plain TCP beyond this host is a choice the config makes out loud: every
+  // byte on it is readable and forgeable by whoever is on the path.
+  if (!topology.network.tls() && !topology.network.insecure) {
+    for (const NodeEntry& node : nodes) {
+      if (!is_loopback(node.spec.host)) {
+        checker.fail(node.host_at, node.path + ".host",
+                     "plain TCP on " + quote(node.spec.host) + ", beyond this host: set [network] tls_ca (mutual "
+                     "TLS), or [network] insecure = true to accept unauthenticated, unencrypted links");
+      }
+    }
+  }
   if (checker.failed()) {
     return checker.first();
   }
@@ -472,6 +488,10 @@ std::string pad(std::string text, std::size_t width) {
 }
 
 } // namespace
+
+bool is_loopback(std::string_view host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
 
 const char* to_string(Role role) {
   switch (role) {

@@ -7,6 +7,10 @@
 
 #include <cstdio>
 #include <cstring>
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <xxhash.h>
 #include <filesystem>
 #include <fstream>
 #include <streambuf>
@@ -159,14 +163,78 @@ DecodeResult unframe(const std::vector<char>& bytes, WireEnvelope& out) {
   return std::nullopt;
 }
 
+// ---- checkpoint files ------------------------------------------------------
+//
+//   offset size
+//        0    8  magic "TROUPECK"
+//        8    4  file format version (checkpoint_format)
+//       12    4  protocol version (of the payload's encoding)
+//       16    8  body count
+//       24    8  payload length
+//       32    8  XXH3-64 of bytes 0..31 and of the payload
+//       40    -  payload: the Boost archive of the Checkpoint
+// (little-endian). A reader checks everything it can before it allocates
+// or decodes anything: the file's size, the header, the checksum; Boost reads
+// only bytes that passed; the decoded world must then hold its invariants.
+
 namespace {
+
 constexpr char checkpoint_magic[8] = {'T', 'R', 'O', 'U', 'P', 'E', 'C', 'K'};
+constexpr std::uint32_t checkpoint_format = 2;
+constexpr std::size_t checkpoint_header = 40;
+/// Far above any world troupe runs (a million bodies is about 70 MB), far
+/// below what would hurt to read.
+constexpr std::uint64_t max_checkpoint_payload = std::uint64_t{1} << 30;
+constexpr std::uint64_t max_checkpoint_bodies = std::uint64_t{1} << 24;
+
+void put_u64(std::vector<char>& out, std::uint64_t v) {
+  char b[8];
+  std::memcpy(b, &v, 8);
+  out.insert(out.end(), b, b + 8);
 }
+
+std::uint64_t get_u64(const char* p) {
+  std::uint64_t v = 0;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+std::uint64_t checkpoint_checksum(const char* header, const char* payload, std::size_t length) {
+  XXH3_state_t* state = XXH3_createState();
+  XXH3_64bits_reset(state);
+  XXH3_64bits_update(state, header, 32);
+  XXH3_64bits_update(state, payload, length);
+  const auto sum = XXH3_64bits_digest(state);
+  XXH3_freeState(state);
+  return sum;
+}
+
+/// fsync of a file or folder; false with errno set when it failed.
+bool sync_path(const std::string& path, int flags) {
+  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0)
+    return false;
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  return synced;
+}
+
+} // namespace
 
 Expected<void> save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
   std::vector<char> bytes(checkpoint_magic, checkpoint_magic + 8);
+  put_u32(bytes, checkpoint_format);
   put_u32(bytes, protocol_version);
+  put_u64(bytes, checkpoint.world.size());
+  put_u64(bytes, 0); // payload length, patched below
+  put_u64(bytes, 0); // checksum, patched below
   write_archive(bytes, checkpoint);
+  const std::uint64_t length = bytes.size() - checkpoint_header;
+  std::memcpy(bytes.data() + 24, &length, 8);
+  const auto sum = checkpoint_checksum(bytes.data(), bytes.data() + checkpoint_header, length);
+  std::memcpy(bytes.data() + 32, &sum, 8);
+  // Atomic: a crash mid-write leaves the temporary file, never a torn
+  // checkpoint under the final name (--resume-latest picks the newest).
   const auto tmp = path + ".tmp";
   auto failed = [&](const std::string& what) { return Error{errc::io_failed, what, path}; };
   {
@@ -177,30 +245,60 @@ Expected<void> save_checkpoint(const std::string& path, const Checkpoint& checkp
     if (!out.flush())
       return failed("cannot write " + tmp + ": " + std::strerror(errno));
   }
+  if (!sync_path(tmp, O_RDONLY))
+    return failed("cannot sync " + tmp + ": " + std::strerror(errno));
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec)
     return failed("cannot rename " + tmp + " into place: " + ec.message());
+  const auto dir = std::filesystem::path(path).parent_path();
+  if (!sync_path(dir.empty() ? "." : dir.string(), O_RDONLY | O_DIRECTORY))
+    return failed("cannot sync the folder of the checkpoint: " + std::string(std::strerror(errno)));
   return {};
 }
 
 Expected<Checkpoint> load_checkpoint(const std::string& path) {
   auto bad = [&](const std::string& what) { return Error{errc::bad_file, what, path}; };
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec)
+    return bad("cannot open checkpoint: " + ec.message());
+  if (size < checkpoint_header)
+    return bad("not a troupe checkpoint (" + std::to_string(size) + " bytes, shorter than its header)");
   std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return bad(std::string("cannot open checkpoint: ") + std::strerror(errno));
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (bytes.size() < 12 || std::memcmp(bytes.data(), checkpoint_magic, 8) != 0)
+  char header[checkpoint_header];
+  if (!in || !in.read(header, checkpoint_header))
+    return bad(std::string("cannot read checkpoint: ") + std::strerror(errno));
+  if (std::memcmp(header, checkpoint_magic, 8) != 0)
     return bad("not a troupe checkpoint (bad magic)");
-  const auto version = get_u32(bytes.data() + 8);
+  const auto format = get_u32(header + 8);
+  if (format != checkpoint_format)
+    return bad("checkpoint file format " + std::to_string(format) + ", this build reads format " +
+               std::to_string(checkpoint_format));
+  const auto version = get_u32(header + 12);
   if (version != protocol_version)
     return bad("checkpoint of protocol version " + std::to_string(version) + ", this build reads version " +
                std::to_string(protocol_version));
+  const auto bodies = get_u64(header + 16);
+  const auto length = get_u64(header + 24);
+  if (bodies > max_checkpoint_bodies)
+    return bad("the header claims " + std::to_string(bodies) + " bodies, more than a checkpoint may hold");
+  if (length > max_checkpoint_payload || length != size - checkpoint_header)
+    return bad("the header claims " + std::to_string(length) + " payload bytes, the file has " +
+               std::to_string(size - checkpoint_header) + " (truncated, or not written whole)");
+  std::vector<char> payload(length);
+  if (!in.read(payload.data(), static_cast<std::streamsize>(length)))
+    return bad(std::string("cannot read checkpoint: ") + std::strerror(errno));
+  if (checkpoint_checksum(header, payload.data(), length) != get_u64(header + 32))
+    return bad("checksum mismatch: the file is damaged");
   Checkpoint out;
-  if (auto err = read_archive(bytes.data() + 12, bytes.size() - 12, out))
+  if (auto err = read_archive(payload.data(), length, out))
     return bad(err->message);
-  if (!out.world.bodies.empty() && out.world.bodies.size() != out.world.infos.size())
-    return bad("inconsistent body arrays");
+  if (out.world.size() != bodies)
+    return bad("the header says " + std::to_string(bodies) + " bodies, the payload holds " +
+               std::to_string(out.world.size()));
+  if (auto broken = sim::check_invariants(out.world))
+    return bad(std::string("the world it holds is inconsistent: ") + *broken);
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include <dlfcn.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace troupe::plugins {
@@ -49,13 +50,52 @@ std::string private_copy_name() {
 
 const char* host_build_id() { return TROUPE_RULES_BUILD_ID; }
 
-Expected<RulesPlugin> RulesPlugin::load(const std::string& path) {
+namespace {
+
+/// Nobody but this user (or root) could have written what `st` describes.
+bool only_ours(const struct stat& st) {
+  return (st.st_mode & (S_IWGRP | S_IWOTH)) == 0 && (st.st_uid == ::geteuid() || st.st_uid == 0);
+}
+
+} // namespace
+
+Expected<void> check_trusted(const std::string& path, const std::string& plugin_dir) {
   auto refused = [&](const std::string& why) { return Error{errc::bad_plugin, why, path}; };
+  if (plugin_dir.empty())
+    return refused("no plugin directory is configured ([actors.logic] plugin_dir, or the folder of --rules): "
+                   "nothing is loaded");
+  std::error_code ec;
+  const auto dir = std::filesystem::canonical(plugin_dir, ec);
+  if (ec)
+    return refused("the plugin directory " + plugin_dir + " cannot be opened: " + ec.message());
+  const auto file = std::filesystem::canonical(path, ec);
+  if (ec)
+    return refused("no such file");
+  const auto relative = file.lexically_relative(dir);
+  if (relative.empty() || *relative.begin() == ".." || relative.is_absolute())
+    return refused("outside the plugin directory " + dir.string() + ": refused, nothing was loaded");
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+    return refused("not a regular file");
+  if (!only_ours(st))
+    return refused("another user could have written it (group- or world-writable, or not ours): refused");
+  // Every folder from the plugin directory down to the file.
+  for (auto folder = file.parent_path();; folder = folder.parent_path()) {
+    if (::stat(folder.c_str(), &st) != 0 || !only_ours(st))
+      return refused("another user could write into " + folder.string() + ": refused");
+    if (folder == dir || folder == folder.parent_path())
+      break;
+  }
+  return {};
+}
+
+Expected<RulesPlugin> RulesPlugin::load(const std::string& path, const std::string& plugin_dir) {
+  auto refused = [&](const std::string& why) { return Error{errc::bad_plugin, why, path}; };
+  if (auto trusted = check_trusted(path, plugin_dir); !trusted)
+    return trusted.error();
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
-    return refused("no such file");
   impl->copy = private_copy_name();
   if (impl->copy.empty() ||
       !std::filesystem::copy_file(path, impl->copy, std::filesystem::copy_options::overwrite_existing, ec))

@@ -117,6 +117,7 @@ TEST(Runtime, AReloadSentFromAnotherNodeIsInstalled) {
   const std::string text = "[simulation]\nticks = 2000\nseed = 3\nbodies = 300\n"
                            "[[nodes]]\nname = \"n0\"\nport = " + std::to_string(port) + "\n"
                            "[actors.physics]\n[actors.logic]\ninstall_after_ticks = 20\n"
+                           "plugin_dir = \"" TROUPE_PLUGIN_DIR "\"\n"
                            "[actors.input]\nlive = true\n";
   auto parsed = config::parse_topology(text, dir + "/t.toml", subsystems());
   ASSERT_TRUE(parsed) << parsed.error();

@@ -376,7 +376,7 @@ substeps = 4
 )");
   EXPECT_EQ(error.to_string(), "test.toml:5:1: actors.logic.substeps: unknown key; expected one "
                                "of kind, node, mailbox, restart, shutdown_timeout_ms, fountain_every, fountain_max, "
-                               "rules, smoke_ticks, smoke_budget_ms or install_after_ticks");
+                               "rules, plugin_dir, smoke_ticks, smoke_budget_ms or install_after_ticks");
 }
 
 TEST(TopologyLoad, UnknownKeyInMailboxNamesItsColumn) {
@@ -621,9 +621,24 @@ port = 7000
                                "already used by node \"a\" (nodes[0])");
   // Port 0 twice, or one port on two hosts, is fine.
   topology_of("[[nodes]]\nname = \"a\"\n[[nodes]]\nname = \"b\"\n" + actors);
-  topology_of("[[nodes]]\nname = \"a\"\nport = 7000\n[[nodes]]\nname = \"b\"\nport = 7000\n"
+  topology_of("[network]\ninsecure = true\n[[nodes]]\nname = \"a\"\nport = 7000\n[[nodes]]\nname = \"b\"\nport = 7000\n"
               "host = \"10.0.0.2\"\n" +
               actors);
+}
+
+TEST(TopologyLoad, PlainTcpBeyondThisHostIsRefusedUnlessTheConfigSaysInsecure) {
+  const std::string actors = "[actors.physics]\n[actors.logic]\n[actors.input]\n";
+  EXPECT_EQ(error_of("[[nodes]]\nname = \"a\"\nhost = \"0.0.0.0\"\n" + actors).to_string(),
+            "test.toml:3:1: nodes[0].host: plain TCP on \"0.0.0.0\", beyond this host: set [network] tls_ca "
+            "(mutual TLS), or [network] insecure = true to accept unauthenticated, unencrypted links");
+  EXPECT_EQ(error_of("[[nodes]]\nname = \"a\"\n[[nodes]]\nname = \"b\"\nhost = \"node-b.example\"\n" + actors).key,
+            "nodes[1].host");
+  for (const char* host : {"127.0.0.1", "127.3.4.5", "localhost", "::1"})
+    topology_of("[[nodes]]\nname = \"a\"\nhost = \"" + std::string(host) + "\"\n" + actors);
+  const auto open = topology_of("[network]\ninsecure = true\n[[nodes]]\nname = \"a\"\nhost = \"10.1.2.3\"\n" + actors);
+  EXPECT_TRUE(open.network.insecure);
+  EXPECT_TRUE(is_loopback("127.0.0.1"));
+  EXPECT_FALSE(is_loopback("10.0.0.1"));
 }
 
 TEST(TopologyLoad, NoNodesIsRefused) {

@@ -13,17 +13,19 @@
 namespace troupe::plugins {
 namespace {
 
-std::string sample(const std::string& name) { return std::string(TROUPE_PLUGIN_DIR) + "/" + name + ".so"; }
+const std::string plugin_dir = TROUPE_PLUGIN_DIR;
+
+std::string sample(const std::string& name) { return plugin_dir + "/" + name + ".so"; }
 
 RulesPlugin load_ok(const std::string& name) {
-  auto loaded = RulesPlugin::load(sample(name));
+  auto loaded = RulesPlugin::load(sample(name), plugin_dir);
   if (!loaded)
     throw std::runtime_error(loaded.error().to_string());
   return std::move(*loaded);
 }
 
-std::string load_error(const std::string& path) {
-  auto loaded = RulesPlugin::load(path);
+std::string load_error(const std::string& path, const std::string& dir = plugin_dir) {
+  auto loaded = RulesPlugin::load(path, dir);
   if (loaded)
     return "loaded";
   EXPECT_EQ(loaded.error().code, errc::bad_plugin);
@@ -62,12 +64,66 @@ TEST(RulesPlugin, BrokenPluginsAreRefusedWithTheirReason) {
   EXPECT_NE(load_error(sample("broken_missing_symbol")).find("no troupe_rules_v1 symbol"), std::string::npos)
       << load_error(sample("broken_missing_symbol"));
   EXPECT_NE(load_error(sample("no_such_plugin")).find("no such file"), std::string::npos);
-  // Not a shared library at all.
-  const auto junk = std::filesystem::temp_directory_path() / "troupe-junk-plugin.so";
+  // Not a shared library at all (in a folder of the test's own, trusted).
+  const auto junk_dir = std::filesystem::path(TROUPE_BINARY_DIR) / "test-output" / "junk-plugins";
+  std::filesystem::create_directories(junk_dir);
+  std::filesystem::permissions(junk_dir, std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
+                                           std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
+                                           std::filesystem::perms::others_exec);
+  const auto junk = junk_dir / "junk.so";
   std::ofstream(junk) << "not an ELF file";
-  EXPECT_NE(load_error(junk.string()).find("not a loadable shared library"), std::string::npos)
-      << load_error(junk.string());
-  std::filesystem::remove(junk);
+  EXPECT_NE(load_error(junk.string(), junk_dir.string()).find("not a loadable shared library"), std::string::npos)
+      << load_error(junk.string(), junk_dir.string());
+}
+
+/// A folder of the test's own with a copy of the plugin whose constructor
+/// writes a marker file when it is loaded (broken_constructor).
+struct Untrusted {
+  std::filesystem::path dir = std::filesystem::path(TROUPE_BINARY_DIR) / "test-output" / "untrusted-plugins";
+  std::filesystem::path marker = dir / "constructor-ran";
+  std::filesystem::path copy = dir / "evil.so";
+  Untrusted() {
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    std::filesystem::copy_file(sample("broken_constructor"), copy);
+    ::setenv("TROUPE_TEST_MARKER", marker.c_str(), 1);
+  }
+};
+
+TEST(RulesPlugin, APluginOutsideThePluginDirectoryIsRefusedBeforeItIsOpened) {
+  Untrusted evil;
+  const auto error = load_error(evil.copy.string()); // the trusted folder is the build's plugins/
+  EXPECT_NE(error.find("outside the plugin directory"), std::string::npos) << error;
+  EXPECT_FALSE(std::filesystem::exists(evil.marker)) << "its code ran";
+  // A symbolic link inside the folder that leads out of it is outside too.
+  const auto link = std::filesystem::path(TROUPE_BINARY_DIR) / "test-output" / "linked-plugins";
+  std::filesystem::remove_all(link);
+  std::filesystem::create_directories(link);
+  std::filesystem::create_symlink(evil.copy, link / "innocent.so");
+  EXPECT_NE(load_error((link / "innocent.so").string(), link.string()).find("outside the plugin directory"),
+            std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(evil.marker));
+  EXPECT_NE(load_error(sample("wind"), "").find("no plugin directory"), std::string::npos);
+}
+
+TEST(RulesPlugin, APluginAnotherUserCouldHaveWrittenIsRefused) {
+  Untrusted evil;
+  using std::filesystem::perms;
+  std::filesystem::permissions(evil.dir, perms::owner_all | perms::group_read | perms::group_exec |
+                                           perms::others_read | perms::others_exec);
+  std::filesystem::permissions(evil.copy, perms::group_write, std::filesystem::perm_options::add);
+  auto error = load_error(evil.copy.string(), evil.dir.string());
+  EXPECT_NE(error.find("another user could have written it"), std::string::npos) << error;
+  std::filesystem::permissions(evil.copy, perms::group_write, std::filesystem::perm_options::remove);
+  std::filesystem::permissions(evil.dir, perms::others_write, std::filesystem::perm_options::add);
+  error = load_error(evil.copy.string(), evil.dir.string());
+  EXPECT_NE(error.find("another user could write into"), std::string::npos) << error;
+  EXPECT_FALSE(std::filesystem::exists(evil.marker));
+  // Trusted, the same file loads (and its constructor runs: that is what
+  // loading a library means).
+  std::filesystem::permissions(evil.dir, perms::others_write, std::filesystem::perm_options::remove);
+  EXPECT_NE(load_error(evil.copy.string(), evil.dir.string()).find("no troupe_rules_v1 symbol"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(evil.marker));
 }
 
 TEST(RulesPlugin, SmokeTestCatchesThrowsAndNaNs) {

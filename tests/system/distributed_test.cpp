@@ -306,6 +306,8 @@ TEST(Distributed, ThreeHostsInNetworkNamespacesRunAndRecoverFromACutLink) {
   }
   for (int i = 1; i <= 3; ++i)
     text.replace(text.find("host = \"127.0.0.1\""), 18, "host = \"" + ThreeHosts::address(i) + "\"");
+  // Plain TCP between hosts is the config's explicit choice.
+  text.replace(text.find("[network]\n"), 10, "[network]\ninsecure = true\n");
   std::ofstream(cluster.config) << text;
   const auto one = one_process_hash(dir + "/one", 480);
   auto node = [&](int i, const std::string& name) {

@@ -27,6 +27,9 @@ std::string sandbox_with_timeline(const std::string& dir, const std::string& lin
   std::ofstream(timeline) << lines;
   auto text = read_text(examples + "sandbox.toml");
   text = std::regex_replace(text, std::regex("timeline = \"sandbox.timeline\""), "timeline = \"" + timeline + "\"");
+  // The built sample plugins are the ones this run trusts.
+  text = std::regex_replace(text, std::regex("\\[actors\\.logic\\]\n"),
+                            "[actors.logic]\nplugin_dir = \"" + std::string(TROUPE_PLUGIN_DIR) + "\"\n");
   const auto path = dir + "/sandbox-reloads.toml";
   std::ofstream(path) << text;
   return path;

@@ -5,6 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <fstream>
+#include <random>
+
 namespace troupe {
 namespace {
 
@@ -90,6 +94,32 @@ TEST(TroupeRun, ResumeFromAMidRunCheckpointGivesTheSameHash) {
   ASSERT_TRUE(std::filesystem::exists(checkpoint));
   const auto resumed_out = fresh_dir("resume-resumed");
   EXPECT_EQ(run_hash("sandbox.toml", "--ticks 300 --resume " + checkpoint, resumed_out), full);
+}
+
+TEST(TroupeRun, ADamagedCheckpointIsRefusedWithExitTwoAndOneLineNamingIt) {
+  const auto out = fresh_dir("resume-damaged");
+  run_hash("sandbox.toml", "--ticks 60 --checkpoint-every 60", out + "/full");
+  const auto checkpoint = out + "/full/checkpoints/tick-60.ckpt";
+  std::ifstream in(checkpoint, std::ios::binary);
+  const std::vector<char> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  ASSERT_GT(bytes.size(), 1000u);
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 40; ++i) {
+    auto copy = bytes;
+    if (i % 3 == 0)
+      copy[rng() % copy.size()] ^= 0x10;
+    else if (i % 3 == 1)
+      copy.resize(rng() % copy.size());
+    else
+      copy[rng() % 40] ^= static_cast<char>(1 + rng() % 255);
+    const auto damaged = out + "/damaged-" + std::to_string(i) + ".ckpt";
+    std::ofstream(damaged, std::ios::binary).write(copy.data(), static_cast<std::streamsize>(copy.size()));
+    const auto r = run_command(exe + " run " + examples + "sandbox.toml --quiet --ticks 120 --resume " + damaged +
+                               " --out " + out + "/run-" + std::to_string(i));
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_EQ(r.output.rfind("troupe: " + damaged + ": ", 0), 0u) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  }
 }
 
 TEST(TroupeRun, BurstIntoADropOldestMailboxLosesNoCommand) {

@@ -26,6 +26,12 @@ struct LogicParams {
   /// A rules plugin to run from the first tick (relative paths are relative to
   /// the config file; "" = the built-in rules only). `troupe run --rules` overrides.
   std::string rules;
+  /// The only folder plugins are loaded from (relative to the config file),
+  /// for the starting rules and every reload; "" = the folder of the starting
+  /// rules, and no plugin at all when there are none. Loading a plugin runs its
+  /// code: a path outside this folder, or a file another user could write, is
+  /// refused before anything is opened.
+  std::string plugin_dir;
   /// A new plugin first runs this many ticks on a copy of the world, within
   /// smoke_budget_ms, and is installed install_after_ticks after the tick the
   /// reload was asked for (the test runs meanwhile, off the tick path).
@@ -101,5 +107,10 @@ struct RenderParams {
 /// The rules plugin a run starts with: --rules, else the coordinator's `rules`
 /// resolved relative to the config ("" = the built-in rules only).
 std::string starting_rules(const config::Topology& topology, const RunOptions& options);
+
+/// The folder plugins may be loaded from in this run: the coordinator's
+/// `plugin_dir` resolved relative to the config, else the folder of the
+/// starting rules ("" = none: no plugin loads).
+std::string plugin_dir(const config::Topology& topology, const RunOptions& options);
 
 } // namespace troupe

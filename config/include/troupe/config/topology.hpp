@@ -26,6 +26,7 @@
 ///   connect_timeout_ms = 30000 # how long a node keeps trying to reach a peer
 ///   keyframe_every = 30     # remote live snapshots: a full one every N
 ///   tls_ca = ""             # CA file (PEM): every node then needs a certificate
+///   insecure = false        # allow plain TCP on non-loopback hosts
 ///
 ///   [actors.NAME]           # one stepper, one coordinator, one source (by role)
 ///   kind = "physics"        # defaults to NAME; a registered kind (KindCatalog)
@@ -100,8 +101,14 @@ struct NetworkSpec {
   /// CA certificate (PEM) that signs every node's certificate: set, links are
   /// mutual TLS and a peer without a certificate it signed is refused.
   std::string tls_ca;
+  /// Plain TCP on an address beyond this host (not loopback) is refused
+  /// unless this says so: such links are neither authenticated nor encrypted.
+  bool insecure = false;
   bool tls() const { return !tls_ca.empty(); }
 };
+
+/// Whether `host` names this host only: "localhost", 127.0.0.0/8 or ::1.
+bool is_loopback(std::string_view host);
 
 /// Batch runs as fast as possible; realtime paces ticks at tick_hz.
 enum class Mode : std::uint8_t { batch, realtime };

@@ -5,6 +5,13 @@
 /// rebuilt in place while the loaded copy runs, and every load of the same path
 /// gets the code that is there now (dlopen alone would hand back the library
 /// it already mapped). `smoke_test` runs a candidate on a copy of the world.
+///
+/// Loading a library runs its code (its constructors run at dlopen), so only
+/// files of a trusted plugin directory are ever opened: `load` refuses, before
+/// it reads a byte, a path that is not a regular file inside that directory
+/// (symbolic links resolved), or a file or directory that another user could
+/// have written (group- or world-writable, or owned by someone else than this
+/// user or root).
 
 #include <troupe/error.hpp>
 #include <troupe/plugins/rules_abi.hpp>
@@ -23,8 +30,9 @@ class RulesPlugin {
 public:
   /// Loads `path`, or says why not: unreadable file, not a shared library,
   /// missing `troupe_rules_v1`, another ABI version or build id.
-  /// A bad_plugin Error naming the file.
-  static Expected<RulesPlugin> load(const std::string& path);
+  /// Loads `path`, which must lie in the trusted directory `plugin_dir` (see
+  /// the file comment); a bad_plugin Error naming the file otherwise.
+  static Expected<RulesPlugin> load(const std::string& path, const std::string& plugin_dir);
 
   RulesPlugin(RulesPlugin&&) noexcept;
   RulesPlugin& operator=(RulesPlugin&&) noexcept;
@@ -56,6 +64,10 @@ struct SmokeTest {
 /// position, velocity or radius stops being finite, the world's tables stop
 /// agreeing, or the budget is spent.
 Expected<void> smoke_test(const RulesPlugin& plugin, const sim::World& world, const SmokeTest& test);
+
+/// Why `path` may not be loaded from `plugin_dir` (outside it, not a regular
+/// file, writable by another user), or nothing. Opens nothing.
+Expected<void> check_trusted(const std::string& path, const std::string& plugin_dir);
 
 /// The build id this host accepts (TROUPE_RULES_BUILD_ID).
 const char* host_build_id();
