@@ -278,6 +278,8 @@ int troupe::cli::main(int argc, char** argv) {
     cmd->add_option("--chaos", chaos, "seeded per-tick failure probability per actor, e.g. physics=0.01");
     cmd->add_option("--kill", kill, "make an actor fail once at a tick, e.g. physics@120");
     cmd->add_option("--checkpoint-every", options.checkpoint_every, "write OUT/checkpoints/tick-N.ckpt every N ticks");
+    cmd->add_option("--key-file", options.key_file,
+                    "the cluster key (plain TCP; overrides [network] key_file; troupe up makes one per launch)");
   }
   node_cmd->add_option("--node", node_name, "the node of the topology this process runs")->required();
   bool resume_latest = false;
@@ -288,6 +290,10 @@ int troupe::cli::main(int argc, char** argv) {
   node_cmd->add_option("--announce-version", announce_version)->group("");
   // up forwards its arguments (the config and run options) to every node.
   up_cmd->allow_extras(false);
+
+  std::string key_path;
+  auto* key_cmd = app.add_subcommand("key", "write a fresh cluster key (for [network] key_file or --key-file)");
+  key_cmd->add_option("file", key_path, "where to write it (readable by you only)")->required();
 
   auto* check_cmd = app.add_subcommand("check", "validate a topology and print it resolved");
   check_cmd->add_option("config", config_path, "topology TOML file")->required();
@@ -331,6 +337,14 @@ int troupe::cli::main(int argc, char** argv) {
     options.mode = config::Mode::realtime;
   options.progress = !quiet;
 
+  if (*key_cmd) {
+    if (auto made = make_key_file(key_path); !made) {
+      std::cerr << "troupe: " << made.error() << '\n';
+      return exit_run_failed;
+    }
+    std::cout << "troupe: wrote a cluster key to " << key_path << " (keep it secret; every node needs it)\n";
+    return 0;
+  }
   if (*check_cmd) {
     auto topology = load_or_report(config_path);
     if (!topology)
@@ -365,8 +379,19 @@ int troupe::cli::main(int argc, char** argv) {
     }
     std::error_code self_error;
     const auto self = std::filesystem::read_symlink("/proc/self/exe", self_error);
-    return app::up(*topology, self_error ? std::string(argv[0]) : self.string(),
-                   std::vector<std::string>(argv + 2, argv + argc), options.out_dir);
+    std::vector<std::string> node_args(argv + 2, argv + argc);
+    if (!topology->network.tls() && topology->network.key_file.empty() && options.key_file.empty()) {
+      // A fresh key per launch, for this launch's nodes only.
+      std::filesystem::create_directories(options.out_dir);
+      const auto key = options.out_dir + "/cluster.key";
+      std::filesystem::remove(key);
+      if (auto made = make_key_file(key); !made) {
+        std::cerr << "troupe: " << made.error() << '\n';
+        return exit_run_failed;
+      }
+      node_args.insert(node_args.end(), {"--key-file", key});
+    }
+    return app::up(*topology, self_error ? std::string(argv[0]) : self.string(), node_args, options.out_dir);
   }
   await_stop_signals();
   options.stop_requested = &stop_requested;

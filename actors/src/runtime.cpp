@@ -4,6 +4,7 @@
 // topology puts them on, so a cross-node handle is a real middleman proxy.
 
 #include "subsystems.hpp"
+#include "wire.hpp"
 
 #include <troupe/actors/metrics.hpp>
 #include <troupe/actors/supervisor.hpp>
@@ -80,6 +81,8 @@ struct LocalNode {
   const config::NodeSpec* spec = nullptr;
   std::unique_ptr<node_config> cfg;
   std::unique_ptr<caf::actor_system> system;
+  std::shared_ptr<wire::Gate> gate; ///< every byte from a peer passes it (wire.hpp)
+  caf::io::middleman_actor mm;      ///< connects and accepts through the gate
   caf::actor supervisor;
   caf::actor directory;
   std::uint16_t port = 0;
@@ -243,6 +246,27 @@ private:
       if (auto err = config::separate_processes_error(topology_); !err.empty())
         return Error{errc::bad_config, err};
     coordinator_ = is_local(topology_.the(Role::coordinator).node);
+    if (!topology_.network.tls()) {
+      // Plain TCP: every node proves it knows the cluster key (wire.hpp). One
+      // process running every node makes a key of its own; a node of a
+      // cluster of processes reads the cluster's.
+      const auto file = !options_.key_file.empty()          ? options_.key_file
+                        : !topology_.network.key_file.empty() ? config::resolve_relative(topology_, topology_.network.key_file)
+                                                              : std::string{};
+      if (!file.empty()) {
+        auto key = wire::read_key_file(file);
+        if (!key)
+          return key.error();
+        key_ = *key;
+      } else if (options_.only_node.empty()) {
+        key_ = wire::random_key();
+      } else {
+        return Error{errc::bad_argument,
+                     "node " + options_.only_node + " needs the cluster key: set [network] key_file (make one with "
+                     "troupe key FILE) or pass --key-file; troupe up makes one for its nodes",
+                     topology_.path};
+      }
+    }
     std::filesystem::create_directories(options_.out_dir);
     if (!options_.resume_from.empty()) {
       auto checkpoint = load_checkpoint(options_.resume_from);
@@ -379,6 +403,8 @@ private:
       node->spec = &spec;
       node->cfg = std::make_unique<node_config>(topology_, spec);
       node->system = std::make_unique<caf::actor_system>(*node->cfg);
+      node->gate = std::make_shared<wire::Gate>(spec.name, wire::limits_of(topology_), key_);
+      node->mm = wire::spawn_middleman(*node->system, node->gate, topology_.network.tls());
       nodes_.push_back(std::move(node));
     }
     // One supervisor per node, its children in start order (stepper,
@@ -456,10 +482,7 @@ private:
       directory.controller = controller_handle_;
       directory.links_report = [this, name = node->spec->name] { return links_report(name); };
       node->directory = node->system->spawn(directory_behavior, std::move(directory));
-      auto port = topology_.network.tls()
-                    ? caf::openssl::publish(node->directory, node->spec->port, node->spec->host.c_str(), true)
-                    : node->system->middleman().publish(node->directory, node->spec->port,
-                                                        node->spec->host.c_str(), true);
+      auto port = wire::publish(*node->system, node->mm, node->directory, node->spec->port, node->spec->host);
       if (!port)
         return Error{errc::run_failed, "node " + node->spec->name + ": cannot listen on " + node->spec->host + ":" +
                                          std::to_string(node->spec->port) + ": " + node->system->render(port.error())};
@@ -555,9 +578,7 @@ private:
           return found;
         if (found)
           last_error = "it has not dialed this node again yet";
-      } else if (auto directory = topology_.network.tls()
-                                    ? caf::openssl::remote_actor<caf::actor>(*from.system, to.host, port)
-                                    : from.system->middleman().remote_actor(to.host, port)) {
+      } else if (auto directory = wire::remote_actor(*from.system, from.mm, to.host, port)) {
         std::string refused;
         self->request(*directory, 5s, hello_atom::value, options_.announce_version,
                       config::topology_digest(topology_), from.spec->name, from.directory)
@@ -879,6 +900,18 @@ private:
                        // One process may run several nodes (`troupe run`): then
                        // this is all of them together.
                        {"process_wire_bytes_sent", static_cast<double>(wire_bytes_sent())}};
+    for (const auto& node : nodes_) {
+      if (node->spec->name != name || !node->gate)
+        continue;
+      const auto refused = node->gate->refusals();
+      for (const auto& [counter, value] : std::initializer_list<std::pair<const char*, std::uint64_t>>{
+             {"refused_authentication", refused.authentication},
+             {"refused_oversize", refused.oversize},
+             {"refused_malformed", refused.malformed},
+             {"refused_greeting_deadline", refused.deadline},
+             {"refused_capacity", refused.capacity}})
+        report.counters.emplace_back(counter, static_cast<double>(value));
+    }
     for (const auto& event : links.events)
       report.notes.emplace_back("event", event);
     return report;
@@ -921,17 +954,13 @@ private:
       node->peers.clear();
       node->directories.clear();
       if (node->directory) {
-        if (topology_.network.tls()) {
-          // (0.17's caf::openssl::unpublish does not compile: ask the manager.)
-          caf::scoped_actor self{*node->system};
-          self->request(node->system->openssl_manager().actor_handle(), 5s, caf::unpublish_atom::value,
-                        node->directory.address(), node->port)
-            .receive([] {}, [](caf::error&) {});
-        } else {
-          node->system->middleman().unpublish(node->directory, node->port);
-        }
+        wire::unpublish(*node->system, node->mm, node->directory, node->port);
         caf::anon_send_exit(node->directory, caf::exit_reason::user_shutdown);
         node->directory = nullptr;
+      }
+      if (node->mm) {
+        caf::anon_send_exit(node->mm, caf::exit_reason::user_shutdown);
+        node->mm = nullptr;
       }
     }
     // Systems die in reverse order of creation; each waits for its actors.
@@ -956,6 +985,7 @@ private:
   const RunOptions& options_;
   config::SimulationSpec sim_;
   RunFacts facts_;
+  std::optional<wire::ClusterKey> key_; ///< plain TCP: what every node proves it knows
   std::map<std::string, std::shared_ptr<void>> states_;          ///< each local actor's kind state
   std::map<std::string, std::shared_ptr<ReaderCursor>> cursors_; ///< each local reader's
   std::string command_log_;
@@ -977,6 +1007,13 @@ private:
 };
 
 } // namespace
+
+Expected<void> make_key_file(const std::string& path) {
+  auto written = wire::write_key_file(path);
+  if (!written)
+    return written.error();
+  return {};
+}
 
 config::SimulationSpec effective_simulation(const config::Topology& topology,
                                             const RunOptions& options) {

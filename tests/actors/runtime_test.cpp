@@ -103,11 +103,40 @@ TEST(Runtime, UnreadableCheckpointIsAnErrorWithItsPath) {
 #include <troupe/messages/caf_types.hpp>
 
 #include "common/net.hpp"
+#include "wire.hpp"
 
 namespace troupe {
 namespace {
 
 using testing::free_port;
+
+/// Another node in this process: an actor system of its own whose connections
+/// go through a gate that knows `key` (or a key of its own).
+struct RemoteNode {
+  explicit RemoteNode(std::optional<wire::ClusterKey> key) {
+    cfg.load<caf::io::middleman>();
+    register_message_types(cfg);
+    system = std::make_unique<caf::actor_system>(cfg);
+    gate = std::make_shared<wire::Gate>("remote", wire::Limits{}, key);
+    mm = wire::spawn_middleman(*system, gate, false);
+  }
+  ~RemoteNode() { caf::anon_send_exit(mm, caf::exit_reason::user_shutdown); }
+  caf::expected<caf::actor> directory(std::uint16_t port) { return wire::remote_actor(*system, mm, "127.0.0.1", port); }
+
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> system;
+  std::shared_ptr<wire::Gate> gate;
+  caf::io::middleman_actor mm;
+};
+
+/// A key file in `dir` (the run reads it; the test's remote node knows it).
+wire::ClusterKey key_in(const std::string& dir, RunOptions& options) {
+  options.key_file = dir + "/cluster.key";
+  std::filesystem::remove(options.key_file);
+  auto key = wire::write_key_file(options.key_file);
+  EXPECT_TRUE(key) << key.error();
+  return *key;
+}
 
 TEST(Runtime, AReloadSentFromAnotherNodeIsInstalled) {
   // A live input takes commands from anyone: here an actor system of its own
@@ -123,12 +152,10 @@ TEST(Runtime, AReloadSentFromAnotherNodeIsInstalled) {
   ASSERT_TRUE(parsed) << parsed.error();
   const auto t = *parsed;
 
-  caf::actor_system_config cfg;
-  cfg.load<caf::io::middleman>();
-  register_message_types(cfg);
-  caf::actor_system remote{cfg};
-  bool sent = false;
   RunOptions options;
+  RemoteNode node{key_in(dir, options)};
+  auto& remote = *node.system;
+  bool sent = false;
   options.out_dir = dir;
   options.progress = false;
   options.topology_text = text;
@@ -136,7 +163,7 @@ TEST(Runtime, AReloadSentFromAnotherNodeIsInstalled) {
     if (sent || tick < 20)
       return;
     sent = true;
-    auto directory = remote.middleman().remote_actor("127.0.0.1", port);
+    auto directory = node.directory(port);
     ASSERT_TRUE(directory) << remote.render(directory.error());
     caf::scoped_actor self{remote};
     // A node answers only peers that greeted it with its version and topology.
@@ -169,13 +196,11 @@ TEST(Runtime, ANodeRefusesPeersOfAnotherVersionOrTopologyAndThoseThatDidNotGreet
   other.simulation.bodies = 101; // another topology: another digest
   ASSERT_NE(config::topology_digest(t), config::topology_digest(other));
 
-  caf::actor_system_config cfg;
-  cfg.load<caf::io::middleman>();
-  register_message_types(cfg);
-  caf::actor_system remote{cfg};
+  RunOptions options;
+  RemoteNode node{key_in(dir, options)};
+  auto& remote = *node.system;
   std::vector<std::string> answers;
   bool asked = false;
-  RunOptions options;
   options.out_dir = dir;
   options.progress = false;
   options.topology_text = text;
@@ -183,7 +208,7 @@ TEST(Runtime, ANodeRefusesPeersOfAnotherVersionOrTopologyAndThoseThatDidNotGreet
     if (asked || tick < 10)
       return;
     asked = true;
-    auto directory = remote.middleman().remote_actor("127.0.0.1", port);
+    auto directory = node.directory(port);
     ASSERT_TRUE(directory) << remote.render(directory.error());
     caf::scoped_actor self{remote};
     auto note = [&](caf::error& e) { answers.push_back(remote.render(e)); };
@@ -204,6 +229,53 @@ TEST(Runtime, ANodeRefusesPeersOfAnotherVersionOrTopologyAndThoseThatDidNotGreet
             std::string::npos)
     << answers[1];
   EXPECT_NE(answers[2].find("refused node stranger: its topology differs"), std::string::npos) << answers[2];
+}
+
+TEST(Runtime, APeerThatDoesNotKnowTheClusterKeyReachesNoActor) {
+  // Plain TCP: a program that knows the config (and so the greeting's version
+  // and digest) but not the key gets no byte past the gate: a node of another
+  // key is refused at the proof, a plain CAF client is cut at the deadline.
+  const auto dir = fresh_dir("no-key");
+  const auto port = free_port();
+  const std::string text = "[simulation]\nticks = 100000\nseed = 3\nbodies = 100\nmode = \"realtime\"\n"
+                           "[network]\ngreeting_timeout_ms = 300\n"
+                           "[[nodes]]\nname = \"n0\"\nport = " + std::to_string(port) + "\n"
+                           "[actors.physics]\n[actors.logic]\n[actors.input]\nlive = true\n";
+  auto parsed = config::parse_topology(text, dir + "/t.toml", subsystems());
+  ASSERT_TRUE(parsed) << parsed.error();
+  RunOptions options;
+  key_in(dir, options);
+  options.out_dir = dir;
+  options.progress = false;
+  options.topology_text = text;
+  std::atomic<bool> stop{false};
+  options.stop_requested = &stop;
+  std::vector<std::string> outcomes;
+  bool tried = false;
+  options.on_progress = [&](std::uint64_t tick, std::uint64_t, std::size_t, double) {
+    if (tried || tick < 10)
+      return;
+    tried = true;
+    RemoteNode stranger{wire::random_key()}; // another cluster's key
+    auto found = stranger.directory(port);
+    outcomes.push_back(found ? "reached" : stranger.system->render(found.error()));
+    caf::actor_system_config cfg;
+    cfg.load<caf::io::middleman>();
+    register_message_types(cfg);
+    caf::actor_system plain{cfg}; // no gate at all: BASP straight away
+    auto direct = plain.middleman().remote_actor("127.0.0.1", port);
+    outcomes.push_back(direct ? "reached" : plain.render(direct.error()));
+    stop = true;
+  };
+  auto result = run(*parsed, options);
+  ASSERT_TRUE(result.ok) << result.error; // the node ran on
+  ASSERT_EQ(outcomes.size(), 2u);
+  EXPECT_NE(outcomes[0], "reached");
+  EXPECT_NE(outcomes[1], "reached");
+  EXPECT_GE(counter(result, "links@n0", "refused_authentication"), 1) << "the stranger's proof";
+  EXPECT_GE(counter(result, "links@n0", "refused_greeting_deadline") + counter(result, "links@n0", "refused_malformed"),
+            1)
+    << "the plain client";
 }
 
 } // namespace

@@ -193,15 +193,19 @@ TEST(Distributed, ANodeOfAnotherProtocolVersionOrTopologyIsRefusedAndTheClusterR
   // A second physics-node (its own port) that speaks another protocol version...
   const auto port = "port = " + std::to_string(cluster.ports[1]);
   const auto rogue = variant(cluster, "rogue.toml", {{port, "port = " + std::to_string(free_port())}});
+  // (It knows this launch's cluster key: up wrote it to its folder.)
+  const auto key = " --key-file " + dir + "/up/cluster.key";
   const auto old = run_command(exe + " node " + rogue + " --node physics-node --announce-version 1 --out " + dir +
-                               "/rogue", 60);
+                                 "/rogue" + key,
+                               60);
   EXPECT_EQ(old.exit_code, 2) << old.output;
   EXPECT_NE(old.output.find("refused by node media-node"), std::string::npos) << old.output;
   EXPECT_NE(old.output.find("it speaks protocol version 1, node media-node speaks"), std::string::npos) << old.output;
   // ...and one started from another simulation.
   const auto other = variant(cluster, "other.toml",
                              {{port, "port = " + std::to_string(free_port())}, {"bodies = 2000", "bodies = 2001"}});
-  const auto stranger = run_command(exe + " node " + other + " --node physics-node --out " + dir + "/stranger", 60);
+  const auto stranger =
+    run_command(exe + " node " + other + " --node physics-node --out " + dir + "/stranger" + key, 60);
   EXPECT_EQ(stranger.exit_code, 2) << stranger.output;
   EXPECT_NE(stranger.output.find("its topology differs"), std::string::npos) << stranger.output;
   // The cluster never noticed beyond a line in media-node's log.
@@ -310,9 +314,13 @@ TEST(Distributed, ThreeHostsInNetworkNamespacesRunAndRecoverFromACutLink) {
   text.replace(text.find("[network]\n"), 10, "[network]\ninsecure = true\n");
   std::ofstream(cluster.config) << text;
   const auto one = one_process_hash(dir + "/one", 480);
+  // Nodes started by hand share a cluster key of their own.
+  const auto key = dir + "/cluster.key";
+  ASSERT_EQ(run_command(exe + " key " + key).exit_code, 0);
   auto node = [&](int i, const std::string& name) {
     return hosts.in(hosts.host(i), "timeout -s KILL 120 " + exe + " node " + cluster.config + " --node " + name +
-                                     " --realtime --ticks 480 --out " + dir + "/" + name + " 2>&1");
+                                     " --key-file " + key + " --realtime --ticks 480 --out " + dir + "/" + name +
+                                     " 2>&1");
   };
   FILE* physics = ::popen(node(2, "physics-node").c_str(), "r");
   FILE* media = ::popen(node(3, "media-node").c_str(), "r");

@@ -75,6 +75,8 @@ struct RunOptions {
   std::optional<std::uint32_t> max_restarts;
   /// Run only this node of the topology (`troupe node`); empty = every node.
   std::string only_node;
+  /// The cluster key file (`--key-file`; overrides [network] key_file).
+  std::string key_file;
   /// The protocol version this node announces when it greets its peers (a test
   /// of version skew sets another one).
   std::uint32_t announce_version = protocol_version;
@@ -109,6 +111,11 @@ struct RunResult {
 /// Runs the topology to its last tick. Never throws for run-time failures: they
 /// come back in RunResult::error.
 RunResult run(const config::Topology& topology, const RunOptions& options);
+
+/// Writes a fresh cluster key to `path` (64 hex digits, readable by its owner
+/// only): on plain TCP every node proves it knows the key before a byte of
+/// it reaches an actor (docs/architecture.md, "Trust").
+Expected<void> make_key_file(const std::string& path);
 
 /// The effective tick count, thread count and mode after overrides.
 config::SimulationSpec effective_simulation(const config::Topology& topology,

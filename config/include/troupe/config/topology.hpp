@@ -27,6 +27,10 @@
 ///   keyframe_every = 30     # remote live snapshots: a full one every N
 ///   tls_ca = ""             # CA file (PEM): every node then needs a certificate
 ///   insecure = false        # allow plain TCP on non-loopback hosts
+///   key_file = ""           # plain TCP: the cluster key (troupe key FILE)
+///   max_message_bytes = 0   # 0 = from the largest world the simulation allows
+///   greeting_timeout_ms = 2000
+///   max_ungreeted = 64
 ///
 ///   [actors.NAME]           # one stepper, one coordinator, one source (by role)
 ///   kind = "physics"        # defaults to NAME; a registered kind (KindCatalog)
@@ -102,8 +106,19 @@ struct NetworkSpec {
   /// mutual TLS and a peer without a certificate it signed is refused.
   std::string tls_ca;
   /// Plain TCP on an address beyond this host (not loopback) is refused
-  /// unless this says so: such links are neither authenticated nor encrypted.
+  /// unless this says so: such links are not encrypted.
   bool insecure = false;
+  /// Plain TCP: the file with the cluster key every node proves it knows
+  /// (relative to the config; `troupe key FILE` makes one). "" = `troupe run`
+  /// makes one per run, `troupe up` one per launch for its nodes.
+  std::string key_file;
+  /// The largest message a peer may send (bytes; 0 = from the largest world
+  /// the simulation allows); a peer that sends more is cut off.
+  std::uint64_t max_message_bytes = 0;
+  /// A connection must prove itself within this long ...
+  std::uint32_t greeting_timeout_ms = 2000;
+  /// ... and at most this many may be waiting to, per node.
+  std::uint32_t max_ungreeted = 64;
   bool tls() const { return !tls_ca.empty(); }
 };
 
