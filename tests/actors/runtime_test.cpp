@@ -105,6 +105,19 @@ TEST(Runtime, UnreadableCheckpointIsAnErrorWithItsPath) {
 #include "common/net.hpp"
 #include "wire.hpp"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cstring>
+
 namespace troupe {
 namespace {
 
@@ -229,6 +242,83 @@ TEST(Runtime, ANodeRefusesPeersOfAnotherVersionOrTopologyAndThoseThatDidNotGreet
             std::string::npos)
     << answers[1];
   EXPECT_NE(answers[2].find("refused node stranger: its topology differs"), std::string::npos) << answers[2];
+}
+
+/// A raw client that passes the greeting with `key` (as wire.cpp defines it)
+/// and then writes `after` straight to the socket: what a peer that knows the
+/// key could send BASP.
+bool greet_and_send(std::uint16_t port, const wire::ClusterKey& key, const std::vector<unsigned char>& after) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    return false;
+  unsigned char hello[40];
+  if (::recv(fd, hello, sizeof hello, MSG_WAITALL) != 40)
+    return false;
+  unsigned char nonce[32];
+  RAND_bytes(nonce, 32);
+  auto mac = [&](const char* label, const unsigned char* first, const unsigned char* second) {
+    std::vector<unsigned char> data(label, label + std::strlen(label));
+    data.insert(data.end(), first, first + 32);
+    data.insert(data.end(), second, second + 32);
+    std::vector<unsigned char> out(32);
+    unsigned int length = 0;
+    HMAC(EVP_sha256(), key.bytes.data(), 32, data.data(), data.size(), out.data(), &length);
+    return out;
+  };
+  std::array<unsigned char, 72> proof{};
+  std::memcpy(proof.data(), hello, 8); // magic and version, as the server's
+  std::memcpy(proof.data() + 8, nonce, 32);
+  const auto m = mac("troupe client", hello + 8, nonce);
+  std::memcpy(proof.data() + 40, m.data(), 32);
+  ::send(fd, proof.data(), proof.size(), MSG_NOSIGNAL);
+  unsigned char answer[32];
+  if (::recv(fd, answer, sizeof answer, MSG_WAITALL) != 32)
+    return false;
+  ::send(fd, after.data(), after.size(), MSG_NOSIGNAL);
+  char sink[4096];
+  while (::recv(fd, sink, sizeof sink, 0) > 0) {
+  } // until the node cuts the connection
+  ::close(fd);
+  return true;
+}
+
+TEST(Runtime, APeerWithTheKeyIsStillCutOffForAMessageOverTheSizeLimit) {
+  const auto dir = fresh_dir("oversize");
+  const auto port = free_port();
+  const std::string text = "[simulation]\nticks = 100000\nseed = 3\nbodies = 100\nmode = \"realtime\"\n"
+                           "[network]\nmax_message_bytes = 65536\n"
+                           "[[nodes]]\nname = \"n0\"\nport = " + std::to_string(port) + "\n"
+                           "[actors.physics]\n[actors.logic]\n[actors.input]\n";
+  auto parsed = config::parse_topology(text, dir + "/t.toml", subsystems());
+  ASSERT_TRUE(parsed) << parsed.error();
+  RunOptions options;
+  const auto key = key_in(dir, options);
+  options.out_dir = dir;
+  options.progress = false;
+  options.topology_text = text;
+  std::atomic<bool> stop{false};
+  options.stop_requested = &stop;
+  bool greeted = false, tried = false;
+  options.on_progress = [&](std::uint64_t tick, std::uint64_t, std::size_t, double) {
+    if (tried || tick < 10)
+      return;
+    tried = true;
+    // A client handshake whose header claims 1 MiB, over the 64 KiB limit.
+    std::vector<unsigned char> header(32, 0);
+    header[0] = 1;
+    header[5] = 0x10; // payload_len 0x00100000, big endian
+    greeted = greet_and_send(port, key, header);
+    stop = true;
+  };
+  auto result = run(*parsed, options);
+  ASSERT_TRUE(result.ok) << result.error;
+  EXPECT_TRUE(greeted) << "the greeting with the right key passes";
+  EXPECT_EQ(counter(result, "links@n0", "refused_oversize"), 1);
+  EXPECT_EQ(counter(result, "links@n0", "refused_authentication"), 0);
 }
 
 TEST(Runtime, APeerThatDoesNotKnowTheClusterKeyReachesNoActor) {

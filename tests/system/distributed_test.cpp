@@ -11,10 +11,14 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <regex>
 #include <string>
 #include <thread>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 namespace troupe::testing {
@@ -213,6 +217,100 @@ TEST(Distributed, ANodeOfAnotherProtocolVersionOrTopologyIsRefusedAndTheClusterR
   EXPECT_EQ(report_hash(read_text(dir + "/up/report.json")), one);
   const auto media_log = read_text(dir + "/up/logs/media-node.log");
   EXPECT_NE(media_log.find("refused node physics-node: it speaks protocol version 1"), std::string::npos) << media_log;
+}
+
+/// A client socket connected to 127.0.0.1:port, or -1.
+int connect_to(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/// A BASP header: operation, payload length, destination actor (big endian).
+std::vector<unsigned char> basp_header(std::uint8_t operation, std::uint32_t length, std::uint64_t dest) {
+  std::vector<unsigned char> h(32, 0);
+  h[0] = operation;
+  for (int k = 0; k < 4; ++k)
+    h[4 + k] = static_cast<unsigned char>(length >> (24 - 8 * k));
+  for (int k = 0; k < 8; ++k)
+    h[24 + k] = static_cast<unsigned char>(dest >> (56 - 8 * k));
+  return h;
+}
+
+void send_bytes(int fd, const std::vector<unsigned char>& bytes) {
+  for (std::size_t at = 0; at < bytes.size();) {
+    const auto sent = ::send(fd, bytes.data() + at, bytes.size() - at, MSG_NOSIGNAL);
+    if (sent <= 0)
+      return; // the node cut us off: that is the point
+    at += static_cast<std::size_t>(sent);
+  }
+}
+
+TEST(Distributed, HostileBytesOnEveryPortLeaveTheRunUndisturbed) {
+  // Everything the issue tried from outside, at every node of a running
+  // cluster: a header claiming a 4 GiB payload, 1 MiB of random bytes,
+  // well-formed headers with random payloads addressed to actor ids 1-64,
+  // and 500 connections held open without a greeting.
+  const auto dir = fresh_dir("up-hostile");
+  const auto cluster = three_nodes(dir);
+  const auto one = one_process_hash(dir + "/one", 400);
+  FILE* up = start_up(cluster, "--realtime --ticks 400 --out " + dir + "/up");
+  ASSERT_NE(up, nullptr);
+  std::string output;
+  ASSERT_TRUE(wait_for_tick(up, 60, output)) << output;
+  std::mt19937_64 rng(99);
+  std::vector<int> idle;
+  for (const auto port : cluster.ports) {
+    if (const int fd = connect_to(port); fd >= 0) {
+      send_bytes(fd, basp_header(1, 0xfffffff0u, 0)); // a client handshake of ~4 GiB
+      ::close(fd);
+    }
+    if (const int fd = connect_to(port); fd >= 0) {
+      std::vector<unsigned char> noise(1 << 20);
+      for (auto& b : noise)
+        b = static_cast<unsigned char>(rng());
+      send_bytes(fd, noise);
+      ::close(fd);
+    }
+    for (std::uint64_t id = 1; id <= 64; ++id) {
+      if (const int fd = connect_to(port); fd >= 0) {
+        auto bytes = basp_header(2, 256, id);
+        for (int k = 0; k < 256; ++k)
+          bytes.push_back(static_cast<unsigned char>(rng()));
+        send_bytes(fd, bytes);
+        ::close(fd);
+      }
+    }
+    for (int k = 0; k < 500 / 3 + 1; ++k)
+      if (const int fd = connect_to(port); fd >= 0)
+        idle.push_back(fd);
+  }
+  // Held past the greeting deadline (2 s): the nodes cut them, the run goes on.
+  ASSERT_TRUE(wait_for_tick(up, 300, output)) << output;
+  for (const int fd : idle)
+    ::close(fd);
+  ASSERT_EQ(finish(up, output), 0) << output;
+  const auto json = read_text(dir + "/up/report.json");
+  EXPECT_EQ(report_hash(json), one);
+  EXPECT_NE(json.find("\"lost\": 0"), std::string::npos);
+  // Every node logged what it refused, with the peer's address.
+  const std::string logs[] = {output, read_text(dir + "/up/logs/physics-node.log"),
+                              read_text(dir + "/up/logs/media-node.log")};
+  for (const auto& log : logs) {
+    EXPECT_NE(log.find("refused peer 127.0.0.1:"), std::string::npos) << log.substr(0, 4000);
+    EXPECT_NE(log.find("too many connections that have not greeted yet"), std::string::npos);
+    EXPECT_NE(log.find("no greeting within 2000 ms"), std::string::npos);
+  }
+  EXPECT_GT(actor_value(json, "links@main", "refused_malformed"), 60);
+  EXPECT_GT(actor_value(json, "links@main", "refused_capacity"), 0);
+  EXPECT_GT(actor_value(json, "links@main", "refused_greeting_deadline"), 0);
 }
 
 TEST(Distributed, MutualTlsRunsTheClusterAndRefusesANodeWithoutATrustedCertificate) {
