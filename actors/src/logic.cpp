@@ -540,8 +540,8 @@ private:
     const auto now = steady_now_ns();
     if (now - last_progress_ns_ > 100'000'000 || world_->tick == setup_.simulation.ticks) {
       last_progress_ns_ = now;
-      send(controller_, progress_atom::value, world_->tick,
-           static_cast<std::uint64_t>(world_->size()), tick_ms);
+      send(controller_, progress_atom::value, world_->tick, static_cast<std::uint64_t>(world_->size()), tick_ms,
+           last_hash_);
     }
     try_tick();
   }

@@ -90,6 +90,7 @@ struct LocalNode {
   std::mutex peers_mutex;                        // guards what changes when a lost node comes back:
   std::map<std::string, caf::actor> directories; // other nodes' directories, by node name
   std::map<std::string, caf::actor> peers;       // every actor's stable name, seen from here
+  std::map<std::string, std::uint64_t> greeted;  // nodes that dial us: the greeting we last took
 
   std::map<std::string, caf::actor> peers_copy() {
     std::lock_guard<std::mutex> guard{peers_mutex};
@@ -108,7 +109,11 @@ struct DirectoryState {
   caf::actor supervisor;
   caf::actor controller; ///< told when the coordinator finishes the run
   std::set<caf::node_id> greeted;
-  std::map<std::string, caf::actor> greeters; ///< directories of the nodes that dialed us
+  /// Directories of the nodes that dialed us, and the number of their latest
+  /// greeting: a node that was lost and came back (after a restart, or a
+  /// freeze: then it is the same actor) greets again with a higher number.
+  std::map<std::string, std::pair<caf::actor, std::uint64_t>> greeters;
+  std::uint64_t greetings = 0;
   std::function<ActorReport()> links_report;  ///< this node's links@NODE entry
 };
 
@@ -138,7 +143,7 @@ caf::behavior directory_behavior(caf::stateful_actor<DirectoryState>* self, Dire
         return make_error(errc::protocol_mismatch, "node " + st.node + " refused node " + peer + ": " + why);
       }
       st.greeted.insert(self->current_sender()->node());
-      st.greeters[peer] = directory;
+      st.greeters[peer] = {directory, ++st.greetings};
       return st.node;
     },
     // This node dialed a peer that accepted its greeting: admit the peer too.
@@ -147,10 +152,10 @@ caf::behavior directory_behavior(caf::stateful_actor<DirectoryState>* self, Dire
         self->state.greeted.insert(peer);
     },
     // This node asks whether `peer` has dialed it (yet again, after a loss).
-    [self](hello_atom, const std::string& peer) -> caf::result<caf::actor> {
+    [self](hello_atom, const std::string& peer) -> caf::result<caf::actor, std::uint64_t> {
       if (self->current_sender() && self->current_sender()->node() == self->node())
         if (auto i = self->state.greeters.find(peer); i != self->state.greeters.end())
-          return i->second;
+          return {i->second.first, i->second.second};
       return make_error(errc::unknown_peer, "node " + peer + " has not dialed node " + self->state.node);
     },
     [self, admitted, refusal](lookup_atom, const std::string& name) -> caf::result<caf::actor> {
@@ -557,8 +562,7 @@ private:
   /// with backoff until `deadline_ns` (a peer may not be up yet, or be
   /// restarting); `lost` is a handle that no longer counts. A refused greeting
   /// ends the attempt at once.
-  Expected<caf::actor> reach(LocalNode& from, const config::NodeSpec& to, std::int64_t deadline_ns,
-                             const caf::actor& lost = nullptr) {
+  Expected<caf::actor> reach(LocalNode& from, const config::NodeSpec& to, std::int64_t deadline_ns) {
     const std::uint16_t port = is_local(to.name) ? node_of(to.name).port : to.port;
     const auto where = to.host + ":" + std::to_string(port);
     const bool dialing = dials(from.spec->name, to.name);
@@ -570,12 +574,20 @@ private:
       last_error.clear();
       caf::scoped_actor self{*from.system};
       if (!dialing) {
+        // A greeting newer than the one taken last (none at the start).
         caf::actor found;
+        std::uint64_t greeting = 0;
         self->request(from.directory, 1s, hello_atom::value, to.name)
-          .receive([&](caf::actor& directory) { found = std::move(directory); },
-                   [&](caf::error&) { last_error = "it has not dialed this node yet"; });
-        if (found && found != lost)
+          .receive(
+            [&](caf::actor& directory, std::uint64_t number) {
+              found = std::move(directory);
+              greeting = number;
+            },
+            [&](caf::error&) { last_error = "it has not dialed this node yet"; });
+        if (found && greeting > from.greeted[to.name]) {
+          from.greeted[to.name] = greeting;
           return found;
+        }
         if (found)
           last_error = "it has not dialed this node again yet";
       } else if (auto directory = wire::remote_actor(*from.system, from.mm, to.host, port)) {
@@ -696,8 +708,7 @@ private:
       say("troupe: node " + node.spec->name + ": lost node " + lost + " (" + node.system->render(reason) +
           "); reaching it again");
       record_link_event(node, "lost node " + lost);
-      auto reached = reach(node, spec, lost_ns + ms_to_ns(topology_.network.connect_timeout_ms),
-                           node.directories[lost]);
+      auto reached = reach(node, spec, lost_ns + ms_to_ns(topology_.network.connect_timeout_ms));
       if (stopping_)
         return;
       if (!reached) {
@@ -743,13 +754,20 @@ private:
     const auto& stepper = topology_.the(Role::stepper);
     const auto& source = topology_.the(Role::source);
     for (const auto& spec : topology_.actors) {
-      if (spec.node != node.spec->name)
+      const bool feeds = spec.role == Role::source || spec.role == Role::reader;
+      if (spec.node != node.spec->name) {
+        // The coordinator's node tells the sources and readers of the node
+        // that came back where it is too: that node may not have noticed a
+        // loss at all (it was frozen, and its links were re-made at once), and
+        // then only this side knows they must subscribe again.
+        if (feeds && spec.node == back && coordinator.node == node.spec->name)
+          connect_to_coordinator(spec, peers.at(spec.name), peers);
         continue;
+      }
       const auto& local = node.actors.at(spec.name);
       if (spec.role == Role::coordinator && stepper.node == back)
         caf::anon_send(local, connect_atom::value, peers.at(stepper.name));
-      else if ((spec.role == Role::source || spec.role == Role::reader) &&
-               (coordinator.node == back || (spec.role == Role::reader && source.node == back)))
+      else if (feeds && (coordinator.node == back || (spec.role == Role::reader && source.node == back)))
         connect_to_coordinator(spec, local, peers);
     }
   }
@@ -780,8 +798,12 @@ private:
     auto last_progress = steady_now_ns();
     while (running) {
       self->receive(
-        [&](progress_atom, std::uint64_t tick, std::uint64_t bodies, double tick_ms) {
+        [&](progress_atom, std::uint64_t tick, std::uint64_t bodies, double tick_ms, std::uint64_t hash) {
           last_progress = steady_now_ns();
+          // Where the run got to: what a run that fails later still reports.
+          result.ticks = tick;
+          result.bodies = bodies;
+          result.world_hash = hash;
           if (options_.on_progress)
             options_.on_progress(tick, sim_.ticks, bodies, tick_ms);
         },

@@ -79,7 +79,9 @@ TEST(RulesPlugin, BrokenPluginsAreRefusedWithTheirReason) {
 /// A folder of the test's own with a copy of the plugin whose constructor
 /// writes a marker file when it is loaded (broken_constructor).
 struct Untrusted {
-  std::filesystem::path dir = std::filesystem::path(TROUPE_BINARY_DIR) / "test-output" / "untrusted-plugins";
+  // One folder per test: CTest runs them in parallel.
+  std::filesystem::path dir = std::filesystem::path(TROUPE_BINARY_DIR) / "test-output" /
+                              (std::string("untrusted-") + ::testing::UnitTest::GetInstance()->current_test_info()->name());
   std::filesystem::path marker = dir / "constructor-ran";
   std::filesystem::path copy = dir / "evil.so";
   Untrusted() {

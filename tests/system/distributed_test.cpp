@@ -11,6 +11,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <regex>
 #include <string>
@@ -159,6 +160,41 @@ TEST(Distributed, ASigkilledPhysicsNodeIsNoticedWithinTwoSecondsRestartedAndTheR
   EXPECT_EQ(report_hash(json), one);
   EXPECT_NE(json.find("\"lost\": 0"), std::string::npos);
   EXPECT_EQ(actor_value(json, "links@main", "peers_back"), 1);
+}
+
+TEST(Distributed, NodesStoppedAndContinuedInTurnsLeaveTheUndisturbedHash) {
+  // Links that flap: physics-node, then media-node, then both at once, are
+  // frozen (SIGSTOP) past the node timeout and thawed (SIGCONT): each time
+  // their peers lose them and find them again, and the run converges.
+  const auto dir = fresh_dir("up-flapping");
+  const auto cluster = three_nodes(dir);
+  const auto one = one_process_hash(dir + "/one", 900);
+  FILE* up = start_up(cluster, "--realtime --ticks 900 --out " + dir + "/up");
+  ASSERT_NE(up, nullptr);
+  std::string output;
+  std::map<std::string, int> pids;
+  for (const std::string node : {"physics-node", "media-node"}) {
+    ASSERT_TRUE(wait_for(up, "node " + node + " started (pid ", output)) << output;
+    pids[node] = std::stoi(output.substr(output.rfind("(pid ") + 5));
+  }
+  const std::vector<std::vector<std::string>> turns = {{"physics-node"}, {"media-node"}, {"physics-node", "media-node"}};
+  std::uint64_t tick = 120;
+  for (const auto& frozen : turns) {
+    ASSERT_TRUE(wait_for_tick(up, tick, output)) << output;
+    for (const auto& node : frozen)
+      ASSERT_EQ(::kill(pids[node], SIGSTOP), 0);
+    // Logic's node notices one of them (it reaches lost nodes one at a time).
+    ASSERT_TRUE(wait_for(up, "node main: lost node ", output)) << output;
+    for (const auto& node : frozen)
+      ASSERT_EQ(::kill(pids[node], SIGCONT), 0);
+    ASSERT_TRUE(wait_for(up, " is back after", output)) << output;
+    tick += 150;
+  }
+  ASSERT_EQ(finish(up, output), 0) << output;
+  const auto json = read_text(dir + "/up/report.json");
+  EXPECT_EQ(report_hash(json), one);
+  EXPECT_NE(json.find("\"lost\": 0"), std::string::npos);
+  EXPECT_GE(actor_value(json, "links@main", "peers_back"), 3);
 }
 
 TEST(Distributed, ASigkilledLogicNodeResumesFromItsNewestCheckpointAndTheRunEndsTheSame) {

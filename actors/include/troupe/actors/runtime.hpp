@@ -94,7 +94,7 @@ struct RunResult {
   /// a bad-input code (is_bad_input: a config, script, file, plugin, or a peer
   /// that refused this node: exit 2), or another failure (exit 1).
   Error error;
-  std::uint64_t ticks = 0;        ///< world tick at the end
+  std::uint64_t ticks = 0;        ///< world tick at the end (a failed run: the last it reported)
   std::uint64_t world_hash = 0;
   std::size_t bodies = 0;
   double wall_seconds = 0;
