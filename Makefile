@@ -3,13 +3,14 @@
 #   make test   the same set-up, then the whole test suite
 #   make bench  release build, Google Benchmark programs
 #   make package  a Debian package (CPack) of the install: build/default/troupe_*.deb
+#   make fuzz   libFuzzer targets (clang-16, ASan+UBSan), FUZZ_SECONDS each (300)
 SHELL := /bin/bash
 JOBS ?= 2
 BUILD := build/default
 TROUPE := $(BUILD)/apps/troupe
 CTEST_FLAGS ?= --output-on-failure --timeout 600 -j$(JOBS)
 
-.PHONY: all deps build run test bench package sanitize asan tsan clean
+.PHONY: all deps build run test bench package sanitize asan tsan fuzz clean
 
 all: build
 
@@ -50,6 +51,10 @@ tsan: deps
 	@cmake --preset tsan > build/tsan.configure.log 2>&1 || { cat build/tsan.configure.log; exit 1; }
 	@cmake --build build/tsan -j$(JOBS) --target troupe_sim_tests troupe_actors_tests
 	TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp" ctest --test-dir build/tsan -L 'sim|actors' $(CTEST_FLAGS)
+
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	JOBS=$(JOBS) scripts/fuzz $(FUZZ_SECONDS)
 
 clean:
 	rm -rf build out

@@ -52,14 +52,11 @@ using default_mpx = caf::io::network::default_multiplexer;
 
 constexpr char greeting_magic[4] = {'T', 'R', 'P', 'G'};
 constexpr std::uint32_t greeting_version = 1;
-constexpr std::size_t nonce_size = 32;
 constexpr std::size_t mac_size = 32;
 constexpr std::size_t hello_size = 4 + 4 + nonce_size;              // server -> client
-constexpr std::size_t proof_size = 4 + 4 + nonce_size + mac_size;   // client -> server
 constexpr std::size_t basp_header_size = 32;
 constexpr std::uint8_t basp_last_operation = 0x06;                  // heartbeat
 
-using Nonce = std::array<unsigned char, nonce_size>;
 using Mac = std::array<unsigned char, mac_size>;
 
 Nonce random_nonce() {
@@ -107,6 +104,55 @@ bool send_all(native_socket fd, const char* bytes, std::size_t size, std::chrono
   }
   return true;
 }
+
+} // namespace
+
+Proof check_client_proof(const ClusterKey& key, const Nonce& server_nonce, const unsigned char* proof,
+                         Nonce& client_nonce) {
+  std::uint32_t version = 0;
+  std::memcpy(&version, proof + 4, 4);
+  if (std::memcmp(proof, greeting_magic, 4) != 0)
+    return Proof::not_troupe;
+  if (version != greeting_version)
+    return Proof::wrong_version;
+  std::memcpy(client_nonce.data(), proof + 8, nonce_size);
+  const auto expected = mac(key, "troupe client", server_nonce, client_nonce);
+  return CRYPTO_memcmp(expected.data(), proof + 8 + nonce_size, mac_size) == 0 ? Proof::valid : Proof::wrong_key;
+}
+
+std::optional<FrameInspector::Refusal> FrameInspector::feed(const unsigned char* bytes, std::size_t size) {
+  while (size > 0) {
+    if (payload_left_ > 0) {
+      const auto skip = static_cast<std::size_t>(std::min<std::uint64_t>(payload_left_, size));
+      payload_left_ -= skip;
+      bytes += skip;
+      size -= skip;
+      continue;
+    }
+    const auto take = std::min(size, basp_header_size - header_have_);
+    std::memcpy(header_.data() + header_have_, bytes, take);
+    header_have_ += take;
+    bytes += take;
+    size -= take;
+    if (header_have_ < basp_header_size)
+      continue;
+    header_have_ = 0;
+    const std::uint8_t operation = header_[0];
+    const std::uint32_t length = (std::uint32_t{header_[4]} << 24) | (std::uint32_t{header_[5]} << 16) |
+                                 (std::uint32_t{header_[6]} << 8) | std::uint32_t{header_[7]};
+    if (operation > basp_last_operation)
+      return Refusal{"a message of unknown BASP operation " + std::to_string(operation), &Refusals::malformed};
+    if (length > max_)
+      return Refusal{"a message of " + std::to_string(length) + " bytes, over the limit of " + std::to_string(max_) +
+                       " ([network] max_message_bytes)",
+                     &Refusals::oversize};
+    payload_left_ = length;
+    ++headers_;
+  }
+  return std::nullopt;
+}
+
+namespace {
 
 /// The transport policy of every troupe connection (see wire.hpp).
 class GuardedPolicy {
@@ -200,19 +246,19 @@ private:
       return rw_state::failure;
     };
     if (side_ == Side::server) {
-      std::uint32_t version = 0;
-      std::memcpy(&version, g + 4, 4);
-      if (std::memcmp(g, greeting_magic, 4) != 0)
-        return refuse("it is not a troupe node (no greeting)", &Refusals::malformed);
-      if (version != greeting_version)
-        return refuse("it greets with version " + std::to_string(version) + ", this node with " +
-                        std::to_string(greeting_version),
-                      &Refusals::malformed);
       Nonce theirs{};
-      std::memcpy(theirs.data(), g + 8, nonce_size);
-      const auto expected = mac(key, "troupe client", nonce_, theirs);
-      if (CRYPTO_memcmp(expected.data(), g + 8 + nonce_size, mac_size) != 0)
+      switch (check_client_proof(key, nonce_, g, theirs)) {
+      case Proof::valid:
+        break;
+      case Proof::not_troupe:
+        return refuse("it is not a troupe node (no greeting)", &Refusals::malformed);
+      case Proof::wrong_version:
+        return refuse("it greets with another greeting version than this node's (" +
+                        std::to_string(greeting_version) + ")",
+                      &Refusals::malformed);
+      case Proof::wrong_key:
         return refuse("it does not know this cluster's key", &Refusals::authentication);
+      }
       const auto answer = mac(key, "troupe server", theirs, nonce_);
       std::vector<char> out(answer.begin(), answer.end());
       out.insert(out.end(), pending_.begin(), pending_.end());
@@ -268,39 +314,12 @@ private:
   /// Follows the BASP framing of what was read; false (and the connection
   /// refused) for a header BASP must not see.
   bool inspect(const unsigned char* bytes, std::size_t size) {
-    while (size > 0) {
-      if (payload_left_ > 0) {
-        const auto skip = static_cast<std::size_t>(std::min<std::uint64_t>(payload_left_, size));
-        payload_left_ -= skip;
-        bytes += skip;
-        size -= skip;
-        continue;
-      }
-      const auto take = std::min(size, basp_header_size - header_have_);
-      std::memcpy(header_.data() + header_have_, bytes, take);
-      header_have_ += take;
-      bytes += take;
-      size -= take;
-      if (header_have_ < basp_header_size)
-        continue;
-      header_have_ = 0;
-      const std::uint8_t operation = header_[0];
-      const std::uint32_t length = (std::uint32_t{header_[4]} << 24) | (std::uint32_t{header_[5]} << 16) |
-                                   (std::uint32_t{header_[6]} << 8) | std::uint32_t{header_[7]};
-      if (operation > basp_last_operation) {
-        gate_->refuse(peer_, "a message of unknown BASP operation " + std::to_string(operation), &Refusals::malformed);
-        return false;
-      }
-      if (length > gate_->limits().max_message_bytes) {
-        gate_->refuse(peer_,
-                      "a message of " + std::to_string(length) + " bytes, over the limit of " +
-                        std::to_string(gate_->limits().max_message_bytes) + " ([network] max_message_bytes)",
-                      &Refusals::oversize);
-        return false;
-      }
-      payload_left_ = length;
-      mark_greeted(); // with TLS: the first frame through the CA-checked session
+    if (auto refusal = frames_.feed(bytes, size)) {
+      gate_->refuse(peer_, refusal->why, refusal->counter);
+      return false;
     }
+    if (frames_.headers() > 0)
+      mark_greeted(); // with TLS: the first frame through the CA-checked session
     return true;
   }
 
@@ -316,9 +335,7 @@ private:
   Nonce server_nonce_{};
   std::vector<char> greeting_; ///< greeting bytes read so far
   std::vector<char> pending_;  ///< what BASP wrote before the greeting was done
-  std::array<unsigned char, basp_header_size> header_{};
-  std::size_t header_have_ = 0;
-  std::uint64_t payload_left_ = 0;
+  FrameInspector frames_{gate_->limits().max_message_bytes};
 };
 
 /// A scribe over a guarded stream (as caf::openssl's scribe, with our policy).

@@ -73,6 +73,45 @@ struct Refusals {
   std::uint64_t capacity = 0;       ///< too many connections not greeted yet
 };
 
+/// The nonces of the greeting (wire.cpp has its layout).
+constexpr std::size_t nonce_size = 32;
+using Nonce = std::array<unsigned char, nonce_size>;
+/// A client's answer to the server's nonce: magic, version, its nonce, its MAC.
+constexpr std::size_t proof_size = 4 + 4 + nonce_size + 32;
+
+enum class Proof { valid, not_troupe, wrong_version, wrong_key };
+
+/// Checks a client's `proof_size` bytes against the nonce the server sent;
+/// the client's nonce is copied out (the server's answer needs it).
+Proof check_client_proof(const ClusterKey& key, const Nonce& server_nonce, const unsigned char* proof,
+                         Nonce& client_nonce);
+
+/// Follows BASP's framing (32-byte headers, each followed by its payload)
+/// through reads of any size, and refuses a header BASP must not see: an
+/// unknown operation, or a payload over `max` bytes.
+class FrameInspector {
+public:
+  struct Refusal {
+    std::string why;
+    std::uint64_t Refusals::* counter;
+  };
+
+  explicit FrameInspector(std::uint64_t max) : max_(max) {}
+
+  /// The next bytes read; a refusal ends the connection.
+  std::optional<Refusal> feed(const unsigned char* bytes, std::size_t size);
+
+  /// Headers passed so far.
+  std::uint64_t headers() const { return headers_; }
+
+private:
+  std::uint64_t max_;
+  std::array<unsigned char, 32> header_{};
+  std::size_t header_have_ = 0;
+  std::uint64_t payload_left_ = 0;
+  std::uint64_t headers_ = 0;
+};
+
 /// One node's gate: its limits, its key (none with TLS), the connections that
 /// have not proved themselves yet (a thread cuts those past the deadline), and
 /// what it refused. Shared by the node's scribes; thread-safe.

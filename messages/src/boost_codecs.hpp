@@ -8,12 +8,15 @@
 #include <boost/serialization/array_wrapper.hpp>
 #include <boost/serialization/is_bitwise_serializable.hpp>
 #include <boost/serialization/shared_ptr.hpp>
-#include <boost/serialization/string.hpp>
-#include <boost/serialization/utility.hpp>
-#include <boost/serialization/vector.hpp>
 
+#include <cstdint>
+#include <limits>
 #include <stdexcept>
+#include <streambuf>
+#include <string>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 // The hot and cold body arrays are trivially copyable with no padding: Boost
 // writes them as one block (this is what keeps a 100k-body snapshot cheap).
@@ -29,7 +32,102 @@ static_assert(sizeof(troupe::sim::BodyInfo) == 24 && sizeof(troupe::sim::Slot) =
 static_assert(sizeof(troupe::sim::ContactEvent) == 56, "ContactEvent is written bitwise: no padding");
 static_assert(std::is_trivially_copyable_v<troupe::sim::ContactEvent>);
 
+// Bounded sequences. Boost's own vector and string loaders resize to whatever
+// count the bytes claim before reading an element, so 8 bytes could ask for
+// terabytes. Every vector and string here goes through `sequence` instead: on
+// load, a count is checked against the bytes actually left in the payload
+// (each element takes at least `min_bytes` of them) before anything is
+// allocated, so no claim allocates more than a small multiple of the bytes
+// received (docs/architecture.md, "Trust").
+namespace troupe::codec {
+
+/// The payload being decoded on this thread (set by read_archive): what the
+/// counts are checked against. Null when encoding.
+inline thread_local std::streambuf* decoding = nullptr;
+
+template <class T> struct is_sequence : std::false_type {};
+template <class T, class Alloc> struct is_sequence<std::vector<T, Alloc>> : std::true_type {};
+template <> struct is_sequence<std::string> : std::true_type {};
+template <class T> struct is_pair : std::false_type {};
+template <class A, class B> struct is_pair<std::pair<A, B>> : std::true_type {};
+
+/// Elements written as one block: their bytes are the memory.
+template <class T>
+inline constexpr bool is_block = std::is_arithmetic_v<T> || boost::serialization::is_bitwise_serializable<T>::value;
+
+/// The fewest bytes one T takes in a payload.
+template <class T> constexpr std::size_t min_bytes() {
+  if constexpr (is_block<T>)
+    return sizeof(T);
+  else if constexpr (is_sequence<T>::value)
+    return sizeof(std::uint64_t); // its count
+  else if constexpr (is_pair<T>::value)
+    return min_bytes<typename T::first_type>() + min_bytes<typename T::second_type>();
+  else
+    return 1;
+}
+
+template <class A, class V> void sequence(A& ar, V& v);
+
+/// A bool travels as one byte that must be 0 or 1 (Boost would read any byte
+/// into a bool: undefined behaviour for every other value).
+template <class A> void flag(A& ar, bool& b) {
+  std::uint8_t byte = b ? 1 : 0;
+  ar & byte;
+  if constexpr (A::is_loading::value) {
+    if (byte > 1)
+      throw std::runtime_error("a flag of value " + std::to_string(byte));
+    b = byte == 1;
+  }
+}
+
+/// A field: bools through `flag`, everything else as Boost writes it.
+template <class A, class T> void field(A& ar, T& x) {
+  if constexpr (std::is_same_v<T, bool>)
+    flag(ar, x);
+  else
+    ar & x;
+}
+
+template <class A, class T> void item(A& ar, T& x) {
+  if constexpr (is_sequence<T>::value)
+    sequence(ar, x);
+  else if constexpr (is_pair<T>::value) {
+    item(ar, x.first);
+    item(ar, x.second);
+  } else
+    field(ar, x);
+}
+
+/// A vector or string: its count (u64), then its elements.
+template <class A, class V> void sequence(A& ar, V& v) {
+  using T = typename V::value_type;
+  std::uint64_t count = v.size();
+  ar & count;
+  if constexpr (A::is_loading::value) {
+    const auto left = decoding ? static_cast<std::uint64_t>(std::max<std::streamsize>(decoding->in_avail(), 0))
+                               : std::numeric_limits<std::uint64_t>::max();
+    if (count > left / min_bytes<T>())
+      throw std::length_error("a sequence of " + std::to_string(count) + " elements in " + std::to_string(left) +
+                              " bytes");
+    v.resize(static_cast<std::size_t>(count));
+  }
+  if constexpr (is_block<T>) {
+    if (count > 0)
+      ar & boost::serialization::make_array(v.data(), v.size());
+  } else {
+    for (auto& x : v)
+      item(ar, x);
+  }
+}
+
+} // namespace troupe::codec
+
 namespace boost::serialization {
+
+using troupe::codec::field;
+using troupe::codec::flag;
+using troupe::codec::sequence;
 
 // Field-wise forms; binary archives write arrays of these as one block instead.
 template <class A> void serialize(A& ar, troupe::sim::Vec3& x, unsigned) { ar & x.x & x.y & x.z; }
@@ -55,8 +153,11 @@ template <class A> void serialize(A& ar, troupe::sim::Fountain& x, unsigned) {
 
 template <class A> void serialize(A& ar, troupe::sim::World& x, unsigned) {
   ar & x.tick & x.seed & x.rng_state;
-  troupe::sim::for_each_setting(x, [&](auto& v) { ar & v; });
-  ar & x.bodies & x.infos & x.slots & x.free_slots;
+  troupe::sim::for_each_setting(x, [&](auto& v) { field(ar, v); });
+  sequence(ar, x.bodies);
+  sequence(ar, x.infos);
+  sequence(ar, x.slots);
+  sequence(ar, x.free_slots);
 }
 
 template <class A> void serialize(A& ar, troupe::sim::BodySpec& x, unsigned) {
@@ -67,10 +168,10 @@ template <class A> void serialize(A& ar, troupe::sim::SpawnBody& x, unsigned) { 
 template <class A> void serialize(A& ar, troupe::sim::ApplyImpulse& x, unsigned) { ar & x.body & x.dv; }
 template <class A> void serialize(A& ar, troupe::sim::Shake& x, unsigned) { ar & x.dv; }
 template <class A> void serialize(A& ar, troupe::sim::RemoveBody& x, unsigned) { ar & x.body; }
-template <class A> void serialize(A& ar, troupe::sim::SetPaused& x, unsigned) { ar & x.paused; }
+template <class A> void serialize(A& ar, troupe::sim::SetPaused& x, unsigned) { flag(ar, x.paused); }
 template <class A> void serialize(A& ar, troupe::sim::SetGravity& x, unsigned) { ar & x.gravity; }
 template <class A> void serialize(A& ar, troupe::sim::SetFountain& x, unsigned) { ar & x.fountain; }
-template <class A> void serialize(A& ar, troupe::sim::LoadRules& x, unsigned) { ar & x.path; }
+template <class A> void serialize(A& ar, troupe::sim::LoadRules& x, unsigned) { sequence(ar, x.path); }
 
 // std::variant: the alternative's index, then the alternative.
 template <class A> void save(A& ar, const troupe::sim::Action& x, unsigned) {
@@ -113,7 +214,8 @@ template <class A> void serialize(A& ar, troupe::Command& x, unsigned) {
 }
 
 template <class A> void serialize(A& ar, troupe::CommandBatch& x, unsigned) {
-  ar & x.source & x.sealed_through & x.commands;
+  ar & x.source & x.sealed_through;
+  sequence(ar, x.commands);
 }
 
 template <class A> void serialize(A& ar, troupe::InputEvent& x, unsigned) {
@@ -121,27 +223,35 @@ template <class A> void serialize(A& ar, troupe::InputEvent& x, unsigned) {
 }
 
 template <class A> void serialize(A& ar, troupe::RulesEvent& x, unsigned) {
-  ar & x.kind & x.tick & x.path & x.name & x.version & x.reason;
+  ar & x.kind & x.tick;
+  sequence(ar, x.path);
+  sequence(ar, x.name);
+  sequence(ar, x.version);
+  sequence(ar, x.reason);
 }
 
 // A shared_ptr to a World (const or not) travels as the world itself (an
 // absent world is written as an empty flag).
 template <class A, class W> void save_world(A& ar, const std::shared_ptr<W>& x) {
-  const bool present = static_cast<bool>(x);
-  ar << present;
+  bool present = static_cast<bool>(x);
+  flag(ar, present);
   if (present)
     ar << *x;
 }
 
 template <class A, class W> void load_world(A& ar, std::shared_ptr<W>& x) {
   bool present = false;
-  ar >> present;
+  flag(ar, present);
   if (!present) {
     x.reset();
     return;
   }
   auto world = std::make_shared<troupe::sim::World>();
   ar >> *world;
+  // A world from outside bytes is indexed by its own slot table: refuse one
+  // whose tables do not agree before anything steps or reads it.
+  if (auto broken = troupe::sim::check_invariants(*world))
+    throw std::runtime_error(std::string("inconsistent world: ") + *broken);
   x = std::move(world);
 }
 
@@ -155,12 +265,16 @@ template <class A> void serialize(A& ar, std::shared_ptr<troupe::sim::World>& x,
 }
 
 template <class A> void serialize(A& ar, troupe::Snapshot& x, unsigned) {
-  ar & x.generation & x.tick & x.world & x.acks & x.world_hash & x.published_ns;
+  ar & x.generation & x.tick & x.world;
+  sequence(ar, x.acks);
+  ar & x.world_hash & x.published_ns;
 }
 
 template <class A> void serialize(A& ar, troupe::CompactSnapshot& x, unsigned) {
-  ar & x.generation & x.tick & x.base_generation & x.world_hash & x.published_ns & x.acks;
-  ar & x.body_count & x.moving_count & x.bytes;
+  ar & x.generation & x.tick & x.base_generation & x.world_hash & x.published_ns;
+  sequence(ar, x.acks);
+  ar & x.body_count & x.moving_count;
+  sequence(ar, x.bytes);
 }
 
 template <class A> void serialize(A& ar, troupe::StepRequest& x, unsigned) {
@@ -168,11 +282,15 @@ template <class A> void serialize(A& ar, troupe::StepRequest& x, unsigned) {
 }
 
 template <class A> void serialize(A& ar, troupe::StepResult& x, unsigned) {
-  ar & x.tick & x.world & x.contacts & x.step_ms;
+  ar & x.tick & x.world;
+  sequence(ar, x.contacts);
+  ar & x.step_ms;
 }
 
 template <class A> void serialize(A& ar, troupe::ContactBatch& x, unsigned) {
-  ar & x.tick & x.events & x.published_events;
+  ar & x.tick;
+  sequence(ar, x.events);
+  ar & x.published_events;
 }
 
 template <class A> void serialize(A& ar, troupe::MailboxStats& x, unsigned) {
@@ -184,11 +302,20 @@ template <class A> void serialize(A& ar, troupe::Percentiles& x, unsigned) {
 }
 
 template <class A> void serialize(A& ar, troupe::ActorReport& x, unsigned) {
-  ar & x.name & x.kind & x.role & x.node & x.mailbox & x.counters & x.distributions & x.series & x.notes;
+  sequence(ar, x.name);
+  sequence(ar, x.kind);
+  sequence(ar, x.role);
+  sequence(ar, x.node);
+  ar & x.mailbox;
+  sequence(ar, x.counters);
+  sequence(ar, x.distributions);
+  sequence(ar, x.series);
+  sequence(ar, x.notes);
 }
 
 template <class A> void serialize(A& ar, troupe::Checkpoint& x, unsigned) {
-  ar & x.generation & x.world & x.acks;
+  ar & x.generation & x.world;
+  sequence(ar, x.acks);
 }
 
 } // namespace boost::serialization

@@ -60,6 +60,12 @@ template <class T>
 DecodeResult read_archive(const char* data, std::size_t size, T& out) {
   try {
     SpanSource source(data, size);
+    // Counts are checked against the bytes left (boost_codecs.hpp).
+    struct Decoding {
+      explicit Decoding(std::streambuf* s) : outer(codec::decoding) { codec::decoding = s; }
+      ~Decoding() { codec::decoding = outer; }
+      std::streambuf* outer;
+    } decoding(&source);
     boost::archive::binary_iarchive ar(source, archive_flags);
     T value{};
     ar >> value;
@@ -221,6 +227,15 @@ bool sync_path(const std::string& path, int flags) {
 
 } // namespace
 
+void seal_checkpoint(std::vector<char>& file) {
+  if (file.size() < checkpoint_header)
+    return;
+  const std::uint64_t length = file.size() - checkpoint_header;
+  std::memcpy(file.data() + 24, &length, 8);
+  const auto sum = checkpoint_checksum(file.data(), file.data() + checkpoint_header, length);
+  std::memcpy(file.data() + 32, &sum, 8);
+}
+
 Expected<void> save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
   std::vector<char> bytes(checkpoint_magic, checkpoint_magic + 8);
   put_u32(bytes, checkpoint_format);
@@ -229,10 +244,7 @@ Expected<void> save_checkpoint(const std::string& path, const Checkpoint& checkp
   put_u64(bytes, 0); // payload length, patched below
   put_u64(bytes, 0); // checksum, patched below
   write_archive(bytes, checkpoint);
-  const std::uint64_t length = bytes.size() - checkpoint_header;
-  std::memcpy(bytes.data() + 24, &length, 8);
-  const auto sum = checkpoint_checksum(bytes.data(), bytes.data() + checkpoint_header, length);
-  std::memcpy(bytes.data() + 32, &sum, 8);
+  seal_checkpoint(bytes);
   // Atomic: a crash mid-write leaves the temporary file, never a torn
   // checkpoint under the final name (--resume-latest picks the newest).
   const auto tmp = path + ".tmp";
@@ -257,18 +269,12 @@ Expected<void> save_checkpoint(const std::string& path, const Checkpoint& checkp
   return {};
 }
 
-Expected<Checkpoint> load_checkpoint(const std::string& path) {
+Expected<Checkpoint> decode_checkpoint(std::span<const char> file, const std::string& path) {
   auto bad = [&](const std::string& what) { return Error{errc::bad_file, what, path}; };
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec)
-    return bad("cannot open checkpoint: " + ec.message());
+  const auto size = file.size();
   if (size < checkpoint_header)
     return bad("not a troupe checkpoint (" + std::to_string(size) + " bytes, shorter than its header)");
-  std::ifstream in(path, std::ios::binary);
-  char header[checkpoint_header];
-  if (!in || !in.read(header, checkpoint_header))
-    return bad(std::string("cannot read checkpoint: ") + std::strerror(errno));
+  const char* header = file.data();
   if (std::memcmp(header, checkpoint_magic, 8) != 0)
     return bad("not a troupe checkpoint (bad magic)");
   const auto format = get_u32(header + 8);
@@ -286,13 +292,11 @@ Expected<Checkpoint> load_checkpoint(const std::string& path) {
   if (length > max_checkpoint_payload || length != size - checkpoint_header)
     return bad("the header claims " + std::to_string(length) + " payload bytes, the file has " +
                std::to_string(size - checkpoint_header) + " (truncated, or not written whole)");
-  std::vector<char> payload(length);
-  if (!in.read(payload.data(), static_cast<std::streamsize>(length)))
-    return bad(std::string("cannot read checkpoint: ") + std::strerror(errno));
-  if (checkpoint_checksum(header, payload.data(), length) != get_u64(header + 32))
+  const char* payload = header + checkpoint_header;
+  if (checkpoint_checksum(header, payload, length) != get_u64(header + 32))
     return bad("checksum mismatch: the file is damaged");
   Checkpoint out;
-  if (auto err = read_archive(payload.data(), length, out))
+  if (auto err = read_archive(payload, length, out))
     return bad(err->message);
   if (out.world.size() != bodies)
     return bad("the header says " + std::to_string(bodies) + " bodies, the payload holds " +
@@ -300,6 +304,22 @@ Expected<Checkpoint> load_checkpoint(const std::string& path) {
   if (auto broken = sim::check_invariants(out.world))
     return bad(std::string("the world it holds is inconsistent: ") + *broken);
   return out;
+}
+
+Expected<Checkpoint> load_checkpoint(const std::string& path) {
+  auto bad = [&](const std::string& what) { return Error{errc::bad_file, what, path}; };
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec)
+    return bad("cannot open checkpoint: " + ec.message());
+  // Refused before reading a byte: nothing larger can pass the header check.
+  if (size > checkpoint_header + max_checkpoint_payload)
+    return bad("not a troupe checkpoint (" + std::to_string(size) + " bytes, more than a checkpoint may hold)");
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> file(size);
+  if (!in || !in.read(file.data(), static_cast<std::streamsize>(size)))
+    return bad(std::string("cannot read checkpoint: ") + std::strerror(errno));
+  return decode_checkpoint(file, path);
 }
 
 #define TROUPE_CODEC(T)                                                              \

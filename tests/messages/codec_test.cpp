@@ -13,6 +13,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
 
 namespace troupe {
@@ -238,6 +240,43 @@ TEST(BoostCodec, TruncatedPayloadIsAnErrorNotACrash) {
   EXPECT_TRUE(unframe(std::vector<char>(5, 'x'), envelope));
 }
 
+
+// Counts are untrusted: one that claims more elements than the bytes left can
+// hold is refused before anything is allocated for it (a count of 2^40
+// commands would otherwise ask for tens of terabytes).
+TEST(BoostCodec, ACountBeyondTheBytesLeftIsRefusedBeforeAllocating) {
+  auto bytes = encode(sample_batch());
+  // CommandBatch: source (4 bytes), sealed_through (8), then the command count (8).
+  const std::uint64_t huge = std::uint64_t{1} << 40;
+  std::memcpy(bytes.data() + 12, &huge, sizeof huge);
+  CommandBatch out;
+  auto refused = decode(bytes, out);
+  ASSERT_TRUE(refused);
+  EXPECT_NE(refused->message.find("a sequence of 1099511627776 elements"), std::string::npos) << *refused;
+
+  // Found by fuzz_envelope: Boost reads any byte into a bool (undefined
+  // behaviour for all but 0 and 1). Flags travel as bytes that must be 0 or 1.
+  CommandBatch pause{.source = 1, .sealed_through = 5, .commands = {{1, 1, 5, sim::SetPaused{true}}}};
+  auto flag_bytes = encode(pause);
+  std::get<sim::SetPaused>(pause.commands[0].action).paused = false;
+  const auto unpaused = encode(pause);
+  ASSERT_EQ(flag_bytes.size(), unpaused.size());
+  const auto at = std::mismatch(flag_bytes.begin(), flag_bytes.end(), unpaused.begin()).first;
+  ASSERT_NE(at, flag_bytes.end()) << "the flag's byte";
+  *at = 2;
+  auto bad_flag = decode(flag_bytes, out);
+  ASSERT_TRUE(bad_flag);
+  EXPECT_NE(bad_flag->message.find("a flag of value 2"), std::string::npos) << *bad_flag;
+
+  // A world whose tables disagree is refused too: readers index by its slots.
+  sim::World broken = *sample_world(10);
+  broken.slots[broken.infos[3].id.index].dense = 99;
+  Snapshot with_broken{.generation = 1, .tick = 0, .world = std::make_shared<const sim::World>(broken)};
+  Snapshot decoded;
+  auto inconsistent = decode(encode(with_broken), decoded);
+  ASSERT_TRUE(inconsistent);
+  EXPECT_NE(inconsistent->message.find("inconsistent world"), std::string::npos) << *inconsistent;
+}
 TEST(Checkpoint, SavesAndLoadsTheWorldAndAcks) {
   auto dir = std::filesystem::temp_directory_path() / "troupe_checkpoint_test";
   std::filesystem::create_directories(dir);

@@ -26,6 +26,7 @@
 #include <optional>
 #include <variant>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace troupe {
@@ -44,6 +45,10 @@ struct ScriptLine {
 /// Reads a timeline file ("TICK ACTION...") or a command log ("TICK SOURCE SEQ
 /// ACTION..." after its header). A bad_script Error names the file and line.
 Expected<std::vector<ScriptLine>> load_script(const std::string& path);
+
+/// What load_script does with a file's text (`path` only names it in errors).
+/// Caps: 256 MiB a file, 4096 bytes a line, bursts of at most 1,000,000.
+Expected<std::vector<ScriptLine>> parse_script(std::string_view text, const std::string& path);
 
 /// What `troupe run` was asked for beyond the topology.
 struct RunOptions {

@@ -8,6 +8,7 @@
 #include <troupe/messages/messages.hpp>
 
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -61,5 +62,14 @@ Expected<void> save_checkpoint(const std::string& path, const Checkpoint& checkp
 /// Reads a checkpoint file; a bad_file Error names the file and what is wrong
 /// with it.
 Expected<Checkpoint> load_checkpoint(const std::string& path);
+
+/// What load_checkpoint does with the bytes of a file already read (`path`
+/// only names it in errors): header, checksum, payload, invariants.
+Expected<Checkpoint> decode_checkpoint(std::span<const char> file, const std::string& path);
+
+/// Sets the length and checksum fields of a checkpoint's header to match its
+/// payload (what save_checkpoint does before writing; tests and the fuzz
+/// target use it to reach the payload decoder with bytes of their own).
+void seal_checkpoint(std::vector<char>& file);
 
 } // namespace troupe

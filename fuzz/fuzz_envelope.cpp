@@ -1,0 +1,30 @@
+// libFuzzer target: the framed envelope every wire message travels in (the
+// first byte picks the message type). Bytes reach it only from a peer that
+// passed the gate; still, garbage must give an error, never a crash.
+#include <troupe/messages/codec.hpp>
+#include <troupe/messages/wire.hpp>
+
+#include <cstdint>
+#include <vector>
+
+namespace {
+
+template <class T> void decode_as(const std::vector<char>& bytes) {
+  T out{};
+  (void)troupe::decode_framed(bytes, out);
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size == 0)
+    return 0;
+  const std::vector<char> bytes(reinterpret_cast<const char*>(data) + 1, reinterpret_cast<const char*>(data) + size);
+  int which = data[0] % 9;
+#define TROUPE_DECODE(T, KIND, NAME) \
+  if (which-- == 0)                  \
+    decode_as<troupe::T>(bytes);
+  TROUPE_WIRE_MESSAGES(TROUPE_DECODE)
+#undef TROUPE_DECODE
+  return 0;
+}
