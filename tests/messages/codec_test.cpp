@@ -271,7 +271,9 @@ TEST(BoostCodec, ACountBeyondTheBytesLeftIsRefusedBeforeAllocating) {
   // A world whose tables disagree is refused too: readers index by its slots.
   sim::World broken = *sample_world(10);
   broken.slots[broken.infos[3].id.index].dense = 99;
-  Snapshot with_broken{.generation = 1, .tick = 0, .world = std::make_shared<const sim::World>(broken)};
+  Snapshot with_broken;
+  with_broken.generation = 1;
+  with_broken.world = std::make_shared<const sim::World>(broken);
   Snapshot decoded;
   auto inconsistent = decode(encode(with_broken), decoded);
   ASSERT_TRUE(inconsistent);
