@@ -25,12 +25,16 @@ constexpr std::uintmax_t max_script_bytes = std::uintmax_t{256} << 20;
 constexpr std::size_t max_line_bytes = 4096;
 constexpr std::uint64_t max_burst = 1'000'000;
 
+Error too_large(std::uintmax_t size, const std::string& path) {
+  return Error{errc::bad_script, "script of " + std::to_string(size) + " bytes, more than the " +
+                                   std::to_string(max_script_bytes >> 20) + " MiB a script may hold", path};
+}
+
 } // namespace
 
 Expected<std::vector<ScriptLine>> parse_script(std::string_view file, const std::string& path) {
   if (file.size() > max_script_bytes)
-    return Error{errc::bad_script, "script of " + std::to_string(file.size()) + " bytes, more than the " +
-                                       std::to_string(max_script_bytes >> 20) + " MiB a script may hold", path};
+    return too_large(file.size(), path);
   std::vector<ScriptLine> lines;
   std::string text;
   int number = 0;
@@ -95,8 +99,7 @@ Expected<std::vector<ScriptLine>> load_script(const std::string& path) {
   if (ec)
     return Error{errc::bad_script, "cannot open script file: " + ec.message(), path};
   if (size > max_script_bytes)
-    return Error{errc::bad_script, "script of " + std::to_string(size) + " bytes, more than the " +
-                                       std::to_string(max_script_bytes >> 20) + " MiB a script may hold", path};
+    return too_large(size, path); // before reading a byte of it
   std::ifstream in(path, std::ios::binary);
   std::string file(size, '\0');
   if (!in || !in.read(file.data(), static_cast<std::streamsize>(size)))

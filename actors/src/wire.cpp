@@ -107,6 +107,17 @@ bool send_all(native_socket fd, const char* bytes, std::size_t size, std::chrono
 
 } // namespace
 
+std::array<unsigned char, proof_size> client_proof(const ClusterKey& key, const Nonce& server_nonce,
+                                                   const Nonce& client_nonce) {
+  const auto proof = mac(key, "troupe client", server_nonce, client_nonce);
+  std::array<unsigned char, proof_size> out{};
+  std::memcpy(out.data(), greeting_magic, 4);
+  std::memcpy(out.data() + 4, &greeting_version, 4);
+  std::memcpy(out.data() + 8, client_nonce.data(), nonce_size);
+  std::memcpy(out.data() + 8 + nonce_size, proof.data(), mac_size);
+  return out;
+}
+
 Proof check_client_proof(const ClusterKey& key, const Nonce& server_nonce, const unsigned char* proof,
                          Nonce& client_nonce) {
   std::uint32_t version = 0;
@@ -274,13 +285,8 @@ private:
         return refuse("it is not a troupe node of this greeting version", &Refusals::malformed);
       std::memcpy(server_nonce_.data(), g + 8, nonce_size);
       nonce_ = random_nonce();
-      const auto proof = mac(key, "troupe client", server_nonce_, nonce_);
-      std::array<char, proof_size> out{};
-      std::memcpy(out.data(), greeting_magic, 4);
-      std::memcpy(out.data() + 4, &greeting_version, 4);
-      std::memcpy(out.data() + 8, nonce_.data(), nonce_size);
-      std::memcpy(out.data() + 8 + nonce_size, proof.data(), mac_size);
-      if (!send_all(fd, out.data(), out.size()))
+      const auto out = client_proof(key, server_nonce_, nonce_);
+      if (!send_all(fd, reinterpret_cast<const char*>(out.data()), out.size()))
         return rw_state::failure;
       greeting_.clear();
       phase_ = Phase::wait_proof;
@@ -563,6 +569,10 @@ void Gate::refuse(const std::string& peer, const std::string& why, std::uint64_t
     std::lock_guard<std::mutex> guard{mutex_};
     ++(refusals_.*counter);
   }
+  log_refusal(peer, why);
+}
+
+void Gate::log_refusal(const std::string& peer, const std::string& why) const {
   std::cerr << "troupe: node " + node_ + ": refused peer " + peer + ": " + why + "\n" << std::flush;
 }
 
@@ -586,9 +596,7 @@ void Gate::reap() {
       // map first (its policy goes before its descriptor).
       ::shutdown(i->first, SHUT_RDWR);
       ++refusals_.deadline;
-      std::cerr << "troupe: node " + node_ + ": refused peer " + i->second.peer + ": no greeting within " +
-                     std::to_string(limits_.greeting_deadline.count()) + " ms\n"
-                << std::flush;
+      log_refusal(i->second.peer, "no greeting within " + std::to_string(limits_.greeting_deadline.count()) + " ms");
       i = waiting_.erase(i);
     }
   }

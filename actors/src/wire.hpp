@@ -81,6 +81,10 @@ constexpr std::size_t proof_size = 4 + 4 + nonce_size + 32;
 
 enum class Proof { valid, not_troupe, wrong_version, wrong_key };
 
+/// A client's answer to `server_nonce` under `key`, with its own nonce.
+std::array<unsigned char, proof_size> client_proof(const ClusterKey& key, const Nonce& server_nonce,
+                                                   const Nonce& client_nonce);
+
 /// Checks a client's `proof_size` bytes against the nonce the server sent;
 /// the client's nonce is copied out (the server's answer needs it).
 Proof check_client_proof(const ClusterKey& key, const Nonce& server_nonce, const unsigned char* proof,
@@ -137,6 +141,8 @@ public:
 
 private:
   void reap();
+  /// The one line a refusal logs (callers count it).
+  void log_refusal(const std::string& peer, const std::string& why) const;
 
   std::string node_;
   Limits limits_;

@@ -104,6 +104,17 @@ TEST(Greeting, OnlyAProofUnderTheKeyPasses) {
   std::memcpy(proof.data() + 4, &version, 4);
   wire::Nonce client{};
   EXPECT_EQ(wire::check_client_proof(key, server, proof.data(), client), wire::Proof::wrong_key);
+  // What a client that holds the key sends passes, and its nonce comes out;
+  // under another key, or for another server nonce, it does not.
+  wire::Nonce mine{};
+  mine[5] = 7;
+  const auto real = wire::client_proof(key, server, mine);
+  EXPECT_EQ(wire::check_client_proof(key, server, real.data(), client), wire::Proof::valid);
+  EXPECT_EQ(client, mine);
+  EXPECT_EQ(wire::check_client_proof(wire::random_key(), server, real.data(), client), wire::Proof::wrong_key);
+  wire::Nonce other_server = server;
+  other_server[1] = 9;
+  EXPECT_EQ(wire::check_client_proof(key, other_server, real.data(), client), wire::Proof::wrong_key);
   proof[0] = 'X';
   EXPECT_EQ(wire::check_client_proof(key, server, proof.data(), client), wire::Proof::not_troupe);
   proof[0] = 'T';
