@@ -203,14 +203,22 @@ bool moved(const QuantizedBody& a, const QuantizedBody& b) {
 /// Where each body of `base` sits in `current` if `current` is an ordered
 /// successor of it (see the file comment): survivors[i] is the base index of
 /// current.bodies[i]; nothing when it is not one.
-std::optional<std::vector<std::uint32_t>> match(const QuantizedWorld& current,
-                                                const QuantizedWorld& base,
-                                                std::vector<std::uint32_t>& removed) {
+/// A body of the base that is still in the current world: its index in each.
+struct Survivor {
+  std::uint32_t current = 0, base = 0;
+};
+
+/// The survivors in order, or nothing when the current world is not the base
+/// minus some bodies plus some new ones (in any places), with each survivor's
+/// looks and data unchanged.
+std::optional<std::vector<Survivor>> match(const QuantizedWorld& current,
+                                           const QuantizedWorld& base,
+                                           std::vector<std::uint32_t>& removed) {
   std::vector<std::uint32_t> where(current.slot_count, none); // slot index -> dense index
   for (std::size_t i = 0; i < current.bodies.size(); ++i)
     if (current.bodies[i].id.index < where.size()) // false only in a broken world
       where[current.bodies[i].id.index] = static_cast<std::uint32_t>(i);
-  std::vector<std::uint32_t> survivors;
+  std::vector<Survivor> survivors;
   survivors.reserve(std::min(current.bodies.size(), base.bodies.size()));
   for (std::size_t j = 0; j < base.bodies.size(); ++j) {
     const QuantizedBody& b = base.bodies[j];
@@ -220,10 +228,11 @@ std::optional<std::vector<std::uint32_t>> match(const QuantizedWorld& current,
       continue;
     }
     const QuantizedBody& c = current.bodies[i];
-    if (i != survivors.size() || c.color != b.color || c.user_data != b.user_data ||
+    const bool in_order = survivors.empty() || survivors.back().current < i;
+    if (!in_order || c.color != b.color || c.user_data != b.user_data ||
         std::bit_cast<std::uint32_t>(c.radius) != std::bit_cast<std::uint32_t>(b.radius))
       return std::nullopt; // reordered, or changed looks or data: not expressible as a delta
-    survivors.push_back(static_cast<std::uint32_t>(j));
+    survivors.push_back({i, static_cast<std::uint32_t>(j)});
   }
   return survivors;
 }
@@ -280,7 +289,7 @@ CompactSnapshot encode_compact(const QuantizedWorld& current, const QuantizedWor
                       .acks = meta.acks, .body_count = static_cast<std::uint32_t>(current.bodies.size()),
                       .moving_count = 0, .bytes = {}};
   std::vector<std::uint32_t> removed;
-  std::optional<std::vector<std::uint32_t>> survivors;
+  std::optional<std::vector<Survivor>> survivors;
   if (base)
     survivors = match(current, *base, removed);
   if (!survivors) {
@@ -308,7 +317,9 @@ CompactSnapshot encode_compact(const QuantizedWorld& current, const QuantizedWor
   // Runs of moved survivors: long runs cost next to nothing when everything
   // falls, isolated ones two bytes when a pile settles.
   const std::size_t kept = survivors->size();
-  auto changed = [&](std::size_t i) { return moved(current.bodies[i], base->bodies[(*survivors)[i]]); };
+  auto now = [&](std::size_t k) -> const QuantizedBody& { return current.bodies[(*survivors)[k].current]; };
+  auto then = [&](std::size_t k) -> const QuantizedBody& { return base->bodies[(*survivors)[k].base]; };
+  auto changed = [&](std::size_t k) { return moved(now(k), then(k)); };
   std::vector<std::pair<std::size_t, std::size_t>> runs; // [begin, end)
   for (std::size_t i = 0; i < kept;) {
     if (!changed(i)) {
@@ -326,7 +337,7 @@ CompactSnapshot encode_compact(const QuantizedWorld& current, const QuantizedWor
     w.varint(begin - at);
     w.varint(end - begin);
     for (std::size_t i = begin; i < end; ++i) {
-      const QuantizedBody &c = current.bodies[i], &b = base->bodies[(*survivors)[i]];
+      const QuantizedBody &c = now(i), &b = then(i);
       w.zz(delta(c.x, b.x));
       w.zz(delta(c.y, b.y));
       w.zz(delta(c.z, b.z));
@@ -335,9 +346,24 @@ CompactSnapshot encode_compact(const QuantizedWorld& current, const QuantizedWor
     at = end;
   }
 
-  w.varint(current.bodies.size() - kept);
+  // New bodies: where each sits among the current bodies (bodies are in id
+  // order, so a reused slot lands among the survivors), then their state.
+  std::vector<std::uint32_t> added;
+  added.reserve(current.bodies.size() - kept);
+  for (std::size_t i = 0, k = 0; i < current.bodies.size(); ++i) {
+    if (k < kept && (*survivors)[k].current == i)
+      ++k;
+    else
+      added.push_back(static_cast<std::uint32_t>(i));
+  }
+  w.varint(added.size());
+  std::uint32_t free_place = 0; // the smallest place the next gap may name
+  for (const std::uint32_t i : added) {
+    w.varint(i - free_place);
+    free_place = i + 1;
+  }
   QuantizedBody previous{.id = {~0u, 0}};
-  for (std::size_t i = kept; i < current.bodies.size(); ++i) {
+  for (const std::uint32_t i : added) {
     const QuantizedBody& c = current.bodies[i];
     w.zz(delta(static_cast<std::int32_t>(c.id.index), static_cast<std::int32_t>(previous.id.index + 1)));
     w.varint(c.id.generation);
@@ -351,17 +377,17 @@ CompactSnapshot encode_compact(const QuantizedWorld& current, const QuantizedWor
   // User data, for the new bodies that carry any (most carry none: one byte
   // for them all).
   std::vector<std::size_t> tagged;
-  for (std::size_t i = kept; i < current.bodies.size(); ++i)
-    if (current.bodies[i].user_data != 0)
-      tagged.push_back(i - kept);
+  for (std::size_t k = 0; k < added.size(); ++k)
+    if (current.bodies[added[k]].user_data != 0)
+      tagged.push_back(k);
   w.varint(tagged.size());
   std::size_t after = 0; // the smallest new-body index the next gap may name
   for (const std::size_t k : tagged) {
     w.varint(k - after);
-    w.varint(current.bodies[kept + k].user_data);
+    w.varint(current.bodies[added[k]].user_data);
     after = k + 1;
   }
-  out.moving_count += static_cast<std::uint32_t>(current.bodies.size() - kept);
+  out.moving_count += static_cast<std::uint32_t>(added.size());
   w.u32(current.checksum);
   return out;
 }
@@ -433,7 +459,16 @@ DecodeResult decode_compact(const CompactSnapshot& in, const QuantizedWorld* bas
   const std::uint64_t added = r.varint();
   if (!r.ok() || added > r.left() / min_new_body_bytes)
     return corrupt("new body count");
-  s.bodies.reserve(kept + added);
+  const std::uint64_t total = kept + added;
+  std::vector<std::uint8_t> is_new(total, 0);
+  std::uint64_t free_place = 0;
+  for (std::uint64_t k = 0; k < added; ++k) {
+    free_place += r.varint();
+    if (!r.ok() || free_place >= total)
+      return corrupt("new body place");
+    is_new[free_place++] = 1;
+  }
+  s.bodies.reserve(total);
   QuantizedBody previous{.id = {~0u, 0}};
   for (std::uint64_t k = 0; k < added; ++k) {
     QuantizedBody b;
@@ -456,6 +491,13 @@ DecodeResult decode_compact(const CompactSnapshot& in, const QuantizedWorld* bas
     if (!r.ok() || after >= added)
       return corrupt("user data index");
     s.bodies[kept + after++].user_data = r.varint();
+  }
+  // Put the new bodies (now at the end) in their places among the survivors.
+  if (added > 0) {
+    std::vector<QuantizedBody> placed(total);
+    for (std::uint64_t i = 0, old = 0, young = kept; i < total; ++i)
+      placed[i] = s.bodies[is_new[i] ? young++ : old++];
+    s.bodies = std::move(placed);
   }
   moving += static_cast<std::uint32_t>(added);
   const std::uint32_t sum = r.u32();

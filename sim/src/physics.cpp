@@ -62,6 +62,7 @@ inline v4f vsqrt(v4f x) {
 #endif
 }
 inline bool any(v4i m) { return (m[0] | m[1] | m[2] | m[3]) != 0; }
+inline bool all_lanes(v4i m) { return (m[0] & m[1] & m[2] & m[3]) == -1; }
 /// Fixed-order horizontal sum.
 inline float hsum(v4f v) { return (v[0] + v[1]) + (v[2] + v[3]); }
 inline v4f load4(const float* p) {
@@ -83,7 +84,7 @@ struct Bounds {
   float hi[3] = {-std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
                  -std::numeric_limits<float>::infinity()};
   float max_radius = 0.f;
-  float max_speed = 0.f;
+  float max_margin = 0.f;
 };
 
 /// An impact seen in one substep; several per pair are reduced to one per tick.
@@ -195,6 +196,13 @@ inline v4i load_index_lanes(const std::uint32_t* p) {
   return v;
 }
 
+/// Dense indices (id order) of four neighbour-list entries: what breaks the tie
+/// of two coincident centres, the same in every world that holds both bodies.
+inline v4i dense_lanes(const std::uint32_t* order, const std::uint32_t* idx) {
+  return v4i{static_cast<std::int32_t>(order[idx[0]]), static_cast<std::int32_t>(order[idx[1]]),
+             static_cast<std::int32_t>(order[idx[2]]), static_cast<std::int32_t>(order[idx[3]])};
+}
+
 // One Jacobi position iteration over sorted bodies [begin, end): reads `src`,
 // writes `dst`. The first iteration records each entry's penetration (lambda);
 // the last derives velocities.
@@ -205,6 +213,7 @@ void position_pass(const Context& c, std::size_t begin, std::size_t end, const F
   const std::uint32_t* nbr = s.nbr.data();
   const float* w = s.inv_mass.data();
   float* lambda = s.lambda.data();
+  const std::uint32_t* order = s.order.data();
   const float relax = c.settings->relaxation;
   const v4f zero = splat(0.f);
   for (std::size_t i = begin; i < end; ++i) {
@@ -212,8 +221,8 @@ void position_pass(const Context& c, std::size_t begin, std::size_t end, const F
     const float wi = w[i];
     const v4f px = splat(pi.x), py = splat(pi.y), pz = splat(pi.z), pr = splat(pi.w);
     const v4f wi4 = splat(wi);
-    const v4i self{static_cast<std::int32_t>(i), static_cast<std::int32_t>(i),
-                   static_cast<std::int32_t>(i), static_cast<std::int32_t>(i)};
+    const auto di = static_cast<std::int32_t>(order[i]);
+    const v4i self_dense{di, di, di, di};
     v4f sx = zero, sy = zero, sz = zero;
     v4i count{0, 0, 0, 0};
     const std::uint32_t e_end = offsets[i + 1];
@@ -245,9 +254,9 @@ void position_pass(const Context& c, std::size_t begin, std::size_t end, const F
       // Coincident centres: an antisymmetric fallback keeps the pair consistent.
       const v4i coincident = movable & (dist == zero);
       if (any(coincident)) {
-        const v4i j = load_index_lanes(nbr + e);
+        const v4i j = dense_lanes(order, nbr + e);
         const v4f part = select(coincident, pw / wsum, zero);
-        sy += select(self > j, part, -part);
+        sy += select(self_dense > j, part, -part);
       }
       count -= hit; // a true lane is -1
     }
@@ -344,6 +353,8 @@ void velocity_pass(const Context& c, std::size_t chunk_index, std::size_t begin,
     const v4f ux_i = splat(vpi.x), uy_i = splat(vpi.y), uz_i = splat(vpi.z), ue_i = splat(vpi.w);
     const v4i self{static_cast<std::int32_t>(i), static_cast<std::int32_t>(i),
                    static_cast<std::int32_t>(i), static_cast<std::int32_t>(i)};
+    const auto di = static_cast<std::int32_t>(order[i]);
+    const v4i self_dense{di, di, di, di};
     v4f sx = zero, sy = zero, sz = zero;
     v4i count{0, 0, 0, 0};
     const std::uint32_t e_end = offsets[i + 1];
@@ -361,7 +372,11 @@ void velocity_pass(const Context& c, std::size_t chunk_index, std::size_t begin,
       const v4i apart = d2 > zero;
       const v4f inv = splat(1.f) / vsqrt(d2);
       const v4f nx = select(apart, dx * inv, zero);
-      const v4f ny = select(apart, dy * inv, select(self > j, splat(1.f), splat(-1.f)));
+      v4f ny = dy * inv;
+      if (!all_lanes(apart)) {
+        const v4i dj = dense_lanes(order, nbr + e);
+        ny = select(apart, ny, select(self_dense > dj, splat(1.f), splat(-1.f)));
+      }
       const v4f nz = select(apart, dz * inv, zero);
       const Lanes vj = gather(vder, nbr + e);
       const v4f rvx = vx_i - vj.x, rvy = vy_i - vj.y, rvz = vz_i - vj.z;
@@ -519,7 +534,8 @@ StepStats step(World& world, const PhysicsSettings& settings, const Parallel& pa
   s.chunk_used.assign(chunks, 0);
   s.chunk_pairs.assign(chunks, 0);
   s.cell_of.resize(n);
-  s.order.resize(n);
+  s.order.resize(n + 1);
+  s.order[n] = static_cast<std::uint32_t>(n); // the dummy's "dense index"
   // Arrays read through neighbour indices get one more element: the dummy body
   // (index n) that pads every list to a multiple of four. It is far away (never
   // in contact) and at rest.
@@ -538,7 +554,20 @@ StepStats step(World& world, const PhysicsSettings& settings, const Parallel& pa
   s.counts.resize(n);
   s.offsets.resize(n + 1);
 
-  // 1. Reduce: bounds of finite centres, largest radius and speed. Min/max are
+  // A body's margin covers its motion over the whole step (the lists serve every
+  // substep): |v| dt + |g| dt^2, capped at its radius so one fast body cannot
+  // blow up the grid, plus a small slop for the position corrections. It reads
+  // the body alone, never a figure of the whole world (such as the largest
+  // radius): so a region that holds a part of the world finds the same pairs.
+  const float motion_extra = g_len * dt * dt;
+  auto margin_of = [&](const Body& body) {
+    const float speed = body.inv_mass > 0.f ? length(body.velocity) : 0.f;
+    const float m = speed * dt + motion_extra;
+    const float r = body.radius;
+    return (m < r ? m : r) + 0.02f * r; // NaN -> r
+  };
+
+  // 1. Reduce: bounds of finite centres, largest radius and margin. Min/max are
   // exact, so the combine order does not matter.
   const Body* bodies = world.bodies.data();
   parallel.for_chunks(n, chunk, [&](std::size_t begin, std::size_t end) {
@@ -553,11 +582,7 @@ StepStats step(World& world, const PhysicsSettings& settings, const Parallel& pa
         b.hi[a] = std::max(b.hi[a], p[a]);
       }
       b.max_radius = std::max(b.max_radius, body.radius);
-      if (body.inv_mass > 0.f) {
-        const float speed = length(body.velocity);
-        if (speed > b.max_speed) // false for NaN
-          b.max_speed = speed;
-      }
+      b.max_margin = std::max(b.max_margin, margin_of(body));
     }
     s.chunk_bounds[begin / chunk] = b;
   }, min_parallel);
@@ -568,19 +593,12 @@ StepStats step(World& world, const PhysicsSettings& settings, const Parallel& pa
       all.hi[a] = std::max(all.hi[a], b.hi[a]);
     }
     all.max_radius = std::max(all.max_radius, b.max_radius);
-    all.max_speed = std::max(all.max_speed, b.max_speed);
+    all.max_margin = std::max(all.max_margin, b.max_margin);
   }
+  // The largest radius and margin only size the grid and the scan: which pairs
+  // are candidates is decided per pair, from the two bodies alone.
   const float rmax = all.max_radius > 0.f ? all.max_radius : 1.f;
-  // The margin covers the motion over the whole step (the lists serve every
-  // substep): |v| dt + |g| dt^2, capped at one radius so one fast body cannot blow
-  // up the grid, plus a small slop for the position corrections.
-  const float slop = 0.02f * rmax;
-  const float motion_extra = g_len * dt * dt;
-  auto margin_of = [&](float speed) {
-    const float m = speed * dt + motion_extra;
-    return (m < rmax ? m : rmax) + slop; // NaN -> rmax
-  };
-  const float max_margin = margin_of(all.max_speed);
+  const float max_margin = all.max_margin;
   // Largest distance at which two centres can become a candidate pair.
   const float max_reach = 2.f * (rmax + max_margin);
 
@@ -667,7 +685,7 @@ StepStats step(World& world, const PhysicsSettings& settings, const Parallel& pa
       const Vec3 v = wi > 0.f ? b.velocity : Vec3{};
       const F4 p{b.position.x, b.position.y, b.position.z, b.radius};
       s.inv_mass[i] = wi;
-      s.query[i] = F4{p.x, p.y, p.z, b.radius + margin_of(length(v))};
+      s.query[i] = F4{p.x, p.y, p.z, b.radius + margin_of(b)};
       const F4 v4{v.x, v.y, v.z, infos[d].restitution};
       s.v_pre[i] = v4;
       predict(c, i, p, v4, wi);
@@ -677,7 +695,8 @@ StepStats step(World& world, const PhysicsSettings& settings, const Parallel& pa
   // 4. Neighbour lists: each body scans the rows of cells its reach touches
   // (r_i + m_i + r_max + m_max) for centres closer than r_i + m_i + r_j + m_j. Lists
   // are built per chunk, then copied into one CSR array at chunk offsets. List
-  // order: by row (z, then y), then sorted index; the same on every run.
+  // order: by id (dense index), so the order a body sums its contacts in does
+  // not depend on the grid, and so not on which other bodies are in this world.
   parallel.for_chunks(n, chunk, [&](std::size_t begin, std::size_t end) {
     std::vector<std::uint32_t>& out = s.chunk_nbr[begin / chunk];
     std::size_t used = 0;
@@ -741,6 +760,17 @@ StepStats step(World& world, const PhysicsSettings& settings, const Parallel& pa
           }
         }
         used = static_cast<std::size_t>(dst - out.data());
+        // Id order (insertion sort: lists are short and come nearly sorted).
+        std::uint32_t* list = out.data() + before;
+        const std::uint32_t* dense = s.order.data();
+        for (std::size_t a = 1; a < used - before; ++a) {
+          const std::uint32_t j = list[a];
+          const std::uint32_t key = dense[j];
+          std::size_t b = a;
+          for (; b > 0 && dense[list[b - 1]] > key; --b)
+            list[b] = list[b - 1];
+          list[b] = j;
+        }
       }
       // Pad to a multiple of four with the dummy body.
       const std::size_t real = used;

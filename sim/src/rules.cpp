@@ -20,11 +20,6 @@ namespace {
 template <class... Fs> struct Overloaded : Fs... { using Fs::operator()...; };
 template <class... Fs> Overloaded(Fs...) -> Overloaded<Fs...>;
 
-bool valid_spec(const BodySpec& spec) {
-  return is_finite(spec.position) && is_finite(spec.velocity) && std::isfinite(spec.radius) &&
-         spec.radius > 0.f && std::isfinite(spec.density) && spec.density >= 0.f &&
-         std::isfinite(spec.restitution);
-}
 
 // ---- formatting -----------------------------------------------------------
 
@@ -165,7 +160,7 @@ bool apply(World& world, const Action& action) {
   return std::visit(
     Overloaded{
       [&](const SpawnBody& a) {
-        if (!valid_spec(a.spec))
+        if (!detail::valid_spec(a.spec))
           return false; // would break the invariants; a bad command does nothing
         spawn(world, a.spec);
         return true;
@@ -199,52 +194,71 @@ bool apply(World& world, const Action& action) {
         return true;
       },
       [&](const LoadRules&) { return false; }, // logic's business, not the world's
-      [&](const SetFountain& a) {
-        const Fountain& f = a.fountain;
-        if (!is_finite(f.origin) || !is_finite(f.velocity) || !std::isfinite(f.spread) ||
-            !(std::isfinite(f.radius) && f.radius > 0.f))
-          return false;
-        world.fountain = f;
-        return true;
-      },
+      [&](const SetFountain& a) { return detail::set_fountain(world, a.fountain); },
     },
     action);
 }
 
-void before_physics(World& world) {
-  const Fountain& f = world.fountain;
-  if (f.every_ticks == 0 || world.tick % f.every_ticks != 0 || world.size() >= f.max_bodies)
-    return;
+namespace detail {
+
+bool valid_spec(const BodySpec& spec) {
+  return is_finite(spec.position) && is_finite(spec.velocity) && std::isfinite(spec.radius) &&
+         spec.radius > 0.f && std::isfinite(spec.density) && spec.density >= 0.f &&
+         std::isfinite(spec.restitution);
+}
+
+std::optional<BodySpec> fountain_spawn(const WorldSettings& settings, std::uint64_t tick,
+                                       std::size_t alive, std::uint64_t& rng_state) {
+  const Fountain& f = settings.fountain;
+  if (f.every_ticks == 0 || tick % f.every_ticks != 0 || alive >= f.max_bodies)
+    return std::nullopt;
   // Draw order is part of the determinism contract: x, z, vx, vy, vz, colour.
   BodySpec spec;
   const float spread = std::fabs(f.spread);
   spec.position = f.origin;
   if (spread > 0.f) {
-    spec.position.x += random_float(world, -spread, spread);
-    spec.position.z += random_float(world, -spread, spread);
+    spec.position.x += random_float(rng_state, -spread, spread);
+    spec.position.z += random_float(rng_state, -spread, spread);
   } else {
-    next_random(world);
-    next_random(world);
+    next_random(rng_state);
+    next_random(rng_state);
   }
   constexpr float jitter = 0.1f; // m/s, so a stream of bodies does not stack exactly
-  spec.velocity = f.velocity + Vec3{random_float(world, -jitter, jitter),
-                                    random_float(world, -jitter, jitter),
-                                    random_float(world, -jitter, jitter)};
+  spec.velocity = f.velocity + Vec3{random_float(rng_state, -jitter, jitter),
+                                    random_float(rng_state, -jitter, jitter),
+                                    random_float(rng_state, -jitter, jitter)};
   spec.radius = f.radius;
-  spec.color = static_cast<std::uint32_t>(next_random(world) >> 32) | 0xffu; // opaque
-  spawn(world, spec);
+  spec.color = static_cast<std::uint32_t>(next_random(rng_state) >> 32) | 0xffu; // opaque
+  return spec;
+}
+
+bool set_fountain(WorldSettings& settings, const Fountain& f) {
+  if (!is_finite(f.origin) || !is_finite(f.velocity) || !std::isfinite(f.spread) ||
+      !(std::isfinite(f.radius) && f.radius > 0.f))
+    return false;
+  settings.fountain = f;
+  return true;
+}
+
+bool left_arena(const Arena& a, const Body& b) {
+  const Vec3 p = b.position;
+  return !is_finite(p) || !is_finite(b.velocity) || !std::isfinite(b.radius) ||
+         p.x < a.min.x || p.x > a.max.x || p.z < a.min.z || p.z > a.max.z ||
+         p.y < a.min.y - b.radius || p.y > a.max.y;
+}
+
+} // namespace detail
+
+void before_physics(World& world) {
+  if (auto spec = detail::fountain_spawn(world, world.tick, world.size(), world.rng_state))
+    spawn(world, *spec);
 }
 
 std::size_t after_physics(World& world) {
-  const Arena& a = world.arena;
   std::vector<std::uint8_t> marked(world.size(), 0);
   bool any = false;
   for (std::size_t k = 0; k < world.size(); ++k) {
-    const Body& b = world.bodies[k];
-    const Vec3 p = b.position;
-    const bool gone = !is_finite(p) || !is_finite(b.velocity) || !std::isfinite(b.radius) ||
-                      p.x < a.min.x || p.x > a.max.x || p.z < a.min.z || p.z > a.max.z ||
-                      p.y < a.min.y - b.radius || p.y > a.max.y;
+    const bool gone = detail::left_arena(world.arena, world.bodies[k]);
     marked[k] = gone ? 1 : 0;
     any = any || gone;
   }

@@ -3,6 +3,7 @@
 
 #include "world_internal.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <numbers>
@@ -63,22 +64,70 @@ private:
 
 } // namespace
 
-BodyId spawn(World& world, const BodySpec& spec) {
+namespace detail {
+
+BodyId take_slot(std::vector<Slot>& slots, std::vector<std::uint32_t>& free_slots) {
   std::uint32_t index = 0;
-  if (!world.free_slots.empty()) {
+  if (!free_slots.empty()) {
     // LIFO: the most recently freed slot first.
-    index = world.free_slots.back();
-    world.free_slots.pop_back();
+    index = free_slots.back();
+    free_slots.pop_back();
   } else {
-    index = static_cast<std::uint32_t>(world.slots.size());
-    world.slots.push_back(Slot{first_generation, ~0u});
+    index = static_cast<std::uint32_t>(slots.size());
+    slots.push_back(Slot{first_generation, ~0u});
   }
-  Slot& slot = world.slots[index];
-  slot.dense = static_cast<std::uint32_t>(world.bodies.size());
-  const BodyId id{index, slot.generation};
-  world.bodies.push_back(Body{spec.position, spec.radius, spec.velocity,
-                              inverse_mass(spec.radius, spec.density)});
-  world.infos.push_back(BodyInfo{id, spec.restitution, spec.color, spec.user_data});
+  return BodyId{index, slots[index].generation};
+}
+
+void release_slot(std::vector<Slot>& slots, std::vector<std::uint32_t>& free_slots,
+                  std::uint32_t index) {
+  Slot& slot = slots[index];
+  slot.dense = ~0u;
+  ++slot.generation; // every outstanding handle to this slot is now stale
+  free_slots.push_back(index);
+}
+
+Body make_body(const BodySpec& spec) {
+  return Body{spec.position, spec.radius, spec.velocity, inverse_mass(spec.radius, spec.density)};
+}
+
+std::uint64_t next_random(std::uint64_t& state) {
+  // splitmix64 (Steele, Lea, Flood 2014).
+  std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+float random_float(std::uint64_t& state, float lo, float hi) {
+  // 24 random bits make every value exactly representable in [0, 1).
+  const float unit = static_cast<float>(next_random(state) >> 40) * 0x1p-24f;
+  const float v = lo + (hi - lo) * unit;
+  // Rounding can land on hi for wide ranges; keep the interval half-open.
+  return v < hi ? v : (lo < hi ? std::nextafter(hi, lo) : lo);
+}
+
+} // namespace detail
+
+BodyId spawn(World& world, const BodySpec& spec) {
+  const BodyId id = detail::take_slot(world.slots, world.free_slots);
+  const std::uint32_t index = id.index;
+  const Body body = detail::make_body(spec);
+  const BodyInfo info{id, spec.restitution, spec.color, spec.user_data};
+  // Dense order is id order. A new slot goes at the end; a reused one in its place.
+  if (world.infos.empty() || world.infos.back().id.index < index) {
+    world.slots[index].dense = static_cast<std::uint32_t>(world.bodies.size());
+    world.bodies.push_back(body);
+    world.infos.push_back(info);
+    return id;
+  }
+  const auto at = std::partition_point(world.infos.begin(), world.infos.end(),
+                                       [&](const BodyInfo& i) { return i.id.index < index; });
+  const auto d = at - world.infos.begin();
+  world.bodies.insert(world.bodies.begin() + d, body);
+  world.infos.insert(at, info);
+  for (std::size_t k = static_cast<std::size_t>(d); k < world.infos.size(); ++k)
+    world.slots[world.infos[k].id.index].dense = static_cast<std::uint32_t>(k);
   return id;
 }
 
@@ -87,15 +136,12 @@ bool remove(World& world, BodyId id) {
   if (!dense)
     return false;
   const std::size_t d = *dense;
-  // Stable erase keeps spawn order, which every loop in sim/ relies on.
+  // Stable erase keeps id order, which every loop in sim/ relies on.
   world.bodies.erase(world.bodies.begin() + static_cast<std::ptrdiff_t>(d));
   world.infos.erase(world.infos.begin() + static_cast<std::ptrdiff_t>(d));
   for (std::size_t k = d; k < world.infos.size(); ++k)
     world.slots[world.infos[k].id.index].dense = static_cast<std::uint32_t>(k);
-  Slot& slot = world.slots[id.index];
-  slot.dense = ~0u;
-  ++slot.generation; // every outstanding handle to this slot is now stale
-  world.free_slots.push_back(id.index);
+  detail::release_slot(world.slots, world.free_slots, id.index);
   return true;
 }
 
@@ -107,11 +153,9 @@ std::size_t remove_marked(World& world, const std::vector<std::uint8_t>& marked)
   for (std::size_t k = 0; k < world.bodies.size(); ++k) {
     const BodyId id = world.infos[k].id;
     if (marked[k] != 0) {
-      Slot& slot = world.slots[id.index];
-      slot.dense = ~0u;
-      ++slot.generation;
-      // Freed in dense order, so the LIFO reuse order is deterministic.
-      world.free_slots.push_back(id.index);
+      // Freed in id order (dense order), so the LIFO reuse order is the same
+      // whoever removes them: one world or its regions, merged by id.
+      detail::release_slot(world.slots, world.free_slots, id.index);
       ++removed;
       continue;
     }
@@ -179,6 +223,8 @@ std::optional<const char*> check_invariants(const World& world) {
     const BodyId id = world.infos[k].id;
     if (id.index >= world.slots.size())
       return "a body's handle names a slot past the table";
+    if (k > 0 && !(world.infos[k - 1].id.index < id.index))
+      return "bodies are not in id order";
     const Slot& slot = world.slots[id.index];
     if (slot.dense != k)
       return "slot's dense index does not point back at its body";
@@ -197,43 +243,42 @@ std::optional<const char*> check_invariants(const World& world) {
   return std::nullopt;
 }
 
-std::uint64_t next_random(World& world) {
-  // splitmix64 (Steele, Lea, Flood 2014).
-  std::uint64_t z = (world.rng_state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
+std::uint64_t next_random(World& world) { return detail::next_random(world.rng_state); }
+
+float random_float(World& world, float lo, float hi) { return detail::random_float(world.rng_state, lo, hi); }
+
+std::uint64_t body_hash(const Body& b, const BodyInfo& info) {
+  Hasher h;
+  h.f(b.position.x, b.position.y);
+  h.f(b.position.z, b.radius);
+  h.f(b.velocity.x, b.velocity.y);
+  h.f(b.velocity.z, b.inv_mass);
+  h.pair(info.id.index, info.id.generation);
+  h.pair(std::bit_cast<std::uint32_t>(info.restitution), info.color);
+  h.word(info.user_data);
+  return h.finish();
 }
 
-float random_float(World& world, float lo, float hi) {
-  // 24 random bits make every value exactly representable in [0, 1).
-  const float unit = static_cast<float>(next_random(world) >> 40) * 0x1p-24f;
-  const float v = lo + (hi - lo) * unit;
-  // Rounding can land on hi for wide ranges; keep the interval half-open.
-  return v < hi ? v : (lo < hi ? std::nextafter(hi, lo) : lo);
+std::uint64_t header_hash(const WorldSettings& settings, std::uint64_t tick,
+                          std::uint64_t rng_state, std::size_t body_count) {
+  // Canonical encoding, field by field (never raw struct bytes: padding is
+  // unspecified).
+  Hasher h;
+  h.word(tick);
+  h.word(rng_state);
+  for_each_setting(settings, [&](auto v) { h.setting(v); });
+  h.word(body_count);
+  return h.finish();
 }
 
 std::uint64_t world_hash(const World& world) {
-  // Canonical encoding, field by field (never raw struct bytes: padding is
-  // unspecified). The body count is part of it, so no two encodings are
-  // prefixes of each other.
-  Hasher h;
-  h.word(world.tick);
-  h.word(world.rng_state);
-  for_each_setting(world, [&](auto v) { h.setting(v); });
-  h.word(world.bodies.size());
-  for (std::size_t k = 0; k < world.bodies.size(); ++k) {
-    const Body& b = world.bodies[k];
-    const BodyInfo& info = world.infos[k];
-    h.f(b.position.x, b.position.y);
-    h.f(b.position.z, b.radius);
-    h.f(b.velocity.x, b.velocity.y);
-    h.f(b.velocity.z, b.inv_mass);
-    h.pair(info.id.index, info.id.generation);
-    h.pair(std::bit_cast<std::uint32_t>(info.restitution), info.color);
-    h.word(info.user_data);
-  }
-  return h.finish();
+  // The bodies' part is a sum, so regions can each add theirs up and the world's
+  // hash is the sum of those parts: no one gathers the world to hash it. Ids
+  // are in each body's term, so the sum still tells which body holds which state.
+  std::uint64_t bodies = 0;
+  for (std::size_t k = 0; k < world.bodies.size(); ++k)
+    bodies += body_hash(world.bodies[k], world.infos[k]);
+  return header_hash(world, world.tick, world.rng_state, world.bodies.size()) ^ bodies;
 }
 
 } // namespace troupe::sim

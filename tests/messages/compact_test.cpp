@@ -129,6 +129,30 @@ TEST(CompactSnapshot, UserDataTravelsExactAndAChangeOfItIsAKeyframe) {
   EXPECT_EQ(link.send(world, 3).base_generation, 0u) << "changed user data cannot ride a delta";
 }
 
+TEST(CompactSnapshot, ABodyInAReusedSlotRidesADeltaInItsPlace) {
+  // Bodies are in id order, so a body that takes a freed slot sits among the
+  // survivors, not at the end: the delta says where.
+  sim::World world = test::pile(300);
+  Link link(50, 1);
+  link.send(world, 1);
+  ASSERT_TRUE(sim::remove(world, world.infos[40].id));
+  ASSERT_TRUE(sim::remove(world, world.infos[10].id));
+  advance(world);
+  EXPECT_NE(link.send(world, 2).base_generation, 0u);
+  sim::BodySpec spec;
+  spec.position = {0.f, 8.f, 0.f};
+  spec.user_data = 77;
+  const sim::BodyId first = sim::spawn(world, spec); // slot 10 (freed last)
+  const sim::BodyId second = sim::spawn(world, spec); // slot 40
+  ASSERT_EQ(first.index, 10u);
+  ASSERT_EQ(second.index, 40u);
+  ASSERT_EQ(sim::find(world, first), 10u) << "in its place in id order";
+  advance(world);
+  const CompactSnapshot c = link.send(world, 3); // expect_close checks every body and its place
+  EXPECT_NE(c.base_generation, 0u) << "a reused slot is still a delta";
+  EXPECT_EQ(link.keyframes, 1u);
+}
+
 TEST(CompactSnapshot, DeltaChainOverAPhysicsRunWithSpawnsAndRemovals) {
   sim::World world = test::pile(test::scaled(1500, 400));
   world.fountain = sim::Fountain{.origin = {0.f, world.arena.max.y - 1.f, 0.f}, .every_ticks = 2,

@@ -22,7 +22,9 @@
 ///     previous removed index plus one)
 ///   varint runs; per run of changed survivors: varint skip (unchanged survivors
 ///     before it), varint length, then per body zz dx, zz dy, zz dz
-///   varint added; per new body: zz (index - previous index - 1), varint
+///   varint added; per new body: varint gap (its place among all the decoded
+///     bodies minus the previous new body's place plus one); then per new
+///     body: zz (index - previous index - 1), varint
 ///     generation, zz dx dy dz from the previous new body (the first from 0),
 ///     f32 radius, u32 color
 ///   varint tagged; per new body with non-zero user data: varint gap (its
@@ -30,9 +32,10 @@
 ///     user_data
 ///   u32 checksum of the decoded quantized state
 /// Survivors are the base's bodies less the removed ones, in base order; new
-/// bodies follow them. That is the order World keeps (spawn appends, removal is a
-/// stable erase); a world that breaks it (a body moved or recoloured) is simply
-/// sent as a keyframe (so is one whose user data changed). A keyframe is a
+/// bodies sit in the places given. That covers what World does (bodies in id
+/// order: a new slot at the end, a reused one among the survivors; removal is a
+/// stable erase); a world that breaks it (bodies reordered, one recoloured) is
+/// simply sent as a keyframe (so is one whose user data changed). A keyframe is a
 /// delta against nothing: every body new.
 
 #include <troupe/messages/codec.hpp>
@@ -80,7 +83,7 @@ struct QuantizedWorld {
   std::uint64_t tick = 0;
   sim::WorldSettings settings;
   std::uint32_t slot_count = 0;
-  std::vector<QuantizedBody> bodies; ///< spawn order
+  std::vector<QuantizedBody> bodies; ///< id order, as the world keeps them
   std::uint32_t checksum = 0;        ///< of all the above but generation and tick
 };
 

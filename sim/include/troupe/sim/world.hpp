@@ -3,9 +3,11 @@
 /// serializes and hashes without friends) plus the few functions that keep its
 /// invariants. Pure C++20: no threads, no IO.
 ///
-/// Determinism: bodies are kept in spawn order (`bodies[i]` and `infos[i]` belong
-/// together); every loop over bodies in sim/ goes in that order, and removal is a
-/// stable erase, so the order is the same on every run and every node.
+/// Determinism: bodies are kept in id order, by slot index (`bodies[i]` and
+/// `infos[i]` belong together); every loop over bodies in sim/ goes in that order,
+/// and removal is a stable erase. Id order, unlike spawn order, is one that a
+/// region holding a part of the world agrees on: a part is a subsequence of the
+/// whole, and parts merge back into it by id.
 
 #include <troupe/sim/vec3.hpp>
 
@@ -108,7 +110,7 @@ struct World : WorldSettings {
   std::uint64_t tick = 0;       ///< ticks completed
   std::uint64_t seed = 0;       ///< scenario seed (kept for reports)
   std::uint64_t rng_state = 0;  ///< splitmix64 state used by the rules
-  std::vector<Body> bodies;     ///< hot data, spawn order
+  std::vector<Body> bodies;     ///< hot data, id order
   std::vector<BodyInfo> infos;  ///< cold data, same order as bodies
   std::vector<Slot> slots;      ///< handle table
   std::vector<std::uint32_t> free_slots; ///< LIFO of free slot indices
@@ -128,7 +130,8 @@ struct BodySpec {
   std::uint64_t user_data = 0; ///< see BodyInfo::user_data
 };
 
-/// Adds a body and returns its handle. Reuses the most recently freed slot.
+/// Adds a body and returns its handle. Reuses the most recently freed slot; the
+/// body takes its place in id order.
 BodyId spawn(World& world, const BodySpec& spec);
 
 /// Removes a body; returns false when the handle names no live body.
@@ -148,9 +151,20 @@ std::uint64_t next_random(World& world);
 /// Uniform float in [lo, hi) from the world's generator.
 float random_float(World& world, float lo, float hi);
 
-/// A 64-bit hash of everything that is simulated (tick, settings, every body in
-/// spawn order with its user data, bit patterns of the floats). Equal worlds hash equal on every
-/// platform with IEEE-754 floats.
+/// A 64-bit hash of everything that is simulated (tick, settings, generator,
+/// every body with its id and user data, bit patterns of the floats). Equal
+/// worlds hash equal on every platform with IEEE-754 floats. It is
+/// `header_hash(...) ^ (sum of body_hash over the bodies)`, so the
+/// owners of disjoint parts of a world can each sum their bodies and the sums
+/// add up to the world's hash.
 std::uint64_t world_hash(const World& world);
+
+/// One body's term of the world hash.
+std::uint64_t body_hash(const Body& body, const BodyInfo& info);
+
+/// The world hash's term for everything but the bodies; `body_count` is the
+/// whole world's.
+std::uint64_t header_hash(const WorldSettings& settings, std::uint64_t tick,
+                          std::uint64_t rng_state, std::size_t body_count);
 
 } // namespace troupe::sim

@@ -1,0 +1,165 @@
+#pragma once
+/// \file One world split into regions (docs/architecture.md, "Regions"): the
+/// pure parts that the region actors and the coordinator run, with no threads
+/// and no IO, so that a test can run a partitioned world in one thread and
+/// compare it bit for bit with `advance`.
+///
+/// A tick of a partitioned world:
+///   1. the coordinator (`Ledger::plan`) applies the tick's commands and the
+///      built-in rules to everything but the bodies (settings, generator, ids)
+///      and writes what is left for the bodies as a `TickPlan`, the same for
+///      every region;
+///   2. each region applies the plan to the bodies it holds (`Region::begin`),
+///      then sends every other region one `Parcel`: the bodies whose centres are
+///      now in that region's cell (they change owner) and those within the halo
+///      of it (ghosts, a copy to read);
+///   3. each region steps its own bodies together with the ghosts it received
+///      (`Region::step`); the halo is wide enough that every owned body's result
+///      is exact after the whole tick, so one exchange per tick is all (ghosts
+///      are stepped redundantly, and thrown away);
+///   4. the coordinator folds the regions' `RegionReport`s (`Ledger::finish`):
+///      removed ids in id order, contact events merged by id, the world hash
+///      summed from the regions' parts.
+/// Nothing a body's update reads depends on the layout (sim/physics.hpp), so
+/// the world is the one `advance` makes, for any number of regions, any cut
+/// and any rebalancing.
+
+#include <troupe/sim/advance.hpp>
+#include <troupe/sim/parallel.hpp>
+#include <troupe/sim/physics.hpp>
+#include <troupe/sim/world.hpp>
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <variant>
+#include <vector>
+
+namespace troupe::sim {
+
+/// How space is cut: a grid of cells, cut along each axis at ascending
+/// positions; slabs are a grid with cuts on one axis only. Cells are numbered
+/// x fastest. A point exactly on a cut belongs to the upper cell; the outer
+/// cells reach to infinity.
+struct Layout {
+  std::array<std::vector<float>, 3> cuts;
+
+  /// Cells: the product over the axes of (cuts + 1).
+  std::uint32_t regions() const;
+  /// The cell that holds `p` (a NaN coordinate counts as above every cut).
+  std::uint32_t region_of(Vec3 p) const;
+  /// Distance from `p` to cell `region` (0 inside it).
+  double distance(Vec3 p, std::uint32_t region) const;
+  /// The cells of each axis, cut evenly over the arena.
+  static Layout even(const Arena& arena, std::array<std::uint32_t, 3> cells);
+  friend bool operator==(const Layout&, const Layout&) = default;
+};
+
+/// A body a region receives whole: spawned this tick, or sent by a neighbour.
+struct WholeBody {
+  Body body;
+  BodyInfo info;
+};
+
+/// What the bodies are to undergo this tick, in the canonical order of the
+/// commands and rules that caused it. Ids are already decided.
+struct SpawnOp { WholeBody spawned; };
+struct ImpulseOp { BodyId body; Vec3 dv; };
+struct ShakeOp { Vec3 dv; };
+struct RemoveOp { BodyId body; };
+using BodyOp = std::variant<SpawnOp, ImpulseOp, ShakeOp, RemoveOp>;
+
+/// One tick for every region: the settings it runs under, the body operations,
+/// the layout (a rebalance changes it between ticks) and the halo width.
+struct TickPlan {
+  std::uint64_t tick = 0; ///< the tick being run (world.tick before the step)
+  WorldSettings settings;
+  std::vector<BodyOp> ops;
+  Layout layout;
+  float halo = 0.f; ///< metres: ghosts are the bodies this close to a cell
+};
+
+/// The bodies one region sends another in a tick: id order.
+struct Parcel {
+  std::uint32_t from = 0;
+  std::vector<WholeBody> bodies;
+};
+
+/// What a region says of its tick.
+struct RegionReport {
+  std::uint32_t region = 0;
+  std::uint64_t tick = 0;          ///< ticks completed
+  std::vector<BodyId> removed;     ///< owned bodies that left the arena, id order
+  std::vector<ContactEvent> events; ///< impacts whose first body it owns
+  std::uint64_t hash_part = 0;     ///< sum of body_hash over its bodies
+  std::uint64_t owned = 0;         ///< bodies it owns after the tick
+  std::uint64_t ghosts = 0;        ///< ghosts it stepped
+  std::uint64_t arrived = 0;       ///< bodies that changed owner into it
+  float max_radius = 0.f;          ///< largest radius it owns
+  StepStats stats;                 ///< of its step, ghosts included
+};
+
+/// The halo a tick needs: the farthest a chain of one neighbour pair per pass
+/// of the step can reach (sim/physics.hpp: a pair is at most 2.02 (r_i + r_j)
+/// apart), with `max_radius` the largest radius in the world.
+float halo_width(const PhysicsSettings& settings, float max_radius);
+
+/// A region: the bodies it holds between ticks (those it owned at the end of
+/// the last one, in id order) and what it does in a tick.
+class Region {
+public:
+  Region(std::uint32_t index, std::vector<WholeBody> held);
+
+  std::uint32_t index() const { return index_; }
+  /// The bodies held, id order.
+  const std::vector<WholeBody>& held() const { return held_; }
+
+  /// Step 2 of a tick: applies the plan's body operations to the bodies held
+  /// (a spawn is kept when its centre is in this region's cell).
+  void begin(const TickPlan& plan);
+  /// Step 2: what this region sends `to` (after `begin`).
+  Parcel parcel_for(std::uint32_t to) const;
+  /// Step 3: keeps the bodies held and received whose centres are in this
+  /// region's cell, steps them with the rest of what was received as ghosts,
+  /// removes those that left the arena. The parcels from every other region
+  /// of the layout, any order.
+  RegionReport step(std::span<const Parcel> parcels, const PhysicsSettings& settings,
+                    const Parallel& parallel);
+
+private:
+  std::uint32_t index_;
+  std::vector<WholeBody> held_;
+  TickPlan plan_;
+};
+
+/// What a partitioned world's coordinator keeps: everything of the World but
+/// the bodies (settings, tick, generator, the id table) and how many there are.
+struct Ledger {
+  WorldSettings settings;
+  std::uint64_t tick = 0;
+  std::uint64_t seed = 0;
+  std::uint64_t rng_state = 0;
+  std::vector<Slot> slots; ///< `dense` is 0 for a live slot, ~0u for a free one
+  std::vector<std::uint32_t> free_slots;
+  std::uint64_t alive = 0;
+  float max_radius = 0.f; ///< a bound: the largest radius alive (or removed lately)
+  /// The cuts the next tick runs with. A rebalance moves cuts between ticks;
+  /// the number of cells (regions) stays.
+  Layout layout;
+
+  /// Step 1: the tick's commands (sorted here) and the built-in rules, as
+  /// `prepare_tick` runs them on a whole world.
+  TickPlan plan(std::span<Command> commands, const PhysicsSettings& settings);
+  /// Step 4: folds the reports of a tick; returns the world hash after it and
+  /// appends the tick's contact events in the order `step_tick` gives them.
+  std::uint64_t finish(std::span<const RegionReport> reports, std::vector<ContactEvent>& events);
+};
+
+/// Splits a whole world: the ledger and one region per cell of `layout`.
+void partition(const World& world, const Layout& layout, Ledger& ledger,
+               std::vector<Region>& regions);
+
+/// Puts a partitioned world back together (for readers, checkpoints, tests).
+World assemble(const Ledger& ledger, std::span<const Region> regions);
+
+} // namespace troupe::sim

@@ -1,0 +1,326 @@
+// A partitioned world (see regions.hpp): layout, the coordinator's ledger, and
+// what a region does in a tick.
+#include <troupe/sim/regions.hpp>
+
+#include "world_internal.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace troupe::sim {
+
+namespace {
+
+template <class... Fs> struct Overloaded : Fs... { using Fs::operator()...; };
+template <class... Fs> Overloaded(Fs...) -> Overloaded<Fs...>;
+
+bool by_id(const WholeBody& a, const WholeBody& b) { return a.info.id.index < b.info.id.index; }
+
+/// The held body with this handle, or null (a stale handle finds nothing).
+WholeBody* find_held(std::vector<WholeBody>& held, BodyId id) {
+  const auto at = std::partition_point(held.begin(), held.end(),
+                                       [&](const WholeBody& w) { return w.info.id.index < id.index; });
+  return at != held.end() && at->info.id == id ? &*at : nullptr;
+}
+
+std::uint32_t cell_on_axis(const std::vector<float>& cuts, float v) {
+  // Cuts at or below v; a NaN compares false with every cut, so it sits above them.
+  return static_cast<std::uint32_t>(std::upper_bound(cuts.begin(), cuts.end(), v) - cuts.begin());
+}
+
+bool live(const Ledger& ledger, BodyId id) {
+  return id.index < ledger.slots.size() && ledger.slots[id.index].generation == id.generation &&
+         ledger.slots[id.index].dense != ~0u;
+}
+
+} // namespace
+
+// ---- layout -------------------------------------------------------------------
+
+std::uint32_t Layout::regions() const {
+  std::uint32_t n = 1;
+  for (const auto& c : cuts)
+    n *= static_cast<std::uint32_t>(c.size() + 1);
+  return n;
+}
+
+std::uint32_t Layout::region_of(Vec3 p) const {
+  const std::uint32_t x = cell_on_axis(cuts[0], p.x), y = cell_on_axis(cuts[1], p.y),
+                      z = cell_on_axis(cuts[2], p.z);
+  const auto nx = static_cast<std::uint32_t>(cuts[0].size() + 1);
+  const auto ny = static_cast<std::uint32_t>(cuts[1].size() + 1);
+  return (z * ny + y) * nx + x;
+}
+
+double Layout::distance(Vec3 p, std::uint32_t region) const {
+  const float v[3] = {p.x, p.y, p.z};
+  std::uint32_t rest = region;
+  double d2 = 0.0;
+  for (int a = 0; a < 3; ++a) {
+    const auto n = static_cast<std::uint32_t>(cuts[a].size() + 1);
+    const std::uint32_t k = rest % n;
+    rest /= n;
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    const double lo = k == 0 ? -inf : cuts[a][k - 1];
+    const double hi = k + 1 == n ? inf : cuts[a][k];
+    const double x = v[a];
+    const double d = std::max({lo - x, x - hi, 0.0});
+    d2 += d * d;
+  }
+  return std::sqrt(d2); // NaN for a NaN coordinate: never "near"
+}
+
+Layout Layout::even(const Arena& arena, std::array<std::uint32_t, 3> cells) {
+  Layout layout;
+  const float lo[3] = {arena.min.x, arena.min.y, arena.min.z};
+  const float hi[3] = {arena.max.x, arena.max.y, arena.max.z};
+  for (int a = 0; a < 3; ++a)
+    for (std::uint32_t k = 1; k < std::max(1u, cells[a]); ++k)
+      layout.cuts[a].push_back(lo[a] + (hi[a] - lo[a]) * static_cast<float>(k) /
+                                         static_cast<float>(cells[a]));
+  return layout;
+}
+
+float halo_width(const PhysicsSettings& settings, float max_radius) {
+  // Every pass of the step (substeps x (position iterations + the velocity
+  // pass)) reads the neighbours' results of the pass before, so news travels
+  // one neighbour pair per pass. A candidate pair is closer than
+  // (r_i + m_i) + (r_j + m_j) with a margin m <= 1.02 r: at most 4.04 R apart.
+  const std::uint32_t passes = std::max(1u, settings.substeps) * (std::max(1u, settings.iterations) + 1);
+  const float r = max_radius > 0.f ? max_radius : 0.f;
+  return static_cast<float>(passes) * 4.04f * r * 1.001f + 1e-3f;
+}
+
+// ---- region -------------------------------------------------------------------
+
+Region::Region(std::uint32_t index, std::vector<WholeBody> held) : index_(index), held_(std::move(held)) {
+  std::sort(held_.begin(), held_.end(), by_id);
+}
+
+void Region::begin(const TickPlan& plan) {
+  plan_ = plan;
+  for (const BodyOp& op : plan.ops)
+    std::visit(Overloaded{
+                 [&](const SpawnOp& o) {
+                   if (plan.layout.region_of(o.spawned.body.position) != index_)
+                     return;
+                   held_.insert(std::upper_bound(held_.begin(), held_.end(), o.spawned, by_id), o.spawned);
+                 },
+                 [&](const ImpulseOp& o) {
+                   if (WholeBody* w = find_held(held_, o.body); w && w->body.inv_mass > 0.f)
+                     w->body.velocity += o.dv;
+                 },
+                 [&](const ShakeOp& o) {
+                   for (WholeBody& w : held_)
+                     if (w.body.inv_mass > 0.f)
+                       w.body.velocity += o.dv;
+                 },
+                 [&](const RemoveOp& o) {
+                   if (WholeBody* w = find_held(held_, o.body))
+                     held_.erase(held_.begin() + (w - held_.data()));
+                 },
+               },
+               op);
+}
+
+Parcel Region::parcel_for(std::uint32_t to) const {
+  Parcel parcel{index_, {}};
+  for (const WholeBody& w : held_)
+    if (plan_.layout.region_of(w.body.position) == to ||
+        plan_.layout.distance(w.body.position, to) <= plan_.halo)
+      parcel.bodies.push_back(w);
+  return parcel;
+}
+
+RegionReport Region::step(std::span<const Parcel> parcels, const PhysicsSettings& settings,
+                          const Parallel& parallel) {
+  const Layout& layout = plan_.layout;
+  RegionReport report;
+  report.region = index_;
+  // The working set: what this region holds and was sent, within its halo, in id
+  // order; the bodies whose centres are in its cell are its own.
+  std::vector<WholeBody> work;
+  std::size_t received = 0;
+  for (const Parcel& p : parcels)
+    received += p.bodies.size();
+  work.reserve(held_.size() + received);
+  for (const WholeBody& w : held_)
+    if (layout.region_of(w.body.position) == index_ || layout.distance(w.body.position, index_) <= plan_.halo)
+      work.push_back(w);
+  for (const Parcel& p : parcels)
+    for (const WholeBody& w : p.bodies) {
+      work.push_back(w);
+      if (layout.region_of(w.body.position) == index_)
+        ++report.arrived;
+    }
+  std::sort(work.begin(), work.end(), by_id);
+
+  World world;
+  static_cast<WorldSettings&>(world) = plan_.settings;
+  world.tick = plan_.tick;
+  world.bodies.reserve(work.size());
+  world.infos.reserve(work.size());
+  std::vector<std::uint8_t> owned(work.size(), 0);
+  for (std::size_t k = 0; k < work.size(); ++k) {
+    world.bodies.push_back(work[k].body);
+    world.infos.push_back(work[k].info);
+    owned[k] = layout.region_of(work[k].body.position) == index_ ? 1 : 0;
+  }
+  work.clear();
+
+  std::vector<ContactEvent> events;
+  report.stats = sim::step(world, settings, parallel, events);
+  report.tick = world.tick;
+  // Impacts are reported by the owner of their first body: exactly once.
+  for (const ContactEvent& e : events) {
+    const auto at = std::partition_point(world.infos.begin(), world.infos.end(),
+                                         [&](const BodyInfo& i) { return i.id.index < e.a.index; });
+    if (owned[static_cast<std::size_t>(at - world.infos.begin())])
+      report.events.push_back(e);
+  }
+  held_.clear();
+  for (std::size_t k = 0; k < world.bodies.size(); ++k) {
+    if (!owned[k]) {
+      ++report.ghosts;
+      continue;
+    }
+    if (detail::left_arena(world.arena, world.bodies[k])) {
+      report.removed.push_back(world.infos[k].id);
+      continue;
+    }
+    held_.push_back({world.bodies[k], world.infos[k]});
+    report.hash_part += body_hash(world.bodies[k], world.infos[k]);
+    report.max_radius = std::max(report.max_radius, world.bodies[k].radius);
+  }
+  report.owned = held_.size();
+  return report;
+}
+
+// ---- ledger -------------------------------------------------------------------
+
+TickPlan Ledger::plan(std::span<Command> commands, const PhysicsSettings& physics) {
+  TickPlan plan;
+  sort_canonical(commands);
+  auto add_body = [&](const BodySpec& spec) {
+    const BodyId id = detail::take_slot(slots, free_slots);
+    slots[id.index].dense = 0; // live
+    ++alive;
+    max_radius = std::max(max_radius, spec.radius);
+    plan.ops.push_back(SpawnOp{{detail::make_body(spec), BodyInfo{id, spec.restitution, spec.color, spec.user_data}}});
+  };
+  // The same decisions `apply` makes on a whole world (rules.cpp), in the same order.
+  for (const Command& command : commands)
+    std::visit(Overloaded{
+                 [&](const SpawnBody& a) {
+                   if (detail::valid_spec(a.spec))
+                     add_body(a.spec);
+                 },
+                 [&](const ApplyImpulse& a) {
+                   if (live(*this, a.body) && is_finite(a.dv))
+                     plan.ops.push_back(ImpulseOp{a.body, a.dv});
+                 },
+                 [&](const Shake& a) {
+                   if (is_finite(a.dv))
+                     plan.ops.push_back(ShakeOp{a.dv});
+                 },
+                 [&](const RemoveBody& a) {
+                   if (!live(*this, a.body))
+                     return;
+                   detail::release_slot(slots, free_slots, a.body.index);
+                   --alive;
+                   plan.ops.push_back(RemoveOp{a.body});
+                 },
+                 [&](const SetPaused& a) { settings.paused = a.paused; },
+                 [&](const SetGravity& a) {
+                   if (is_finite(a.gravity))
+                     settings.gravity = a.gravity;
+                 },
+                 [&](const SetFountain& a) { detail::set_fountain(settings, a.fountain); },
+                 [&](const LoadRules&) {},
+               },
+               command.action);
+  if (auto spec = detail::fountain_spawn(settings, tick, alive, rng_state))
+    add_body(*spec);
+  plan.tick = tick;
+  plan.settings = settings;
+  plan.layout = layout;
+  plan.halo = halo_width(physics, max_radius);
+  return plan;
+}
+
+std::uint64_t Ledger::finish(std::span<const RegionReport> reports, std::vector<ContactEvent>& events) {
+  ++tick;
+  // Freed in id order, as after_physics frees them in a whole world.
+  std::vector<BodyId> removed;
+  std::uint64_t sum = 0;
+  float radius = 0.f;
+  const std::size_t first_event = events.size();
+  for (const RegionReport& r : reports) {
+    removed.insert(removed.end(), r.removed.begin(), r.removed.end());
+    events.insert(events.end(), r.events.begin(), r.events.end());
+    sum += r.hash_part;
+    radius = std::max(radius, r.max_radius);
+  }
+  std::sort(removed.begin(), removed.end(),
+            [](BodyId a, BodyId b) { return a.index < b.index; });
+  for (const BodyId id : removed)
+    if (live(*this, id)) {
+      detail::release_slot(slots, free_slots, id.index);
+      --alive;
+    }
+  // A body's impacts all come from its owner, already in the whole world's order.
+  std::stable_sort(events.begin() + static_cast<std::ptrdiff_t>(first_event), events.end(),
+                   [](const ContactEvent& a, const ContactEvent& b) { return a.a.index < b.a.index; });
+  max_radius = radius;
+  return header_hash(settings, tick, rng_state, alive) ^ sum;
+}
+
+// ---- whole worlds ---------------------------------------------------------------
+
+void partition(const World& world, const Layout& layout, Ledger& ledger, std::vector<Region>& regions) {
+  ledger = Ledger{};
+  ledger.settings = world;
+  ledger.tick = world.tick;
+  ledger.seed = world.seed;
+  ledger.rng_state = world.rng_state;
+  ledger.slots = world.slots;
+  for (Slot& slot : ledger.slots)
+    slot.dense = slot.dense == ~0u ? ~0u : 0u;
+  ledger.free_slots = world.free_slots;
+  ledger.alive = world.size();
+  ledger.layout = layout;
+  std::vector<std::vector<WholeBody>> parts(layout.regions());
+  for (std::size_t k = 0; k < world.size(); ++k) {
+    ledger.max_radius = std::max(ledger.max_radius, world.bodies[k].radius);
+    parts[layout.region_of(world.bodies[k].position)].push_back({world.bodies[k], world.infos[k]});
+  }
+  regions.clear();
+  for (std::uint32_t r = 0; r < parts.size(); ++r)
+    regions.emplace_back(r, std::move(parts[r]));
+}
+
+World assemble(const Ledger& ledger, std::span<const Region> regions) {
+  World world;
+  static_cast<WorldSettings&>(world) = ledger.settings;
+  world.tick = ledger.tick;
+  world.seed = ledger.seed;
+  world.rng_state = ledger.rng_state;
+  std::vector<WholeBody> all;
+  for (const Region& r : regions)
+    all.insert(all.end(), r.held().begin(), r.held().end());
+  std::sort(all.begin(), all.end(), by_id);
+  world.slots = ledger.slots;
+  for (Slot& slot : world.slots)
+    slot.dense = ~0u;
+  for (std::size_t k = 0; k < all.size(); ++k) {
+    world.bodies.push_back(all[k].body);
+    world.infos.push_back(all[k].info);
+    if (all[k].info.id.index < world.slots.size())
+      world.slots[all[k].info.id.index].dense = static_cast<std::uint32_t>(k);
+  }
+  world.free_slots = ledger.free_slots;
+  return world;
+}
+
+} // namespace troupe::sim

@@ -1,0 +1,231 @@
+// A partitioned world (sim/regions.hpp) against the whole world stepped by
+// `advance`: the same bits for any number of regions, slabs or grids, any
+// rebalancing and any thread count, tick by tick (hash and contact events),
+// and the same world put back together at the end.
+#include <troupe/sim/regions.hpp>
+
+#include "common/sim_scenes.hpp"
+
+#include <gtest/gtest.h>
+
+#include <oneapi/tbb/task_arena.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace troupe::sim {
+namespace {
+
+using test::same_bits;
+using test::scaled;
+
+/// One tick of a partitioned world, run as the actors run it: plan, begin,
+/// every parcel made before any region steps, step, finish.
+std::uint64_t tick_regions(Ledger& ledger, std::vector<Region>& regions, std::vector<Command> commands,
+                           const PhysicsSettings& settings, const Parallel& parallel,
+                           std::vector<ContactEvent>& events, std::uint64_t& stepped) {
+  const TickPlan plan = ledger.plan(commands, settings);
+  for (Region& r : regions)
+    r.begin(plan);
+  std::vector<std::vector<Parcel>> inbox(regions.size());
+  for (const Region& from : regions)
+    for (const Region& to : regions)
+      if (from.index() != to.index())
+        inbox[to.index()].push_back(from.parcel_for(to.index()));
+  std::vector<RegionReport> reports;
+  for (Region& r : regions)
+    reports.push_back(r.step(inbox[r.index()], settings, parallel));
+  for (const RegionReport& r : reports)
+    stepped += r.owned + r.ghosts;
+  return ledger.finish(reports, events);
+}
+
+/// Commands of tick `t` for a world that looks like `w`: spawns (some reusing
+/// freed slots), impulses and removals of live bodies, a shake, gravity, a
+/// pause; the same list goes to both sides.
+std::vector<Command> commands_at(const World& w, std::uint64_t t) {
+  std::vector<Command> out;
+  std::uint64_t seq = 0;
+  auto add = [&](Action a) { out.push_back({1, ++seq, t, std::move(a)}); };
+  if (t % 20 == 3)
+    for (int k = 0; k < 6; ++k)
+      add(SpawnBody{{{-8.f + 3.f * static_cast<float>(k), 14.f, 2.f * static_cast<float>(k % 3) - 2.f},
+                     {0.f, -1.f, 0.f}, 0.2f + 0.05f * static_cast<float>(k)}});
+  if (t % 7 == 2 && w.size() > 10) {
+    add(ApplyImpulse{w.infos[w.size() / 3].id, {1.5f, 2.f, -0.5f}});
+    add(RemoveBody{w.infos[w.size() / 2].id});
+    add(RemoveBody{w.infos[1].id});
+  }
+  if (t == 25)
+    add(Shake{{0.8f, 0.f, 0.3f}});
+  if (t == 30)
+    add(SetGravity{{0.5f, -7.f, 0.f}});
+  if (t == 40)
+    add(SetPaused{true});
+  if (t == 43)
+    add(SetPaused{false});
+  return out;
+}
+
+bool same_events(const std::vector<ContactEvent>& a, const std::vector<ContactEvent>& b) {
+  if (a.size() != b.size())
+    return false;
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    const ContactEvent &x = a[k], &y = b[k];
+    if (!(x.a == y.a && x.b == y.b && same_bits(x.point, y.point) && same_bits(x.normal, y.normal) &&
+          same_bits(x.impulse, y.impulse) && same_bits(x.approach_speed, y.approach_speed) &&
+          same_bits(x.radius, y.radius) && same_bits(x.restitution, y.restitution)))
+      return false;
+  }
+  return true;
+}
+
+struct Case {
+  std::string name;
+  Layout layout;
+  Layout rebalanced; ///< the layout from tick `rebalance_at` on (same if none)
+};
+
+/// Runs the whole world and the partitioned one side by side; every tick must agree.
+/// Returns, per case, the bodies its regions stepped per body of the world
+/// (1 = no ghosts; the number of regions = every region stepped everything).
+std::vector<double> expect_same_as_whole(World start, const std::vector<Case>& cases, std::uint32_t ticks,
+                                         const Parallel& parallel, std::uint64_t rebalance_at = ~0ull,
+                                         const PhysicsSettings& settings = {}) {
+  std::vector<std::uint64_t> stepped(cases.size(), 0);
+  std::uint64_t whole_bodies = 0;
+  std::vector<Ledger> ledgers(cases.size());
+  std::vector<std::vector<Region>> parts(cases.size());
+  for (std::size_t c = 0; c < cases.size(); ++c)
+    partition(start, cases[c].layout, ledgers[c], parts[c]);
+  World whole = start;
+  std::uint64_t collisions = 0;
+  for (std::uint32_t t = 0; t < ticks; ++t) {
+    auto commands = commands_at(whole, whole.tick);
+    std::vector<ContactEvent> expected;
+    auto mine = commands;
+    EXPECT_TRUE(advance(whole, mine, nullptr, settings, parallel, expected));
+    whole_bodies += whole.size();
+    collisions += expected.size();
+    const std::uint64_t hash = world_hash(whole);
+    for (std::size_t c = 0; c < cases.size(); ++c) {
+      if (whole.tick - 1 == rebalance_at)
+        ledgers[c].layout = cases[c].rebalanced;
+      std::vector<ContactEvent> events;
+      const std::uint64_t got = tick_regions(ledgers[c], parts[c], commands, settings, parallel, events, stepped[c]);
+      EXPECT_EQ(got, hash) << cases[c].name << " at tick " << whole.tick;
+      if (got != hash)
+        return {};
+      EXPECT_TRUE(same_events(events, expected)) << cases[c].name << " at tick " << whole.tick << ": "
+                                                 << events.size() << " events, expected " << expected.size();
+    }
+  }
+  EXPECT_GT(collisions, 0u) << "the scene must have contacts to mean anything";
+  for (std::size_t c = 0; c < cases.size(); ++c) {
+    const World back = assemble(ledgers[c], parts[c]);
+    EXPECT_FALSE(check_invariants(back)) << cases[c].name << ": " << *check_invariants(back);
+    EXPECT_EQ(world_hash(back), world_hash(whole)) << cases[c].name;
+    EXPECT_EQ(back.size(), whole.size()) << cases[c].name;
+    if (back.size() == whole.size()) {
+      EXPECT_EQ(0, std::memcmp(back.bodies.data(), whole.bodies.data(), whole.size() * sizeof(Body))) << cases[c].name;
+    }
+    EXPECT_EQ(back.free_slots, whole.free_slots) << cases[c].name;
+  }
+  std::vector<double> ratio;
+  for (const std::uint64_t n : stepped)
+    ratio.push_back(static_cast<double>(n) / static_cast<double>(std::max<std::uint64_t>(whole_bodies, 1)));
+  return ratio;
+}
+
+Layout slabs(const Arena& arena, int axis, std::uint32_t n) {
+  std::array<std::uint32_t, 3> cells{1, 1, 1};
+  cells[static_cast<std::size_t>(axis)] = n;
+  return Layout::even(arena, cells);
+}
+
+std::vector<Case> standard_cases(const Arena& a) {
+  return {
+    {"1 region", Layout::even(a, {1, 1, 1}), {}},
+    {"2 slabs along x", slabs(a, 0, 2), {}},
+    {"3 slabs along z", slabs(a, 2, 3), {}},
+    {"4 slabs along x", slabs(a, 0, 4), {}},
+    {"8 slabs along x", slabs(a, 0, 8), {}},
+    {"2x1x2 grid", Layout::even(a, {2, 1, 2}), {}},
+    {"2x2x2 grid", Layout::even(a, {2, 2, 2}), {}},
+  };
+}
+
+TEST(Regions, LayoutNamesEveryPointsCellAndItsDistance) {
+  const Layout l = Layout::even(Arena{}, {2, 1, 4}); // x cut at 0, z cuts at -5, 0, 5
+  EXPECT_EQ(l.regions(), 8u);
+  EXPECT_EQ(l.region_of({-1.f, 3.f, -7.f}), 0u);
+  EXPECT_EQ(l.region_of({0.f, 3.f, -7.f}), 1u) << "a point on a cut is in the upper cell";
+  EXPECT_EQ(l.region_of({-1.f, 3.f, 6.f}), 6u);
+  EXPECT_EQ(l.region_of({500.f, -9.f, 500.f}), 7u) << "the outer cells reach to infinity";
+  EXPECT_DOUBLE_EQ(l.distance({-1.f, 3.f, -7.f}, 0), 0.0);
+  EXPECT_DOUBLE_EQ(l.distance({-1.f, 3.f, -7.f}, 1), 1.0);
+  EXPECT_DOUBLE_EQ(l.distance({-3.f, 3.f, -9.f}, 3), 5.0); // 3 along x, 4 along z
+}
+
+TEST(Regions, TheSandboxIsTheWholeWorldForAnyRegionCount) {
+  World start = make_scenario({"sandbox", 600, 11, 60.0});
+  expect_same_as_whole(start, standard_cases(start.arena), scaled(90, 30), Parallel::sequential());
+}
+
+TEST(Regions, APileIsTheWholeWorldForAnyRegionCountOnTwoThreads) {
+  // A deep pile: thousands of resting contacts across every cut.
+  World start = make_scenario({"pile", scaled(3000, 800), 5, 60.0});
+  tbb::task_arena arena(2);
+  expect_same_as_whole(start, standard_cases(start.arena), scaled(60, 20), Parallel::in_arena(arena));
+}
+
+TEST(Regions, AnotherSeedAndCountStayTheWholeWorld) {
+  World start = make_scenario({"sandbox", 1500, 97, 60.0});
+  const Arena a = start.arena;
+  expect_same_as_whole(start, {{"3 slabs along x", slabs(a, 0, 3), {}}, {"2x1x2 grid", Layout::even(a, {2, 1, 2}), {}}},
+                       scaled(60, 20), Parallel::sequential());
+}
+
+TEST(Regions, MovingTheCutsMidRunChangesNothing) {
+  World start = make_scenario({"sandbox", 600, 11, 60.0});
+  const Arena a = start.arena;
+  Layout skewed = slabs(a, 0, 4);
+  skewed.cuts[0] = {-8.f, -7.5f, 6.f}; // crowded to one side: most bodies change owner
+  Layout grid = Layout::even(a, {2, 1, 2});
+  Layout grid_moved = grid;
+  grid_moved.cuts[0] = {3.f};
+  grid_moved.cuts[2] = {-2.5f};
+  expect_same_as_whole(start, {{"4 slabs, rebalanced", slabs(a, 0, 4), skewed}, {"2x1x2 grid, rebalanced", grid, grid_moved}},
+                       scaled(60, 24), Parallel::sequential(), scaled(30, 12));
+}
+
+TEST(Regions, AHaloNarrowerThanTheWorldIsEnough) {
+  // Fewer passes make a halo of 2 x 4.04 R (about 4 m for R = 0.5) in an 18 m
+  // pile: each region steps only a part of the world, and still every owned
+  // body comes out exact.
+  PhysicsSettings fewer;
+  fewer.substeps = 1;
+  fewer.iterations = 1;
+  World start = make_scenario({"pile", 3000, 5, 60.0});
+  const Arena a = start.arena;
+  const std::vector<Case> cases{{"8 slabs along x", slabs(a, 0, 8), {}}, {"2x2x2 grid", Layout::even(a, {2, 2, 2}), {}}};
+  const auto stepped = expect_same_as_whole(start, cases, scaled(40, 12), Parallel::sequential(), ~0ull, fewer);
+  ASSERT_EQ(stepped.size(), 2u);
+  EXPECT_LT(stepped[0], 8.0 * 0.7) << "8 slabs: ghosts must be a part of the world, not all of it";
+  EXPECT_GT(stepped[0], 1.0) << "and there must be ghosts";
+}
+
+TEST(Regions, HaloCoversEveryPassOfTheStep) {
+  PhysicsSettings s;
+  s.substeps = 4;
+  s.iterations = 2;
+  // 12 passes, each at most 4.04 R.
+  EXPECT_GE(halo_width(s, 0.5f), 12 * 4.04f * 0.5f);
+  s.substeps = 1;
+  s.iterations = 1;
+  EXPECT_LT(halo_width(s, 0.5f), halo_width(PhysicsSettings{}, 0.5f));
+}
+
+} // namespace
+} // namespace troupe::sim
