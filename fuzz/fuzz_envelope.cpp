@@ -20,7 +20,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size == 0)
     return 0;
   const std::vector<char> bytes(reinterpret_cast<const char*>(data) + 1, reinterpret_cast<const char*>(data) + size);
-  int which = data[0] % 9;
+#define TROUPE_COUNT(T, KIND, NAME) +1
+  constexpr int message_types = 0 TROUPE_WIRE_MESSAGES(TROUPE_COUNT);
+#undef TROUPE_COUNT
+  int which = data[0] % message_types;
 #define TROUPE_DECODE(T, KIND, NAME) \
   if (which-- == 0)                  \
     decode_as<troupe::T>(bytes);

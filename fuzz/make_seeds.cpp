@@ -99,6 +99,20 @@ int main(int argc, char** argv) {
   const auto keyframe = encode_compact(current, nullptr, meta);
   const auto delta = encode_compact(current, &base, meta);
   envelope(dir, 8, delta);
+  // A tick of the same world in two regions: the plan, a parcel, an answer.
+  sim::Ledger ledger;
+  std::vector<sim::Region> regions;
+  sim::partition(*later, sim::Layout::even(later->arena, {2, 1, 1}), ledger, regions);
+  std::vector<Command> commands{spawn};
+  const auto plan = std::make_shared<const sim::TickPlan>(ledger.plan(commands, sim::PhysicsSettings{}));
+  for (auto& region : regions)
+    region.begin(*plan);
+  const sim::Parcel parcel = regions[0].parcel_for(1);
+  envelope(dir, 9, RegionStep{plan, 10, true});
+  envelope(dir, 10, RegionParcel{plan->tick, parcel});
+  envelope(dir, 11, RegionStepped{regions[1].step(std::vector<sim::Parcel>{parcel}, sim::PhysicsSettings{},
+                                                  sim::Parallel::sequential()),
+                                  0.5, 0.1, 4096, 1, false});
 
   compact(dir / "compact/keyframe", keyframe);
   compact(dir / "compact/delta", delta);

@@ -98,9 +98,11 @@ void detail::waiting_queue::clear() noexcept {
 bounded_actor::Verdict bounded_actor::make_room(const caf::mailbox_element& incoming,
                                                 caf::mailbox_element_ptr& evicted) {
   const bool reliable = is_reliable(incoming);
-  // The newest of a kind replaces the older one even when there is room.
-  if (!reliable &&
-      (evicted = waiting_.take_first([&](const caf::mailbox_element& x) { return same_type(x, incoming); })))
+  // The newest of a kind from a sender replaces the older one even when there
+  // is room (logic's snapshot does not replace a region's part of it).
+  if (!reliable && (evicted = waiting_.take_first([&](const caf::mailbox_element& x) {
+                      return x.sender == incoming.sender && same_type(x, incoming);
+                    })))
     return Verdict::admit;
   if (waiting_.size() + in_flight_.load(std::memory_order_relaxed) < spec_.capacity)
     return Verdict::admit;

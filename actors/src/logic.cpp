@@ -6,6 +6,7 @@
 // Threads: a CAF worker runs every handler; the heavy step runs on the
 // stepper (its own thread), so handlers here stay short.
 
+#include "publisher.hpp"
 #include "subsystems.hpp"
 
 #include <troupe/actors/bounded_actor.hpp>
@@ -38,17 +39,6 @@ namespace {
 using namespace std::chrono_literals;
 
 using RulesPtr = std::shared_ptr<const plugins::RulesPlugin>;
-
-/// A reader that records snapshots (render's frames): logic sends it every
-/// `every`-th tick's snapshot as `(capture_atom, Snapshot)`, keeps each until the
-/// reader acknowledges it, resends them when the reader subscribes again (a new
-/// incarnation), and holds the tick while `window` are unacknowledged.
-struct CaptureLog {
-  caf::actor reader; ///< the reader's stable name: it outlives incarnations
-  std::uint64_t every = 0;
-  std::uint32_t window = 1;
-  std::deque<Snapshot> unacked; ///< oldest first
-};
 
 /// A reload logic was asked for and has not acted on yet.
 struct PendingReload {
@@ -112,9 +102,13 @@ struct LogicState {
   std::optional<PendingReload> pending_reload;
   std::vector<RulesEvent> rules_events;
   WorldPtr world;
+  std::optional<sim::Ledger> ledger;          ///< a world run as regions: all of it but the bodies
+  std::uint64_t last_hash = 0;                ///< the world hash of the last published tick
   std::uint64_t generation = 0;
   std::vector<SourceAck> acks;
-  std::map<std::string, CaptureLog> captures; ///< by reader name
+  /// The readers and what they have not written: a new incarnation publishes
+  /// to them at once (readers subscribe again too, to it).
+  std::shared_ptr<Publisher> publisher;
   std::set<std::string> awaiting;             ///< readers not yet subscribed
   bool started = false;                       ///< an incarnation ran
   std::unique_ptr<RulesWatch> watch;          ///< --watch
@@ -125,11 +119,12 @@ struct LogicSetup {
   const config::ActorSpec* spec = nullptr;
   config::SimulationSpec simulation;
   LogicParams params;
-  sim::PhysicsSettings physics; ///< the stepper's, for the rules smoke test
-  /// Live snapshots to a subscriber on another node: a full one every N.
-  std::uint32_t keyframe_every = 30;
+  PhysicsParams physics; ///< the stepper's: the rules smoke test, the regions' halo and layout
+  std::uint32_t regions = 0;    ///< the stepper runs as this many regions (0: one physics actor)
   std::vector<std::uint32_t> sources;   ///< command sources to wait for
   std::optional<Checkpoint> resume;     ///< start from here instead of the scenario
+  std::optional<sim::Ledger> ledger;    ///< a restart of a partitioned run: start from here
+  std::uint64_t last_hash = 0;          ///< and the world hash there
   std::uint64_t checkpoint_every = 0;
   std::string checkpoint_dir;
   std::shared_ptr<LogicState> state;     ///< written every tick
@@ -182,6 +177,12 @@ struct ReloadJob {
   std::atomic<bool> done{false};
 };
 
+/// Why a partitioned run takes no rules plugin: today's plugin ABI hands a
+/// plugin the whole world.
+constexpr const char* partitioned_rules_refusal =
+  "rules plugins read and change the whole world, which no actor holds when physics runs as regions "
+  "(regions > 1): run the plugin with regions = 1";
+
 /// "installed", "rejected" or "rolled back".
 const char* verb(const RulesEvent& e) {
   static constexpr const char* verbs[] = {"installed", "rejected", "rolled back"};
@@ -220,13 +221,19 @@ public:
     } else {
       world_ = std::make_shared<const sim::World>(starting_world(setup_.simulation, setup_.params));
     }
+    if (partitioned()) {
+      // Logic keeps all of the world but the bodies; the regions hold those.
+      last_hash_ = setup_.ledger ? setup_.last_hash : sim::world_hash(*world_);
+      ledger_ = setup_.ledger ? std::move(*setup_.ledger)
+                              : sim::make_ledger(*world_, starting_layout(*world_, setup_.physics));
+      world_ = std::make_shared<const sim::World>(sim::header_world(ledger_));
+    }
     for (auto source : setup_.sources)
       sealed_[source] = 0, applied_seq_.try_emplace(source, 0);
     {
       // Recorded frames a reader has not written yet survive a logic restart,
       // and so do the rules and a reload under way.
       std::lock_guard<std::mutex> guard{setup_.state->mutex};
-      captures_ = setup_.state->captures;
       rules_ = setup_.state->rules;
       known_good_ = setup_.state->known_good;
       pending_reload_ = setup_.state->pending_reload;
@@ -236,23 +243,13 @@ public:
   }
 
   caf::behavior make_behavior() override {
+    // The readers the last incarnation published to are this one's too.
+    for (const auto& s : publisher_.subscriptions())
+      monitor(s.reader);
     set_down_handler([this](caf::down_msg& msg) {
-      std::erase_if(subscribers_, [&](const Subscriber& s) { return s.reader.address() == msg.source; });
-      remote_.erase(msg.source);
-      if (msg.reason == caf::exit_reason::remote_link_unreachable) {
-        // The reader's node is lost, not the reader removed: keep what it has
-        // not written; its next incarnation subscribes and gets it all.
-        for (auto& [name, log] : captures_)
-          if (log.reader.address() == msg.source)
-            log.reader = nullptr;
-        return;
-      }
-      // A recording reader's stable name goes down only when its supervisor
-      // removed it for good: stop holding ticks for it.
-      if (std::erase_if(captures_, [&](const auto& kv) { return kv.second.reader.address() == msg.source; }) > 0) {
-        save_captures();
+      // A reader removed for good: stop holding ticks for it.
+      if (publisher_.down(msg.source, msg.reason == caf::exit_reason::remote_link_unreachable))
         try_tick();
-      }
     });
     return coordinator_actor::behavior_type{
       [this](connect_atom, const caf::actor& stepper) {
@@ -263,31 +260,34 @@ public:
         else
           try_tick();
       },
+      [this](connect_atom, const std::vector<caf::actor>& regions) {
+        regions_.clear();
+        for (const auto& r : regions)
+          regions_.push_back(caf::actor_cast<region_actor>(r));
+        // Regions publish to the readers too: they take the subscriptions as
+        // logic took them (again, when a node of theirs came back).
+        for (const auto& s : publisher_.subscriptions())
+          for (const auto& region : regions_)
+            send(region, subscribe_atom::value, s.reader, s.name, s.topics, s.every, s.window);
+        if (stepping_)
+          request_step();
+        else
+          try_tick();
+      },
       [this](subscribe_atom, const caf::actor& reader, const std::string& name, std::uint8_t topics,
              std::uint64_t every, std::uint32_t window) {
-        subscribe(reader, topics);
+        if (publisher_.subscribe(this, reader, name, topics, every, window))
+          monitor(reader);
+        for (const auto& region : regions_)
+          send(region, subscribe_atom::value, reader, name, topics, every, window);
         awaiting_.erase(name);
-        if (every == 0 || (topics & topic_recorded_frames) == 0) {
-          captures_.erase(name);
-        } else {
-          auto& log = captures_[name];
-          log.reader = reader;
-          log.every = every;
-          log.window = std::max<std::uint32_t>(window, 1);
-          // A new incarnation of the reader: what the last one did not write.
-          for (const auto& snapshot : log.unacked)
-            send(reader, capture_atom::value, snapshot);
-        }
-        save_captures();
+        save_awaiting();
         try_tick();
       },
       [this](capture_atom, const std::string& name, std::uint64_t tick) {
-        if (auto i = captures_.find(name); i != captures_.end()) {
-          auto& unacked = i->second.unacked;
-          while (!unacked.empty() && unacked.front().tick <= tick)
-            unacked.pop_front();
-          save_captures();
-        }
+        publisher_.captured(name, tick);
+        for (const auto& region : regions_)
+          send(region, capture_atom::value, name, tick);
         try_tick();
       },
       [this](rejected_atom, capture_atom, Snapshot& snapshot) {
@@ -331,9 +331,7 @@ public:
       },
       [this](ack_atom, const caf::actor& reader, std::uint64_t generation) {
         // A remote reader decoded this generation (0: it holds none).
-        auto remote = remote_.find(reader.address());
-        if (remote != remote_.end() && (generation == 0 || generation > remote->second.acked))
-          remote->second.acked = generation;
+        publisher_.acked(reader.address(), generation);
       },
       [this](report_atom) { return report(); },
     }
@@ -344,10 +342,9 @@ public:
   // actor object is destroyed and detached threads can end.
   void on_exit() override {
     physics_ = nullptr;
+    regions_.clear();
     controller_ = nullptr;
-    subscribers_.clear();
     source_actors_.clear();
-    captures_.clear();
   }
 
 private:
@@ -374,8 +371,13 @@ private:
                        [&](const auto& kv) { return kv.second >= tick; });
   }
 
+  bool partitioned() const { return setup_.regions > 0; }
+
+  /// Bodies in the world now (logic holds them only when not partitioned).
+  std::uint64_t bodies() const { return partitioned() ? ledger_.alive : world_->size(); }
+
   void try_tick() {
-    if (!controller_ || stepping_ || finished_ || !physics_)
+    if (!controller_ || stepping_ || finished_ || (partitioned() ? regions_.size() != setup_.regions : !physics_))
       return;
     const auto tick = world_->tick;
     if (tick >= setup_.simulation.ticks || stop_requested_) {
@@ -388,11 +390,9 @@ private:
       return; // a recording reader has yet to subscribe: its subscription calls again
     if (pending_reload_ && pending_reload_->install_tick <= tick && !(reload_job_ && reload_job_->done))
       return; // the verdict on a reload is due now: its message calls again
-    for (const auto& [name, log] : captures_) {
-      if (log.unacked.size() >= log.window) {
-        ++capture_holds_;
-        return; // a recording reader is behind: its acknowledgement calls again
-      }
+    if (publisher_.holding()) {
+      ++capture_holds_;
+      return; // a recording reader is behind: its acknowledgement calls again
     }
     if (setup_.simulation.mode == config::Mode::realtime) {
       const auto due = due_ns(tick);
@@ -461,6 +461,10 @@ private:
   /// the next incarnation), so physics re-runs the pending tick from a world
   /// built anew. That is the only second copy of a tick's world.
   void request_step() {
+    if (partitioned()) {
+      request_regions();
+      return;
+    }
     auto next = std::make_shared<sim::World>(*world_);
     const sim::RulesStep rules = rules_ ? sim::RulesStep{[this](sim::World& w) { return rules_->step(w); }}
                                         : sim::RulesStep{};
@@ -472,8 +476,12 @@ private:
     request(physics_, caf::infinite, step_atom::value, StepRequest{step_tick_, std::move(next)})
       .then([this](StepResult& result) {
               // A step asked twice (physics came back) may be answered twice.
-              if (stepping_ && result.tick == step_tick_)
-                end_tick(result);
+              if (stepping_ && result.tick == step_tick_) {
+                world_ = std::move(result.world);
+                const auto hash = sim::world_hash(*world_);
+                step_ms_.add(result.step_ms);
+                end_tick(std::move(result.contacts), hash);
+              }
             },
             [this](caf::error&) {
               // Ask again a moment later (a flood would only fill the stable
@@ -483,10 +491,65 @@ private:
             });
   }
 
-  void end_tick(StepResult& result) {
+  /// A world run as regions: every region is asked for the tick's plan (the
+  /// same for all); the tick ends when each has answered. A region that died
+  /// with the request is asked again (its next incarnation re-runs the tick
+  /// from what it held); one that answered is not.
+  void request_regions() {
+    if (!plan_) {
+      next_ledger_ = ledger_;
+      plan_ = std::make_shared<const sim::TickPlan>(next_ledger_->plan(tick_commands_, setup_.physics));
+      stepped_.assign(regions_.size(), std::nullopt);
+    }
+    setup_.chaos.strike(step_tick_);
+    for (std::uint32_t i = 0; i < regions_.size(); ++i) {
+      if (stepped_[i])
+        continue;
+      request(regions_[i], caf::infinite, step_atom::value, RegionStep{plan_, generation_ + 1, false})
+        .then(
+          [this, i](RegionStepped& answer) {
+            if (!stepping_ || !plan_ || answer.report.tick != step_tick_ + 1 || stepped_[i])
+              return; // an answer to a step asked twice
+            stepped_[i] = std::move(answer);
+            if (std::all_of(stepped_.begin(), stepped_.end(), [](const auto& s) { return s.has_value(); }))
+              end_regions_tick();
+          },
+          [this](caf::error&) {
+            ++step_retries_total_;
+            delayed_send(this, std::chrono::milliseconds(1), step_atom::value);
+          });
+    }
+  }
+
+  void end_regions_tick() {
+    std::vector<sim::RegionReport> reports;
+    double slowest = 0, sum = 0;
+    std::uint64_t exchanged = 0;
+    for (auto& answer : stepped_) {
+      slowest = std::max(slowest, answer->step_ms);
+      sum += answer->step_ms;
+      exchanged += answer->exchange_bytes;
+      reports.push_back(std::move(answer->report));
+    }
+    std::vector<sim::ContactEvent> contacts;
+    const auto hash = next_ledger_->finish(reports, contacts);
+    ledger_ = std::move(*next_ledger_);
+    next_ledger_.reset();
+    plan_.reset();
+    stepped_.clear();
+    world_ = std::make_shared<const sim::World>(sim::header_world(ledger_));
+    step_ms_.add(slowest);
+    const double mean = sum / static_cast<double>(reports.size());
+    imbalance_.add(mean > 0 ? slowest / mean : 1.0);
+    exchange_bytes_.add(static_cast<double>(exchanged));
+    end_tick(std::move(contacts), hash);
+  }
+
+  /// Publishes the tick that just ended (world_ holds it, or its header when
+  /// partitioned) and acknowledges the sources.
+  void end_tick(std::vector<sim::ContactEvent> contacts, std::uint64_t hash) {
     stepping_ = false;
     tick_commands_.clear();
-    world_ = std::move(result.world);
     ++generation_;
     Snapshot snapshot;
     snapshot.generation = generation_;
@@ -494,32 +557,26 @@ private:
     snapshot.world = world_;
     for (auto& [source, seq] : applied_seq_)
       snapshot.acks.push_back({source, seq});
-    snapshot.world_hash = sim::world_hash(*world_);
+    snapshot.world_hash = hash;
     last_hash_ = snapshot.world_hash;
     snapshot.published_ns = steady_now_ns();
+    if (partitioned())
+      snapshot.parts = snapshot.part = setup_.regions; // the regions publish the bodies
     // Contacts first: a reader has every impact of a tick before the snapshot
     // that says the tick is over (audio renders up to the snapshot's tick).
-    if (!result.contacts.empty()) {
-      ContactBatch batch{result.tick, std::move(result.contacts), 0};
+    if (!contacts.empty()) {
+      ContactBatch batch{world_->tick - 1, std::move(contacts), 0};
       published_events_ += batch.events.size();
       batch.published_events = published_events_;
-      broadcast(topic_contacts, caf::make_message(std::move(batch)));
+      publisher_.broadcast(this, topic_contacts, caf::make_message(std::move(batch)));
     }
-    bool captured = false;
-    for (auto& [name, log] : captures_) {
-      if (snapshot.tick % log.every != 0)
-        continue;
-      log.unacked.push_back(snapshot);
-      if (log.reader) // null while the reader's node is lost
-        send(log.reader, capture_atom::value, snapshot);
-      captured = true;
-    }
-    if (captured)
-      save_captures();
-    publish(std::move(snapshot));
+    publisher_.publish(this, snapshot);
     {
       std::lock_guard<std::mutex> guard{setup_.state->mutex};
       setup_.state->world = world_;
+      if (partitioned())
+        setup_.state->ledger = ledger_;
+      setup_.state->last_hash = last_hash_;
       setup_.state->generation = generation_;
       setup_.state->acks.clear();
       for (auto& [source, seq] : applied_seq_)
@@ -534,14 +591,12 @@ private:
       install_pause_ms_.add(static_cast<double>(tick_end_ns - install_from_ns_) / 1e6);
     install_pause_pending_ = false;
     last_tick_end_ns_ = tick_end_ns;
-    step_ms_.add(result.step_ms);
-    bodies_.add(static_cast<double>(world_->size()));
+    bodies_.add(static_cast<double>(bodies()));
     maybe_checkpoint();
     const auto now = steady_now_ns();
     if (now - last_progress_ns_ > 100'000'000 || world_->tick == setup_.simulation.ticks) {
       last_progress_ns_ = now;
-      send(controller_, progress_atom::value, world_->tick, static_cast<std::uint64_t>(world_->size()), tick_ms,
-           last_hash_);
+      send(controller_, progress_atom::value, world_->tick, bodies(), tick_ms, last_hash_);
     }
     try_tick();
   }
@@ -550,6 +605,10 @@ private:
   /// path, decide at tick + install_after_ticks (a fixed tick, so replays and
   /// restarts decide at the same place).
   void ask_reload(const std::string& path, std::uint64_t tick) {
+    if (partitioned()) {
+      publish_rules_event({RulesEvent::rejected, tick, path, "", "", partitioned_rules_refusal});
+      return;
+    }
     if (pending_reload_)
       publish_rules_event({RulesEvent::rejected, tick, pending_reload_->path, "", "",
                            "superseded by a reload of " + path + " before it was installed"});
@@ -597,7 +656,7 @@ private:
 
   void publish_rules_event(RulesEvent event) {
     aout(this) << "logic: rules " << verb(event) << " at tick " << event.tick << ": " << subject(event) << "\n";
-    broadcast(topic_rules_events, caf::make_message(event));
+    publisher_.broadcast(this, topic_rules_events, caf::make_message(event));
     rules_events_.push_back(std::move(event));
   }
 
@@ -609,64 +668,9 @@ private:
     setup_.state->rules_events = rules_events_;
   }
 
-  void subscribe(const caf::actor& reader, std::uint8_t topics) {
-    auto known = std::find_if(subscribers_.begin(), subscribers_.end(),
-                              [&](const Subscriber& s) { return s.reader == reader; });
-    if (known == subscribers_.end()) {
-      monitor(reader);
-      subscribers_.push_back({reader, topics});
-    } else {
-      known->topics = topics;
-    }
-    // A (new incarnation of a) reader on another node holds no generation yet.
-    if (reader.node() != node())
-      remote_.insert_or_assign(reader.address(), Remote{SnapshotEncoder{history(), setup_.keyframe_every}, 0});
-  }
-
-  /// One message, shared by every reader of `topic` on this node (and
-  /// serialized once per link to another): a typed send per reader would copy
-  /// a contact batch for each.
-  void broadcast(Topic topic, const caf::message& message) {
-    for (auto& [reader, topics] : subscribers_)
-      if (topics & topic)
-        send(reader, message);
-  }
-
-  std::shared_ptr<SnapshotHistory> history() {
-    if (!history_)
-      history_ = std::make_shared<SnapshotHistory>();
-    return history_;
-  }
-
-  /// The snapshot to every subscriber: as is (a pointer) on this node, compact
-  /// (quantized, a delta against what the reader acknowledged) on another.
-  void publish(Snapshot snapshot) {
-    auto published = caf::make_message(snapshot);
-    for (auto& [reader, topics] : subscribers_) {
-      if ((topics & topic_snapshots) == 0)
-        continue;
-      auto remote = remote_.find(reader.address());
-      if (remote == remote_.end()) {
-        send(reader, published);
-        continue;
-      }
-      auto compact = remote->second.encoder.encode(snapshot, remote->second.acked);
-      compact_bytes_ += compact.bytes.size();
-      compact_moving_ += compact.moving_count;
-      keyframes_sent_ += compact.base_generation == 0 ? 1 : 0;
-      ++compact_sent_;
-      if (compact.moving_count > 0)
-        bytes_per_moving_.add(static_cast<double>(compact.bytes.size()) / compact.moving_count);
-      send(reader, std::move(compact));
-    }
-  }
-
-  void save_captures() {
-    {
-      std::lock_guard<std::mutex> guard{setup_.state->mutex};
-      setup_.state->captures = captures_;
-      setup_.state->awaiting = awaiting_;
-    }
+  void save_awaiting() {
+    std::lock_guard<std::mutex> guard{setup_.state->mutex};
+    setup_.state->awaiting = awaiting_;
   }
 
   double rules_count(std::uint8_t kind) const {
@@ -682,7 +686,7 @@ private:
   }
 
   void maybe_checkpoint() {
-    if (setup_.checkpoint_every == 0 || world_->tick % setup_.checkpoint_every != 0)
+    if (setup_.checkpoint_every == 0 || world_->tick % setup_.checkpoint_every != 0 || partitioned())
       return;
     Checkpoint checkpoint{generation_, *world_, {}};
     for (auto& [source, seq] : applied_seq_)
@@ -697,8 +701,8 @@ private:
 
   void finish() {
     finished_ = true;
-    send(controller_, done_atom::value, world_->tick, last_hash_ ? last_hash_ : sim::world_hash(*world_),
-         static_cast<std::uint64_t>(world_->size()));
+    // A run that ran no tick has hashed nothing yet (a partitioned one always has: its start).
+    send(controller_, done_atom::value, world_->tick, last_hash_ ? last_hash_ : sim::world_hash(*world_), bodies());
   }
 
   void fail(std::string why) {
@@ -709,6 +713,7 @@ private:
 
   ActorReport report() {
     auto out = make_report(*setup_.spec, mailbox_stats());
+    const auto& c = publisher_.counters();
     out.counters = {{"ticks", static_cast<double>(tick_ms_.size())},
                     {"generation", static_cast<double>(generation_)},
                     // From the acks, so that it counts across incarnations.
@@ -718,13 +723,14 @@ private:
                     {"batches_refused", static_cast<double>(refused_)},
                     {"input_events", static_cast<double>(events_)},
                     {"checkpoints", static_cast<double>(checkpoints_)},
-                    {"subscribers", static_cast<double>(subscribers_.size())},
-                    {"compact_snapshots_sent", static_cast<double>(compact_sent_)},
-                    {"compact_keyframes_sent", static_cast<double>(keyframes_sent_)},
-                    {"compact_bytes_sent", static_cast<double>(compact_bytes_)},
+                    {"subscribers", static_cast<double>(publisher_.subscriptions().size())},
+                    {"compact_snapshots_sent", static_cast<double>(c.compact_sent)},
+                    {"compact_keyframes_sent", static_cast<double>(c.keyframes_sent)},
+                    {"compact_bytes_sent", static_cast<double>(c.compact_bytes)},
                     {"bytes_per_moving_body",
-                     compact_moving_ == 0 ? 0.0
-                                         : static_cast<double>(compact_bytes_) / static_cast<double>(compact_moving_)},
+                     c.compact_moving == 0 ? 0.0
+                                           : static_cast<double>(c.compact_bytes) / static_cast<double>(c.compact_moving)},
+                    {"regions", static_cast<double>(setup_.regions)},
                     {"step_retries", static_cast<double>(step_retries_total_)},
                     {"capture_holds", static_cast<double>(capture_holds_)},
                     {"rules_installed", rules_count(RulesEvent::installed)},
@@ -735,8 +741,13 @@ private:
     out.distributions = {{"tick_ms", tick_ms_.percentiles()},
                          {"step_ms", step_ms_.percentiles()},
                          {"install_pause_ms", install_pause_ms_.percentiles()}};
-    if (compact_sent_ > 0)
-      out.distributions.emplace_back("bytes_per_moving_body", bytes_per_moving_.percentiles());
+    if (c.compact_sent > 0)
+      out.distributions.emplace_back("bytes_per_moving_body", c.bytes_per_moving.percentiles());
+    if (partitioned()) {
+      // How even the regions' work is: the slowest region's step over the mean, per tick.
+      out.distributions.emplace_back("region_imbalance", imbalance_.percentiles());
+      out.distributions.emplace_back("exchange_bytes", exchange_bytes_.percentiles());
+    }
     out.notes = {{"rules", rules_ ? rules_->name() + " " + rules_->version() + " (" + rules_->path() + ")"
                                   : std::string{"built-in"}}};
     for (std::size_t i = 0; i < rules_events_.size(); ++i)
@@ -744,6 +755,10 @@ private:
                              "tick " + std::to_string(rules_events_[i].tick) + ": " + verb(rules_events_[i]) + " " +
                                  subject(rules_events_[i]));
     out.series = {{"tick_ms", tick_ms_.series()}, {"bodies", bodies_.series()}};
+    if (partitioned()) {
+      out.series.emplace_back("region_imbalance", imbalance_.series());
+      out.series.emplace_back("exchange_bytes", exchange_bytes_.series());
+    }
     return out;
   }
 
@@ -752,23 +767,16 @@ private:
   std::uint64_t generation_ = 0;
   std::uint64_t last_hash_ = 0;
   stepper_actor physics_;
+  // A world run as regions: the regions by index, what logic holds of the
+  // world (all but the bodies), and the tick under way.
+  std::vector<region_actor> regions_;
+  sim::Ledger ledger_;
+  std::optional<sim::Ledger> next_ledger_;
+  std::shared_ptr<const sim::TickPlan> plan_;
+  std::vector<std::optional<RegionStepped>> stepped_;
+  SampleRecorder imbalance_, exchange_bytes_;
   caf::actor controller_;
-  /// Readers by their stable names, and the topics each asked for.
-  struct Subscriber {
-    caf::actor reader;
-    std::uint8_t topics = 0;
-  };
-  std::vector<Subscriber> subscribers_;
-  /// Per subscriber on another node: its encoder and the newest generation it
-  /// acknowledged (the base of the next delta).
-  struct Remote {
-    SnapshotEncoder encoder;
-    std::uint64_t acked = 0;
-  };
-  std::map<caf::actor_addr, Remote> remote_;
-  std::shared_ptr<SnapshotHistory> history_;
-  std::uint64_t compact_sent_ = 0, keyframes_sent_ = 0, compact_bytes_ = 0, compact_moving_ = 0;
-  SampleRecorder bytes_per_moving_;
+  Publisher& publisher_ = *setup_.state->publisher;
   std::map<std::uint32_t, source_actor> source_actors_;
   std::map<std::uint32_t, std::uint64_t> sealed_;      // source -> sealed through tick
   std::map<std::uint32_t, std::uint64_t> applied_seq_; // source -> last applied seq
@@ -778,7 +786,6 @@ private:
   std::vector<Command> tick_commands_; // the tick being stepped: its commands, sorted
   std::uint64_t step_tick_ = 0;        // and its number
   std::uint64_t step_retries_total_ = 0;
-  std::map<std::string, CaptureLog> captures_; // recording readers, by name
   std::set<std::string> awaiting_;              // recording readers yet to subscribe
   std::uint64_t capture_holds_ = 0;
   RulesPtr rules_;                         // the plugin running (null: built-in only)
@@ -818,7 +825,8 @@ LogicSetup setup_of(const ActorContext& ctx) {
   // sim::PhysicsSettings (the built-in one), the defaults otherwise.
   if (const auto* physics = std::any_cast<PhysicsParams>(&ctx.topology.the(Role::stepper).params))
     setup.physics = *physics;
-  setup.keyframe_every = ctx.topology.network.keyframe_every;
+  if (const auto& stepper = ctx.topology.the(Role::stepper); stepper.parts > 1)
+    setup.regions = stepper.parts;
   setup.sources = {1};
   setup.resume = ctx.run.resume;
   setup.checkpoint_every = ctx.options.checkpoint_every;
@@ -835,6 +843,8 @@ LogicSetup setup_of(const ActorContext& ctx) {
     // that have not subscribed yet.
     if (setup.state->world)
       setup.resume = Checkpoint{setup.state->generation, *setup.state->world, setup.state->acks};
+    setup.ledger = setup.state->ledger;
+    setup.last_hash = setup.state->last_hash;
     setup.awaiting_readers = setup.state->awaiting;
   }
   setup.state->started = true;
@@ -891,11 +901,14 @@ Subsystem logic_subsystem() {
   kind.prepare = [](const ActorContext& ctx) -> Expected<std::shared_ptr<void>> {
     auto state = std::make_shared<LogicState>();
     state->awaiting = {ctx.run.readers.begin(), ctx.run.readers.end()};
+    state->publisher = std::make_shared<Publisher>(ctx.topology.network.keyframe_every);
     state->plugin_dir = plugin_dir(ctx.topology, ctx.options);
     const auto path = starting_rules(ctx.topology, ctx.options);
     if (ctx.options.watch && path.empty())
       return Error{errc::bad_argument, "--watch: no rules plugin to watch (give --rules PATH or set [actors." +
                                          ctx.spec.name + "] rules)"};
+    if (!path.empty() && ctx.topology.the(Role::stepper).parts > 1)
+      return Error{errc::bad_plugin, "rules " + path + ": " + partitioned_rules_refusal};
     if (!path.empty()) {
       const auto& params = ctx.params<LogicParams>();
       const auto world = ctx.run.resume ? ctx.run.resume->world : starting_world(ctx.simulation, params);

@@ -82,7 +82,52 @@ private:
   std::uint64_t world_copies_ = 0; ///< requests whose world was shared
 };
 
+constexpr std::string_view axis_names[] = {"x", "y", "z"};
+
+/// The region keys: how many, where, how space is cut, rebalancing.
+void read_regions(config::ParamsReader& in, PhysicsParams& p) {
+  in.integer("regions", p.regions, 1, 1024);
+  in.nodes("region_nodes", p.region_nodes);
+  in.choice("cut", p.cut, axis_names);
+  bool grid_given = false;
+  in.integers("grid", p.grid, 1, 1024, &grid_given);
+  if (!grid_given)
+    p.grid = {0, 0, 0};
+  const auto cells = p.cells();
+  const std::uint64_t count = std::uint64_t{cells[0]} * cells[1] * cells[2];
+  if (grid_given && count != p.regions)
+    in.refuse("grid", "[" + std::to_string(cells[0]) + ", " + std::to_string(cells[1]) + ", " +
+                        std::to_string(cells[2]) + "] has " + std::to_string(count) + " cells for " +
+                        std::to_string(p.regions) + (p.regions == 1 ? " region" : " regions") +
+                        ": each region steps one cell, so set regions = " + std::to_string(count));
+  if (p.regions == 1 && !p.region_nodes.empty())
+    in.refuse("region_nodes", "places regions, but regions = 1: set regions to 2 or more");
+  in.parts(p.regions, p.region_nodes);
+}
+
+/// ", 4 regions: slabs across x, rebalanced ..." for `troupe check`.
+std::string describe_regions(const PhysicsParams& p) {
+  if (p.regions <= 1)
+    return {};
+  const auto cells = p.cells();
+  std::string out = ", " + std::to_string(p.regions) + " regions: ";
+  if (p.grid[0] == 0)
+    out += "slabs across " + p.cut + ", cut evenly over the arena";
+  else
+    out += "a grid of " + std::to_string(cells[0]) + " x " + std::to_string(cells[1]) + " x " +
+           std::to_string(cells[2]) + " cells, cut evenly over the arena";
+  return out;
+}
+
 } // namespace
+
+std::array<std::uint32_t, 3> PhysicsParams::cells() const {
+  if (grid[0] > 0)
+    return grid;
+  std::array<std::uint32_t, 3> out{1, 1, 1};
+  out[cut == "y" ? 1 : cut == "z" ? 2 : 0] = regions;
+  return out;
+}
 
 Subsystem physics_subsystem() {
   Subsystem kind;
@@ -96,13 +141,23 @@ Subsystem physics_subsystem() {
     in.number("friction", p.friction, 0.0, 1.0);
     // m/s; above this nothing in a sandbox ever makes a sound.
     in.number("contact_event_speed", p.contact_event_speed, 0.0, 1000.0);
+    read_regions(in, p);
   });
   kind.describe = [](const config::ActorSpec& spec, const config::Topology&) {
     const auto& p = spec.params_as<PhysicsParams>();
     return "substeps " + std::to_string(p.substeps) + ", iterations " + std::to_string(p.iterations) + ", friction " +
-           config::format_number(p.friction) + ", contact_event_speed " + config::format_number(p.contact_event_speed) + " m/s";
+           config::format_number(p.friction) + ", contact_event_speed " + config::format_number(p.contact_event_speed) +
+           " m/s" + describe_regions(p);
+  };
+  // Run as regions (parts), each region keeps its bodies across incarnations.
+  kind.prepare = [](const ActorContext& ctx) -> Expected<std::shared_ptr<void>> {
+    if (ctx.spec.parts > 1)
+      return prepare_region(ctx);
+    return std::shared_ptr<void>{};
   };
   kind.spawn = [](caf::actor_system& sys, const ActorContext& ctx) {
+    if (ctx.spec.parts > 1)
+      return spawn_region(sys, ctx);
     return sys.spawn<physics_actor, caf::detached>(ctx);
   };
   return kind;

@@ -1,8 +1,9 @@
 // The reader actor (reader.hpp): one actor type runs every reader kind. It
 // subscribes by topic through the reader's stable name, turns compact
-// snapshots from another node back into snapshots, orders live snapshots,
-// delivers recorded ones exactly once in tick order, and flushes at the end;
-// the kind's Reader does the rest.
+// snapshots from another node back into snapshots, puts the pieces of a world
+// run as regions together, orders live snapshots, delivers recorded ones
+// exactly once in tick order, and flushes at the end; the kind's Reader does
+// the rest.
 
 #include "subsystems.hpp"
 
@@ -49,10 +50,10 @@ public:
         source_ = caf::actor_cast<source_actor>(source);
         resubscribe();
       },
-      [this](const Snapshot& snapshot) { on_live(snapshot); },
+      [this](const Snapshot& snapshot) { on_live_piece(snapshot); },
       [this](const CompactSnapshot& compact) {
         if (auto snapshot = decode(compact))
-          on_live(*snapshot);
+          on_live_piece(*snapshot);
       },
       [this](const ContactBatch& batch) {
         ++contact_batches_;
@@ -63,7 +64,7 @@ public:
         ++rules_events_;
         reader_->on_rules_event(event, *this);
       },
-      [this](capture_atom, const Snapshot& snapshot) { on_recorded(snapshot); },
+      [this](capture_atom, const Snapshot& snapshot) { on_recorded_piece(snapshot); },
       [this](tick_atom) { reader_->on_timer(*this); },
       [this](flush_atom, std::uint64_t final_tick) -> caf::result<ActorReport> {
         final_tick_ = final_tick;
@@ -143,7 +144,8 @@ private:
     compact_bytes_ += in.bytes.size();
     const auto logic = caf::actor_cast<caf::actor>(current_sender());
     Snapshot out;
-    if (auto err = decoder_.decode(in, out)) {
+    // One stream per publisher: logic's, and each region's part.
+    if (auto err = decoders_[in.parts == 0 ? whole_stream : in.part].decode(in, out)) {
       if (decode_errors_++ == 0)
         say("troupe: " + ctx_.spec.name + ": a compact snapshot could not be decoded (" + err->message +
             "); asking for a keyframe");
@@ -152,6 +154,67 @@ private:
     }
     anon_send(logic, ack_atom::value, self_name_, out.generation);
     return out;
+  }
+
+  /// Pieces of worlds run as regions, by generation (live) or tick (recorded):
+  /// logic's header and the regions' parts, until every one is in.
+  struct Pieces {
+    std::optional<Snapshot> header;
+    std::map<std::uint32_t, WorldPtr> parts;
+  };
+
+  /// The whole snapshot once `piece` completes its set (a whole world is one
+  /// piece); nothing while pieces are missing.
+  static std::optional<Snapshot> put_together(Pieces& pieces, const Snapshot& piece) {
+    if (piece.parts == 0)
+      return piece;
+    if (is_header(piece))
+      pieces.header = piece;
+    else if (piece.part < piece.parts)
+      pieces.parts[piece.part] = piece.world;
+    if (!pieces.header || pieces.parts.size() < pieces.header->parts)
+      return std::nullopt;
+    std::vector<const sim::World*> parts;
+    for (const auto& [index, world] : pieces.parts)
+      parts.push_back(world.get());
+    Snapshot whole = *pieces.header;
+    whole.world = std::make_shared<const sim::World>(sim::assemble_parts(*pieces.header->world, parts));
+    whole.parts = whole.part = 0;
+    return whole;
+  }
+
+  void on_live_piece(const Snapshot& piece) {
+    if (piece.parts == 0) {
+      on_live(piece);
+      return;
+    }
+    if (piece.generation <= last_generation_)
+      return; // a piece of a generation delivered or skipped
+    auto whole = put_together(live_pieces_[piece.generation], piece);
+    // A slow reader skips generations: keep the pieces of a few only.
+    while (live_pieces_.size() > 8)
+      live_pieces_.erase(live_pieces_.begin());
+    if (!whole)
+      return;
+    live_pieces_.erase(live_pieces_.begin(), live_pieces_.upper_bound(piece.generation));
+    on_live(*whole);
+  }
+
+  void on_recorded_piece(const Snapshot& piece) {
+    if (piece.parts == 0) {
+      on_recorded(piece);
+      return;
+    }
+    if (recording() && piece.tick < next_recorded()) {
+      ++recorded_duplicates_;
+      acknowledge(piece.tick); // a resend of a tick already written
+      return;
+    }
+    auto whole = put_together(recorded_pieces_[piece.tick], piece);
+    if (!whole)
+      return;
+    recorded_pieces_.erase(piece.tick);
+    on_recorded(*whole);
   }
 
   void on_live(const Snapshot& snapshot) {
@@ -277,7 +340,11 @@ private:
   coordinator_actor coordinator_;
   caf::actor self_name_;
   source_actor source_;
-  SnapshotDecoder decoder_;
+  /// Compact streams by publisher: a region's part, or whole worlds.
+  static constexpr std::uint32_t whole_stream = ~0u;
+  std::map<std::uint32_t, SnapshotDecoder> decoders_;
+  std::map<std::uint64_t, Pieces> live_pieces_;     ///< by generation
+  std::map<std::uint64_t, Pieces> recorded_pieces_; ///< by tick
   std::map<std::uint64_t, Snapshot> waiting_; // recorded snapshots ahead of their turn
   std::uint64_t last_generation_ = 0, last_tick_ = 0, final_tick_ = 0;
   caf::typed_response_promise<ActorReport> finish_promise_;

@@ -16,6 +16,7 @@
 
 #include <troupe/sim/scenario.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -360,9 +361,11 @@ private:
     const auto peers = node.peers_copy();
     switch (spec.role) {
     case Role::stepper:
+      if (spec.parts > 1)
+        connect_region(child, peers);
       break;
     case Role::coordinator:
-      caf::anon_send(child, connect_atom::value, peers.at(topology_.the(Role::stepper).name));
+      connect_to_stepper(child, peers);
       if (restarted) {
         caf::anon_send(child, start_atom::value, controller_handle_);
         // Readers subscribe again; sources send everything not acknowledged.
@@ -380,6 +383,29 @@ private:
       connect_to_coordinator(spec, child, peers);
       break;
     }
+  }
+
+  /// Tells the coordinator where the stepper is: one physics actor, or every
+  /// region by index.
+  void connect_to_stepper(const caf::actor& coordinator, const std::map<std::string, caf::actor>& peers) {
+    if (topology_.the(Role::stepper).parts > 1)
+      caf::anon_send(coordinator, connect_atom::value, regions(peers));
+    else
+      caf::anon_send(coordinator, connect_atom::value, peers.at(topology_.the(Role::stepper).name));
+  }
+
+  /// Tells a region (an incarnation or a stable name) where every region and
+  /// the coordinator are.
+  void connect_region(const caf::actor& region, const std::map<std::string, caf::actor>& peers) {
+    caf::anon_send(region, connect_atom::value, regions(peers), peers.at(topology_.the(Role::coordinator).name));
+  }
+
+  /// The regions' stable names, by index.
+  std::vector<caf::actor> regions(const std::map<std::string, caf::actor>& peers) const {
+    std::vector<caf::actor> out;
+    for (const auto* region : topology_.with_role(Role::stepper))
+      out.push_back(peers.at(region->name));
+    return out;
   }
 
   /// Tells `target` (an incarnation or a stable name) where the coordinator
@@ -751,8 +777,10 @@ private:
   void rewire(LocalNode& node, const std::string& back) {
     const auto peers = node.peers_copy();
     const auto& coordinator = topology_.the(Role::coordinator);
-    const auto& stepper = topology_.the(Role::stepper);
     const auto& source = topology_.the(Role::source);
+    const auto steppers = topology_.with_role(Role::stepper);
+    const bool stepper_back =
+      std::any_of(steppers.begin(), steppers.end(), [&](const config::ActorSpec* s) { return s->node == back; });
     for (const auto& spec : topology_.actors) {
       const bool feeds = spec.role == Role::source || spec.role == Role::reader;
       if (spec.node != node.spec->name) {
@@ -765,8 +793,10 @@ private:
         continue;
       }
       const auto& local = node.actors.at(spec.name);
-      if (spec.role == Role::coordinator && stepper.node == back)
-        caf::anon_send(local, connect_atom::value, peers.at(stepper.name));
+      if (spec.role == Role::coordinator && stepper_back)
+        connect_to_stepper(local, peers);
+      else if (spec.role == Role::stepper && spec.parts > 1 && (stepper_back || coordinator.node == back))
+        connect_region(local, peers);
       else if (feeds && (coordinator.node == back || (spec.role == Role::reader && source.node == back)))
         connect_to_coordinator(spec, local, peers);
     }

@@ -7,6 +7,7 @@
 #include <troupe/actors/subsystem.hpp>
 #include <troupe/config/topology.hpp>
 #include <troupe/messages/messages.hpp>
+#include <troupe/sim/regions.hpp>
 
 #include <caf/fwd.hpp>
 
@@ -45,6 +46,15 @@ struct ReaderCursor {
 /// runs `kind.make_reader`'s Reader.
 caf::actor spawn_reader(caf::actor_system& sys, const Subsystem& kind, const ActorContext& ctx,
                         std::shared_ptr<ReaderCursor> cursor);
+
+/// The physics kind run as regions (region.cpp): what a region keeps across
+/// incarnations (its cell of the starting world), and one incarnation.
+Expected<std::shared_ptr<void>> prepare_region(const ActorContext& ctx);
+caf::actor spawn_region(caf::actor_system& sys, const ActorContext& ctx);
+
+/// How a world run as regions is cut at the start: evenly over its arena,
+/// into the cells the physics params ask for.
+sim::Layout starting_layout(const sim::World& world, const PhysicsParams& params);
 
 /// The identity and mailbox part of an actor's report.
 ActorReport make_report(const config::ActorSpec& spec, const MailboxStats& mailbox);

@@ -332,6 +332,61 @@ void TableReader::vec3(std::string_view key, std::array<double, 3>& out, bool* p
     record(key, "[" + format_number(out[0]) + ", " + format_number(out[1]) + ", " + format_number(out[2]) + "]");
 }
 
+void TableReader::integers(std::string_view key, std::span<std::uint32_t> out, std::int64_t lo, std::int64_t hi,
+                           bool* present) {
+  const auto e = find(key);
+  if (present)
+    *present = e.has_value();
+  if (e) {
+    const auto* array = e->value.as_array();
+    bool ok = array != nullptr && array->size() == out.size();
+    for (std::size_t i = 0; ok && i < out.size(); ++i) {
+      const auto v = (*array)[i].value<std::int64_t>();
+      ok = (*array)[i].is_integer() && v && *v >= lo && *v <= hi;
+      if (ok)
+        out[i] = static_cast<std::uint32_t>(*v);
+    }
+    if (!ok)
+      checker_.fail(e->at, e->path,
+                    "expected an array of " + std::to_string(out.size()) + " integers, each " + integer_range(lo, hi) +
+                      ", got " + show(e->value));
+  }
+  std::string text = "[";
+  for (std::size_t i = 0; i < out.size(); ++i)
+    text += (i ? ", " : "") + std::to_string(out[i]);
+  record(key, text + "]");
+}
+
+void TableReader::nodes(std::string_view key, std::vector<std::string>& out) {
+  if (auto e = find(key)) {
+    const auto* array = e->value.as_array();
+    std::vector<std::string> names;
+    bool ok = array != nullptr;
+    for (std::size_t i = 0; ok && i < array->size(); ++i) {
+      const auto v = (*array)[i].value<std::string>();
+      ok = v && !v->empty();
+      if (ok)
+        names.push_back(*v);
+    }
+    if (!ok) {
+      checker_.fail(e->at, e->path, "expected an array of node names such as [\"node-a\", \"node-b\"], got " +
+                                      show(e->value));
+    } else {
+      out = names;
+      node_refs_.push_back({e->path, e->at, std::move(names)});
+    }
+  }
+  std::string text = "[";
+  for (std::size_t i = 0; i < out.size(); ++i)
+    text += (i ? ", " : "") + quote(out[i]);
+  record(key, text + "]");
+}
+
+void TableReader::parts(std::uint32_t count, std::vector<std::string> nodes) {
+  parts_ = std::max(count, 1u);
+  part_nodes_ = std::move(nodes);
+}
+
 void TableReader::refuse(std::string_view key, std::string message) {
   const auto own = table_.find(key);
   const Where at = own != table_.end() ? where(own->first.source()) : table_at_;

@@ -136,6 +136,10 @@ public:
   void path(std::string_view key, std::string& out) override;
   void choice(std::string_view key, std::string& out, std::span<const std::string_view> choices) override;
   void vec3(std::string_view key, std::array<double, 3>& out, bool* present) override;
+  void integers(std::string_view key, std::span<std::uint32_t> out, std::int64_t lo, std::int64_t hi,
+                bool* present) override;
+  void nodes(std::string_view key, std::vector<std::string>& out) override;
+  void parts(std::uint32_t count, std::vector<std::string> nodes) override;
   void refuse(std::string_view key, std::string message) override;
   const ActorSpec& actor() const override { return actor_; }
   std::string resolve(const std::string& path) const override;
@@ -144,6 +148,17 @@ public:
   void refuse_unknown(const Names& common);
   /// The kind's keys as resolved, in the order they were read.
   std::vector<ResolvedKey> take_resolved() { return std::move(resolved_); }
+
+  /// Node names the kind read (`nodes`): checked in phase two.
+  struct NodeRefs {
+    std::string path; ///< "actors.physics.region_nodes"
+    Where at;
+    std::vector<std::string> names;
+  };
+  std::vector<NodeRefs> take_node_refs() { return std::move(node_refs_); }
+  /// What `parts` said: how many, and on which nodes.
+  std::uint32_t part_count() const { return parts_; }
+  std::vector<std::string> take_part_nodes() { return std::move(part_nodes_); }
 
 private:
   /// The entry of `key` (and marks it as known), or nothing when not given.
@@ -158,6 +173,9 @@ private:
   std::string config_path_;
   std::vector<std::string> asked_;
   std::vector<ResolvedKey> resolved_;
+  std::vector<NodeRefs> node_refs_;
+  std::uint32_t parts_ = 1;
+  std::vector<std::string> part_nodes_;
 };
 
 } // namespace troupe::config::detail

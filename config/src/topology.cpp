@@ -222,6 +222,8 @@ struct ActorEntry {
   Where kind_at;     ///< the kind key, or `at` when the kind comes from the name
   Where node_at;     ///< the node key, if given
   bool node_given = false;
+  std::vector<TableReader::NodeRefs> node_refs; ///< node names the kind read
+  std::vector<std::string> part_nodes;          ///< ParamsReader::parts
 };
 
 void read_mailbox(Checker& checker, const Entry& mailbox, MailboxSpec& out) {
@@ -248,6 +250,7 @@ void read_actor(Checker& checker, const toml::key& key, const toml::node& value,
                 const std::string& config_path, std::vector<ActorEntry>& out) {
   ActorEntry actor;
   actor.spec.name = std::string(key.str());
+  actor.spec.table = actor.spec.name;
   actor.path = join("actors", key.str());
   actor.at = where(key.source());
   actor.kind_at = actor.at;
@@ -317,6 +320,9 @@ void read_actor(Checker& checker, const toml::key& key, const toml::node& value,
     }
     reader.refuse_unknown(actor_keys);
     actor.spec.resolved = reader.take_resolved();
+    actor.node_refs = reader.take_node_refs();
+    actor.spec.parts = reader.part_count();
+    actor.part_nodes = reader.take_part_nodes();
   }
   out.push_back(std::move(actor));
 }
@@ -362,6 +368,15 @@ void cross_check(Checker& checker, const Where actors_at, const Where nodes_at, 
       checker.fail(actor.node_at, actor.path + ".node",
                    "no node named " + quote(actor.spec.node) + "; nodes are " +
                        alternatives(node_names, " and "));
+    }
+    for (const auto& refs : actor.node_refs) {
+      for (const std::string& name : refs.names) {
+        if (std::find(node_names.begin(), node_names.end(), name) == node_names.end()) {
+          checker.fail(refs.at, refs.path,
+                       "no node named " + quote(name) + "; nodes are " + alternatives(node_names, " and "));
+          break;
+        }
+      }
     }
   }
 
@@ -485,8 +500,38 @@ LoadResult validate(const toml::table& root, const std::string& path, const Kind
     return std::tuple(a.spec.role, a.kind_index, std::string_view(a.spec.name)) <
            std::tuple(b.spec.role, b.kind_index, std::string_view(b.spec.name));
   });
+  // A reader of a world run as regions takes one piece of each generation
+  // from every region and one from logic: a `latest` mailbox keeps the newest
+  // piece of each sender, so it holds at least that many (and a contact batch).
+  std::uint32_t stepper_parts = 1;
+  for (const ActorEntry& actor : actors) {
+    if (actor.spec.role == Role::stepper) {
+      stepper_parts = actor.spec.parts;
+    }
+  }
   for (ActorEntry& actor : actors) {
-    topology.actors.push_back(std::move(actor.spec));
+    MailboxSpec& mailbox = actor.spec.mailbox;
+    if (stepper_parts > 1 && actor.spec.role == Role::reader && mailbox.overflow == Overflow::latest) {
+      mailbox.capacity = std::max(mailbox.capacity, stepper_parts + 2);
+    }
+  }
+  // An actor its kind runs as parts becomes one actor per part, NAME/i, in
+  // part order, each on its node.
+  for (ActorEntry& actor : actors) {
+    const std::uint32_t parts = actor.spec.parts;
+    if (parts <= 1) {
+      topology.actors.push_back(std::move(actor.spec));
+      continue;
+    }
+    for (std::uint32_t i = 0; i < parts; ++i) {
+      ActorSpec part = actor.spec;
+      part.name = actor.spec.name + "/" + std::to_string(i);
+      part.part = i;
+      if (!actor.part_nodes.empty()) {
+        part.node = actor.part_nodes[i % actor.part_nodes.size()];
+      }
+      topology.actors.push_back(std::move(part));
+    }
   }
   return topology;
 }
@@ -665,6 +710,10 @@ std::string describe(const Topology& topology) {
         << " " << to_string(actor.mailbox.overflow) << ", "
         << restart_names[static_cast<int>(actor.restart)] << ", stop within "
         << actor.shutdown_timeout_ms << " ms\n";
+    // The parts of one table share its keys: they are described once.
+    if (actor.part > 0) {
+      continue;
+    }
     std::string params = actor.schema && actor.schema->describe ? actor.schema->describe(actor, topology) : "";
     if (params.empty()) {
       for (const ResolvedKey& key : actor.resolved) {

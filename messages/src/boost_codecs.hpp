@@ -26,11 +26,14 @@ BOOST_IS_BITWISE_SERIALIZABLE(troupe::sim::Body)
 BOOST_IS_BITWISE_SERIALIZABLE(troupe::sim::BodyInfo)
 BOOST_IS_BITWISE_SERIALIZABLE(troupe::sim::Slot)
 BOOST_IS_BITWISE_SERIALIZABLE(troupe::sim::ContactEvent)
+BOOST_IS_BITWISE_SERIALIZABLE(troupe::sim::WholeBody)
 
 static_assert(sizeof(troupe::sim::BodyInfo) == 24 && sizeof(troupe::sim::Slot) == 8,
               "bitwise-serialised structs must have no padding");
 static_assert(sizeof(troupe::sim::ContactEvent) == 56, "ContactEvent is written bitwise: no padding");
 static_assert(std::is_trivially_copyable_v<troupe::sim::ContactEvent>);
+static_assert(sizeof(troupe::sim::WholeBody) == 56 && std::is_trivially_copyable_v<troupe::sim::WholeBody>,
+              "WholeBody (a parcel's body) is written bitwise: no padding");
 
 // Bounded sequences. Boost's own vector and string loaders resize to whatever
 // count the bytes claim before reading an element, so 8 bytes could ask for
@@ -173,36 +176,71 @@ template <class A> void serialize(A& ar, troupe::sim::SetGravity& x, unsigned) {
 template <class A> void serialize(A& ar, troupe::sim::SetFountain& x, unsigned) { ar & x.fountain; }
 template <class A> void serialize(A& ar, troupe::sim::LoadRules& x, unsigned) { sequence(ar, x.path); }
 
-// std::variant: the alternative's index, then the alternative.
-template <class A> void save(A& ar, const troupe::sim::Action& x, unsigned) {
+// std::variant (sim::Action, sim::BodyOp): the alternative's index, then the alternative.
+template <class A, class V> void save_variant(A& ar, const V& x) {
   const auto index = static_cast<std::uint8_t>(x.index());
   ar << index;
   std::visit([&](const auto& alt) { ar << alt; }, x);
 }
 
-template <class A, std::size_t I = 0>
-void load_alternative(A& ar, troupe::sim::Action& x, std::uint8_t index) {
-  if constexpr (I < std::variant_size_v<troupe::sim::Action>) {
+template <class A, class V, std::size_t I = 0> void load_alternative(A& ar, V& x, std::uint8_t index) {
+  if constexpr (I < std::variant_size_v<V>) {
     if (index == I) {
-      std::variant_alternative_t<I, troupe::sim::Action> alt{};
+      std::variant_alternative_t<I, V> alt{};
       ar >> alt;
       x = std::move(alt);
       return;
     }
-    load_alternative<A, I + 1>(ar, x, index);
+    load_alternative<A, V, I + 1>(ar, x, index);
   } else {
-    throw std::runtime_error("unknown action index " + std::to_string(index));
+    throw std::runtime_error("unknown alternative index " + std::to_string(index));
   }
 }
 
-template <class A> void load(A& ar, troupe::sim::Action& x, unsigned) {
+template <class A, class V> void load_variant(A& ar, V& x) {
   std::uint8_t index = 0;
   ar >> index;
   load_alternative(ar, x, index);
 }
 
-template <class A> void serialize(A& ar, troupe::sim::Action& x, unsigned v) {
-  split_free(ar, x, v);
+template <class A> void save(A& ar, const troupe::sim::Action& x, unsigned) { save_variant(ar, x); }
+template <class A> void load(A& ar, troupe::sim::Action& x, unsigned) { load_variant(ar, x); }
+template <class A> void serialize(A& ar, troupe::sim::Action& x, unsigned v) { split_free(ar, x, v); }
+
+// A partitioned tick (sim/regions.hpp).
+template <class A> void serialize(A& ar, troupe::sim::WholeBody& x, unsigned) { ar & x.body & x.info; }
+template <class A> void serialize(A& ar, troupe::sim::SpawnOp& x, unsigned) { ar & x.spawned; }
+template <class A> void serialize(A& ar, troupe::sim::ImpulseOp& x, unsigned) { ar & x.body & x.dv; }
+template <class A> void serialize(A& ar, troupe::sim::ShakeOp& x, unsigned) { ar & x.dv; }
+template <class A> void serialize(A& ar, troupe::sim::RemoveOp& x, unsigned) { ar & x.body; }
+template <class A> void save(A& ar, const troupe::sim::BodyOp& x, unsigned) { save_variant(ar, x); }
+template <class A> void load(A& ar, troupe::sim::BodyOp& x, unsigned) { load_variant(ar, x); }
+template <class A> void serialize(A& ar, troupe::sim::BodyOp& x, unsigned v) { split_free(ar, x, v); }
+
+template <class A> void serialize(A& ar, troupe::sim::Layout& x, unsigned) {
+  for (auto& cuts : x.cuts)
+    sequence(ar, cuts);
+}
+
+template <class A> void serialize(A& ar, troupe::sim::TickPlan& x, unsigned) {
+  ar & x.tick;
+  troupe::sim::for_each_setting(x.settings, [&](auto& v) { field(ar, v); });
+  sequence(ar, x.ops);
+  ar & x.layout & x.halo;
+}
+
+template <class A> void serialize(A& ar, troupe::sim::Parcel& x, unsigned) {
+  ar & x.from;
+  sequence(ar, x.bodies);
+}
+
+template <class A> void serialize(A& ar, troupe::sim::StepStats& x, unsigned) { ar & x.pairs_tested & x.contacts; }
+
+template <class A> void serialize(A& ar, troupe::sim::RegionReport& x, unsigned) {
+  ar & x.region & x.tick;
+  sequence(ar, x.removed);
+  sequence(ar, x.events);
+  ar & x.hash_part & x.owned & x.ghosts & x.arrived & x.max_radius & x.stats;
 }
 
 template <class A> void serialize(A& ar, troupe::SourceAck& x, unsigned) {
@@ -267,7 +305,7 @@ template <class A> void serialize(A& ar, std::shared_ptr<troupe::sim::World>& x,
 template <class A> void serialize(A& ar, troupe::Snapshot& x, unsigned) {
   ar & x.generation & x.tick & x.world;
   sequence(ar, x.acks);
-  ar & x.world_hash & x.published_ns;
+  ar & x.world_hash & x.published_ns & x.parts & x.part;
 }
 
 template <class A> void serialize(A& ar, troupe::CompactSnapshot& x, unsigned) {
@@ -275,6 +313,41 @@ template <class A> void serialize(A& ar, troupe::CompactSnapshot& x, unsigned) {
   sequence(ar, x.acks);
   ar & x.body_count & x.moving_count;
   sequence(ar, x.bytes);
+  ar & x.parts & x.part;
+}
+
+// The plan is shared by every region of a process; it travels as itself.
+template <class A> void save(A& ar, const std::shared_ptr<const troupe::sim::TickPlan>& x, unsigned) {
+  bool present = static_cast<bool>(x);
+  flag(ar, present);
+  if (present)
+    ar << *x;
+}
+template <class A> void load(A& ar, std::shared_ptr<const troupe::sim::TickPlan>& x, unsigned) {
+  bool present = false;
+  flag(ar, present);
+  if (!present) {
+    x.reset();
+    return;
+  }
+  auto plan = std::make_shared<troupe::sim::TickPlan>();
+  ar >> *plan;
+  x = std::move(plan);
+}
+template <class A> void serialize(A& ar, std::shared_ptr<const troupe::sim::TickPlan>& x, unsigned v) {
+  split_free(ar, x, v);
+}
+
+template <class A> void serialize(A& ar, troupe::RegionStep& x, unsigned) {
+  ar & x.plan & x.generation;
+  flag(ar, x.checkpoint);
+}
+
+template <class A> void serialize(A& ar, troupe::RegionParcel& x, unsigned) { ar & x.tick & x.parcel; }
+
+template <class A> void serialize(A& ar, troupe::RegionStepped& x, unsigned) {
+  ar & x.report & x.step_ms & x.wait_ms & x.exchange_bytes & x.exchange_messages;
+  flag(ar, x.checkpointed);
 }
 
 template <class A> void serialize(A& ar, troupe::StepRequest& x, unsigned) {
@@ -328,6 +401,15 @@ BOOST_CLASS_IMPLEMENTATION(troupe::Command, boost::serialization::object_seriali
 BOOST_CLASS_IMPLEMENTATION(troupe::StepResult, boost::serialization::object_serializable)
 BOOST_CLASS_IMPLEMENTATION(troupe::ContactBatch, boost::serialization::object_serializable)
 BOOST_CLASS_IMPLEMENTATION(troupe::CommandBatch, boost::serialization::object_serializable)
+BOOST_CLASS_IMPLEMENTATION(troupe::sim::TickPlan, boost::serialization::object_serializable)
+BOOST_CLASS_IMPLEMENTATION(troupe::sim::Parcel, boost::serialization::object_serializable)
+BOOST_CLASS_IMPLEMENTATION(troupe::sim::RegionReport, boost::serialization::object_serializable)
+BOOST_CLASS_IMPLEMENTATION(troupe::sim::BodyOp, boost::serialization::object_serializable)
+BOOST_CLASS_IMPLEMENTATION(troupe::RegionStep, boost::serialization::object_serializable)
+BOOST_CLASS_IMPLEMENTATION(troupe::RegionParcel, boost::serialization::object_serializable)
+BOOST_CLASS_IMPLEMENTATION(troupe::RegionStepped, boost::serialization::object_serializable)
+BOOST_CLASS_TRACKING(troupe::sim::TickPlan, boost::serialization::track_never)
+BOOST_CLASS_TRACKING(std::shared_ptr<const troupe::sim::TickPlan>, boost::serialization::track_never)
 BOOST_CLASS_TRACKING(troupe::sim::World, boost::serialization::track_never)
 BOOST_CLASS_TRACKING(troupe::WorldPtr, boost::serialization::track_never)
 BOOST_CLASS_TRACKING(std::shared_ptr<troupe::sim::World>, boost::serialization::track_never)

@@ -287,7 +287,7 @@ CompactSnapshot encode_compact(const QuantizedWorld& current, const QuantizedWor
   CompactSnapshot out{.generation = meta.generation, .tick = meta.tick, .base_generation = 0,
                       .world_hash = meta.world_hash, .published_ns = meta.published_ns,
                       .acks = meta.acks, .body_count = static_cast<std::uint32_t>(current.bodies.size()),
-                      .moving_count = 0, .bytes = {}};
+                      .moving_count = 0, .bytes = {}, .parts = meta.parts, .part = meta.part};
   std::vector<std::uint32_t> removed;
   std::optional<std::vector<Survivor>> survivors;
   if (base)
@@ -602,7 +602,7 @@ DecodeResult SnapshotDecoder::decode(const CompactSnapshot& in, Snapshot& out) {
   states_.push_back(std::move(state));
   if (states_.size() > depth_)
     states_.pop_front();
-  out = Snapshot{in.generation, in.tick, std::move(world), in.acks, in.world_hash, in.published_ns};
+  out = Snapshot{in.generation, in.tick, std::move(world), in.acks, in.world_hash, in.published_ns, in.parts, in.part};
   return std::nullopt;
 }
 

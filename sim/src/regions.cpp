@@ -278,8 +278,8 @@ std::uint64_t Ledger::finish(std::span<const RegionReport> reports, std::vector<
 
 // ---- whole worlds ---------------------------------------------------------------
 
-void partition(const World& world, const Layout& layout, Ledger& ledger, std::vector<Region>& regions) {
-  ledger = Ledger{};
+Ledger make_ledger(const World& world, const Layout& layout) {
+  Ledger ledger;
   ledger.settings = world;
   ledger.tick = world.tick;
   ledger.seed = world.seed;
@@ -290,11 +290,24 @@ void partition(const World& world, const Layout& layout, Ledger& ledger, std::ve
   ledger.free_slots = world.free_slots;
   ledger.alive = world.size();
   ledger.layout = layout;
+  for (const Body& body : world.bodies)
+    ledger.max_radius = std::max(ledger.max_radius, body.radius);
+  return ledger;
+}
+
+std::vector<WholeBody> bodies_in(const World& world, const Layout& layout, std::uint32_t region) {
+  std::vector<WholeBody> out;
+  for (std::size_t k = 0; k < world.size(); ++k)
+    if (layout.region_of(world.bodies[k].position) == region)
+      out.push_back({world.bodies[k], world.infos[k]});
+  return out;
+}
+
+void partition(const World& world, const Layout& layout, Ledger& ledger, std::vector<Region>& regions) {
+  ledger = make_ledger(world, layout);
   std::vector<std::vector<WholeBody>> parts(layout.regions());
-  for (std::size_t k = 0; k < world.size(); ++k) {
-    ledger.max_radius = std::max(ledger.max_radius, world.bodies[k].radius);
+  for (std::size_t k = 0; k < world.size(); ++k)
     parts[layout.region_of(world.bodies[k].position)].push_back({world.bodies[k], world.infos[k]});
-  }
   regions.clear();
   for (std::uint32_t r = 0; r < parts.size(); ++r)
     regions.emplace_back(r, std::move(parts[r]));
@@ -320,6 +333,76 @@ World assemble(const Ledger& ledger, std::span<const Region> regions) {
       world.slots[all[k].info.id.index].dense = static_cast<std::uint32_t>(k);
   }
   world.free_slots = ledger.free_slots;
+  return world;
+}
+
+namespace {
+
+/// A slot table naming `infos` (id order) at their dense places; the other
+/// slots free, listed highest first (a free list pops its last entry).
+void name_bodies(World& world) {
+  std::uint32_t count = 0;
+  for (const BodyInfo& info : world.infos)
+    count = std::max(count, info.id.index + 1);
+  world.slots.assign(count, Slot{});
+  for (std::size_t k = 0; k < world.infos.size(); ++k)
+    world.slots[world.infos[k].id.index] = {world.infos[k].id.generation, static_cast<std::uint32_t>(k)};
+  world.free_slots.clear();
+  for (std::uint32_t k = count; k-- > 0;)
+    if (world.slots[k].dense == ~0u)
+      world.free_slots.push_back(k);
+}
+
+} // namespace
+
+World part_world(const WorldSettings& settings, std::uint64_t tick, std::span<const WholeBody> bodies) {
+  World world;
+  static_cast<WorldSettings&>(world) = settings;
+  world.tick = tick;
+  world.bodies.reserve(bodies.size());
+  world.infos.reserve(bodies.size());
+  for (const WholeBody& w : bodies) {
+    world.bodies.push_back(w.body);
+    world.infos.push_back(w.info);
+  }
+  name_bodies(world);
+  return world;
+}
+
+World header_world(const Ledger& ledger) {
+  World world;
+  static_cast<WorldSettings&>(world) = ledger.settings;
+  world.tick = ledger.tick;
+  world.seed = ledger.seed;
+  world.rng_state = ledger.rng_state;
+  return world;
+}
+
+World assemble_parts(const World& header, std::span<const World* const> parts) {
+  World world;
+  static_cast<WorldSettings&>(world) = header;
+  world.tick = header.tick;
+  world.seed = header.seed;
+  world.rng_state = header.rng_state;
+  std::size_t total = 0;
+  for (const World* part : parts)
+    total += part->size();
+  std::vector<std::pair<BodyInfo, Body>> all;
+  all.reserve(total);
+  for (const World* part : parts)
+    for (std::size_t k = 0; k < part->size(); ++k)
+      all.emplace_back(part->infos[k], part->bodies[k]);
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first.id.index < b.first.id.index; });
+  world.bodies.reserve(total);
+  world.infos.reserve(total);
+  for (const auto& [info, body] : all) {
+    // Parts are disjoint; a body sent twice (a reader mixing generations) is kept once.
+    if (!world.infos.empty() && world.infos.back().id.index == info.id.index)
+      continue;
+    world.infos.push_back(info);
+    world.bodies.push_back(body);
+  }
+  name_bodies(world);
   return world;
 }
 

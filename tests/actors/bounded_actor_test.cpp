@@ -161,6 +161,20 @@ TEST_F(BoundedMailbox, LatestKeepsOnlyTheNewestOfEachType) {
   EXPECT_LE(raw->mailbox_stats().high_water, 3u);
 }
 
+TEST_F(BoundedMailbox, LatestKeepsTheNewestOfEachTypeFromEachSender) {
+  // Pieces of one world come from logic and from every region: one sender's
+  // newest piece never replaces another sender's.
+  spawn_blocked({16, Overflow::latest});
+  caf::scoped_actor logic{*sys}, region{*sys};
+  for (int i = 0; i < 50; ++i) {
+    logic->send(actor, i);
+    region->send(actor, 100 + i);
+  }
+  auto seen = release_and_collect();
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<int>{49, 149}));
+}
+
 TEST_F(BoundedMailbox, CommandsAreNeverDroppedEvenUnderDropOldest) {
   spawn_blocked({4, Overflow::drop_oldest});
   caf::scoped_actor self{*sys};

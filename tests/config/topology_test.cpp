@@ -776,3 +776,107 @@ restart = "sometimes"
 
 } // namespace
 } // namespace troupe::config
+
+namespace troupe::config {
+namespace {
+
+// --- Regions (issue 13): physics run as parts -------------------------------------
+
+constexpr std::string_view two_nodes = R"([[nodes]]
+name = "node-a"
+[[nodes]]
+name = "node-b"
+[actors.logic]
+[actors.input]
+)";
+
+TEST(TopologyRegions, RegionsBecomeActorsNamedByIndexOnTheirNodes) {
+  const Topology topology = topology_of(std::string(two_nodes) + R"([actors.physics]
+regions = 3
+region_nodes = ["node-b", "node-a"]
+)");
+  const auto steppers = topology.with_role(Role::stepper);
+  ASSERT_EQ(steppers.size(), 3u);
+  const char* nodes[] = {"node-b", "node-a", "node-b"};
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(steppers[i]->name, "physics/" + std::to_string(i));
+    EXPECT_EQ(steppers[i]->table, "physics");
+    EXPECT_EQ(steppers[i]->part, i);
+    EXPECT_EQ(steppers[i]->parts, 3u);
+    EXPECT_EQ(steppers[i]->node, nodes[i]);
+    EXPECT_EQ(steppers[i]->kind, "physics");
+  }
+  EXPECT_EQ(&topology.the(Role::stepper), steppers[0]);
+  EXPECT_EQ(topology.actor("physics"), nullptr);
+  // Start order: the regions first, then logic and input.
+  EXPECT_EQ(names(topology),
+            (std::vector<std::string>{"physics/0", "physics/1", "physics/2", "logic", "input"}));
+  // Placement is part of what every node must agree on.
+  Topology moved = topology_of(std::string(two_nodes) + R"([actors.physics]
+regions = 3
+region_nodes = ["node-a"]
+)");
+  EXPECT_NE(topology_digest(topology), topology_digest(moved));
+}
+
+TEST(TopologyRegions, OneRegionIsOnePhysicsActorAsBefore) {
+  const Topology topology = topology_of(std::string(two_nodes) + "[actors.physics]\n");
+  ASSERT_NE(topology.actor("physics"), nullptr);
+  EXPECT_EQ(topology.actor("physics")->parts, 1u);
+  EXPECT_EQ(topology.actor("physics")->table, "physics");
+  const auto& p = topology.actor("physics")->params_as<PhysicsParams>();
+  EXPECT_EQ(p.regions, 1u);
+  EXPECT_EQ(p.cells(), (std::array<std::uint32_t, 3>{1, 1, 1}));
+}
+
+TEST(TopologyRegions, RegionsWithoutNodesRunOnPhysicsOwnNode) {
+  const Topology topology = topology_of(std::string(two_nodes) + R"([actors.physics]
+node = "node-b"
+regions = 2
+cut = "z"
+)");
+  for (const ActorSpec* region : topology.with_role(Role::stepper))
+    EXPECT_EQ(region->node, "node-b");
+  EXPECT_EQ(topology.the(Role::stepper).params_as<PhysicsParams>().cells(),
+            (std::array<std::uint32_t, 3>{1, 1, 2}));
+}
+
+TEST(TopologyRegions, AGridOfCellsNeedsOneRegionPerCell) {
+  const Topology topology = topology_of(std::string(two_nodes) + R"([actors.physics]
+regions = 4
+grid = [2, 2, 1]
+)");
+  EXPECT_EQ(topology.the(Role::stepper).params_as<PhysicsParams>().cells(),
+            (std::array<std::uint32_t, 3>{2, 2, 1}));
+  const std::string text = describe(topology);
+  EXPECT_NE(text.find("4 regions: a grid of 2 x 2 x 1 cells"), std::string::npos) << text;
+  EXPECT_NE(text.find("physics/3"), std::string::npos) << text;
+
+  EXPECT_EQ(error_of(std::string(two_nodes) + R"([actors.physics]
+regions = 8
+grid = [2, 2, 1]
+)").to_string(),
+            "test.toml:9:1: actors.physics.grid: [2, 2, 1] has 4 cells for 8 regions: each region steps one "
+            "cell, so set regions = 4");
+}
+
+TEST(TopologyRegions, BadLayoutsNameFileLineAndKey) {
+  EXPECT_EQ(error_of(std::string(two_nodes) + "[actors.physics]\nregions = 0\n").to_string(),
+            "test.toml:8:1: actors.physics.regions: expected an integer in [1, 1024], got 0");
+  EXPECT_EQ(error_of(std::string(two_nodes) + "[actors.physics]\nregions = 2\nregion_nodes = [\"node-c\"]\n")
+              .to_string(),
+            "test.toml:9:1: actors.physics.region_nodes: no node named \"node-c\"; nodes are node-a and node-b");
+  EXPECT_EQ(error_of(std::string(two_nodes) + "[actors.physics]\nregions = 2\nregion_nodes = [1]\n").to_string(),
+            "test.toml:9:1: actors.physics.region_nodes: expected an array of node names such as [\"node-a\", "
+            "\"node-b\"], got an array");
+  EXPECT_EQ(error_of(std::string(two_nodes) + "[actors.physics]\nregion_nodes = [\"node-a\"]\n").to_string(),
+            "test.toml:8:1: actors.physics.region_nodes: places regions, but regions = 1: set regions to 2 or more");
+  EXPECT_EQ(error_of(std::string(two_nodes) + "[actors.physics]\nregions = 2\ngrid = [2, 1]\n").to_string(),
+            "test.toml:9:1: actors.physics.grid: expected an array of 3 integers, each an integer in [1, 1024], "
+            "got an array");
+  EXPECT_EQ(error_of(std::string(two_nodes) + "[actors.physics]\nregions = 2\ncut = \"w\"\n").to_string(),
+            "test.toml:9:1: actors.physics.cut: expected x, y or z, got \"w\"");
+}
+
+} // namespace
+} // namespace troupe::config

@@ -27,7 +27,92 @@ WorldPtr sample_world(std::uint32_t bodies = 64) {
 
 Snapshot sample_snapshot() {
   return Snapshot{.generation = 12, .tick = 11, .world = sample_world(),
-                  .acks = {{1, 5}, {2, 9}}, .world_hash = 0xabcdef, .published_ns = 42};
+                  .acks = {{1, 5}, {2, 9}}, .world_hash = 0xabcdef, .published_ns = 42, .parts = 4, .part = 2};
+}
+
+/// A tick of a world in regions: a plan with one of each body operation, a
+/// parcel, and a region's answer.
+RegionStep sample_region_step() {
+  const auto world = sample_world(8);
+  auto plan = std::make_shared<sim::TickPlan>();
+  plan->tick = 30;
+  plan->settings = *world;
+  plan->settings.gravity = {0, -3, 0};
+  plan->ops = {sim::SpawnOp{{world->bodies[0], world->infos[0]}}, sim::ImpulseOp{{3, 1}, {1, 2, 3}},
+               sim::ShakeOp{{0, 4, 0}}, sim::RemoveOp{{5, 0}}};
+  plan->layout = sim::Layout::even(world->arena, {2, 1, 3});
+  plan->halo = 2.5f;
+  return RegionStep{plan, 31, true};
+}
+
+void expect_same(const RegionStep& a, const RegionStep& b) {
+  ASSERT_TRUE(b.plan);
+  EXPECT_EQ(a.plan->tick, b.plan->tick);
+  EXPECT_EQ(a.plan->settings.gravity.y, b.plan->settings.gravity.y);
+  ASSERT_EQ(b.plan->ops.size(), 4u);
+  EXPECT_EQ(std::get<sim::SpawnOp>(b.plan->ops[0]).spawned.info.id,
+            std::get<sim::SpawnOp>(a.plan->ops[0]).spawned.info.id);
+  EXPECT_EQ(std::get<sim::ImpulseOp>(b.plan->ops[1]).dv.z, 3.f);
+  EXPECT_EQ(std::get<sim::ShakeOp>(b.plan->ops[2]).dv.y, 4.f);
+  EXPECT_EQ(std::get<sim::RemoveOp>(b.plan->ops[3]).body.index, 5u);
+  EXPECT_TRUE(a.plan->layout == b.plan->layout);
+  EXPECT_EQ(b.plan->halo, 2.5f);
+  EXPECT_EQ(b.generation, 31u);
+  EXPECT_TRUE(b.checkpoint);
+}
+
+RegionParcel sample_parcel() {
+  const auto world = sample_world(8);
+  RegionParcel parcel{17, {3, {}}};
+  for (std::size_t k = 0; k < 3; ++k)
+    parcel.parcel.bodies.push_back({world->bodies[k], world->infos[k]});
+  return parcel;
+}
+
+void expect_same(const RegionParcel& a, const RegionParcel& b) {
+  EXPECT_EQ(b.tick, 17u);
+  EXPECT_EQ(b.parcel.from, 3u);
+  ASSERT_EQ(b.parcel.bodies.size(), 3u);
+  EXPECT_EQ(std::memcmp(a.parcel.bodies.data(), b.parcel.bodies.data(), 3 * sizeof(sim::WholeBody)), 0);
+}
+
+RegionStepped sample_region_stepped() {
+  RegionStepped out;
+  out.report.region = 2;
+  out.report.tick = 31;
+  out.report.removed = {{4, 1}};
+  out.report.events.push_back(sim::ContactEvent{{1, 0}, {}, {0, 0.5f, 0}, {0, 1, 0}, 2.f, 3.f});
+  out.report.hash_part = 0x1234;
+  out.report.owned = 500;
+  out.report.ghosts = 40;
+  out.report.arrived = 3;
+  out.report.max_radius = 0.45f;
+  out.report.stats = {900, 60};
+  out.step_ms = 1.25;
+  out.wait_ms = 0.5;
+  out.exchange_bytes = 5600;
+  out.exchange_messages = 3;
+  out.checkpointed = true;
+  return out;
+}
+
+void expect_same(const RegionStepped& a, const RegionStepped& b) {
+  EXPECT_EQ(b.report.region, a.report.region);
+  EXPECT_EQ(b.report.tick, a.report.tick);
+  EXPECT_EQ(b.report.removed, a.report.removed);
+  ASSERT_EQ(b.report.events.size(), 1u);
+  EXPECT_EQ(b.report.events[0].impulse, 2.f);
+  EXPECT_EQ(b.report.hash_part, a.report.hash_part);
+  EXPECT_EQ(b.report.owned, 500u);
+  EXPECT_EQ(b.report.ghosts, 40u);
+  EXPECT_EQ(b.report.arrived, 3u);
+  EXPECT_EQ(b.report.max_radius, 0.45f);
+  EXPECT_EQ(b.report.stats.pairs_tested, 900u);
+  EXPECT_EQ(b.step_ms, 1.25);
+  EXPECT_EQ(b.wait_ms, 0.5);
+  EXPECT_EQ(b.exchange_bytes, 5600u);
+  EXPECT_EQ(b.exchange_messages, 3u);
+  EXPECT_TRUE(b.checkpointed);
 }
 
 /// A delta against a keyframe: both sections of the body bytes are non-empty.
@@ -86,6 +171,8 @@ void expect_same(const Snapshot& a, const Snapshot& b) {
   EXPECT_EQ(a.acks[1].seq, b.acks[1].seq);
   EXPECT_EQ(a.world_hash, b.world_hash);
   EXPECT_EQ(a.published_ns, b.published_ns);
+  EXPECT_EQ(a.parts, b.parts);
+  EXPECT_EQ(a.part, b.part);
 }
 
 void expect_same(const CompactSnapshot& a, const CompactSnapshot& b) {
@@ -178,6 +265,9 @@ TEST(BoostCodec, EveryMessageRoundTrips) {
   boost_round_trip(sample_step_result());
   boost_round_trip(sample_report());
   boost_round_trip(sample_rules_event());
+  boost_round_trip(sample_region_step());
+  boost_round_trip(sample_parcel());
+  boost_round_trip(sample_region_stepped());
 }
 
 TEST(BoostCodec, CompactSnapshotSampleIsADelta) {
@@ -314,6 +404,9 @@ TEST_F(CafRoundTrip, EveryMessageRoundTrips) {
   round_trip(sample_step_result());
   round_trip(sample_report());
   round_trip(sample_rules_event());
+  round_trip(sample_region_step());
+  round_trip(sample_parcel());
+  round_trip(sample_region_stepped());
 }
 
 TEST_F(CafRoundTrip, ErrorsRenderInWords) {

@@ -131,6 +131,22 @@ std::vector<double> expect_same_as_whole(World start, const std::vector<Case>& c
       EXPECT_EQ(0, std::memcmp(back.bodies.data(), whole.bodies.data(), whole.size() * sizeof(Body))) << cases[c].name;
     }
     EXPECT_EQ(back.free_slots, whole.free_slots) << cases[c].name;
+    // What readers get: logic's header and every region's part, put together.
+    std::vector<World> part_worlds;
+    for (const Region& r : parts[c]) {
+      part_worlds.push_back(part_world(ledgers[c].settings, ledgers[c].tick, r.held()));
+      EXPECT_FALSE(check_invariants(part_worlds.back())) << cases[c].name;
+    }
+    std::vector<const World*> pieces;
+    for (const World& p : part_worlds)
+      pieces.push_back(&p);
+    const World read = assemble_parts(header_world(ledgers[c]), pieces);
+    EXPECT_FALSE(check_invariants(read)) << cases[c].name;
+    EXPECT_EQ(world_hash(read), world_hash(whole)) << cases[c].name;
+    if (read.size() == whole.size()) {
+      EXPECT_EQ(0, std::memcmp(read.bodies.data(), whole.bodies.data(), whole.size() * sizeof(Body))) << cases[c].name;
+      EXPECT_EQ(0, std::memcmp(read.infos.data(), whole.infos.data(), whole.size() * sizeof(BodyInfo))) << cases[c].name;
+    }
   }
   std::vector<double> ratio;
   for (const std::uint64_t n : stepped)

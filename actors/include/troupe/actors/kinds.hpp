@@ -11,12 +11,29 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace troupe {
 
 /// Kind "physics", the stepper: the step's settings (substeps, iterations,
-/// friction, contact_event_speed are read from the config).
-using PhysicsParams = sim::PhysicsSettings;
+/// friction, contact_event_speed), and how the world is split into regions
+/// (docs/architecture.md, "Regions").
+struct PhysicsParams : sim::PhysicsSettings {
+  /// Regions the world is split into: 1 is one physics actor stepping the
+  /// whole world; N runs N region actors physics/0 ... physics/(N-1), each
+  /// owning the bodies whose centres lie in its cell, with the same world hash.
+  std::uint32_t regions = 1;
+  /// Where region i runs: region_nodes[i % size] ("" = physics' own node).
+  std::vector<std::string> region_nodes;
+  /// How space is cut: slabs across this axis ("x", "y", "z"), evenly over
+  /// the arena, unless `grid` is given.
+  std::string cut = "x";
+  /// Cells along x, y, z; their product is `regions` (0s: slabs along `cut`).
+  std::array<std::uint32_t, 3> grid{0, 0, 0};
+
+  /// Cells along each axis: `grid`, or slabs along `cut`.
+  std::array<std::uint32_t, 3> cells() const;
+};
 
 /// Kind "logic", the coordinator.
 struct LogicParams {

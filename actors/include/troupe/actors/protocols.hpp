@@ -7,6 +7,11 @@
 ///   source <--(ack, tick, seq)-- coordinator <--StepResult-------- stepper
 ///   coordinator --ContactBatch, Snapshot | CompactSnapshot--> readers
 ///
+/// A stepper run as regions (docs/architecture.md, "Regions"):
+///
+///   coordinator --(step, RegionStep)--> each region --RegionParcel--> every other region
+///   coordinator <--RegionStepped------- each region --Snapshot part--> readers
+///
 /// Each role's actor builds its behaviour as `X_actor::behavior_type{...}`, so
 /// the compiler checks its handlers against this list, and talks to the other
 /// roles through typed handles, so every send and every answer is checked too.
@@ -22,6 +27,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace troupe {
 
@@ -32,10 +38,34 @@ using stepper_actor = caf::typed_actor<
   /// The end-of-run report (from the runtime).
   caf::replies_to<report_atom>::with<ActorReport>>;
 
+/// One region of a stepper run as regions (kind "physics" with regions > 1).
+using region_actor = caf::typed_actor<
+  /// From the runtime: every region's stable name, by index, and the coordinator.
+  caf::reacts_to<connect_atom, std::vector<caf::actor>, caf::actor>,
+  /// From the coordinator: step the bodies held through this plan.
+  caf::replies_to<step_atom, RegionStep>::with<RegionStepped>,
+  /// From another region: its parcel for this region in a tick.
+  caf::reacts_to<RegionParcel>,
+  /// From a restarted region (index): send it your parcel of this tick again.
+  caf::reacts_to<resend_atom, std::uint64_t, std::uint32_t>,
+  /// From the coordinator: a reader's subscription, as the coordinator took it.
+  caf::reacts_to<subscribe_atom, caf::actor, std::string, std::uint8_t, std::uint64_t, std::uint32_t>,
+  /// From the coordinator: a recording reader wrote every recorded tick through this one.
+  caf::reacts_to<capture_atom, std::string, std::uint64_t>,
+  /// From a reader on another node: the newest generation of this region's part it decoded.
+  caf::reacts_to<ack_atom, caf::actor, std::uint64_t>,
+  /// From a reader's bounded mailbox: a recorded part refused for room.
+  caf::reacts_to<rejected_atom, capture_atom, Snapshot>,
+  /// The end-of-run report (from the runtime).
+  caf::replies_to<report_atom>::with<ActorReport>>;
+
 /// The coordinator (kind "logic").
 using coordinator_actor = caf::typed_actor<
   /// From the runtime: the stepper to use (again, after its node came back).
   caf::reacts_to<connect_atom, caf::actor>,
+  /// From the runtime: the regions of a stepper run as regions, by index
+  /// (again, after a node of theirs came back).
+  caf::reacts_to<connect_atom, std::vector<caf::actor>>,
   /// From the runtime: start ticking; progress and the end go to this controller.
   caf::reacts_to<start_atom, caf::actor>,
   /// From a source: its commands, sealed through a tick.

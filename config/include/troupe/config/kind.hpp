@@ -37,7 +37,7 @@ const char* to_string(Role role);
 /// What a full mailbox does with one more message (docs/architecture.md,
 /// "Mailboxes").
 enum class Overflow : std::uint8_t {
-  latest,      ///< replace the queued message of the same type with the new one
+  latest,      ///< replace the queued message of the same type from the same sender with the new one
   drop_oldest, ///< drop the oldest queued message to make room
   drop_newest, ///< drop the new message
   reject,      ///< refuse the new message and tell the sender, who retries
@@ -86,6 +86,19 @@ public:
   /// An array of three finite numbers [x, y, z] (|v| <= 1e6); `present` tells
   /// whether the key was given.
   virtual void vec3(std::string_view key, std::array<double, 3>& out, bool* present = nullptr) = 0;
+  /// An array of exactly `out.size()` integers, each in [lo, hi] (a grid
+  /// [nx, ny, nz]); `present` tells whether the key was given.
+  virtual void integers(std::string_view key, std::span<std::uint32_t> out, std::int64_t lo, std::int64_t hi,
+                        bool* present = nullptr) = 0;
+  /// An array of node names; each must name a [[nodes]] table (checked once
+  /// the whole file is read, at this key).
+  virtual void nodes(std::string_view key, std::vector<std::string>& out) = 0;
+  /// Runs the actor as `count` actors, NAME/0 ... NAME/(count - 1) (the
+  /// physics regions): part i on `nodes[i % nodes.size()]`, or on the actor's
+  /// own node when `nodes` is empty. Each part is an actor of its own: a
+  /// stable name, a supervisor child, a report, faults (`--kill NAME/2@120`).
+  /// 1 (the default) is one actor named NAME.
+  virtual void parts(std::uint32_t count, std::vector<std::string> nodes) = 0;
 
   /// Refuses the actor's value at `key` (a key of its table, or a dotted path
   /// in it such as "mailbox.capacity") with `message`: a check of the kind's

@@ -32,7 +32,8 @@
 ///   greeting_timeout_ms = 2000
 ///   max_ungreeted = 64
 ///
-///   [actors.NAME]           # one stepper, one coordinator, one source (by role)
+///   [actors.NAME]           # one stepper, one coordinator, one source (by role);
+///                           # a kind may run one table as parts NAME/0, NAME/1...
 ///   kind = "physics"        # defaults to NAME; a registered kind (KindCatalog)
 ///   node = "main"           # defaults to the first node
 ///   mailbox = { capacity = 1024, overflow = "reject" }  # defaults: the kind's
@@ -155,6 +156,12 @@ struct ActorSpec {
   Restart restart = Restart::permanent;
   std::uint32_t shutdown_timeout_ms = 5000; ///< stop: exit, then kill after this
   int line = 0; ///< where [actors.NAME] starts, for later diagnostics
+  /// An actor its kind runs as parts (ParamsReader::parts): `table` is the
+  /// NAME of its [actors.NAME], `name` is NAME/part; otherwise table == name,
+  /// part 0 of 1.
+  std::string table;
+  std::uint32_t part = 0;
+  std::uint32_t parts = 1;
 
   /// The parameters as the kind's type; throws std::bad_any_cast for another.
   template <class Params> const Params& params_as() const { return std::any_cast<const Params&>(params); }
@@ -178,7 +185,8 @@ struct Topology {
   /// Actors of one role in start order.
   std::vector<const ActorSpec*> with_role(Role role) const;
   /// The one actor of a role there is exactly one of (stepper, coordinator,
-  /// source): validation guarantees it.
+  /// source): validation guarantees it. A stepper run as parts (regions)
+  /// answers with its first part; `with_role` lists them all.
   const ActorSpec& the(Role role) const;
 };
 

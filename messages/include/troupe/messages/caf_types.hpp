@@ -59,6 +59,7 @@ using action_atom = caf::atom_constant<caf::atom("action")>;
 using rules_atom = caf::atom_constant<caf::atom("rules")>;
 using hello_atom = caf::atom_constant<caf::atom("hello")>;
 using finish_atom = caf::atom_constant<caf::atom("finish")>;
+using resend_atom = caf::atom_constant<caf::atom("resend")>;
 
 /// Bytes of troupe messages this process serialized for the wire (every node
 /// of this process together), and the counter behind it.

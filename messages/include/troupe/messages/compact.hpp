@@ -61,6 +61,8 @@ struct CompactSnapshot {
   std::uint32_t body_count = 0;
   std::uint32_t moving_count = 0;    ///< bodies new or moved vs the base (all on a keyframe)
   std::vector<std::uint8_t> bytes;   ///< the encoded bodies
+  std::uint32_t parts = 0;           ///< as Snapshot::parts and part
+  std::uint32_t part = 0;
 };
 
 /// Positions travel as integers in steps of 1/1024 m: the error is at most half a

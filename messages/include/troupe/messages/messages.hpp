@@ -9,6 +9,7 @@
 
 #include <troupe/sim/advance.hpp>
 #include <troupe/sim/physics.hpp>
+#include <troupe/sim/regions.hpp>
 #include <troupe/sim/rules.hpp>
 #include <troupe/sim/world.hpp>
 
@@ -22,7 +23,7 @@ namespace troupe {
 /// Wire protocol version: bumped on any change of a message's encoding. A peer
 /// speaking another version is refused (errc::protocol_mismatch). The message
 /// types that cross node boundaries are listed in wire.hpp.
-inline constexpr std::uint32_t protocol_version = 7;
+inline constexpr std::uint32_t protocol_version = 8;
 
 /// A world nobody may change any more.
 using WorldPtr = std::shared_ptr<const sim::World>;
@@ -56,14 +57,25 @@ struct SourceAck {
 
 /// The world after a tick, as published by logic. A reader never sees the same
 /// generation twice nor goes backwards.
+///
+/// A partitioned world (docs/architecture.md, "Regions") is published in
+/// pieces of one generation: logic's has `parts` = N and a world of settings
+/// only (sim::header_world); region i publishes `part` = i with a world of its
+/// bodies (sim::part_world). The reader actor puts them together
+/// (sim::assemble_parts): a reader kind only ever sees whole worlds.
 struct Snapshot {
   std::uint64_t generation = 0; ///< +1 per publication
   std::uint64_t tick = 0;       ///< world->tick
   WorldPtr world;
-  std::vector<SourceAck> acks;  ///< sorted by source
-  std::uint64_t world_hash = 0; ///< sim::world_hash(*world)
+  std::vector<SourceAck> acks;  ///< sorted by source (logic's only)
+  std::uint64_t world_hash = 0; ///< sim::world_hash of the whole world
   std::int64_t published_ns = 0; ///< steady clock at publication (same host only)
+  std::uint32_t parts = 0;       ///< 0: a whole world; N: a piece of a world in N regions
+  std::uint32_t part = 0;        ///< which region's (with parts > 0); parts itself for logic's
 };
+
+/// Whether a snapshot is logic's piece of a partitioned world (its header).
+inline bool is_header(const Snapshot& s) { return s.parts > 0 && s.part == s.parts; }
 
 /// Logic asks physics for one step of `world`: the world after the tick's
 /// commands and rules (sim::prepare_tick). Logic keeps no reference to it, so
@@ -79,6 +91,31 @@ struct StepResult {
   WorldPtr world;
   std::vector<sim::ContactEvent> contacts;
   double step_ms = 0.0; ///< time the step took on the physics node
+};
+
+/// Logic asks each region for one tick of a partitioned world: the same plan
+/// for every region (each applies what concerns the bodies it holds).
+struct RegionStep {
+  std::shared_ptr<const sim::TickPlan> plan;
+  std::uint64_t generation = 0; ///< the generation logic publishes after the tick: parts carry it
+  bool checkpoint = false;      ///< write this region's part of a checkpoint after the tick
+};
+
+/// What one region sends another in a tick (sim::Parcel): bodies that change
+/// owner, and ghosts to read.
+struct RegionParcel {
+  std::uint64_t tick = 0; ///< the tick being stepped
+  sim::Parcel parcel;
+};
+
+/// A region's answer to a RegionStep.
+struct RegionStepped {
+  sim::RegionReport report;
+  double step_ms = 0.0;             ///< the step itself (sim::Region::step)
+  double wait_ms = 0.0;             ///< from the plan to the last parcel in
+  std::uint64_t exchange_bytes = 0; ///< bodies this region sent the others this tick, in bytes
+  std::uint64_t exchange_messages = 0; ///< parcels it sent this tick
+  bool checkpointed = false;        ///< its part of this tick's checkpoint is written
 };
 
 /// The impacts of one tick, for audio and observers. Sent before the snapshot

@@ -22,7 +22,10 @@
   X(ContactBatch, 6, "troupe::contact_batch")         \
   X(ActorReport, 7, "troupe::actor_report")           \
   X(RulesEvent, 8, "troupe::rules_event")             \
-  X(CompactSnapshot, 9, "troupe::compact_snapshot")
+  X(CompactSnapshot, 9, "troupe::compact_snapshot")   \
+  X(RegionStep, 10, "troupe::region_step")            \
+  X(RegionParcel, 11, "troupe::region_parcel")        \
+  X(RegionStepped, 12, "troupe::region_stepped")
 
 namespace troupe {
 

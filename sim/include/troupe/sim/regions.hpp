@@ -155,11 +155,33 @@ struct Ledger {
   std::uint64_t finish(std::span<const RegionReport> reports, std::vector<ContactEvent>& events);
 };
 
+/// The ledger of a whole world cut by `layout` (the coordinator's part of
+/// `partition`: it holds no bodies).
+Ledger make_ledger(const World& world, const Layout& layout);
+
+/// The bodies of `world` whose centres lie in cell `region` of `layout`, id
+/// order (a region's part of `partition`).
+std::vector<WholeBody> bodies_in(const World& world, const Layout& layout, std::uint32_t region);
+
 /// Splits a whole world: the ledger and one region per cell of `layout`.
 void partition(const World& world, const Layout& layout, Ledger& ledger,
                std::vector<Region>& regions);
 
 /// Puts a partitioned world back together (for readers, checkpoints, tests).
 World assemble(const Ledger& ledger, std::span<const Region> regions);
+
+/// What a region publishes of a tick: its bodies (id order) as a world with
+/// the plan's settings and the tick, and a slot table that names them (the
+/// other slots free), so it is a valid World wherever it goes.
+World part_world(const WorldSettings& settings, std::uint64_t tick, std::span<const WholeBody> bodies);
+
+/// What the coordinator publishes of a partitioned world: the settings, the
+/// tick and the generator, no bodies and no slot table (the parts bring them).
+World header_world(const Ledger& ledger);
+
+/// The whole world from the coordinator's header and every region's part
+/// (readers): the parts' bodies merged in id order, and a slot table that
+/// names them. The generations of free slots are not known to readers (0).
+World assemble_parts(const World& header, std::span<const World* const> parts);
 
 } // namespace troupe::sim

@@ -1,0 +1,122 @@
+// Publishing to readers by topic (publisher.hpp).
+
+#include "publisher.hpp"
+
+#include <troupe/actors/reader.hpp>
+
+#include <caf/all.hpp>
+
+#include <algorithm>
+
+namespace troupe {
+
+bool Publisher::subscribe(caf::event_based_actor* self, const caf::actor& reader, const std::string& name,
+                          std::uint8_t topics, std::uint64_t every, std::uint32_t window) {
+  auto known = std::find_if(subscribers_.begin(), subscribers_.end(),
+                            [&](const Subscription& s) { return s.reader == reader; });
+  const bool fresh = known == subscribers_.end();
+  if (fresh)
+    subscribers_.push_back({reader, name, topics, every, window});
+  else
+    *known = {reader, name, topics, every, window};
+  // A (new incarnation of a) reader on another node holds no generation yet.
+  if (reader.node() != self->node())
+    remote_.insert_or_assign(reader.address(), Remote{SnapshotEncoder{history(), keyframe_every_}, 0});
+  if (every == 0 || (topics & topic_recorded_frames) == 0) {
+    captures_.erase(name);
+  } else {
+    auto& log = captures_[name];
+    log.reader = reader;
+    log.every = every;
+    log.window = std::max<std::uint32_t>(window, 1);
+    // A new incarnation of the reader: what the last one did not write.
+    for (const auto& snapshot : log.unacked)
+      self->send(reader, capture_atom::value, snapshot);
+  }
+  return fresh;
+}
+
+bool Publisher::down(const caf::actor_addr& reader, bool node_lost) {
+  std::erase_if(subscribers_, [&](const Subscription& s) { return s.reader.address() == reader; });
+  remote_.erase(reader);
+  if (node_lost) {
+    // Keep what it has not written: its next incarnation subscribes and gets it all.
+    for (auto& [name, log] : captures_)
+      if (log.reader.address() == reader)
+        log.reader = nullptr;
+    return false;
+  }
+  // A recording reader's stable name goes down only when its supervisor
+  // removed it for good: stop recording for it.
+  return std::erase_if(captures_, [&](const auto& kv) { return kv.second.reader.address() == reader; }) > 0;
+}
+
+void Publisher::captured(const std::string& name, std::uint64_t tick) {
+  if (auto i = captures_.find(name); i != captures_.end()) {
+    auto& unacked = i->second.unacked;
+    while (!unacked.empty() && unacked.front().tick <= tick)
+      unacked.pop_front();
+  }
+}
+
+void Publisher::acked(const caf::actor_addr& reader, std::uint64_t generation) {
+  auto remote = remote_.find(reader);
+  if (remote != remote_.end() && (generation == 0 || generation > remote->second.acked))
+    remote->second.acked = generation;
+}
+
+void Publisher::broadcast(caf::event_based_actor* self, std::uint8_t topic, const caf::message& message) {
+  for (const auto& s : subscribers_)
+    if (s.topics & topic)
+      self->send(s.reader, message);
+}
+
+void Publisher::publish(caf::event_based_actor* self, const Snapshot& snapshot) {
+  for (auto& [name, log] : captures_) {
+    if (snapshot.tick % log.every != 0)
+      continue;
+    log.unacked.push_back(snapshot);
+    if (log.reader) // null while the reader's node is lost
+      self->send(log.reader, capture_atom::value, snapshot);
+  }
+  std::optional<caf::message> local;
+  for (const auto& [reader, name, topics, every, window] : subscribers_) {
+    if ((topics & topic_snapshots) == 0)
+      continue;
+    auto remote = remote_.find(reader.address());
+    if (remote == remote_.end()) {
+      if (!local)
+        local = caf::make_message(snapshot);
+      self->send(reader, *local);
+      continue;
+    }
+    auto compact = remote->second.encoder.encode(snapshot, remote->second.acked);
+    counters_.compact_bytes += compact.bytes.size();
+    counters_.compact_moving += compact.moving_count;
+    counters_.keyframes_sent += compact.base_generation == 0 ? 1 : 0;
+    ++counters_.compact_sent;
+    if (compact.moving_count > 0)
+      counters_.bytes_per_moving.add(static_cast<double>(compact.bytes.size()) / compact.moving_count);
+    self->send(reader, std::move(compact));
+  }
+}
+
+bool Publisher::holding() const {
+  return std::any_of(captures_.begin(), captures_.end(),
+                     [](const auto& kv) { return kv.second.unacked.size() >= kv.second.window; });
+}
+
+std::vector<std::string> Publisher::recording() const {
+  std::vector<std::string> out;
+  for (const auto& [name, log] : captures_)
+    out.push_back(name);
+  return out;
+}
+
+std::shared_ptr<SnapshotHistory> Publisher::history() {
+  if (!history_)
+    history_ = std::make_shared<SnapshotHistory>();
+  return history_;
+}
+
+} // namespace troupe

@@ -1,0 +1,315 @@
+// Kind "physics" run as regions (docs/architecture.md, "Regions"): one actor
+// per cell of the layout, owning the bodies whose centres lie in it from tick
+// to tick. A tick: logic sends every region the same plan; each applies it to
+// the bodies it holds, sends every other region one parcel (bodies that change
+// owner, and ghosts within the halo), steps when every parcel is in, publishes
+// its part of the world to the readers and answers logic with its report.
+//
+// Blocking (its own thread and TBB arena), like the one physics actor: a step
+// takes milliseconds. What a region holds between ticks lives in its kind
+// state, so a restarted incarnation re-runs the pending tick from it.
+
+#include "publisher.hpp"
+#include "subsystems.hpp"
+
+#include <troupe/actors/bounded_actor.hpp>
+#include <troupe/actors/metrics.hpp>
+#include <troupe/actors/protocols.hpp>
+#include <troupe/sim/regions.hpp>
+#include <troupe/sim/scenario.hpp>
+
+#include <caf/all.hpp>
+
+#include <tbb/task_arena.h>
+
+#include <map>
+#include <mutex>
+
+namespace troupe {
+namespace {
+
+using namespace std::chrono_literals;
+
+/// What a region keeps across incarnations (made before the run, on its node).
+struct RegionState {
+  std::mutex mutex;
+  sim::Region committed{0, {}};           ///< the bodies it holds at the end of the last completed tick
+  std::uint64_t tick = 0;                  ///< ticks completed
+  std::optional<RegionStepped> last;       ///< the answer for the last completed tick
+  /// The parcels it sent for the tick it began last (`sent_tick`), by
+  /// destination: a restarted neighbour asks for its own again.
+  std::uint64_t sent_tick = ~0ull;
+  std::map<std::uint32_t, RegionParcel> sent;
+  std::shared_ptr<Publisher> publisher;
+  // What the report shows, over every incarnation.
+  SampleRecorder step_ms, wait_ms, owned, ghosts, exchange_bytes;
+  std::uint64_t steps = 0, migrations = 0, exchange_messages = 0, contacts = 0, events = 0;
+};
+
+class region_impl : public bounded_actor {
+public:
+  region_impl(caf::actor_config& cfg, const ActorContext& ctx)
+    : bounded_actor(cfg, ctx.spec.mailbox),
+      spec_(ctx.spec),
+      chaos_(ctx.chaos),
+      threads_(ctx.simulation.threads),
+      arena_(static_cast<int>(threads_)),
+      parallel_(threads_ > 1 ? sim::Parallel::in_arena(arena_) : sim::Parallel::sequential()),
+      settings_(ctx.params<PhysicsParams>()),
+      state_(ctx.state_as<RegionState>()) {}
+
+  caf::behavior make_behavior() override {
+    // The readers the last incarnation published to are this one's too.
+    for (const auto& s : state_.publisher->subscriptions())
+      monitor(s.reader);
+    set_down_handler([this](caf::down_msg& msg) {
+      state_.publisher->down(msg.source, msg.reason == caf::exit_reason::remote_link_unreachable);
+    });
+    return region_actor::behavior_type{
+      [this](connect_atom, const std::vector<caf::actor>& regions, const caf::actor& coordinator) {
+        regions_.clear();
+        for (const auto& r : regions)
+          regions_.push_back(caf::actor_cast<region_actor>(r));
+        coordinator_ = coordinator;
+        // A plan that came before the regions were known (a new incarnation
+        // is asked again as soon as it exists).
+        auto deferred = std::move(deferred_);
+        deferred_.clear();
+        for (auto& [step, promise] : deferred)
+          start(std::move(step), std::move(promise));
+      },
+      [this](step_atom, RegionStep& step) -> caf::result<RegionStepped> { return begin(std::move(step)); },
+      [this](RegionParcel& parcel) {
+        if (parcel.tick < state_.tick)
+          return; // a resend of a tick this region finished
+        inbox_[parcel.tick].try_emplace(parcel.parcel.from, std::move(parcel.parcel));
+        try_step();
+      },
+      [this](resend_atom, std::uint64_t tick, std::uint32_t to) {
+        if (state_.sent_tick == tick)
+          if (auto i = state_.sent.find(to); i != state_.sent.end() && to < regions_.size())
+            send(regions_[to], i->second);
+      },
+      [this](subscribe_atom, const caf::actor& reader, const std::string& name, std::uint8_t topics,
+             std::uint64_t every, std::uint32_t window) {
+        if (state_.publisher->subscribe(this, reader, name, topics, every, window))
+          monitor(reader);
+      },
+      [this](capture_atom, const std::string& name, std::uint64_t tick) { state_.publisher->captured(name, tick); },
+      [this](ack_atom, const caf::actor& reader, std::uint64_t generation) {
+        state_.publisher->acked(reader.address(), generation);
+      },
+      [this](rejected_atom, capture_atom, Snapshot& part) {
+        // The reader's mailbox was full: try again shortly (it stays unacked).
+        delayed_send(caf::actor_cast<caf::actor>(current_sender()), 1ms, capture_atom::value, std::move(part));
+      },
+      [this](report_atom) { return report(); },
+    }
+      .unbox();
+  }
+
+  void on_exit() override {
+    // A step asked of this incarnation is asked again of the next: say so.
+    for (auto& promise : pending_)
+      promise.deliver(make_error(errc::crashed, spec_.name + " stopped during a step"));
+    for (auto& [step, promise] : deferred_)
+      promise.deliver(make_error(errc::crashed, spec_.name + " stopped during a step"));
+    pending_.clear();
+    deferred_.clear();
+    regions_.clear();
+    coordinator_ = nullptr;
+  }
+
+private:
+  std::uint32_t index() const { return spec_.part; }
+
+  bool connected() const { return regions_.size() == spec_.parts; }
+
+  /// A plan from logic: applies it and sends the parcels; the answer comes
+  /// when every other region's parcel is in (try_step).
+  caf::result<RegionStepped> begin(RegionStep step) {
+    chaos_.strike(step.plan->tick);
+    auto promise = make_response_promise<RegionStepped>();
+    if (!connected())
+      deferred_.emplace_back(std::move(step), promise);
+    else
+      start(std::move(step), promise);
+    return promise;
+  }
+
+  void start(RegionStep step, caf::typed_response_promise<RegionStepped> promise) {
+    const auto tick = step.plan->tick;
+    if (state_.last && state_.tick == tick + 1) {
+      promise.deliver(*state_.last); // asked again (logic lost the answer): the same one
+      return;
+    }
+    if (tick != state_.tick) {
+      promise.deliver(make_error(errc::run_failed, spec_.name + " holds tick " + std::to_string(state_.tick) +
+                                                     ", was asked for tick " + std::to_string(tick)));
+      return;
+    }
+    if (working_ && step_ && step_->plan->tick == tick) {
+      pending_.push_back(promise); // asked again while the tick is under way
+      return;
+    }
+    began_ns_ = steady_now_ns();
+    step_ = std::move(step);
+    working_ = state_.committed;
+    working_->begin(*step_->plan);
+    sent_bytes_ = 0;
+    {
+      std::lock_guard<std::mutex> guard{state_.mutex};
+      state_.sent.clear();
+      for (std::uint32_t to = 0; to < regions_.size(); ++to)
+        if (to != index()) {
+          RegionParcel parcel{tick, working_->parcel_for(to)};
+          sent_bytes_ += parcel.parcel.bodies.size() * sizeof(sim::WholeBody);
+          state_.sent.emplace(to, std::move(parcel));
+        }
+      state_.sent_tick = tick;
+    }
+    for (auto& [to, parcel] : state_.sent)
+      send(regions_[to], parcel);
+    // A new incarnation may have lost parcels sent to the last one: ask again
+    // (a region that has not begun this tick yet sends its parcel when it does).
+    if (!asked_resend_ && chaos_.incarnation > 0) {
+      asked_resend_ = true;
+      for (std::uint32_t to = 0; to < regions_.size(); ++to)
+        if (to != index())
+          send(regions_[to], resend_atom::value, tick, index());
+    }
+    pending_.push_back(promise);
+    try_step();
+  }
+
+  void try_step() {
+    if (!working_ || !step_ || !connected())
+      return;
+    const auto tick = step_->plan->tick;
+    auto& inbox = inbox_[tick];
+    if (inbox.size() + 1 < regions_.size())
+      return;
+    const auto parcels_in_ns = steady_now_ns();
+    std::vector<sim::Parcel> parcels;
+    parcels.reserve(inbox.size());
+    for (auto& [from, parcel] : inbox)
+      parcels.push_back(std::move(parcel));
+    inbox_.erase(inbox_.begin(), inbox_.upper_bound(tick));
+    RegionStepped out;
+    out.report = working_->step(parcels, settings_, parallel_);
+    const auto done_ns = steady_now_ns();
+    out.step_ms = static_cast<double>(done_ns - parcels_in_ns) / 1e6;
+    out.wait_ms = static_cast<double>(parcels_in_ns - began_ns_) / 1e6;
+    out.exchange_bytes = sent_bytes_;
+    out.exchange_messages = regions_.size() - 1;
+    publish_part(*step_);
+    {
+      std::lock_guard<std::mutex> guard{state_.mutex};
+      state_.committed = std::move(*working_);
+      state_.tick = tick + 1;
+      state_.last = out;
+      state_.step_ms.add(out.step_ms);
+      state_.wait_ms.add(out.wait_ms);
+      state_.owned.add(static_cast<double>(out.report.owned));
+      state_.ghosts.add(static_cast<double>(out.report.ghosts));
+      state_.exchange_bytes.add(static_cast<double>(out.exchange_bytes));
+      ++state_.steps;
+      state_.migrations += out.report.arrived;
+      state_.exchange_messages += out.exchange_messages;
+      state_.contacts += out.report.stats.contacts;
+      state_.events += out.report.events.size();
+    }
+    working_.reset();
+    step_.reset();
+    for (auto& promise : pending_)
+      promise.deliver(out);
+    pending_.clear();
+  }
+
+  /// This region's bodies after the tick, to the readers that subscribed
+  /// (through logic) to snapshots or recorded frames.
+  void publish_part(const RegionStep& step) {
+    if (state_.publisher->subscriptions().empty())
+      return;
+    Snapshot part;
+    part.generation = step.generation;
+    part.tick = step.plan->tick + 1;
+    part.world = std::make_shared<const sim::World>(
+      sim::part_world(step.plan->settings, part.tick, working_->held()));
+    part.published_ns = steady_now_ns();
+    part.parts = static_cast<std::uint32_t>(regions_.size());
+    part.part = index();
+    state_.publisher->publish(this, part);
+  }
+
+  ActorReport report() {
+    auto out = make_report(spec_, mailbox_stats());
+    std::lock_guard<std::mutex> guard{state_.mutex};
+    const auto& c = state_.publisher->counters();
+    out.counters = {{"region", static_cast<double>(index())},
+                    {"regions", static_cast<double>(spec_.parts)},
+                    {"steps", static_cast<double>(state_.steps)},
+                    {"threads", static_cast<double>(threads_)},
+                    {"owned", static_cast<double>(state_.committed.held().size())},
+                    {"migrations", static_cast<double>(state_.migrations)},
+                    {"exchange_messages", static_cast<double>(state_.exchange_messages)},
+                    {"contacts", static_cast<double>(state_.contacts)},
+                    {"contact_events", static_cast<double>(state_.events)},
+                    {"compact_parts_sent", static_cast<double>(c.compact_sent)},
+                    {"compact_bytes_sent", static_cast<double>(c.compact_bytes)},
+                    {"incarnation", static_cast<double>(chaos_.incarnation)}};
+    out.distributions = {{"step_ms", state_.step_ms.percentiles()},
+                         {"wait_ms", state_.wait_ms.percentiles()},
+                         {"owned", state_.owned.percentiles()},
+                         {"ghosts", state_.ghosts.percentiles()},
+                         {"exchange_bytes", state_.exchange_bytes.percentiles()}};
+    out.series = {{"step_ms", state_.step_ms.series()},
+                  {"owned", state_.owned.series()},
+                  {"ghosts", state_.ghosts.series()},
+                  {"exchange_bytes", state_.exchange_bytes.series()}};
+    return out;
+  }
+
+  const config::ActorSpec& spec_;
+  Chaos chaos_;
+  std::uint32_t threads_;
+  tbb::task_arena arena_;
+  sim::Parallel parallel_;
+  sim::PhysicsSettings settings_;
+  RegionState& state_;
+  std::vector<region_actor> regions_; ///< every region's stable name, by index (this one's too)
+  caf::actor coordinator_;
+  std::optional<RegionStep> step_;     ///< the tick under way
+  std::optional<sim::Region> working_; ///< its bodies, the plan applied
+  std::map<std::uint64_t, std::map<std::uint32_t, sim::Parcel>> inbox_; ///< by tick, by sender
+  std::vector<caf::typed_response_promise<RegionStepped>> pending_;
+  std::vector<std::pair<RegionStep, caf::typed_response_promise<RegionStepped>>> deferred_;
+  std::uint64_t sent_bytes_ = 0;
+  std::int64_t began_ns_ = 0;
+  bool asked_resend_ = false;
+};
+
+} // namespace
+
+sim::Layout starting_layout(const sim::World& world, const PhysicsParams& params) {
+  return sim::Layout::even(world.arena, params.cells());
+}
+
+Expected<std::shared_ptr<void>> prepare_region(const ActorContext& ctx) {
+  auto state = std::make_shared<RegionState>();
+  const auto& params = ctx.params<PhysicsParams>();
+  // The world the run starts from, of which this region keeps its cell.
+  const sim::World world = ctx.run.resume ? ctx.run.resume->world
+                                          : sim::make_scenario({ctx.simulation.scenario, ctx.simulation.bodies,
+                                                                ctx.simulation.seed, ctx.simulation.tick_hz});
+  state->committed = sim::Region(ctx.spec.part, sim::bodies_in(world, starting_layout(world, params), ctx.spec.part));
+  state->tick = world.tick;
+  state->publisher = std::make_shared<Publisher>(ctx.topology.network.keyframe_every);
+  return std::shared_ptr<void>(std::move(state));
+}
+
+caf::actor spawn_region(caf::actor_system& sys, const ActorContext& ctx) {
+  return sys.spawn<region_impl, caf::detached>(ctx);
+}
+
+} // namespace troupe
