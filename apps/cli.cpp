@@ -404,7 +404,8 @@ int troupe::cli::main(int argc, char** argv) {
       for (const auto& entry : std::filesystem::directory_iterator(options.out_dir + "/checkpoints", none)) {
         const auto name = entry.path().filename().string();
         std::uint64_t tick = 0;
-        if (std::sscanf(name.c_str(), "tick-%lu.ckpt", &tick) == 1 && entry.path().extension() == ".ckpt" &&
+        // Only logic's files (tick-N.ckpt): a region's piece of a cut is tick-N.region-I.ckpt.
+        if (std::sscanf(name.c_str(), "tick-%lu.ckpt", &tick) == 1 && name == "tick-" + std::to_string(tick) + ".ckpt" &&
             tick >= newest) {
           newest = tick;
           options.resume_from = entry.path().string();

@@ -4,7 +4,10 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <initializer_list>
+#include <iterator>
 #include <sstream>
+#include <tuple>
 
 namespace troupe::app {
 namespace {
@@ -103,29 +106,94 @@ std::string percentiles_json(const Percentiles& p) {
          ", \"max\": " + json_number(p.max) + ", \"mean\": " + json_number(p.mean) + "}";
 }
 
-/// A line plot of one series as inline SVG.
-std::string svg_line(const std::vector<float>& ys, const std::string& title, const std::string& unit) {
+/// A line plot of several series on one scale as inline SVG, a legend when
+/// there is more than one.
+std::string svg_lines(const std::vector<std::pair<std::string, const std::vector<float>*>>& lines,
+                      const std::string& title, const std::string& unit) {
+  static constexpr const char* colours[] = {"#2563eb", "#dc2626", "#16a34a", "#d97706",
+                                            "#7c3aed", "#0891b2", "#db2777", "#4b5563"};
   const int w = 640, h = 200, pad = 40;
   std::ostringstream out;
   out << "<figure><figcaption>" << html_escape(title) << "</figcaption>"
       << "<svg width='" << w << "' height='" << h << "' viewBox='0 0 " << w << ' ' << h
       << "' role='img'><rect width='100%' height='100%' fill='#fff' stroke='#ccc'/>";
-  if (ys.empty()) {
+  float top = 0;
+  bool any = false;
+  for (const auto& [label, ys] : lines)
+    if (!ys->empty()) {
+      any = true;
+      top = std::max(top, *std::max_element(ys->begin(), ys->end()));
+    }
+  if (!any) {
     out << "<text x='20' y='100'>no samples</text></svg></figure>";
     return out.str();
   }
-  float top = *std::max_element(ys.begin(), ys.end());
   if (top <= 0)
     top = 1;
   out << "<text x='4' y='14' font-size='11'>" << fixed(top, 2) << ' ' << unit << "</text>"
-      << "<text x='4' y='" << h - 4 << "' font-size='11'>0</text><polyline fill='none' "
-      << "stroke='#2563eb' stroke-width='1.5' points='";
-  for (std::size_t i = 0; i < ys.size(); ++i) {
-    const double x = pad + (w - pad - 10) * (ys.size() == 1 ? 0.0 : double(i) / double(ys.size() - 1));
-    const double y = h - 20 - (h - 40) * (ys[i] / top);
-    out << fixed(x, 1) << ',' << fixed(y, 1) << ' ';
+      << "<text x='4' y='" << h - 4 << "' font-size='11'>0</text>";
+  for (std::size_t l = 0; l < lines.size(); ++l) {
+    const auto& ys = *lines[l].second;
+    const char* colour = colours[l % std::size(colours)];
+    out << "<polyline fill='none' stroke='" << colour << "' stroke-width='1.5' points='";
+    for (std::size_t i = 0; i < ys.size(); ++i) {
+      const double x = pad + (w - pad - 10) * (ys.size() == 1 ? 0.0 : double(i) / double(ys.size() - 1));
+      const double y = h - 20 - (h - 40) * (ys[i] / top);
+      out << fixed(x, 1) << ',' << fixed(y, 1) << ' ';
+    }
+    out << "'/>";
+    if (lines.size() > 1)
+      out << "<text x='" << w - 90 << "' y='" << 14 + 13 * l << "' font-size='11' fill='" << colour << "'>"
+          << html_escape(lines[l].first) << "</text>";
   }
-  out << "'/></svg></figure>";
+  out << "</svg></figure>";
+  return out.str();
+}
+
+/// A line plot of one series as inline SVG.
+std::string svg_line(const std::vector<float>& ys, const std::string& title, const std::string& unit) {
+  return svg_lines({{"", &ys}}, title, unit);
+}
+
+/// A world run as regions: each figure of the regions on one plot, a line
+/// per region, and a table of them side by side.
+std::string regions_section(const RunResult& r) {
+  std::vector<const ActorReport*> regions;
+  for (const auto& a : r.actors)
+    if (a.role == "stepper" && counter(a, "regions") > 1)
+      regions.push_back(&a);
+  if (regions.empty())
+    return {};
+  std::ostringstream out;
+  out << "<h2>Regions</h2><table><tr><th>region</th><th>node</th><th>bodies owned (end)</th><th>ghosts p50</th>"
+      << "<th>migrations in</th><th>step ms p50</th><th>step ms p99</th><th>exchange bytes/tick p50</th>"
+      << "<th>restarts</th></tr>";
+  auto dist = [](const ActorReport& a, const std::string& name) {
+    for (const auto& [n, p] : a.distributions)
+      if (n == name)
+        return p;
+    return Percentiles{};
+  };
+  for (const auto* a : regions)
+    out << "<tr><td>" << html_escape(a->name) << "</td><td>" << html_escape(a->node) << "</td><td>"
+        << json_number(counter(*a, "owned")) << "</td><td>" << fixed(dist(*a, "ghosts").p50, 0) << "</td><td>"
+        << json_number(counter(*a, "migrations")) << "</td><td>" << fixed(dist(*a, "step_ms").p50) << "</td><td>"
+        << fixed(dist(*a, "step_ms").p99) << "</td><td>" << fixed(dist(*a, "exchange_bytes").p50, 0) << "</td><td>"
+        << json_number(counter(*a, "incarnation")) << "</td></tr>";
+  out << "</table>";
+  for (const auto& [series, title, unit] :
+       std::initializer_list<std::tuple<const char*, const char*, const char*>>{
+         {"owned", "bodies each region owns, per tick", ""},
+         {"ghosts", "ghosts each region steps, per tick", ""},
+         {"step_ms", "each region's step, per tick", "ms"},
+         {"exchange_bytes", "bytes each region sends the others, per tick", "B"}}) {
+    std::vector<std::pair<std::string, const std::vector<float>*>> lines;
+    for (const auto* a : regions)
+      for (const auto& [name, ys] : a->series)
+        if (name == series)
+          lines.emplace_back(a->name, &ys);
+    out << svg_lines(lines, std::string("Regions: ") + title, unit);
+  }
   return out.str();
 }
 
@@ -357,11 +425,13 @@ std::string report_html(const RunResult& r, const config::Topology& topology,
       out << "<tr><td>" << html_escape(a.name) << "</td><td>" << html_escape(name) << "</td><td>"
           << p.count << "</td><td>" << fixed(p.p50) << "</td><td>" << fixed(p.p95) << "</td><td>"
           << fixed(p.p99) << "</td><td>" << fixed(p.max) << "</td></tr>";
-  out << "</table><h2>Plots</h2>";
+  out << "</table>" << regions_section(r) << "<h2>Plots</h2>";
   for (auto& a : r.actors)
     for (auto& [name, ys] : a.series) {
       if (a.role == "supervisor")
         continue; // its restarts get a timeline of their own, below
+      if (a.role == "stepper" && counter(a, "regions") > 1)
+        continue; // regions share plots, above
       const auto unit = name.ends_with("_ms") ? "ms" : name.ends_with("_us") ? "µs" : "";
       const auto point = note(a, "series_per");
       const auto per = " per " + (point.empty() ? std::string{"tick"} : point);

@@ -118,7 +118,10 @@ int main(int argc, char** argv) {
   compact(dir / "compact/delta", delta);
   compact(dir / "compact/base", encode_compact(base, nullptr, Snapshot{7, 0, later, {}, 0, 0}));
 
-  Checkpoint checkpoint{9, *later, {{1, 4}}};
+  Checkpoint checkpoint;
+  checkpoint.generation = 9;
+  checkpoint.world = *later;
+  checkpoint.acks = {{1, 4}};
   std::filesystem::create_directories(dir / "checkpoint");
   if (auto saved = save_checkpoint((dir / "checkpoint/sandbox.ckpt").string(), checkpoint); !saved) {
     std::cerr << "make_seeds: " << saved.error() << "\n";
@@ -137,15 +140,26 @@ int main(int argc, char** argv) {
   }
   write(dir / "greeting/proof-and-frames", greeting);
 
-  // The checkpoint target's first byte picks its mode: both, for the same file.
-  {
-    std::ifstream in(dir / "checkpoint/sandbox.ckpt", std::ios::binary);
+  // Logic's piece of a cut of the same world in two regions (its ledger).
+  Checkpoint cut;
+  cut.generation = 9;
+  cut.parts = cut.part = 2;
+  cut.ledger = ledger;
+  cut.world_hash = sim::world_hash(*later);
+  if (auto saved = save_checkpoint((dir / "checkpoint/cut.ckpt").string(), cut); !saved) {
+    std::cerr << "make_seeds: " << saved.error() << "\n";
+    return 1;
+  }
+
+  // The checkpoint target's first byte picks its mode: both, for each file.
+  for (const std::string name : {"sandbox", "cut"}) {
+    std::ifstream in(dir / ("checkpoint/" + name + ".ckpt"), std::ios::binary);
     std::vector<char> file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::filesystem::remove(dir / "checkpoint/sandbox.ckpt");
+    std::filesystem::remove(dir / ("checkpoint/" + name + ".ckpt"));
     for (char mode : {'\0', '\1'}) {
       std::vector<char> seed{mode};
       seed.insert(seed.end(), file.begin(), file.end());
-      write(dir / ("checkpoint/sandbox-" + std::to_string(int{mode})), seed);
+      write(dir / ("checkpoint/" + name + "-" + std::to_string(int{mode})), seed);
     }
   }
 

@@ -92,6 +92,20 @@ private:
   int fd_ = -1;
 };
 
+/// A world run as regions: where logic can take every region back to. The
+/// newest consistent cut (every region's piece and logic's written after the
+/// same tick; at first the run's start) and the commands of every tick since,
+/// so the ticks after it can be run again the same way.
+struct CutLog {
+  std::uint64_t tick = 0;
+  sim::Ledger ledger;
+  std::uint64_t hash = 0;
+  std::uint64_t published_events = 0; ///< contact events published through the cut
+  std::map<std::uint64_t, std::vector<Command>> commands; ///< by tick, from `tick` on
+  std::uint32_t epoch = 0;                                ///< RegionStep::epoch now
+  bool restored = false;                                  ///< the regions were brought to the start once
+};
+
 /// What logic leaves behind for its next incarnation: the last published
 /// state. Lives on logic's node, made before the run starts.
 struct LogicState {
@@ -104,6 +118,8 @@ struct LogicState {
   WorldPtr world;
   std::optional<sim::Ledger> ledger;          ///< a world run as regions: all of it but the bodies
   std::uint64_t last_hash = 0;                ///< the world hash of the last published tick
+  std::uint64_t published_events = 0;         ///< contact events published through it
+  std::shared_ptr<CutLog> cuts = std::make_shared<CutLog>(); ///< a world run as regions
   std::uint64_t generation = 0;
   std::vector<SourceAck> acks;
   /// The readers and what they have not written: a new incarnation publishes
@@ -125,6 +141,7 @@ struct LogicSetup {
   std::optional<Checkpoint> resume;     ///< start from here instead of the scenario
   std::optional<sim::Ledger> ledger;    ///< a restart of a partitioned run: start from here
   std::uint64_t last_hash = 0;          ///< and the world hash there
+  std::optional<Checkpoint> resumed_cut; ///< a partitioned run resumed from logic's piece of a cut
   std::uint64_t checkpoint_every = 0;
   std::string checkpoint_dir;
   std::shared_ptr<LogicState> state;     ///< written every tick
@@ -137,12 +154,21 @@ struct LogicSetup {
 
 /// The world a run starts from (no checkpoint): the scenario, with logic's
 /// fountain override.
-sim::World starting_world(const config::SimulationSpec& simulation, const LogicParams& params) {
-  auto world = sim::make_scenario({simulation.scenario, simulation.bodies, simulation.seed, simulation.tick_hz});
+/// Logic's fountain override of the scenario's.
+void override_fountain(sim::WorldSettings& settings, const LogicParams& params) {
   if (params.fountain_every > 0) {
-    world.fountain.every_ticks = params.fountain_every;
-    world.fountain.max_bodies = params.fountain_max;
+    settings.fountain.every_ticks = params.fountain_every;
+    settings.fountain.max_bodies = params.fountain_max;
   }
+}
+
+sim::ScenarioSpec scenario_of(const config::SimulationSpec& simulation) {
+  return {simulation.scenario, simulation.bodies, simulation.seed, simulation.tick_hz};
+}
+
+sim::World starting_world(const config::SimulationSpec& simulation, const LogicParams& params) {
+  auto world = sim::make_scenario(scenario_of(simulation));
+  override_fountain(world, params);
   return world;
 }
 
@@ -215,18 +241,39 @@ public:
     if (setup_.resume) {
       world_ = std::make_shared<const sim::World>(std::move(setup_.resume->world));
       generation_ = setup_.resume->generation;
+      published_events_ = setup_.resume->published_events;
       for (auto& ack : setup_.resume->acks)
         applied_seq_[ack.source] = ack.seq;
       setup_.resume.reset();
-    } else {
+    } else if (!partitioned()) {
       world_ = std::make_shared<const sim::World>(starting_world(setup_.simulation, setup_.params));
     }
     if (partitioned()) {
       // Logic keeps all of the world but the bodies; the regions hold those.
-      last_hash_ = setup_.ledger ? setup_.last_hash : sim::world_hash(*world_);
-      ledger_ = setup_.ledger ? std::move(*setup_.ledger)
-                              : sim::make_ledger(*world_, starting_layout(*world_, setup_.physics));
+      if (setup_.ledger) { // a restart of this logic
+        ledger_ = std::move(*setup_.ledger);
+        last_hash_ = setup_.last_hash;
+      } else if (setup_.resumed_cut) { // logic's piece of a cut
+        ledger_ = std::move(setup_.resumed_cut->ledger);
+        last_hash_ = setup_.resumed_cut->world_hash;
+      } else if (world_) { // a whole world's checkpoint
+        ledger_ = sim::make_ledger(*world_, starting_layout(world_->arena, setup_.physics));
+        last_hash_ = sim::world_hash(*world_);
+      } else { // the scenario, never held whole
+        ledger_ = sim::scenario_ledger(
+          scenario_of(setup_.simulation), [&](sim::WorldSettings& s) { override_fountain(s, setup_.params); },
+          [&](const sim::Arena& arena) { return starting_layout(arena, setup_.physics); }, last_hash_);
+      }
+      // Rebalancing by itself is the config's, whatever the ledger came from.
+      ledger_.rebalance_every = setup_.physics.rebalance == "auto" ? setup_.physics.rebalance_every : 0;
+      ledger_.rebalance_after = setup_.physics.rebalance_after;
       world_ = std::make_shared<const sim::World>(sim::header_world(ledger_));
+      if (!cuts_.restored) {
+        cuts_.tick = ledger_.tick;
+        cuts_.ledger = ledger_;
+        cuts_.hash = last_hash_;
+        cuts_.published_events = published_events_;
+      }
     }
     for (auto source : setup_.sources)
       sealed_[source] = 0, applied_seq_.try_emplace(source, 0);
@@ -269,7 +316,9 @@ public:
         for (const auto& s : publisher_.subscriptions())
           for (const auto& region : regions_)
             send(region, subscribe_atom::value, s.reader, s.name, s.topics, s.every, s.window);
-        if (stepping_)
+        if (restoring_)
+          ask_restore(); // the regions restored so far may be gone: again, to all
+        else if (stepping_)
           request_step();
         else
           try_tick();
@@ -286,6 +335,7 @@ public:
       },
       [this](capture_atom, const std::string& name, std::uint64_t tick) {
         publisher_.captured(name, tick);
+        save_checkpoint_when_recorded();
         for (const auto& region : regions_)
           send(region, capture_atom::value, name, tick);
         try_tick();
@@ -304,6 +354,11 @@ public:
         start_tick_ = world_->tick;
         if (pending_reload_)
           launch_reload(); // the last incarnation's test died with it
+        // Logic's first incarnation (or its node's, resuming a cut) brings
+        // every region to where it starts: regions of a node that outlived
+        // logic's are ahead of it.
+        if (partitioned() && !cuts_.restored)
+          restore_regions();
         try_tick();
       },
       [this](CommandBatch& batch) {
@@ -328,6 +383,10 @@ public:
       [this](step_atom) {
         if (stepping_)
           request_step();
+      },
+      [this](restore_atom, std::uint32_t region) {
+        if (restoring_ && region < regions_.size())
+          ask_restore(region);
       },
       [this](ack_atom, const caf::actor& reader, std::uint64_t generation) {
         // A remote reader decoded this generation (0: it holds none).
@@ -377,7 +436,8 @@ private:
   std::uint64_t bodies() const { return partitioned() ? ledger_.alive : world_->size(); }
 
   void try_tick() {
-    if (!controller_ || stepping_ || finished_ || (partitioned() ? regions_.size() != setup_.regions : !physics_))
+    if (!controller_ || stepping_ || finished_ || restoring_ ||
+        (partitioned() ? regions_.size() != setup_.regions : !physics_))
       return;
     const auto tick = world_->tick;
     if (tick >= setup_.simulation.ticks || stop_requested_) {
@@ -431,9 +491,13 @@ private:
       finish_reload(tick);
     }
     // This tick's commands, in canonical order; a reload is logic's own
-    // business (the world is untouched by it).
+    // business (the world is untouched by it). A tick run again after the
+    // regions were rolled back takes the commands it took the first time.
     tick_commands_.clear();
-    for (auto it = pending_.begin(); it != pending_.end() && it->first <= tick;) {
+    const auto again = partitioned() ? cuts_.commands.find(tick) : cuts_.commands.end();
+    if (again != cuts_.commands.end())
+      tick_commands_ = again->second;
+    for (auto it = pending_.begin(); it != pending_.end() && it->first <= tick && again == cuts_.commands.end();) {
       if (it->first < tick)
         late_ += it->second.size(); // a source broke its seal: apply now, but count it
       for (auto& command : it->second) {
@@ -443,8 +507,10 @@ private:
       it = pending_.erase(it);
     }
     sim::sort_canonical(tick_commands_);
+    if (partitioned())
+      cuts_.commands[tick] = tick_commands_;
     for (const auto& command : tick_commands_) {
-      if (const auto* load = std::get_if<sim::LoadRules>(&command.action))
+      if (const auto* load = std::get_if<sim::LoadRules>(&command.action); load && again == cuts_.commands.end())
         ask_reload(load->path, tick);
       auto& applied = applied_seq_[command.source];
       applied = std::max(applied, command.seq);
@@ -500,32 +566,121 @@ private:
       next_ledger_ = ledger_;
       plan_ = std::make_shared<const sim::TickPlan>(next_ledger_->plan(tick_commands_, setup_.physics));
       stepped_.assign(regions_.size(), std::nullopt);
+      if (!(plan_->layout == ledger_.layout))
+        note_rebalance(plan_->layout);
     }
     setup_.chaos.strike(step_tick_);
+    const bool checkpoint = setup_.checkpoint_every > 0 && (step_tick_ + 1) % setup_.checkpoint_every == 0;
     for (std::uint32_t i = 0; i < regions_.size(); ++i) {
       if (stepped_[i])
         continue;
-      request(regions_[i], caf::infinite, step_atom::value, RegionStep{plan_, generation_ + 1, false})
+      request(regions_[i], caf::infinite, step_atom::value,
+              RegionStep{plan_, generation_ + 1, checkpoint, cuts_.epoch})
         .then(
-          [this, i](RegionStepped& answer) {
-            if (!stepping_ || !plan_ || answer.report.tick != step_tick_ + 1 || stepped_[i])
-              return; // an answer to a step asked twice
+          [this, i, checkpoint, epoch = cuts_.epoch](RegionStepped& answer) {
+            if (epoch != cuts_.epoch || !stepping_ || !plan_ || answer.report.tick != step_tick_ + 1 || stepped_[i])
+              return; // an answer to a step asked twice, or from before a rollback
             stepped_[i] = std::move(answer);
             if (std::all_of(stepped_.begin(), stepped_.end(), [](const auto& s) { return s.has_value(); }))
-              end_regions_tick();
+              end_regions_tick(checkpoint);
           },
-          [this](caf::error&) {
+          [this, epoch = cuts_.epoch](caf::error& err) {
+            if (epoch != cuts_.epoch || !stepping_)
+              return;
+            if (err.category() == caf::atom("troupe") && err.code() == static_cast<std::uint8_t>(errc::out_of_step)) {
+              roll_back_regions(); // a region lost what it held
+              return;
+            }
             ++step_retries_total_;
             delayed_send(this, std::chrono::milliseconds(1), step_atom::value);
           });
     }
   }
 
-  void end_regions_tick() {
+  /// The cuts moved (a `rebalance` command, or by itself): say where to.
+  void note_rebalance(const sim::Layout& layout) {
+    std::string cuts;
+    for (int a = 0; a < 3; ++a) {
+      if (layout.cuts[a].empty())
+        continue;
+      cuts += std::string(cuts.empty() ? "" : "; ") + "xyz"[a] + " at";
+      for (const float c : layout.cuts[a])
+        cuts += " " + config::format_number(c);
+    }
+    const auto line = "tick " + std::to_string(step_tick_) + ": " + cuts;
+    if (rebalances_.empty() || rebalances_.back() != line) { // a tick run again moves them again
+      aout(this) << "logic: regions rebalanced at " << line << "\n";
+      rebalances_.push_back(line);
+    }
+  }
+
+  /// Brings every region back to the newest consistent cut and runs the
+  /// ticks since again, with the commands they took: a region lost what it
+  /// held (its node was restarted), and the world must come out the same.
+  void roll_back_regions() {
+    if (restoring_)
+      return;
+    ++rollbacks_;
+    aout(this) << "logic: a region lost its state at tick " << step_tick_ << ": every region goes back to tick "
+               << cuts_.tick << " and the ticks since run again\n";
+    stepping_ = false;
+    plan_.reset();
+    next_ledger_.reset();
+    stepped_.clear();
+    tick_commands_.clear();
+    ledger_ = cuts_.ledger;
+    last_hash_ = cuts_.hash;
+    published_events_ = cuts_.published_events;
+    world_ = std::make_shared<const sim::World>(sim::header_world(ledger_));
+    restore_regions();
+  }
+
+  /// Asks every region to be at world_->tick in a new epoch; ticks wait until
+  /// each has answered.
+  void restore_regions() {
+    restoring_ = true;
+    ++cuts_.epoch;
+    ask_restore();
+  }
+
+  void ask_restore() {
+    restored_.assign(regions_.size(), false);
+    for (std::uint32_t i = 0; i < regions_.size(); ++i)
+      ask_restore(i);
+  }
+
+  void ask_restore(std::uint32_t i) {
+    const auto tick = world_->tick;
+    request(regions_[i], caf::infinite, restore_atom::value, tick, cuts_.epoch)
+      .then(
+        [this, i, epoch = cuts_.epoch](std::uint64_t) {
+          if (!restoring_ || epoch != cuts_.epoch || i >= restored_.size())
+            return;
+          restored_[i] = true;
+          if (std::all_of(restored_.begin(), restored_.end(), [](bool b) { return b; })) {
+            restoring_ = false;
+            cuts_.restored = true;
+            try_tick();
+          }
+        },
+        [this, i, epoch = cuts_.epoch](caf::error& err) {
+          if (!restoring_ || epoch != cuts_.epoch)
+            return;
+          // A region not there yet (its node is coming back), or one that
+          // cannot find its piece of the cut: say so, and ask again.
+          if (restore_failures_++ % 50 == 0)
+            aout(this) << "logic: restoring region " << i << ": " << system().render(err) << "\n";
+          delayed_send(this, std::chrono::milliseconds(100), restore_atom::value, i);
+        });
+  }
+
+  void end_regions_tick(bool checkpoint) {
     std::vector<sim::RegionReport> reports;
     double slowest = 0, sum = 0;
     std::uint64_t exchanged = 0;
+    bool pieces_written = true;
     for (auto& answer : stepped_) {
+      pieces_written = pieces_written && answer->checkpointed;
       slowest = std::max(slowest, answer->step_ms);
       sum += answer->step_ms;
       exchanged += answer->exchange_bytes;
@@ -538,11 +693,40 @@ private:
     plan_.reset();
     stepped_.clear();
     world_ = std::make_shared<const sim::World>(sim::header_world(ledger_));
+    if (checkpoint)
+      write_cut(hash, published_events_ + contacts.size(), pieces_written);
     step_ms_.add(slowest);
     const double mean = sum / static_cast<double>(reports.size());
     imbalance_.add(mean > 0 ? slowest / mean : 1.0);
     exchange_bytes_.add(static_cast<double>(exchanged));
     end_tick(std::move(contacts), hash);
+  }
+
+  /// Logic's piece of the cut after the tick that just ended, saved last
+  /// (when the recorded frames through it are written): with it on disk the
+  /// cut is whole (every region wrote its piece first). It is where a
+  /// rollback goes from now on.
+  void write_cut(std::uint64_t hash, std::uint64_t published_events, bool pieces_written) {
+    const auto tick = ledger_.tick;
+    if (!pieces_written) {
+      aout(this) << "logic: a region could not write its piece of the cut after tick " << tick
+                 << ": the cut is not kept\n";
+      return;
+    }
+    Checkpoint cut;
+    cut.generation = generation_ + 1;
+    cut.parts = cut.part = setup_.regions;
+    cut.ledger = ledger_;
+    cut.world_hash = hash;
+    cut.published_events = published_events;
+    for (auto& [source, seq] : applied_seq_)
+      cut.acks.push_back({source, seq});
+    unsaved_checkpoint_ = std::move(cut);
+    cuts_.tick = tick;
+    cuts_.ledger = ledger_;
+    cuts_.hash = hash;
+    cuts_.published_events = published_events;
+    cuts_.commands.erase(cuts_.commands.begin(), cuts_.commands.lower_bound(tick));
   }
 
   /// Publishes the tick that just ended (world_ holds it, or its header when
@@ -577,6 +761,7 @@ private:
       if (partitioned())
         setup_.state->ledger = ledger_;
       setup_.state->last_hash = last_hash_;
+      setup_.state->published_events = published_events_;
       setup_.state->generation = generation_;
       setup_.state->acks.clear();
       for (auto& [source, seq] : applied_seq_)
@@ -686,17 +871,33 @@ private:
   }
 
   void maybe_checkpoint() {
-    if (setup_.checkpoint_every == 0 || world_->tick % setup_.checkpoint_every != 0 || partitioned())
+    // A world run as regions: the cut was made when the regions answered (write_cut).
+    if (setup_.checkpoint_every > 0 && world_->tick % setup_.checkpoint_every == 0 && !partitioned()) {
+      Checkpoint checkpoint;
+      checkpoint.generation = generation_;
+      checkpoint.world = *world_;
+      checkpoint.world_hash = last_hash_;
+      checkpoint.published_events = published_events_;
+      for (auto& [source, seq] : applied_seq_)
+        checkpoint.acks.push_back({source, seq});
+      unsaved_checkpoint_ = std::move(checkpoint);
+    }
+    save_checkpoint_when_recorded();
+  }
+
+  /// Saves the checkpoint made last once every recorded snapshot through its
+  /// tick was written: a run resumed from it then loses no frame (it starts
+  /// after that tick). A newer checkpoint replaces one still waiting.
+  void save_checkpoint_when_recorded() {
+    if (!unsaved_checkpoint_ || !publisher_.recorded_through(unsaved_checkpoint_->tick()))
       return;
-    Checkpoint checkpoint{generation_, *world_, {}};
-    for (auto& [source, seq] : applied_seq_)
-      checkpoint.acks.push_back({source, seq});
     std::filesystem::create_directories(setup_.checkpoint_dir);
-    auto path = setup_.checkpoint_dir + "/tick-" + std::to_string(world_->tick) + ".ckpt";
-    if (auto saved = save_checkpoint(path, checkpoint); !saved)
+    auto path = setup_.checkpoint_dir + "/tick-" + std::to_string(unsaved_checkpoint_->tick()) + ".ckpt";
+    if (auto saved = save_checkpoint(path, *unsaved_checkpoint_); !saved)
       aout(this) << "logic: " << saved.error().to_string() << "\n";
     else
       ++checkpoints_;
+    unsaved_checkpoint_.reset();
   }
 
   void finish() {
@@ -731,6 +932,8 @@ private:
                      c.compact_moving == 0 ? 0.0
                                            : static_cast<double>(c.compact_bytes) / static_cast<double>(c.compact_moving)},
                     {"regions", static_cast<double>(setup_.regions)},
+                    {"region_rollbacks", static_cast<double>(rollbacks_)},
+                    {"rebalances", static_cast<double>(rebalances_.size())},
                     {"step_retries", static_cast<double>(step_retries_total_)},
                     {"capture_holds", static_cast<double>(capture_holds_)},
                     {"rules_installed", rules_count(RulesEvent::installed)},
@@ -750,6 +953,8 @@ private:
     }
     out.notes = {{"rules", rules_ ? rules_->name() + " " + rules_->version() + " (" + rules_->path() + ")"
                                   : std::string{"built-in"}}};
+    for (std::size_t i = 0; i < rebalances_.size(); ++i)
+      out.notes.emplace_back("rebalance_" + std::to_string(i + 1), rebalances_[i]);
     for (std::size_t i = 0; i < rules_events_.size(); ++i)
       out.notes.emplace_back("rules_event_" + std::to_string(i + 1),
                              "tick " + std::to_string(rules_events_[i].tick) + ": " + verb(rules_events_[i]) + " " +
@@ -774,6 +979,12 @@ private:
   std::optional<sim::Ledger> next_ledger_;
   std::shared_ptr<const sim::TickPlan> plan_;
   std::vector<std::optional<RegionStepped>> stepped_;
+  CutLog& cuts_ = *setup_.state->cuts;
+  std::optional<Checkpoint> unsaved_checkpoint_; // made, waiting for the recorded frames through it
+  bool restoring_ = false;          // regions are being brought to world_->tick: no tick runs
+  std::vector<bool> restored_;      // which have answered
+  std::uint64_t rollbacks_ = 0, restore_failures_ = 0;
+  std::vector<std::string> rebalances_; // "tick T: x at ...", one per move of the cuts
   SampleRecorder imbalance_, exchange_bytes_;
   caf::actor controller_;
   Publisher& publisher_ = *setup_.state->publisher;
@@ -829,6 +1040,8 @@ LogicSetup setup_of(const ActorContext& ctx) {
     setup.regions = stepper.parts;
   setup.sources = {1};
   setup.resume = ctx.run.resume;
+  if (ctx.run.resume && ctx.run.resume->parts > 0)
+    setup.resumed_cut = ctx.run.resume;
   setup.checkpoint_every = ctx.options.checkpoint_every;
   setup.checkpoint_dir = ctx.options.out_dir + "/checkpoints";
   setup.state = std::static_pointer_cast<LogicState>(ctx.state);
@@ -841,8 +1054,13 @@ LogicSetup setup_of(const ActorContext& ctx) {
   if (setup.state->started) {
     // A restart: from the last published snapshot, waiting only for readers
     // that have not subscribed yet.
-    if (setup.state->world)
-      setup.resume = Checkpoint{setup.state->generation, *setup.state->world, setup.state->acks};
+    if (setup.state->world) {
+      setup.resume = Checkpoint{};
+      setup.resume->generation = setup.state->generation;
+      setup.resume->world = *setup.state->world;
+      setup.resume->acks = setup.state->acks;
+      setup.resume->published_events = setup.state->published_events;
+    }
     setup.ledger = setup.state->ledger;
     setup.last_hash = setup.state->last_hash;
     setup.awaiting_readers = setup.state->awaiting;

@@ -83,6 +83,7 @@ private:
 };
 
 constexpr std::string_view axis_names[] = {"x", "y", "z"};
+constexpr std::string_view rebalance_names[] = {"off", "auto"};
 
 /// The region keys: how many, where, how space is cut, rebalancing.
 void read_regions(config::ParamsReader& in, PhysicsParams& p) {
@@ -91,6 +92,9 @@ void read_regions(config::ParamsReader& in, PhysicsParams& p) {
   in.choice("cut", p.cut, axis_names);
   bool grid_given = false;
   in.integers("grid", p.grid, 1, 1024, &grid_given);
+  in.choice("rebalance", p.rebalance, rebalance_names);
+  in.integer("rebalance_every", p.rebalance_every, 1, 1'000'000);
+  in.integer("rebalance_after", p.rebalance_after, 1, 1'000'000);
   if (!grid_given)
     p.grid = {0, 0, 0};
   const auto cells = p.cells();
@@ -102,6 +106,8 @@ void read_regions(config::ParamsReader& in, PhysicsParams& p) {
                         ": each region steps one cell, so set regions = " + std::to_string(count));
   if (p.regions == 1 && !p.region_nodes.empty())
     in.refuse("region_nodes", "places regions, but regions = 1: set regions to 2 or more");
+  if (p.regions == 1 && p.rebalance == "auto")
+    in.refuse("rebalance", "moves the cuts between regions, but regions = 1: set regions to 2 or more");
   in.parts(p.regions, p.region_nodes);
 }
 
@@ -116,6 +122,9 @@ std::string describe_regions(const PhysicsParams& p) {
   else
     out += "a grid of " + std::to_string(cells[0]) + " x " + std::to_string(cells[1]) + " x " +
            std::to_string(cells[2]) + " cells, cut evenly over the arena";
+  if (p.rebalance == "auto")
+    out += "; rebalanced from where the bodies are every " + std::to_string(p.rebalance_every) +
+           " ticks, in effect " + std::to_string(p.rebalance_after) + " ticks later";
   return out;
 }
 

@@ -106,6 +106,12 @@ bool Publisher::holding() const {
                      [](const auto& kv) { return kv.second.unacked.size() >= kv.second.window; });
 }
 
+bool Publisher::recorded_through(std::uint64_t tick) const {
+  return std::none_of(captures_.begin(), captures_.end(), [&](const auto& kv) {
+    return !kv.second.unacked.empty() && kv.second.unacked.front().tick <= tick;
+  });
+}
+
 std::vector<std::string> Publisher::recording() const {
   std::vector<std::string> out;
   for (const auto& [name, log] : captures_)

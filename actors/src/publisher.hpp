@@ -79,6 +79,10 @@ public:
   /// the tick waits.
   bool holding() const;
 
+  /// Whether every recorded snapshot through `tick` was written (a
+  /// checkpoint at `tick` may be saved: a run resumed from it loses none).
+  bool recorded_through(std::uint64_t tick) const;
+
   /// A subscription as it was taken.
   struct Subscription {
     caf::actor reader;

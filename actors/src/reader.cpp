@@ -56,6 +56,16 @@ public:
           on_live_piece(*snapshot);
       },
       [this](const ContactBatch& batch) {
+        {
+          // Each batch once: a world rolled back to a cut runs the ticks
+          // since again, and publishes their contacts again, counted the same.
+          std::lock_guard<std::mutex> guard{cursor_->mutex};
+          if (batch.published_events != 0 && batch.published_events <= cursor_->contacts_through) {
+            ++contact_duplicates_;
+            return;
+          }
+          cursor_->contacts_through = std::max(cursor_->contacts_through, batch.published_events);
+        }
         ++contact_batches_;
         contact_events_ += batch.events.size();
         reader_->on_contacts(batch, *this);
@@ -317,6 +327,7 @@ private:
                     {"last_generation", static_cast<double>(last_generation_)},
                     {"contact_batches", static_cast<double>(contact_batches_)},
                     {"contact_events", static_cast<double>(contact_events_)},
+                    {"contact_duplicates", static_cast<double>(contact_duplicates_)},
                     {"rules_events", static_cast<double>(rules_events_)},
                     {"recorded", static_cast<double>(recorded_total)},
                     {"recorded_here", static_cast<double>(recorded_here_)},
@@ -349,7 +360,7 @@ private:
   std::uint64_t last_generation_ = 0, last_tick_ = 0, final_tick_ = 0;
   caf::typed_response_promise<ActorReport> finish_promise_;
   std::uint64_t seen_ = 0, skipped_ = 0, out_of_order_ = 0;
-  std::uint64_t contact_batches_ = 0, contact_events_ = 0, rules_events_ = 0;
+  std::uint64_t contact_batches_ = 0, contact_events_ = 0, contact_duplicates_ = 0, rules_events_ = 0;
   std::uint64_t recorded_here_ = 0, recorded_duplicates_ = 0, flush_timeouts_ = 0;
   std::uint64_t compact_received_ = 0, keyframes_received_ = 0, compact_bytes_ = 0, decode_errors_ = 0;
 };

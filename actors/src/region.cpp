@@ -7,7 +7,9 @@
 //
 // Blocking (its own thread and TBB arena), like the one physics actor: a step
 // takes milliseconds. What a region holds between ticks lives in its kind
-// state, so a restarted incarnation re-runs the pending tick from it.
+// state, so a restarted incarnation re-runs the pending tick from it; a
+// region that lost it with its node is brought back by logic to a consistent
+// cut: every region's piece on disk after the same tick (or the run's start).
 
 #include "publisher.hpp"
 #include "subsystems.hpp"
@@ -22,6 +24,8 @@
 
 #include <tbb/task_arena.h>
 
+#include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 
@@ -33,6 +37,13 @@ using namespace std::chrono_literals;
 /// What a region keeps across incarnations (made before the run, on its node).
 struct RegionState {
   std::mutex mutex;
+  std::uint32_t epoch = 0;                 ///< RegionStep::epoch of the plans it takes
+  /// How to be at the run's start tick again (the scenario, or the checkpoint
+  /// the run resumed from), and where pieces of cuts lie (read and written).
+  std::uint64_t start_tick = 0;
+  std::function<Expected<sim::Region>()> start;
+  std::vector<std::string> cut_dirs;
+  std::string write_dir;
   sim::Region committed{0, {}};           ///< the bodies it holds at the end of the last completed tick
   std::uint64_t tick = 0;                  ///< ticks completed
   std::optional<RegionStepped> last;       ///< the answer for the last completed tick
@@ -45,6 +56,23 @@ struct RegionState {
   SampleRecorder step_ms, wait_ms, owned, ghosts, exchange_bytes;
   std::uint64_t steps = 0, migrations = 0, exchange_messages = 0, contacts = 0, events = 0;
 };
+
+/// Region `part` of `parts` from its piece of the cut after `tick` at `path`.
+Expected<sim::Region> region_from(const std::string& path, std::uint32_t part, std::uint32_t parts, std::uint64_t tick) {
+  auto piece = load_checkpoint(path);
+  if (!piece)
+    return piece.error();
+  if (piece->parts != parts || piece->part != part || piece->world.tick != tick)
+    return Error{errc::bad_file,
+                 "holds piece " + std::to_string(piece->part) + " of " + std::to_string(piece->parts) +
+                   " regions after tick " + std::to_string(piece->world.tick) + ", not piece " + std::to_string(part) +
+                   " of " + std::to_string(parts) + " after tick " + std::to_string(tick),
+                 path};
+  std::vector<sim::WholeBody> bodies;
+  for (std::size_t k = 0; k < piece->world.size(); ++k)
+    bodies.push_back({piece->world.bodies[k], piece->world.infos[k]});
+  return sim::Region(part, std::move(bodies));
+}
 
 class region_impl : public bounded_actor {
 public:
@@ -71,6 +99,15 @@ public:
         for (const auto& r : regions)
           regions_.push_back(caf::actor_cast<region_actor>(r));
         coordinator_ = coordinator;
+        // New handles (a node came back): what was sent to the old ones in
+        // the last tick may be lost both ways. Send again, ask again (parcels
+        // are taken once; one of a tick already stepped is dropped).
+        if (connected() && state_.sent_tick != ~0ull) {
+          for (const auto& [to, parcel] : state_.sent)
+            send(regions_[to], parcel);
+          if (working_ && step_)
+            ask_resend(step_->plan->tick);
+        }
         // A plan that came before the regions were known (a new incarnation
         // is asked again as soon as it exists).
         auto deferred = std::move(deferred_);
@@ -80,8 +117,8 @@ public:
       },
       [this](step_atom, RegionStep& step) -> caf::result<RegionStepped> { return begin(std::move(step)); },
       [this](RegionParcel& parcel) {
-        if (parcel.tick < state_.tick)
-          return; // a resend of a tick this region finished
+        if (parcel.epoch != state_.epoch || parcel.tick < state_.tick)
+          return; // from before a rollback, or a resend of a tick this region finished
         inbox_[parcel.tick].try_emplace(parcel.parcel.from, std::move(parcel.parcel));
         try_step();
       },
@@ -89,6 +126,9 @@ public:
         if (state_.sent_tick == tick)
           if (auto i = state_.sent.find(to); i != state_.sent.end() && to < regions_.size())
             send(regions_[to], i->second);
+      },
+      [this](restore_atom, std::uint64_t tick, std::uint32_t epoch) -> caf::result<std::uint64_t> {
+        return restore(tick, epoch);
       },
       [this](subscribe_atom, const caf::actor& reader, const std::string& name, std::uint8_t topics,
              std::uint64_t every, std::uint32_t window) {
@@ -139,13 +179,19 @@ private:
 
   void start(RegionStep step, caf::typed_response_promise<RegionStepped> promise) {
     const auto tick = step.plan->tick;
+    if (step.epoch != state_.epoch) {
+      promise.deliver(make_error(errc::out_of_step, spec_.name + " is in epoch " + std::to_string(state_.epoch) +
+                                                      ", was asked a plan of epoch " + std::to_string(step.epoch)));
+      return;
+    }
     if (state_.last && state_.tick == tick + 1) {
       promise.deliver(*state_.last); // asked again (logic lost the answer): the same one
       return;
     }
     if (tick != state_.tick) {
-      promise.deliver(make_error(errc::run_failed, spec_.name + " holds tick " + std::to_string(state_.tick) +
-                                                     ", was asked for tick " + std::to_string(tick)));
+      // It lost what it held (its node was restarted): logic rolls back.
+      promise.deliver(make_error(errc::out_of_step, spec_.name + " holds tick " + std::to_string(state_.tick) +
+                                                      ", was asked for tick " + std::to_string(tick)));
       return;
     }
     if (working_ && step_ && step_->plan->tick == tick) {
@@ -162,7 +208,7 @@ private:
       state_.sent.clear();
       for (std::uint32_t to = 0; to < regions_.size(); ++to)
         if (to != index()) {
-          RegionParcel parcel{tick, working_->parcel_for(to)};
+          RegionParcel parcel{tick, working_->parcel_for(to), state_.epoch};
           sent_bytes_ += parcel.parcel.bodies.size() * sizeof(sim::WholeBody);
           state_.sent.emplace(to, std::move(parcel));
         }
@@ -174,12 +220,17 @@ private:
     // (a region that has not begun this tick yet sends its parcel when it does).
     if (!asked_resend_ && chaos_.incarnation > 0) {
       asked_resend_ = true;
-      for (std::uint32_t to = 0; to < regions_.size(); ++to)
-        if (to != index())
-          send(regions_[to], resend_atom::value, tick, index());
+      ask_resend(tick);
     }
     pending_.push_back(promise);
     try_step();
+  }
+
+  /// Asks every other region for its parcel of `tick` again.
+  void ask_resend(std::uint64_t tick) {
+    for (std::uint32_t to = 0; to < regions_.size(); ++to)
+      if (to != index())
+        send(regions_[to], resend_atom::value, tick, index());
   }
 
   void try_step() {
@@ -202,7 +253,7 @@ private:
     out.wait_ms = static_cast<double>(parcels_in_ns - began_ns_) / 1e6;
     out.exchange_bytes = sent_bytes_;
     out.exchange_messages = regions_.size() - 1;
-    publish_part(*step_);
+    publish_part(*step_, out);
     {
       std::lock_guard<std::mutex> guard{state_.mutex};
       state_.committed = std::move(*working_);
@@ -226,10 +277,11 @@ private:
     pending_.clear();
   }
 
-  /// This region's bodies after the tick, to the readers that subscribed
-  /// (through logic) to snapshots or recorded frames.
-  void publish_part(const RegionStep& step) {
-    if (state_.publisher->subscriptions().empty())
+  /// This region's bodies after the tick: to the readers that subscribed
+  /// (through logic) to snapshots or recorded frames, and to its piece of a
+  /// cut when logic asked for one.
+  void publish_part(const RegionStep& step, RegionStepped& out) {
+    if (state_.publisher->subscriptions().empty() && !step.checkpoint)
       return;
     Snapshot part;
     part.generation = step.generation;
@@ -237,9 +289,67 @@ private:
     part.world = std::make_shared<const sim::World>(
       sim::part_world(step.plan->settings, part.tick, working_->held()));
     part.published_ns = steady_now_ns();
-    part.parts = static_cast<std::uint32_t>(regions_.size());
+    part.parts = spec_.parts;
     part.part = index();
     state_.publisher->publish(this, part);
+    if (step.checkpoint)
+      out.checkpointed = write_piece(part);
+  }
+
+  /// Its piece of the cut after `part.tick`, next to logic's (written last).
+  bool write_piece(const Snapshot& part) {
+    std::error_code ignored;
+    std::filesystem::create_directories(state_.write_dir, ignored);
+    Checkpoint piece;
+    piece.generation = part.generation;
+    piece.world = *part.world;
+    piece.parts = spec_.parts;
+    piece.part = index();
+    const auto path = region_checkpoint_path(state_.write_dir + "/tick-" + std::to_string(part.tick) + ".ckpt", index());
+    if (auto saved = save_checkpoint(path, piece); !saved) {
+      aout(this) << spec_.name << ": " << saved.error().to_string() << "\n";
+      return false;
+    }
+    return true;
+  }
+
+  /// Logic's rollback (or its start): be at `tick` in `epoch`. What the region
+  /// holds if it is there; else its piece of the cut after `tick`, or the
+  /// run's start.
+  caf::result<std::uint64_t> restore(std::uint64_t tick, std::uint32_t epoch) {
+    for (auto& promise : pending_)
+      promise.deliver(make_error(errc::out_of_step, spec_.name + " was rolled back"));
+    pending_.clear();
+    deferred_.clear();
+    inbox_.clear();
+    working_.reset();
+    step_.reset();
+    std::lock_guard<std::mutex> guard{state_.mutex};
+    state_.epoch = epoch;
+    state_.last.reset();
+    state_.sent.clear();
+    state_.sent_tick = ~0ull;
+    if (state_.tick == tick)
+      return tick;
+    auto region = tick == state_.start_tick ? state_.start() : load_piece(tick);
+    if (!region)
+      return make_error(region.error().code, region.error().to_string());
+    state_.committed = std::move(*region);
+    state_.tick = tick;
+    aout(this) << spec_.name << ": back at tick " << tick << " (epoch " << epoch << ")\n";
+    return tick;
+  }
+
+  /// Its piece of the cut after `tick`, from the first folder that has it.
+  Expected<sim::Region> load_piece(std::uint64_t tick) {
+    Error missing{errc::bad_file, "no piece of the cut after tick " + std::to_string(tick) + " for " + spec_.name};
+    for (const auto& dir : state_.cut_dirs) {
+      const auto path = region_checkpoint_path(dir + "/tick-" + std::to_string(tick) + ".ckpt", index());
+      if (!std::filesystem::exists(path))
+        continue;
+      return region_from(path, spec_.part, spec_.parts, tick);
+    }
+    return missing;
   }
 
   ActorReport report() {
@@ -291,19 +401,44 @@ private:
 
 } // namespace
 
-sim::Layout starting_layout(const sim::World& world, const PhysicsParams& params) {
-  return sim::Layout::even(world.arena, params.cells());
+sim::Layout starting_layout(const sim::Arena& arena, const PhysicsParams& params) {
+  return sim::Layout::even(arena, params.cells());
 }
 
 Expected<std::shared_ptr<void>> prepare_region(const ActorContext& ctx) {
   auto state = std::make_shared<RegionState>();
-  const auto& params = ctx.params<PhysicsParams>();
-  // The world the run starts from, of which this region keeps its cell.
-  const sim::World world = ctx.run.resume ? ctx.run.resume->world
-                                          : sim::make_scenario({ctx.simulation.scenario, ctx.simulation.bodies,
-                                                                ctx.simulation.seed, ctx.simulation.tick_hz});
-  state->committed = sim::Region(ctx.spec.part, sim::bodies_in(world, starting_layout(world, params), ctx.spec.part));
-  state->tick = world.tick;
+  const auto part = ctx.spec.part, parts = ctx.spec.parts;
+  const auto params = ctx.params<PhysicsParams>();
+  const auto simulation = ctx.simulation;
+  const auto resume_from = ctx.options.resume_from;
+  const bool resumed_cut = ctx.run.resume && ctx.run.resume->parts > 0;
+  const auto start_tick = ctx.run.start_tick;
+  state->start_tick = start_tick;
+  // The run's start, of which this region keeps its cell: its piece of the
+  // cut the run resumed from, the checkpoint's whole world, or the scenario.
+  // Read again when wanted (a rollback to the start), never kept.
+  state->start = [=]() -> Expected<sim::Region> {
+    if (resumed_cut)
+      return region_from(region_checkpoint_path(resume_from, part), part, parts, start_tick);
+    if (resume_from.empty()) // the scenario, never held whole
+      return sim::Region(part, sim::scenario_part({simulation.scenario, simulation.bodies, simulation.seed,
+                                                   simulation.tick_hz},
+                                                  [&](const sim::Arena& arena) { return starting_layout(arena, params); },
+                                                  part));
+    auto checkpoint = load_checkpoint(resume_from);
+    if (!checkpoint)
+      return checkpoint.error();
+    return sim::Region(part, sim::bodies_in(checkpoint->world, starting_layout(checkpoint->world.arena, params), part));
+  };
+  auto start = state->start();
+  if (!start)
+    return start.error();
+  state->committed = std::move(*start);
+  state->tick = start_tick;
+  state->write_dir = ctx.options.out_dir + "/checkpoints";
+  if (!resume_from.empty())
+    state->cut_dirs.push_back(std::filesystem::path(resume_from).parent_path().string());
+  state->cut_dirs.push_back(state->write_dir);
   state->publisher = std::make_shared<Publisher>(ctx.topology.network.keyframe_every);
   return std::shared_ptr<void>(std::move(state));
 }

@@ -126,7 +126,7 @@ caf::behavior directory_behavior(caf::stateful_actor<DirectoryState>* self, Dire
     return sender && (sender->node() == self->node() || self->state.greeted.count(sender->node()) > 0);
   };
   auto refusal = [self] {
-    return make_error(errc::unknown_peer, "node " + self->state.node + " refuses a peer that has not greeted it");
+    return make_error(errc::not_greeted, "node " + self->state.node + " refuses a peer that has not greeted it");
   };
   return {
     [self](hello_atom, std::uint32_t version, std::uint64_t digest, const std::string& peer,
@@ -278,7 +278,19 @@ private:
       auto checkpoint = load_checkpoint(options_.resume_from);
       if (!checkpoint)
         return checkpoint.error();
-      facts_.start_tick = checkpoint->world.tick;
+      // A cut of a world run as regions resumes from logic's piece, as many regions.
+      const auto regions = topology_.the(Role::stepper).parts;
+      if (checkpoint->parts > 0 && checkpoint->part != checkpoint->parts)
+        return Error{errc::bad_file,
+                     "region " + std::to_string(checkpoint->part) +
+                       "'s piece of a cut: resume from logic's piece of it (tick-N.ckpt)",
+                     options_.resume_from};
+      if (checkpoint->parts > 0 && checkpoint->parts != regions)
+        return Error{errc::bad_file,
+                     "a cut of " + std::to_string(checkpoint->parts) + " regions cannot run with regions = " +
+                       std::to_string(regions) + ": resume it with regions = " + std::to_string(checkpoint->parts),
+                     options_.resume_from};
+      facts_.start_tick = checkpoint->tick();
       facts_.resume = std::move(*checkpoint);
     }
     command_log_ = options_.out_dir + "/commands.log";
@@ -322,7 +334,7 @@ private:
     if (const auto rules = starting_rules(topology_, options_); !rules.empty())
       out << "# rules: " << rules << "\n";
     if (facts_.resume)
-      out << "# resumed-from-tick: " << facts_.resume->world.tick << "\n";
+      out << "# resumed-from-tick: " << facts_.resume->tick() << "\n";
     out << "# The topology this log was recorded with (troupe replay reads it):\n";
     std::istringstream config_text(options_.topology_text.empty() ? read_file(topology_.path)
                                                                   : options_.topology_text);
@@ -554,6 +566,15 @@ private:
         auto& node = node_of(spec.node);
         wire(node, spec, node.actors[spec.name], false);
       }
+    // Regions on other nodes may hold handles of regions of an earlier
+    // process of this node (it was restarted): the coordinator's node tells
+    // them where every region is now.
+    if (coordinator_)
+      for (const auto* region : topology_.with_role(Role::stepper))
+        if (region->parts > 1 && !is_local(region->node)) {
+          const auto peers = node_of(topology_.the(Role::coordinator).node).peers_copy();
+          connect_region(peers.at(region->name), peers);
+        }
     for (auto& node : nodes_)
       if (!node->directories.empty())
         watchers_.emplace_back([this, n = node.get()] { watch_links(*n); });
@@ -658,13 +679,24 @@ private:
       return from.actors[target.name];
     caf::actor found;
     caf::scoped_actor self{*from.system};
-    self->request(from.directories.at(target.node), 10s, lookup_atom::value, target.name)
-      .receive([&](caf::actor& a) { found = std::move(a); },
-               [&](caf::error& e) {
-                 err = "node " + from.spec->name + ": lookup of " + target.name + " on node " + target.node +
-                       " failed: " + from.system->render(e);
-               });
-    return found;
+    // A node that was dialed learns of the greeting before the dialer's own
+    // directory admits it (the dialer admits it once the answer is back): a
+    // refusal for want of a greeting is asked again, briefly.
+    for (int attempt = 1;; ++attempt) {
+      bool not_yet = false;
+      err.clear();
+      self->request(from.directories.at(target.node), 10s, lookup_atom::value, target.name)
+        .receive([&](caf::actor& a) { found = std::move(a); },
+                 [&](caf::error& e) {
+                   not_yet = e.category() == caf::atom("troupe") &&
+                             e.code() == static_cast<std::uint8_t>(errc::not_greeted);
+                   err = "node " + from.spec->name + ": lookup of " + target.name + " on node " + target.node +
+                         " failed: " + from.system->render(e);
+                 });
+      if (!not_yet || attempt == 50)
+        return found;
+      std::this_thread::sleep_for(20ms);
+    }
   }
 
   /// Watches `node`'s links to its peers. A lost peer (its process died, or
@@ -899,15 +931,28 @@ private:
     auto& home = node_of(topology_.the(Role::coordinator).node);
     caf::scoped_actor self{*home.system};
     auto ask = [&](const caf::actor& target, const std::string& name, bool flush) {
-      auto request = flush ? self->request(target, 60s, flush_atom::value, result.ticks)
-                           : self->request(target, 10s, report_atom::value);
-      std::move(request).receive([&](ActorReport& report) { result.actors.push_back(std::move(report)); },
-                                 [&](caf::error&) {
-                                   ActorReport missing;
-                                   missing.name = name;
-                                   missing.counters = {{"report_failed", 1}};
-                                   result.actors.push_back(std::move(missing));
-                                 });
+      // A reader that failed while it flushed is flushed again: its stable
+      // name hands the request to its next incarnation, which takes what the
+      // last one had not (its recorded frames are sent to it again).
+      for (int attempt = 1;; ++attempt) {
+        auto request = flush ? self->request(target, 60s, flush_atom::value, result.ticks)
+                             : self->request(target, 10s, report_atom::value);
+        bool failed = false, timed_out = false;
+        std::move(request).receive([&](ActorReport& report) { result.actors.push_back(std::move(report)); },
+                                   [&](caf::error& err) {
+                                     failed = true;
+                                     timed_out = err == caf::sec::request_timeout;
+                                   });
+        if (!failed)
+          return;
+        if (!flush || timed_out || attempt == 3) {
+          ActorReport missing;
+          missing.name = name;
+          missing.counters = {{"report_failed", 1}};
+          result.actors.push_back(std::move(missing));
+          return;
+        }
+      }
     };
     if (result.error.code == errc::escalated)
       return;

@@ -34,12 +34,15 @@ Subsystem observer_subsystem();
 Subsystem audio_subsystem();
 Subsystem render_subsystem();
 
-/// How far a reader's recorded snapshots got, across its incarnations: the
-/// next recorded tick it takes (0 = not started) and how many it took.
+/// How far a reader's recorded snapshots and contacts got, across its
+/// incarnations: the next recorded tick it takes (0 = not started), how many
+/// it took, and the contact events published through the last batch it took
+/// (ContactBatch::published_events).
 struct ReaderCursor {
   std::mutex mutex;
   std::uint64_t next_recorded = 0;
   std::uint64_t recorded = 0;
+  std::uint64_t contacts_through = 0;
 };
 
 /// Spawns one incarnation of a reader kind (reader.cpp): the reader actor that
@@ -54,7 +57,7 @@ caf::actor spawn_region(caf::actor_system& sys, const ActorContext& ctx);
 
 /// How a world run as regions is cut at the start: evenly over its arena,
 /// into the cells the physics params ask for.
-sim::Layout starting_layout(const sim::World& world, const PhysicsParams& params);
+sim::Layout starting_layout(const sim::Arena& arena, const PhysicsParams& params);
 
 /// The identity and mailbox part of an actor's report.
 ActorReport make_report(const config::ActorSpec& spec, const MailboxStats& mailbox);

@@ -502,7 +502,8 @@ LoadResult validate(const toml::table& root, const std::string& path, const Kind
   });
   // A reader of a world run as regions takes one piece of each generation
   // from every region and one from logic: a `latest` mailbox keeps the newest
-  // piece of each sender, so it holds at least that many (and a contact batch).
+  // piece of each sender, and must not evict one of the newest generation for
+  // recorded pieces (a few per sender) or other topics: 4 places per sender.
   std::uint32_t stepper_parts = 1;
   for (const ActorEntry& actor : actors) {
     if (actor.spec.role == Role::stepper) {
@@ -512,7 +513,7 @@ LoadResult validate(const toml::table& root, const std::string& path, const Kind
   for (ActorEntry& actor : actors) {
     MailboxSpec& mailbox = actor.spec.mailbox;
     if (stepper_parts > 1 && actor.spec.role == Role::reader && mailbox.overflow == Overflow::latest) {
-      mailbox.capacity = std::max(mailbox.capacity, stepper_parts + 2);
+      mailbox.capacity = std::max(mailbox.capacity, 4 * (stepper_parts + 1));
     }
   }
   // An actor its kind runs as parts becomes one actor per part, NAME/i, in

@@ -175,6 +175,10 @@ template <class A> void serialize(A& ar, troupe::sim::SetPaused& x, unsigned) { 
 template <class A> void serialize(A& ar, troupe::sim::SetGravity& x, unsigned) { ar & x.gravity; }
 template <class A> void serialize(A& ar, troupe::sim::SetFountain& x, unsigned) { ar & x.fountain; }
 template <class A> void serialize(A& ar, troupe::sim::LoadRules& x, unsigned) { sequence(ar, x.path); }
+template <class A> void serialize(A& ar, troupe::sim::Rebalance& x, unsigned) {
+  ar & x.axis;
+  sequence(ar, x.cuts);
+}
 
 // std::variant (sim::Action, sim::BodyOp): the alternative's index, then the alternative.
 template <class A, class V> void save_variant(A& ar, const V& x) {
@@ -226,7 +230,7 @@ template <class A> void serialize(A& ar, troupe::sim::TickPlan& x, unsigned) {
   ar & x.tick;
   troupe::sim::for_each_setting(x.settings, [&](auto& v) { field(ar, v); });
   sequence(ar, x.ops);
-  ar & x.layout & x.halo;
+  ar & x.layout & x.halo & x.survey;
 }
 
 template <class A> void serialize(A& ar, troupe::sim::Parcel& x, unsigned) {
@@ -241,6 +245,7 @@ template <class A> void serialize(A& ar, troupe::sim::RegionReport& x, unsigned)
   sequence(ar, x.removed);
   sequence(ar, x.events);
   ar & x.hash_part & x.owned & x.ghosts & x.arrived & x.max_radius & x.stats;
+  sequence(ar, x.survey);
 }
 
 template <class A> void serialize(A& ar, troupe::SourceAck& x, unsigned) {
@@ -341,9 +346,10 @@ template <class A> void serialize(A& ar, std::shared_ptr<const troupe::sim::Tick
 template <class A> void serialize(A& ar, troupe::RegionStep& x, unsigned) {
   ar & x.plan & x.generation;
   flag(ar, x.checkpoint);
+  ar & x.epoch;
 }
 
-template <class A> void serialize(A& ar, troupe::RegionParcel& x, unsigned) { ar & x.tick & x.parcel; }
+template <class A> void serialize(A& ar, troupe::RegionParcel& x, unsigned) { ar & x.tick & x.parcel & x.epoch; }
 
 template <class A> void serialize(A& ar, troupe::RegionStepped& x, unsigned) {
   ar & x.report & x.step_ms & x.wait_ms & x.exchange_bytes & x.exchange_messages;
@@ -386,9 +392,25 @@ template <class A> void serialize(A& ar, troupe::ActorReport& x, unsigned) {
   sequence(ar, x.notes);
 }
 
+template <class A> void serialize(A& ar, troupe::sim::Ledger::PendingCuts& x, unsigned) {
+  ar & x.tick & x.axis;
+  sequence(ar, x.cuts);
+}
+
+template <class A> void serialize(A& ar, troupe::sim::Ledger& x, unsigned) {
+  troupe::sim::for_each_setting(x.settings, [&](auto& v) { field(ar, v); });
+  ar & x.tick & x.seed & x.rng_state;
+  sequence(ar, x.slots);
+  sequence(ar, x.free_slots);
+  ar & x.alive & x.max_radius & x.layout & x.rebalance_every & x.rebalance_after;
+  sequence(ar, x.pending_cuts);
+  ar & x.surveying & x.survey_applies;
+}
+
 template <class A> void serialize(A& ar, troupe::Checkpoint& x, unsigned) {
   ar & x.generation & x.world;
   sequence(ar, x.acks);
+  ar & x.parts & x.part & x.ledger & x.world_hash & x.published_events;
 }
 
 } // namespace boost::serialization

@@ -186,7 +186,7 @@ DecodeResult unframe(const std::vector<char>& bytes, WireEnvelope& out) {
 namespace {
 
 constexpr char checkpoint_magic[8] = {'T', 'R', 'O', 'U', 'P', 'E', 'C', 'K'};
-constexpr std::uint32_t checkpoint_format = 2;
+constexpr std::uint32_t checkpoint_format = 3;
 constexpr std::size_t checkpoint_header = 40;
 /// Far above any world troupe runs (a million bodies is about 70 MB), far
 /// below what would hurt to read.
@@ -303,7 +303,28 @@ Expected<Checkpoint> decode_checkpoint(std::span<const char> file, const std::st
                std::to_string(out.world.size()));
   if (auto broken = sim::check_invariants(out.world))
     return bad(std::string("the world it holds is inconsistent: ") + *broken);
+  if (out.parts > 0) {
+    // A piece of a cut of a world run as regions.
+    if (out.parts > 1024 || out.part > out.parts)
+      return bad("piece " + std::to_string(out.part) + " of " + std::to_string(out.parts) +
+                 " regions: no such piece of a cut");
+    if (out.part == out.parts) {
+      if (auto broken = sim::check_ledger(out.ledger))
+        return bad(std::string("the ledger it holds is inconsistent: ") + *broken);
+      if (out.ledger.layout.regions() != out.parts || out.world.size() != 0)
+        return bad("logic's piece of a cut of " + std::to_string(out.parts) + " regions holds a layout of " +
+                   std::to_string(out.ledger.layout.regions()) + " cells, or bodies");
+    }
+  }
   return out;
+}
+
+std::string region_checkpoint_path(const std::string& logic_path, std::uint32_t part) {
+  const std::string suffix = ".ckpt";
+  const bool named = logic_path.size() >= suffix.size() &&
+                     logic_path.compare(logic_path.size() - suffix.size(), suffix.size(), suffix) == 0;
+  const auto stem = named ? logic_path.substr(0, logic_path.size() - suffix.size()) : logic_path;
+  return stem + ".region-" + std::to_string(part) + suffix;
 }
 
 Expected<Checkpoint> load_checkpoint(const std::string& path) {

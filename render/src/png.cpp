@@ -4,6 +4,8 @@
 
 #include <png.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace troupe::render {
@@ -23,9 +25,16 @@ Expected<void> write_png(const std::string& path, std::uint32_t width,
   image.width = width;
   image.height = height;
   image.format = PNG_FORMAT_RGBA;
-  if (png_image_write_to_file(&image, path.c_str(), 0, rgba.data(),
+  // Written whole or not at all: a process killed mid-write leaves no torn frame.
+  const std::string part = path + ".part";
+  if (png_image_write_to_file(&image, part.c_str(), 0, rgba.data(),
                               static_cast<png_int_32>(width * 4), nullptr) == 0) {
+    std::remove(part.c_str());
     return Error{errc::io_failed, "write_png " + path + ": " + image.message};
+  }
+  if (std::rename(part.c_str(), path.c_str()) != 0) {
+    std::remove(part.c_str());
+    return Error{errc::io_failed, "write_png " + path + ": " + std::strerror(errno)};
   }
   return {};
 }

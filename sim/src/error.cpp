@@ -33,6 +33,8 @@ const char* to_string(errc code) {
   case errc::device_failed: return "device_failed";
   case errc::io_failed: return "io_failed";
   case errc::run_failed: return "run_failed";
+  case errc::out_of_step: return "out_of_step";
+  case errc::not_greeted: return "not_greeted";
   }
   return "unknown";
 }

@@ -29,6 +29,41 @@ std::uint32_t cell_on_axis(const std::vector<float>& cuts, float v) {
   return static_cast<std::uint32_t>(std::upper_bound(cuts.begin(), cuts.end(), v) - cuts.begin());
 }
 
+/// Cuts for `cells` cells along one axis from the bodies per slice of
+/// [lo, hi]: each cell gets about as many. Empty when there is nothing to go by.
+std::vector<float> balanced_cuts(std::span<const std::uint32_t> bins, float lo, float hi, std::size_t cells) {
+  std::uint64_t total = 0;
+  for (const std::uint32_t n : bins)
+    total += n;
+  if (total == 0 || cells < 2 || !(lo < hi))
+    return {};
+  std::vector<float> cuts;
+  const double width = (static_cast<double>(hi) - lo) / static_cast<double>(bins.size());
+  std::uint64_t below = 0;
+  std::size_t bin = 0;
+  for (std::size_t k = 1; k < cells; ++k) {
+    // The first slice edge with at least k/cells of the bodies below it.
+    const std::uint64_t want = (total * k + cells - 1) / cells;
+    while (bin < bins.size() && below < want)
+      below += bins[bin++];
+    float cut = static_cast<float>(lo + width * static_cast<double>(bin));
+    if (!cuts.empty() && !(cuts.back() < cut))
+      cut = std::nextafter(cuts.back(), std::numeric_limits<float>::infinity());
+    cuts.push_back(cut);
+  }
+  return cuts;
+}
+
+/// Cuts an axis may take: as many as it has, finite, ascending.
+bool fits(const std::vector<float>& cuts, const std::vector<float>& now) {
+  if (cuts.size() != now.size())
+    return false;
+  for (std::size_t k = 0; k < cuts.size(); ++k)
+    if (!std::isfinite(cuts[k]) || (k > 0 && !(cuts[k - 1] < cuts[k])))
+      return false;
+  return true;
+}
+
 bool live(const Ledger& ledger, BodyId id) {
   return id.index < ledger.slots.size() && ledger.slots[id.index].generation == id.generation &&
          ledger.slots[id.index].dense != ~0u;
@@ -194,6 +229,23 @@ RegionReport Region::step(std::span<const Parcel> parcels, const PhysicsSettings
     report.max_radius = std::max(report.max_radius, world.bodies[k].radius);
   }
   report.owned = held_.size();
+  if (plan_.survey != 0) {
+    // Where its bodies lie now, slice by slice of the arena (a rebalance's input).
+    report.survey.assign(3 * survey_bins, 0);
+    const Arena& arena = plan_.settings.arena;
+    const float lo[3] = {arena.min.x, arena.min.y, arena.min.z};
+    const float hi[3] = {arena.max.x, arena.max.y, arena.max.z};
+    for (const WholeBody& w : held_) {
+      const float at[3] = {w.body.position.x, w.body.position.y, w.body.position.z};
+      for (int a = 0; a < 3; ++a) {
+        if ((plan_.survey & (1u << a)) == 0 || !std::isfinite(at[a]) || !(lo[a] < hi[a]))
+          continue;
+        const double slice = (static_cast<double>(at[a]) - lo[a]) / (static_cast<double>(hi[a]) - lo[a]) * survey_bins;
+        const auto bin = static_cast<std::uint32_t>(std::clamp(slice, 0.0, static_cast<double>(survey_bins - 1)));
+        ++report.survey[static_cast<std::size_t>(a) * survey_bins + bin];
+      }
+    }
+  }
   return report;
 }
 
@@ -202,6 +254,16 @@ RegionReport Region::step(std::span<const Parcel> parcels, const PhysicsSettings
 TickPlan Ledger::plan(std::span<Command> commands, const PhysicsSettings& physics) {
   TickPlan plan;
   sort_canonical(commands);
+  // Cuts decided earlier (by a survey) take effect at their tick.
+  std::erase_if(pending_cuts, [&](const PendingCuts& p) {
+    if (p.tick > tick)
+      return false;
+    if (p.axis < 3 && fits(p.cuts, layout.cuts[p.axis]))
+      layout.cuts[p.axis] = p.cuts;
+    return true;
+  });
+  surveying = 0;
+  survey_applies = tick + 1;
   auto add_body = [&](const BodySpec& spec) {
     const BodyId id = detail::take_slot(slots, free_slots);
     slots[id.index].dense = 0; // live
@@ -238,14 +300,30 @@ TickPlan Ledger::plan(std::span<Command> commands, const PhysicsSettings& physic
                  },
                  [&](const SetFountain& a) { detail::set_fountain(settings, a.fountain); },
                  [&](const LoadRules&) {},
+                 [&](const Rebalance& a) {
+                   if (a.axis >= 3 || layout.cuts[a.axis].empty())
+                     return; // an axis without cuts has nothing to move
+                   if (a.cuts.empty())
+                     surveying |= static_cast<std::uint8_t>(1u << a.axis); // cuts from where the bodies are
+                   else if (fits(a.cuts, layout.cuts[a.axis]))
+                     layout.cuts[a.axis] = a.cuts;
+                 },
                },
                command.action);
   if (auto spec = detail::fountain_spawn(settings, tick, alive, rng_state))
     add_body(*spec);
+  if (rebalance_every > 0 && tick > 0 && tick % rebalance_every == 0) {
+    for (std::uint8_t a = 0; a < 3; ++a)
+      if (!layout.cuts[a].empty())
+        surveying |= static_cast<std::uint8_t>(1u << a);
+    if (surveying != 0)
+      survey_applies = tick + std::max(rebalance_after, 1u);
+  }
   plan.tick = tick;
   plan.settings = settings;
   plan.layout = layout;
   plan.halo = halo_width(physics, max_radius);
+  plan.survey = surveying;
   return plan;
 }
 
@@ -273,10 +351,68 @@ std::uint64_t Ledger::finish(std::span<const RegionReport> reports, std::vector<
   std::stable_sort(events.begin() + static_cast<std::ptrdiff_t>(first_event), events.end(),
                    [](const ContactEvent& a, const ContactEvent& b) { return a.a.index < b.a.index; });
   max_radius = radius;
+  if (surveying != 0) {
+    // Cuts from where the bodies are now, summed over the regions in any
+    // order (counts add exactly), in effect from `survey_applies`.
+    std::vector<std::uint32_t> bins(3 * survey_bins, 0);
+    for (const RegionReport& r : reports)
+      for (std::size_t k = 0; k < r.survey.size() && k < bins.size(); ++k)
+        bins[k] += r.survey[k];
+    const float lo[3] = {settings.arena.min.x, settings.arena.min.y, settings.arena.min.z};
+    const float hi[3] = {settings.arena.max.x, settings.arena.max.y, settings.arena.max.z};
+    for (std::uint8_t a = 0; a < 3; ++a) {
+      if ((surveying & (1u << a)) == 0)
+        continue;
+      auto cuts = balanced_cuts(std::span(bins).subspan(std::size_t{a} * survey_bins, survey_bins), lo[a], hi[a],
+                                layout.cuts[a].size() + 1);
+      if (fits(cuts, layout.cuts[a]))
+        pending_cuts.push_back({survey_applies, a, std::move(cuts)});
+    }
+    surveying = 0;
+  }
   return header_hash(settings, tick, rng_state, alive) ^ sum;
 }
 
 // ---- whole worlds ---------------------------------------------------------------
+
+std::optional<const char*> check_ledger(const Ledger& ledger) {
+  World settings; // the settings' own checks, on a world of none but them
+  static_cast<WorldSettings&>(settings) = ledger.settings;
+  if (auto broken = check_invariants(settings))
+    return broken;
+  std::uint64_t live = 0;
+  for (const Slot& slot : ledger.slots) {
+    if (slot.dense == 0)
+      ++live;
+    else if (slot.dense != ~0u)
+      return "a slot is neither live nor free";
+  }
+  if (live != ledger.alive)
+    return "the live slots are not the bodies alive";
+  if (live + ledger.free_slots.size() != ledger.slots.size())
+    return "the free list does not hold exactly the free slots";
+  std::vector<std::uint8_t> seen(ledger.slots.size(), 0);
+  for (const std::uint32_t index : ledger.free_slots) {
+    if (index >= ledger.slots.size() || ledger.slots[index].dense != ~0u || seen[index] != 0)
+      return "the free list names a live, missing or repeated slot";
+    seen[index] = 1;
+  }
+  if (!std::isfinite(ledger.max_radius) || ledger.max_radius < 0.f)
+    return "the largest radius is not a finite number >= 0";
+  for (const auto& cuts : ledger.layout.cuts) {
+    if (cuts.size() > 1024)
+      return "more than 1024 cuts on an axis";
+    for (std::size_t k = 0; k < cuts.size(); ++k)
+      if (!std::isfinite(cuts[k]) || (k > 0 && !(cuts[k - 1] < cuts[k])))
+        return "the cuts of an axis are not finite and ascending";
+  }
+  for (const auto& pending : ledger.pending_cuts)
+    if (pending.axis >= 3 || !fits(pending.cuts, ledger.layout.cuts[pending.axis]))
+      return "cuts waiting to take effect do not fit their axis";
+  if (ledger.surveying > 7)
+    return "a survey of an axis that does not exist";
+  return std::nullopt;
+}
 
 Ledger make_ledger(const World& world, const Layout& layout) {
   Ledger ledger;
@@ -301,6 +437,43 @@ std::vector<WholeBody> bodies_in(const World& world, const Layout& layout, std::
     if (layout.region_of(world.bodies[k].position) == region)
       out.push_back({world.bodies[k], world.infos[k]});
   return out;
+}
+
+Ledger scenario_ledger(const ScenarioSpec& spec, const std::function<void(WorldSettings&)>& adjust,
+                       const Cutter& cut, std::uint64_t& hash) {
+  World header;
+  Ledger ledger;
+  std::uint64_t sum = 0;
+  stream_scenario(spec, header, [&](const Body& body, const BodyInfo& info) {
+    ++ledger.alive;
+    ledger.max_radius = std::max(ledger.max_radius, body.radius);
+    sum += body_hash(body, info);
+  });
+  if (adjust)
+    adjust(header);
+  ledger.settings = header;
+  ledger.tick = header.tick;
+  ledger.seed = header.seed;
+  ledger.rng_state = header.rng_state;
+  ledger.slots = std::move(header.slots);
+  ledger.free_slots = std::move(header.free_slots);
+  ledger.layout = cut(header.arena);
+  hash = header_hash(ledger.settings, ledger.tick, ledger.rng_state, ledger.alive) ^ sum;
+  return ledger;
+}
+
+std::vector<WholeBody> scenario_part(const ScenarioSpec& spec, const Cutter& cut, std::uint32_t region) {
+  // The arena first (an emitter may set it at any point), then the bodies of its cell.
+  World header;
+  stream_scenario(spec, header, [](const Body&, const BodyInfo&) {});
+  const Layout layout = cut(header.arena);
+  std::vector<WholeBody> part;
+  stream_scenario(spec, header, [&](const Body& body, const BodyInfo& info) {
+    if (layout.region_of(body.position) == region)
+      part.push_back({body, info});
+  });
+  std::sort(part.begin(), part.end(), by_id);
+  return part;
 }
 
 void partition(const World& world, const Layout& layout, Ledger& ledger, std::vector<Region>& regions) {

@@ -194,6 +194,7 @@ bool apply(World& world, const Action& action) {
         return true;
       },
       [&](const LoadRules&) { return false; }, // logic's business, not the world's
+      [&](const Rebalance&) { return false; }, // where regions cut space, not the world's
       [&](const SetFountain& a) { return detail::set_fountain(world, a.fountain); },
     },
     action);
@@ -319,6 +320,11 @@ std::string format_action(const Action& action) {
                  put(out, f.max_bodies);
                },
                [&](const LoadRules& a) { out = "reload " + a.path; },
+               [&](const Rebalance& a) {
+                 out = std::string("rebalance ") + "xyz"[a.axis % 3];
+                 for (const float cut : a.cuts)
+                   put(out, cut);
+               },
              },
              action);
   return out;
@@ -328,7 +334,7 @@ std::optional<Action> parse_action(const std::string& text, std::string& error) 
   Reader in(text);
   if (in.empty()) {
     error = "empty action: expected one of spawn, impulse, shake, remove, pause, resume, "
-            "gravity, fountain, reload";
+            "gravity, fountain, reload, rebalance";
     return std::nullopt;
   }
   const std::string_view verb = in.verb();
@@ -396,8 +402,33 @@ std::optional<Action> parse_action(const std::string& text, std::string& error) 
       return failed();
     return LoadRules{std::string(in.token(1))};
   }
+  if (verb == "rebalance") {
+    Rebalance a;
+    constexpr std::size_t max_cuts = 1023; // 1024 regions along one axis
+    if (in.args() < 1 || in.args() > 1 + max_cuts) {
+      error = "'rebalance' takes an axis and up to " + std::to_string(max_cuts) + " cuts (x|y|z [CUT ...]), got " +
+              std::to_string(in.args()) + " arguments";
+      return std::nullopt;
+    }
+    const std::string_view axis = in.token(1);
+    if (axis != "x" && axis != "y" && axis != "z") {
+      error = "rebalance: the axis is x, y or z, got '" + std::string(axis) + "'";
+      return std::nullopt;
+    }
+    a.axis = static_cast<std::uint8_t>(axis[0] - 'x');
+    a.cuts.resize(in.args() - 1);
+    for (std::size_t k = 0; k < a.cuts.size(); ++k)
+      if (!in.number(k + 2, "cut", a.cuts[k]))
+        return failed();
+    for (std::size_t k = 0; k < a.cuts.size(); ++k)
+      if (!std::isfinite(a.cuts[k]) || (k > 0 && !(a.cuts[k - 1] < a.cuts[k]))) {
+        error = "rebalance: the cuts must be finite and ascend";
+        return std::nullopt;
+      }
+    return a;
+  }
   error = "unknown action '" + std::string(verb) +
-          "': expected one of spawn, impulse, shake, remove, pause, resume, gravity, fountain, reload";
+          "': expected one of spawn, impulse, shake, remove, pause, resume, gravity, fountain, reload, rebalance";
   return std::nullopt;
 }
 

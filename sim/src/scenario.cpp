@@ -2,6 +2,8 @@
 // seeded from the spec, so the same spec always builds the same world.
 #include <troupe/sim/scenario.hpp>
 
+#include "world_internal.hpp"
+
 #include <algorithm>
 #include <array>
 #include <mutex>
@@ -23,7 +25,7 @@ std::uint32_t ceil_sqrt(double v) {
 
 /// Bodies in a loose jittered lattice about six layers deep, in an arena at least
 /// 20 m wide and tall, with the fountain on.
-void build_sandbox(World& world, const ScenarioSpec& scenario) {
+void emit_sandbox(World& world, const ScenarioSpec& scenario, const BodySink& sink) {
   const std::uint32_t count = scenario.bodies;
   constexpr float spacing = 1.25f; // > 2 * max radius: nothing overlaps at start
   constexpr float base = 1.f;
@@ -47,7 +49,7 @@ void build_sandbox(World& world, const ScenarioSpec& scenario) {
     spec.velocity = Vec3{random_float(world, -0.5f, 0.5f), 0.f, random_float(world, -0.5f, 0.5f)};
     spec.restitution = random_float(world, 0.1f, 0.5f);
     spec.color = random_color(world);
-    spawn(world, spec);
+    sink(spec);
   }
   Fountain& f = world.fountain;
   f.origin = Vec3{0.f, 0.75f * height, 0.f};
@@ -61,7 +63,7 @@ void build_sandbox(World& world, const ScenarioSpec& scenario) {
 /// Columns of bodies (radius 0.25-0.5) ten high, 1.02 m apart, in a box whose floor
 /// is just the columns' footprint: the bodies fall a little and pile up about nine
 /// layers deep. The benchmark scene.
-void build_pile(World& world, const ScenarioSpec& scenario) {
+void emit_pile(World& world, const ScenarioSpec& scenario, const BodySink& sink) {
   const std::uint32_t count = scenario.bodies;
   constexpr float spacing = 1.02f; // > 2 * max radius
   constexpr std::uint32_t per_column = 10;
@@ -84,7 +86,7 @@ void build_pile(World& world, const ScenarioSpec& scenario) {
                            random_float(world, -0.01f, 0.01f)};
     spec.restitution = random_float(world, 0.1f, 0.4f);
     spec.color = random_color(world);
-    spawn(world, spec);
+    sink(spec);
   }
   world.fountain = Fountain{};
 }
@@ -94,10 +96,11 @@ void build_pile(World& world, const ScenarioSpec& scenario) {
 struct Registry {
   std::mutex mutex;
   std::vector<Scenario> scenarios{
-    {"sandbox", "bodies falling into the arena in a loose lattice, fountain on", build_sandbox},
-    {"pile", "bodies packed in columns above the floor of a box scaled to their count (the benchmark scene)",
-     build_pile},
-    {"empty", "an empty arena, fountain off", [](World& world, const ScenarioSpec&) { world.fountain = Fountain{}; }},
+    {"sandbox", "bodies falling into the arena in a loose lattice, fountain on", {}, emit_sandbox},
+    {"pile", "bodies packed in columns above the floor of a box scaled to their count (the benchmark scene)", {},
+     emit_pile},
+    {"empty", "an empty arena, fountain off", {},
+     [](World& world, const ScenarioSpec&, const BodySink&) { world.fountain = Fountain{}; }},
   };
 };
 
@@ -111,7 +114,7 @@ Registry& registry() {
 bool register_scenario(Scenario scenario) {
   auto& r = registry();
   std::lock_guard<std::mutex> guard{r.mutex};
-  if (!scenario.build || scenario.name.empty() ||
+  if ((!scenario.build && !scenario.emit) || scenario.name.empty() ||
       std::any_of(r.scenarios.begin(), r.scenarios.end(), [&](const Scenario& s) { return s.name == scenario.name; }))
     return false;
   r.scenarios.push_back(std::move(scenario));
@@ -127,30 +130,58 @@ std::vector<std::string> scenario_names() {
   return out;
 }
 
-World make_scenario(const ScenarioSpec& spec) {
+/// The registered scenario of this name and a fresh world for it (seed,
+/// generator and dt set from the spec); throws for an unknown name.
+Scenario find_scenario(const ScenarioSpec& spec, World& world) {
   if (!(std::isfinite(spec.tick_hz) && spec.tick_hz > 0.0))
     throw std::invalid_argument("scenario tick_hz must be a positive number, got " +
                                 std::to_string(spec.tick_hz));
-  ScenarioBuilder build;
-  {
-    auto& r = registry();
-    std::lock_guard<std::mutex> guard{r.mutex};
-    for (const auto& s : r.scenarios)
-      if (s.name == spec.name)
-        build = s.build;
-    if (!build) {
-      std::string known;
-      for (const auto& s : r.scenarios)
-        known += (known.empty() ? "" : ", ") + s.name;
-      throw std::invalid_argument("unknown scenario '" + spec.name + "' (known: " + known + ")");
+  auto& r = registry();
+  std::lock_guard<std::mutex> guard{r.mutex};
+  for (const auto& s : r.scenarios)
+    if (s.name == spec.name) {
+      world.seed = spec.seed;
+      world.rng_state = spec.seed;
+      world.dt = static_cast<float>(1.0 / spec.tick_hz);
+      return s;
     }
-  }
+  std::string known;
+  for (const auto& s : r.scenarios)
+    known += (known.empty() ? "" : ", ") + s.name;
+  throw std::invalid_argument("unknown scenario '" + spec.name + "' (known: " + known + ")");
+}
+
+World make_scenario(const ScenarioSpec& spec) {
   World world;
-  world.seed = spec.seed;
-  world.rng_state = spec.seed;
-  world.dt = static_cast<float>(1.0 / spec.tick_hz);
-  build(world, spec);
+  const Scenario scenario = find_scenario(spec, world);
+  if (scenario.build)
+    scenario.build(world, spec);
+  else
+    scenario.emit(world, spec, [&](const BodySpec& body) { spawn(world, body); });
   return world;
+}
+
+void stream_scenario(const ScenarioSpec& spec, World& world,
+                     const std::function<void(const Body& body, const BodyInfo& info)>& body) {
+  world = World{};
+  const Scenario scenario = find_scenario(spec, world);
+  if (!scenario.emit) {
+    // A builder only: the whole world, walked (its bodies then let go).
+    scenario.build(world, spec);
+    for (std::size_t k = 0; k < world.size(); ++k)
+      body(world.bodies[k], world.infos[k]);
+    world.bodies = {};
+    world.infos = {};
+  } else {
+    // As spawn makes them in a fresh world: ids slot after slot.
+    scenario.emit(world, spec, [&](const BodySpec& s) {
+      const BodyId id = detail::take_slot(world.slots, world.free_slots);
+      world.slots[id.index].dense = 0;
+      body(detail::make_body(s), BodyInfo{id, s.restitution, s.color, s.user_data});
+    });
+  }
+  for (Slot& slot : world.slots)
+    slot.dense = slot.dense == ~0u ? ~0u : 0u;
 }
 
 } // namespace troupe::sim

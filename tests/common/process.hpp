@@ -10,6 +10,8 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <csignal>
+#include <cstdint>
 #include <sys/wait.h>
 
 namespace troupe::testing {
@@ -48,6 +50,30 @@ inline bool wait_for(FILE* process, const std::string& text, std::string& output
       return true;
   }
   return false;
+}
+
+/// Reads a running troupe's output until its progress line passes `tick`.
+inline bool wait_for_tick(FILE* process, std::uint64_t tick, std::string& output) {
+  static const std::regex progress("tick ([0-9]+)/");
+  char line[2048];
+  while (std::fgets(line, sizeof line, process)) {
+    output += line;
+    std::cmatch m;
+    if (std::regex_search(line, m, progress) && std::stoull(m[1].str()) >= tick)
+      return true;
+  }
+  return false;
+}
+
+/// SIGKILLs `node`'s process (as `up` announced it) once the run passed
+/// `tick`: its pid, or -1.
+inline int kill_mid_run(FILE* up, const std::string& node, std::uint64_t tick, std::string& output) {
+  if (!wait_for(up, "node " + node + " started (pid ", output))
+    return -1;
+  const auto pid = std::stoi(output.substr(output.rfind("(pid ") + 5));
+  if (!wait_for_tick(up, tick, output) || ::kill(pid, SIGKILL) != 0)
+    return -1;
+  return pid;
 }
 
 /// Reads what is left of a running process's output, then its exit code.

@@ -860,6 +860,20 @@ grid = [2, 2, 1]
             "cell, so set regions = 4");
 }
 
+TEST(TopologyRegions, ReadersWithLatestMailboxesHoldAPieceOfEverySender) {
+  const Topology topology = topology_of(std::string(two_nodes) + R"([actors.physics]
+regions = 4
+[actors.observer]
+[actors.fast]
+kind = "observer"
+mailbox = { capacity = 64, overflow = "latest" }
+[actors.audio]
+)");
+  EXPECT_EQ(topology.actor("observer")->mailbox.capacity, 20u); // 4 x (4 regions + logic)
+  EXPECT_EQ(topology.actor("fast")->mailbox.capacity, 64u);     // already more
+  EXPECT_EQ(topology.actor("audio")->mailbox.capacity, 256u);   // drop-oldest: contacts only
+}
+
 TEST(TopologyRegions, BadLayoutsNameFileLineAndKey) {
   EXPECT_EQ(error_of(std::string(two_nodes) + "[actors.physics]\nregions = 0\n").to_string(),
             "test.toml:8:1: actors.physics.regions: expected an integer in [1, 1024], got 0");

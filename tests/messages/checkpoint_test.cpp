@@ -30,7 +30,10 @@ struct CheckpointFile : ::testing::Test {
     // One file per test: CTest runs the tests of this suite in parallel.
     const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     good = (dir / (test + ".ckpt")).string();
-    Checkpoint checkpoint{.generation = 4, .world = sim::make_scenario({"sandbox", 300, 9, 60.0}), .acks = {{1, 3}}};
+    Checkpoint checkpoint;
+    checkpoint.generation = 4;
+    checkpoint.world = sim::make_scenario({"sandbox", 300, 9, 60.0});
+    checkpoint.acks = {{1, 3}};
     checkpoint.world.infos[5].user_data = 77;
     ASSERT_TRUE(save_checkpoint(good, checkpoint));
     bytes = read_bytes(good);
@@ -86,9 +89,9 @@ TEST_F(CheckpointFile, AThousandMutationsAreEachRefusedWithTheFileNamed) {
 TEST_F(CheckpointFile, ForeignAndFutureFilesAreRefusedWithTheirReason) {
   const auto path = good + ".other";
   auto copy = bytes;
-  copy[8] = 3; // file format 3
+  copy[8] = 4; // file format 4
   write_bytes(path, copy);
-  EXPECT_NE(load_checkpoint(path).error().message.find("file format 3"), std::string::npos);
+  EXPECT_NE(load_checkpoint(path).error().message.find("file format 4"), std::string::npos);
   write_bytes(path, {'h', 'e', 'l', 'l', 'o'});
   EXPECT_NE(load_checkpoint(path).error().message.find("shorter than its header"), std::string::npos);
   copy = bytes;
@@ -99,6 +102,85 @@ TEST_F(CheckpointFile, ForeignAndFutureFilesAreRefusedWithTheirReason) {
   copy.back() ^= 1;
   write_bytes(path, copy);
   EXPECT_NE(load_checkpoint(path).error().message.find("checksum mismatch"), std::string::npos);
+}
+
+} // namespace
+} // namespace troupe
+
+namespace troupe {
+namespace {
+
+/// Logic's piece of a cut of the sandbox in `regions` slabs, and region 1's.
+std::pair<Checkpoint, Checkpoint> cut_pieces(std::uint32_t regions) {
+  const auto world = sim::make_scenario({"sandbox", 300, 9, 60.0});
+  const auto layout = sim::Layout::even(world.arena, {regions, 1, 1});
+  Checkpoint logic;
+  logic.generation = 9;
+  logic.parts = logic.part = regions;
+  logic.ledger = sim::make_ledger(world, layout);
+  logic.world_hash = sim::world_hash(world);
+  logic.acks = {{1, 2}};
+  Checkpoint region;
+  region.parts = regions;
+  region.part = 1;
+  const auto bodies = sim::bodies_in(world, layout, 1);
+  region.world = sim::part_world(world, world.tick, bodies);
+  return {logic, region};
+}
+
+TEST(CutFile, PiecesOfACutLoadBackWhereTheyBelong) {
+  const auto dir = std::filesystem::path(TROUPE_BINARY_DIR) / "test-output" / "cut-files";
+  std::filesystem::create_directories(dir);
+  const auto [logic, region] = cut_pieces(4);
+  const auto logic_path = (dir / "tick-0.ckpt").string();
+  ASSERT_TRUE(save_checkpoint(logic_path, logic));
+  ASSERT_TRUE(save_checkpoint(region_checkpoint_path(logic_path, 1), region));
+  EXPECT_EQ(region_checkpoint_path(logic_path, 1), (dir / "tick-0.region-1.ckpt").string());
+  auto back = load_checkpoint(logic_path);
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(back->parts, 4u);
+  EXPECT_EQ(back->part, 4u);
+  EXPECT_EQ(back->ledger.alive, 300u);
+  EXPECT_EQ(back->ledger.slots.size(), logic.ledger.slots.size());
+  EXPECT_TRUE(back->ledger.layout == logic.ledger.layout);
+  EXPECT_EQ(back->world_hash, logic.world_hash);
+  EXPECT_EQ(back->world.size(), 0u);
+  auto piece = load_checkpoint(region_checkpoint_path(logic_path, 1));
+  ASSERT_TRUE(piece) << piece.error();
+  EXPECT_EQ(piece->part, 1u);
+  EXPECT_EQ(piece->world.size(), region.world.size());
+}
+
+TEST(CutFile, ALedgerThatDoesNotAddUpIsRefused) {
+  const auto dir = std::filesystem::path(TROUPE_BINARY_DIR) / "test-output" / "cut-files";
+  std::filesystem::create_directories(dir);
+  const auto path = (dir / "broken.ckpt").string();
+  auto refused = [&](Checkpoint c, const std::string& why) {
+    ASSERT_TRUE(save_checkpoint(path, c));
+    auto loaded = load_checkpoint(path);
+    ASSERT_FALSE(loaded) << why;
+    EXPECT_EQ(loaded.error().code, errc::bad_file);
+    EXPECT_NE(loaded.error().to_string().find(path), std::string::npos);
+    EXPECT_NE(loaded.error().to_string().find(why), std::string::npos) << loaded.error();
+  };
+  auto [logic, region] = cut_pieces(4);
+  auto more_alive = logic;
+  ++more_alive.ledger.alive;
+  refused(more_alive, "the live slots are not the bodies alive");
+  auto freed_twice = logic;
+  freed_twice.ledger.slots.push_back({0, ~0u});
+  freed_twice.ledger.free_slots = {static_cast<std::uint32_t>(freed_twice.ledger.slots.size() - 1),
+                                   static_cast<std::uint32_t>(freed_twice.ledger.slots.size() - 1)};
+  refused(freed_twice, "free");
+  auto unsorted = logic;
+  std::swap(unsorted.ledger.layout.cuts[0][0], unsorted.ledger.layout.cuts[0][1]);
+  refused(unsorted, "ascending");
+  auto fewer_cells = logic;
+  fewer_cells.ledger.layout.cuts[0].pop_back();
+  refused(fewer_cells, "holds a layout of 3 cells");
+  auto no_such_piece = region;
+  no_such_piece.part = 7;
+  refused(no_such_piece, "no such piece of a cut");
 }
 
 } // namespace

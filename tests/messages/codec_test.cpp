@@ -373,7 +373,10 @@ TEST(Checkpoint, SavesAndLoadsTheWorldAndAcks) {
   auto dir = std::filesystem::temp_directory_path() / "troupe_checkpoint_test";
   std::filesystem::create_directories(dir);
   auto path = (dir / "c.bin").string();
-  Checkpoint in{.generation = 9, .world = *sample_world(200), .acks = {{1, 4}}};
+  Checkpoint in;
+  in.generation = 9;
+  in.world = *sample_world(200);
+  in.acks = {{1, 4}};
   in.world.infos[17].user_data = 0xdeadbeefcafef00dull;
   ASSERT_TRUE(save_checkpoint(path, in));
   auto loaded = load_checkpoint(path);

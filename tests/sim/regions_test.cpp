@@ -61,6 +61,14 @@ std::vector<Command> commands_at(const World& w, std::uint64_t t) {
     add(Shake{{0.8f, 0.f, 0.3f}});
   if (t == 30)
     add(SetGravity{{0.5f, -7.f, 0.f}});
+  // Rebalances: from where the bodies are (in effect the tick after), and
+  // to given cuts (taken where the axis has that many).
+  if (t == 12)
+    add(Rebalance{0, {}});
+  if (t == 33)
+    add(Rebalance{2, {}});
+  if (t == 47)
+    add(Rebalance{0, {-1.5f}});
   if (t == 40)
     add(SetPaused{true});
   if (t == 43)
@@ -92,13 +100,16 @@ struct Case {
 /// (1 = no ghosts; the number of regions = every region stepped everything).
 std::vector<double> expect_same_as_whole(World start, const std::vector<Case>& cases, std::uint32_t ticks,
                                          const Parallel& parallel, std::uint64_t rebalance_at = ~0ull,
-                                         const PhysicsSettings& settings = {}) {
+                                         const PhysicsSettings& settings = {}, std::uint32_t auto_every = 0) {
   std::vector<std::uint64_t> stepped(cases.size(), 0);
   std::uint64_t whole_bodies = 0;
   std::vector<Ledger> ledgers(cases.size());
   std::vector<std::vector<Region>> parts(cases.size());
-  for (std::size_t c = 0; c < cases.size(); ++c)
+  for (std::size_t c = 0; c < cases.size(); ++c) {
     partition(start, cases[c].layout, ledgers[c], parts[c]);
+    ledgers[c].rebalance_every = auto_every;
+    ledgers[c].rebalance_after = 3;
+  }
   World whole = start;
   std::uint64_t collisions = 0;
   for (std::uint32_t t = 0; t < ticks; ++t) {
@@ -216,6 +227,26 @@ TEST(Regions, MovingTheCutsMidRunChangesNothing) {
                        scaled(60, 24), Parallel::sequential(), scaled(30, 12));
 }
 
+TEST(Regions, RebalancingByItselfChangesNothing) {
+  const World start = make_scenario({"sandbox", 1500, 21, 60.0});
+  const std::vector<Case> cases = {{"4 slabs along x", slabs(start.arena, 0, 4), {}},
+                                   {"2x1x3 grid", Layout::even(start.arena, {2, 1, 3}), {}}};
+  expect_same_as_whole(start, cases, scaled(80, 50), Parallel::sequential(), ~0ull, {}, 10);
+  // The cuts did move: a survey every 10 ticks of bodies that fall and spread.
+  Ledger ledger;
+  std::vector<Region> regions;
+  partition(start, cases[0].layout, ledger, regions);
+  ledger.rebalance_every = 10;
+  std::vector<ContactEvent> events;
+  std::uint64_t stepped = 0;
+  for (int t = 0; t < 40; ++t)
+    tick_regions(ledger, regions, {}, {}, Parallel::sequential(), events, stepped);
+  EXPECT_FALSE(ledger.layout == cases[0].layout);
+  for (const Region& r : regions) // each cell holds about a quarter of the bodies
+    EXPECT_NEAR(static_cast<double>(r.held().size()), static_cast<double>(ledger.alive) / 4.0,
+                static_cast<double>(ledger.alive) / 8.0);
+}
+
 TEST(Regions, AHaloNarrowerThanTheWorldIsEnough) {
   // Fewer passes make a halo of 2 x 4.04 R (about 4 m for R = 0.5) in an 18 m
   // pile: each region steps only a part of the world, and still every owned
@@ -241,6 +272,50 @@ TEST(Regions, HaloCoversEveryPassOfTheStep) {
   s.substeps = 1;
   s.iterations = 1;
   EXPECT_LT(halo_width(s, 0.5f), halo_width(PhysicsSettings{}, 0.5f));
+}
+
+} // namespace
+} // namespace troupe::sim
+
+namespace troupe::sim {
+namespace {
+
+TEST(Regions, AScenarioStreamedIsTheScenarioBuilt) {
+  // Built-in scenarios stream their bodies; one an application registers
+  // with a builder only is walked: either way the ledger, its hash and each
+  // region's part are those of the world make_scenario builds.
+  register_scenario({"test-stream-builder", "a builder only",
+                     [](World& w, const ScenarioSpec& spec) {
+                       w.arena = Arena{{-6.f, 0.f, -6.f}, {6.f, 12.f, 6.f}};
+                       for (std::uint32_t k = 0; k < spec.bodies; ++k)
+                         spawn(w, BodySpec{{static_cast<float>(k % 11) - 5.f, 1.f + static_cast<float>(k / 11), 0.f},
+                                           {},
+                                           0.3f});
+                       remove(w, w.infos[3].id); // a freed slot, reused first later
+                     }});
+  for (const ScenarioSpec& spec : {ScenarioSpec{"sandbox", 700, 5, 60.0}, ScenarioSpec{"pile", 900, 2, 60.0},
+                                  ScenarioSpec{"test-stream-builder", 60, 1, 60.0}}) {
+    const World world = make_scenario(spec);
+    const Cutter cut = [](const Arena& arena) { return Layout::even(arena, {3, 1, 2}); };
+    const Layout layout = cut(world.arena);
+    std::uint64_t hash = 0;
+    const Ledger streamed = scenario_ledger(spec, nullptr, cut, hash);
+    const Ledger built = make_ledger(world, layout);
+    EXPECT_EQ(hash, world_hash(world)) << spec.name;
+    EXPECT_EQ(streamed.alive, built.alive) << spec.name;
+    EXPECT_EQ(streamed.free_slots, built.free_slots) << spec.name;
+    ASSERT_EQ(streamed.slots.size(), built.slots.size()) << spec.name;
+    EXPECT_EQ(0, std::memcmp(streamed.slots.data(), built.slots.data(), built.slots.size() * sizeof(Slot)));
+    EXPECT_EQ(streamed.rng_state, built.rng_state) << spec.name;
+    EXPECT_EQ(streamed.max_radius, built.max_radius) << spec.name;
+    EXPECT_TRUE(streamed.layout == built.layout) << spec.name;
+    for (std::uint32_t r = 0; r < layout.regions(); ++r) {
+      const auto part = scenario_part(spec, cut, r);
+      const auto want = bodies_in(world, layout, r);
+      ASSERT_EQ(part.size(), want.size()) << spec.name << " region " << r;
+      EXPECT_EQ(0, std::memcmp(part.data(), want.data(), want.size() * sizeof(WholeBody))) << spec.name;
+    }
+  }
 }
 
 } // namespace

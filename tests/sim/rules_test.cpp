@@ -45,6 +45,9 @@ bool same_action(const Action& x, const Action& y) {
         return same_bits(a.gravity, b.gravity);
       } else if constexpr (std::is_same_v<T, LoadRules>) {
         return a.path == b.path;
+      } else if constexpr (std::is_same_v<T, Rebalance>) {
+        return a.axis == b.axis && a.cuts.size() == b.cuts.size() &&
+               std::equal(a.cuts.begin(), a.cuts.end(), b.cuts.begin(), [](float p, float q) { return same_bits(p, q); });
       } else {
         return same_bits(a.fountain.origin, b.fountain.origin) &&
                same_bits(a.fountain.velocity, b.fountain.velocity) &&
@@ -82,7 +85,9 @@ std::vector<Action> sample_actions() {
           SetPaused{false},
           SetGravity{{0.f, -9.81f, 0.f}},
           SetFountain{f},
-          LoadRules{"plugins/wind.so"}};
+          LoadRules{"plugins/wind.so"},
+          Rebalance{0, {}},
+          Rebalance{2, {-4.5f, 1e-3f * 7.f, 0.1f}}};
 }
 
 } // namespace

@@ -81,30 +81,6 @@ std::string one_process_hash(const std::string& dir, int ticks) {
   return report_hash(read_text(dir + "/report.json"));
 }
 
-/// Reads a running troupe's output until its progress line passes `tick`.
-bool wait_for_tick(FILE* process, std::uint64_t tick, std::string& output) {
-  static const std::regex progress("tick ([0-9]+)/");
-  char line[2048];
-  while (std::fgets(line, sizeof line, process)) {
-    output += line;
-    std::cmatch m;
-    if (std::regex_search(line, m, progress) && std::stoull(m[1].str()) >= tick)
-      return true;
-  }
-  return false;
-}
-
-/// SIGKILLs `node`'s process (as `up` announced it) once the run passed
-/// `tick`: its pid, or -1.
-int kill_mid_run(FILE* up, const std::string& node, std::uint64_t tick, std::string& output) {
-  if (!wait_for(up, "node " + node + " started (pid ", output))
-    return -1;
-  const auto pid = std::stoi(output.substr(output.rfind("(pid ") + 5));
-  if (!wait_for_tick(up, tick, output) || ::kill(pid, SIGKILL) != 0)
-    return -1;
-  return pid;
-}
-
 /// Starts `troupe up` with its output readable line by line.
 FILE* start_up(const Cluster& cluster, const std::string& args) {
   const auto command = "timeout -s KILL 200 " + exe + " up " + cluster.config + " " + args + " 2>&1";

@@ -68,7 +68,9 @@ constexpr const char* ticks = "--ticks 240";
 /// The one-actor run of the sandbox that every layout must match.
 const Outcome& one_actor() {
   static const Outcome outcome = [] {
-    const auto dir = fresh_dir("regions-one-actor");
+    // A folder of its own per test: CTest runs the tests of this file in parallel.
+    const auto dir = fresh_dir(std::string("regions-one-actor-") +
+                               ::testing::UnitTest::GetInstance()->current_test_info()->name());
     return run_ok("run", examples + "sandbox.toml", ticks, dir);
   }();
   return outcome;
@@ -112,6 +114,14 @@ TEST(Regions, AnyRegionCountCutAndThreadCountGivesTheOneActorHashFramesAndSound)
   EXPECT_NE(json.find("\"name\": \"physics/1\", \"kind\": \"physics\", \"node\": \"region-node\""), std::string::npos);
   EXPECT_GT(actor_value(json, "physics/0", "migrations") + actor_value(json, "physics/1", "migrations"), 0);
   EXPECT_EQ(actor_value(json, "logic", "regions"), 4);
+  // The HTML report plots the regions side by side: a line per region.
+  const auto html = read_text(dir + "/r42/report.html");
+  EXPECT_NE(html.find("<h2>Regions</h2>"), std::string::npos);
+  const auto owned = html.find("Regions: bodies each region owns");
+  ASSERT_NE(owned, std::string::npos);
+  const auto figure = html.substr(owned, html.find("</figure>", owned) - owned);
+  for (int i = 0; i < 4; ++i)
+    EXPECT_NE(figure.find(">physics/" + std::to_string(i) + "</text>"), std::string::npos) << i;
   // Render runs on the other node: it put every generation together from
   // compact pieces, logic's and each region's.
   EXPECT_GT(actor_value(json, "render", "compact_received"), 0);
@@ -161,6 +171,99 @@ TEST(Regions, RegionsThatFailAndRestartGiveTheSameHashFramesAndSound) {
   EXPECT_GE(actor_value(json, "physics/0", "incarnation") + actor_value(json, "physics/3", "incarnation"), 1);
   EXPECT_EQ(actor_value(json, "physics/1", "incarnation"), 0);
   EXPECT_EQ(actor_value(json, "physics/2", "steps"), 240); // across incarnations, each tick once
+}
+
+TEST(Regions, RebalancingByHandAndByItselfMidRunKeepsTheHashAndReplays) {
+  const auto dir = fresh_dir("regions-rebalance");
+  const auto config = regions_config(dir, "four.toml",
+                                     "regions = 4\nregion_nodes = [\"main\", \"region-node\"]\n"
+                                     "rebalance = \"auto\"\nrebalance_every = 50\nrebalance_after = 3");
+  // By hand too: from where the bodies are, and to given cuts.
+  std::ofstream(dir + "/sandbox.timeline", std::ios::app) << "100 rebalance x\n170 rebalance x -4 1 5\n";
+  const auto out = dir + "/moved";
+  expect_same(run_ok("run", config, ticks, out), "rebalanced");
+  const auto json = read_text(out + "/report.json");
+  EXPECT_GE(actor_value(json, "logic", "rebalances"), 4); // auto at 50, 100, 150, 200; by hand at 101, 170
+  EXPECT_NE(json.find("x at -4 1 5"), std::string::npos) << json.substr(0, 3000);
+  EXPECT_NE(read_text(out + "/commands.log").find("rebalance x -4 1 5"), std::string::npos);
+  // A replay of the command log moves the cuts the same way and ends the same.
+  const auto replay = run_command(exe + " replay " + out + "/commands.log --quiet --out " + dir + "/replay");
+  ASSERT_EQ(replay.exit_code, 0) << replay.output;
+  const auto replayed = read_text(dir + "/replay/report.json");
+  EXPECT_EQ(report_hash(replayed), one_actor().hash);
+  EXPECT_EQ(actor_value(replayed, "logic", "rebalances"), actor_value(json, "logic", "rebalances"));
+}
+
+/// `troupe up` of a regions config, its output readable line by line.
+FILE* start_up(const std::string& config, const std::string& args) {
+  const auto command = "timeout -s KILL 200 " + exe + " up " + config + " " + args + " 2>&1";
+  return ::popen(command.c_str(), "r");
+}
+
+TEST(Regions, ASigkilledRegionNodeIsBroughtBackToTheLastCutAndTheRunEndsTheSame) {
+  const auto dir = fresh_dir("regions-up-sigkill-regions");
+  const auto config = regions_config(dir, "four.toml", "regions = 4\nregion_nodes = [\"main\", \"region-node\"]");
+  const auto want = run_ok("run", examples + "sandbox.toml", "--ticks 300", dir + "/one");
+  FILE* up = start_up(config, "--realtime --ticks 300 --checkpoint-every 30 --out " + dir + "/up");
+  ASSERT_NE(up, nullptr);
+  std::string output;
+  // After tick 120, when the sandbox's first bodies land: the ticks run again have contacts.
+  const auto pid = kill_mid_run(up, "region-node", 200, output);
+  ASSERT_GT(pid, 0) << output;
+  ASSERT_TRUE(wait_for(up, "every region goes back to tick", output)) << output;
+  ASSERT_EQ(finish(up, output), 0) << output;
+  EXPECT_NE(output.find("node region-node (pid " + std::to_string(pid) + ") died from SIGKILL; restarting"),
+            std::string::npos)
+    << output;
+  const auto got = outcome_of(dir + "/up");
+  EXPECT_EQ(got.hash, want.hash);
+  EXPECT_TRUE(got.frames == want.frames) << "recorded frames differ";
+  EXPECT_EQ(got.frames.size(), 5u);
+  EXPECT_TRUE(got.wav == want.wav) << "audio.wav differs"; // audio lives on main, and takes each tick once
+  const auto json = read_text(dir + "/up/report.json");
+  EXPECT_NE(json.find("\"lost\": 0"), std::string::npos);
+  EXPECT_GE(actor_value(json, "logic", "region_rollbacks"), 1);
+  // Ticks run again after the cut published their contacts again: audio took
+  // each batch once (as many duplicates as batches run twice; none when the
+  // loss came right after a cut).
+  EXPECT_EQ(actor_value(json, "audio", "contact_duplicates") > 0, actor_value(json, "logic", "ticks") > 300);
+}
+
+TEST(Regions, ASigkilledLogicNodeResumesFromTheLastCutAndTheRunEndsTheSame) {
+  const auto dir = fresh_dir("regions-up-sigkill-main");
+  const auto config = regions_config(dir, "four.toml", "regions = 4\nregion_nodes = [\"main\", \"region-node\"]");
+  const auto want = run_ok("run", examples + "sandbox.toml", "--ticks 300", dir + "/one");
+  FILE* up = start_up(config, "--realtime --ticks 300 --checkpoint-every 30 --out " + dir + "/up");
+  ASSERT_NE(up, nullptr);
+  std::string output;
+  const auto pid = kill_mid_run(up, "main", 100, output);
+  ASSERT_GT(pid, 0) << output;
+  ASSERT_TRUE(wait_for(up, "node main: resuming from", output)) << output;
+  ASSERT_EQ(finish(up, output), 0) << output;
+  const auto got = outcome_of(dir + "/up");
+  EXPECT_EQ(got.hash, want.hash);
+  EXPECT_TRUE(got.frames == want.frames) << "recorded frames differ";
+  EXPECT_NE(read_text(dir + "/up/report.json").find("\"lost\": 0"), std::string::npos);
+  // The regions on region-node outlived logic: they were brought back to the cut.
+  EXPECT_NE(read_text(dir + "/up/logs/region-node.log").find(": back at tick "), std::string::npos);
+}
+
+TEST(Regions, ACutResumesToTheSameWorldAndAnotherRegionCountIsRefused) {
+  const auto dir = fresh_dir("regions-resume");
+  const auto config = regions_config(dir, "four.toml", "regions = 4\ngrid = [2, 1, 2]");
+  const auto whole = run_ok("run", config, "--ticks 240 --checkpoint-every 60", dir + "/whole");
+  ASSERT_EQ(whole.hash, one_actor().hash);
+  for (const char* piece : {"tick-120.ckpt", "tick-120.region-0.ckpt", "tick-120.region-3.ckpt"})
+    EXPECT_TRUE(std::filesystem::exists(dir + "/whole/checkpoints/" + piece)) << piece;
+  const auto cut = dir + "/whole/checkpoints/tick-120.ckpt";
+  const auto resumed = run_ok("run", config, "--ticks 240 --resume " + cut, dir + "/resumed");
+  EXPECT_EQ(resumed.hash, whole.hash);
+  EXPECT_TRUE(resumed.frames == std::vector<std::string>(whole.frames.begin() + 2, whole.frames.end()));
+  const auto other = regions_config(dir, "two.toml", "regions = 2");
+  const auto refused = run_command(exe + " run " + other + " --quiet --resume " + cut + " --out " + dir + "/refused");
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("a cut of 4 regions cannot run with regions = 2"), std::string::npos)
+    << refused.output;
 }
 
 TEST(Regions, CheckShowsTheLayoutAndABadOneIsRefusedWithFileLineAndKey) {

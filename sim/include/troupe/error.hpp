@@ -54,6 +54,13 @@ enum class errc : std::uint8_t {
   io_failed = 16,
   /// A run stopped before its last tick (stuck, a node lost for good, ...).
   run_failed = 17,
+  /// A region holds another tick than the coordinator asked it to step (it
+  /// lost what it held with its node): the coordinator rolls the world back
+  /// to the last consistent cut.
+  out_of_step = 18,
+  /// A node refused a peer that has not greeted it (yet: a dialed node may
+  /// ask before the dialer's directory has admitted it).
+  not_greeted = 19,
 };
 
 /// The code's name ("bad_config").

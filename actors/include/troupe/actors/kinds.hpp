@@ -30,6 +30,14 @@ struct PhysicsParams : sim::PhysicsSettings {
   std::string cut = "x";
   /// Cells along x, y, z; their product is `regions` (0s: slabs along `cut`).
   std::array<std::uint32_t, 3> grid{0, 0, 0};
+  /// "off", or "auto": every `rebalance_every` ticks the cuts of every cut
+  /// axis are chosen from where the bodies are, so that each cell holds about
+  /// as many, and take effect `rebalance_after` ticks later. A rebalance never
+  /// changes the world hash; `rebalance AXIS [CUT ...]` in a timeline or live
+  /// moves cuts too.
+  std::string rebalance = "off";
+  std::uint32_t rebalance_every = 120;
+  std::uint32_t rebalance_after = 2;
 
   /// Cells along each axis: `grid`, or slabs along `cut`.
   std::array<std::uint32_t, 3> cells() const;

@@ -48,6 +48,10 @@ using region_actor = caf::typed_actor<
   caf::reacts_to<RegionParcel>,
   /// From a restarted region (index): send it your parcel of this tick again.
   caf::reacts_to<resend_atom, std::uint64_t, std::uint32_t>,
+  /// From the coordinator: be at this tick, of this epoch, from here on: what
+  /// the region holds if it is there, else its piece of the cut at that tick
+  /// (or the run's start). Answers the tick it holds.
+  caf::replies_to<restore_atom, std::uint64_t, std::uint32_t>::with<std::uint64_t>,
   /// From the coordinator: a reader's subscription, as the coordinator took it.
   caf::reacts_to<subscribe_atom, caf::actor, std::string, std::uint8_t, std::uint64_t, std::uint32_t>,
   /// From the coordinator: a recording reader wrote every recorded tick through this one.
@@ -86,6 +90,8 @@ using coordinator_actor = caf::typed_actor<
   /// Its own: a paced tick is due; ask the step again; a reload verdict is in;
   /// the rules file changed (--watch).
   caf::reacts_to<tick_atom>, caf::reacts_to<step_atom>, caf::reacts_to<rules_atom, std::uint64_t>,
+  /// Its own: ask this region again to be where the world is (a rollback).
+  caf::reacts_to<restore_atom, std::uint32_t>,
   /// The end-of-run report (from the runtime).
   caf::replies_to<report_atom>::with<ActorReport>>;
 

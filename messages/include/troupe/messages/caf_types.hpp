@@ -60,6 +60,7 @@ using rules_atom = caf::atom_constant<caf::atom("rules")>;
 using hello_atom = caf::atom_constant<caf::atom("hello")>;
 using finish_atom = caf::atom_constant<caf::atom("finish")>;
 using resend_atom = caf::atom_constant<caf::atom("resend")>;
+using restore_atom = caf::atom_constant<caf::atom("restore")>;
 
 /// Bytes of troupe messages this process serialized for the wire (every node
 /// of this process together), and the counter behind it.

@@ -49,11 +49,29 @@ template <class T> DecodeResult decode_framed(const std::vector<char>& bytes, T&
 
 /// A resumable state: the world after a tick, the acknowledgements that go with
 /// it, and the generation of its snapshot.
+///
+/// A world run as regions is saved as a consistent cut: one file per region
+/// and one for logic, all after the same tick (docs/architecture.md,
+/// "Regions"). Then `parts` is the number of regions; region i's piece has
+/// `part` = i and its bodies in `world` (sim::part_world); logic's has `part` =
+/// `parts`, an empty `world` and everything else in `ledger`.
 struct Checkpoint {
   std::uint64_t generation = 0;
   sim::World world;
   std::vector<SourceAck> acks;
+  std::uint32_t parts = 0;
+  std::uint32_t part = 0;
+  sim::Ledger ledger;
+  std::uint64_t world_hash = 0; ///< of the whole world after the tick (logic's piece of a cut)
+  std::uint64_t published_events = 0; ///< contact events logic published through the tick (ContactBatch)
+
+  /// The ticks completed when it was written.
+  std::uint64_t tick() const { return parts > 0 && part == parts ? ledger.tick : world.tick; }
 };
+
+/// Where region `part`'s piece of the cut whose logic piece is `logic_path`
+/// ("DIR/tick-N.ckpt") lies: "DIR/tick-N.region-PART.ckpt".
+std::string region_checkpoint_path(const std::string& logic_path, std::uint32_t part);
 
 /// Writes a checkpoint file atomically (temp file + rename); an io_failed
 /// Error naming the file on failure.

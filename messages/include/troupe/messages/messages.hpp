@@ -98,7 +98,10 @@ struct StepResult {
 struct RegionStep {
   std::shared_ptr<const sim::TickPlan> plan;
   std::uint64_t generation = 0; ///< the generation logic publishes after the tick: parts carry it
-  bool checkpoint = false;      ///< write this region's part of a checkpoint after the tick
+  bool checkpoint = false;      ///< write this region's piece of a cut after the tick
+  /// +1 each time logic rolls the regions back to a cut: a plan or parcel of
+  /// another epoch is from before (or after) a rollback and is not used.
+  std::uint32_t epoch = 0;
 };
 
 /// What one region sends another in a tick (sim::Parcel): bodies that change
@@ -106,6 +109,7 @@ struct RegionStep {
 struct RegionParcel {
   std::uint64_t tick = 0; ///< the tick being stepped
   sim::Parcel parcel;
+  std::uint32_t epoch = 0; ///< RegionStep::epoch
 };
 
 /// A region's answer to a RegionStep.

@@ -27,10 +27,13 @@
 #include <troupe/sim/advance.hpp>
 #include <troupe/sim/parallel.hpp>
 #include <troupe/sim/physics.hpp>
+#include <troupe/sim/scenario.hpp>
 #include <troupe/sim/world.hpp>
 
 #include <array>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <span>
 #include <variant>
 #include <vector>
@@ -77,7 +80,13 @@ struct TickPlan {
   std::vector<BodyOp> ops;
   Layout layout;
   float halo = 0.f; ///< metres: ghosts are the bodies this close to a cell
+  /// Axes (bit 0 = x) along which each region counts where its bodies lie
+  /// after the step (RegionReport::survey): a rebalance chooses cuts from it.
+  std::uint8_t survey = 0;
 };
+
+/// A survey counts bodies in this many equal slices of the arena per axis.
+inline constexpr std::uint32_t survey_bins = 256;
 
 /// The bodies one region sends another in a tick: id order.
 struct Parcel {
@@ -97,6 +106,9 @@ struct RegionReport {
   std::uint64_t arrived = 0;       ///< bodies that changed owner into it
   float max_radius = 0.f;          ///< largest radius it owns
   StepStats stats;                 ///< of its step, ghosts included
+  /// With TickPlan::survey: its bodies per slice of the arena, survey_bins
+  /// per axis, x then y then z (axes not surveyed count nothing).
+  std::vector<std::uint32_t> survey;
 };
 
 /// The halo a tick needs: the farthest a chain of one neighbour pair per pass
@@ -146,14 +158,35 @@ struct Ledger {
   /// The cuts the next tick runs with. A rebalance moves cuts between ticks;
   /// the number of cells (regions) stays.
   Layout layout;
+  /// Rebalancing by itself: every `rebalance_every` ticks (0 = never) every
+  /// axis that has cuts is surveyed, and cuts that give each cell about as
+  /// many bodies take effect `rebalance_after` ticks later.
+  std::uint32_t rebalance_every = 0;
+  std::uint32_t rebalance_after = 1;
+  /// Cuts decided and not in effect yet: from tick `tick` on, `axis` is cut at `cuts`.
+  struct PendingCuts {
+    std::uint64_t tick = 0;
+    std::uint8_t axis = 0;
+    std::vector<float> cuts;
+  };
+  std::vector<PendingCuts> pending_cuts; ///< in the order decided
+  /// The survey of the tick being run (between plan and finish): its axes,
+  /// and the tick the cuts chosen from it take effect.
+  std::uint8_t surveying = 0;
+  std::uint64_t survey_applies = 0;
 
   /// Step 1: the tick's commands (sorted here) and the built-in rules, as
-  /// `prepare_tick` runs them on a whole world.
+  /// `prepare_tick` runs them on a whole world; cuts due now take effect.
   TickPlan plan(std::span<Command> commands, const PhysicsSettings& settings);
   /// Step 4: folds the reports of a tick; returns the world hash after it and
   /// appends the tick's contact events in the order `step_tick` gives them.
   std::uint64_t finish(std::span<const RegionReport> reports, std::vector<ContactEvent>& events);
 };
+
+/// Why a ledger read from outside (a checkpoint) cannot be run, or nothing:
+/// its slot table, free list and count of live bodies must agree, its cuts
+/// be finite and ascending, its settings sane.
+std::optional<const char*> check_ledger(const Ledger& ledger);
 
 /// The ledger of a whole world cut by `layout` (the coordinator's part of
 /// `partition`: it holds no bodies).
@@ -162,6 +195,19 @@ Ledger make_ledger(const World& world, const Layout& layout);
 /// The bodies of `world` whose centres lie in cell `region` of `layout`, id
 /// order (a region's part of `partition`).
 std::vector<WholeBody> bodies_in(const World& world, const Layout& layout, std::uint32_t region);
+
+/// How a world run as regions is cut at its start, from its arena.
+using Cutter = std::function<Layout(const Arena&)>;
+
+/// The ledger of a scenario's starting world and its world hash, streamed:
+/// no body is held (sim/scenario.hpp, stream_scenario). `adjust` may change
+/// the settings first (logic's fountain override).
+Ledger scenario_ledger(const ScenarioSpec& spec, const std::function<void(WorldSettings&)>& adjust,
+                       const Cutter& cut, std::uint64_t& hash);
+
+/// Region `region`'s bodies of a scenario's starting world, streamed: only
+/// they are held.
+std::vector<WholeBody> scenario_part(const ScenarioSpec& spec, const Cutter& cut, std::uint32_t region);
 
 /// Splits a whole world: the ledger and one region per cell of `layout`.
 void partition(const World& world, const Layout& layout, Ledger& ledger,

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 namespace troupe::sim {
 
@@ -29,10 +30,21 @@ struct SetFountain { Fountain fountain; };
 /// ("reload PATH"; a path without spaces). The world itself is untouched, so
 /// `apply` ignores it: logic acts on it (plugins/).
 struct LoadRules { std::string path; };
+/// Moves the cuts between the regions of a world run as regions along one
+/// axis (0 = x, 1 = y, 2 = z): to `cuts` ("rebalance x -4 0 4": ascending, as
+/// many as the axis has), or, with none, to where each cell of that axis holds
+/// about as many bodies ("rebalance x": chosen from where the bodies are after
+/// this tick, in effect from the next). Where the cuts lie decides only who
+/// steps a body, never what happens to it: the world is untouched (a run of
+/// one physics actor ignores it) and the world hash never changes.
+struct Rebalance {
+  std::uint8_t axis = 0;
+  std::vector<float> cuts;
+};
 
 /// Everything a command can ask of the world.
 using Action = std::variant<SpawnBody, ApplyImpulse, Shake, RemoveBody, SetPaused,
-                            SetGravity, SetFountain, LoadRules>;
+                            SetGravity, SetFountain, LoadRules, Rebalance>;
 
 /// Applies one action. Actions never fail: one that names a body that is gone
 /// does nothing (returns false) so that a late command cannot break a run.

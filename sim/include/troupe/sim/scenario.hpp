@@ -25,16 +25,27 @@ struct ScenarioSpec {
 /// from the world's own generator, so the same spec always builds the same world.
 using ScenarioBuilder = std::function<void(World& world, const ScenarioSpec& spec)>;
 
-/// A named starting world.
+/// Where an emitter puts each body.
+using BodySink = std::function<void(const BodySpec& spec)>;
+
+/// The same, one body at a time: sets the fresh world's arena and fountain
+/// (before any body) and hands each body's spec to `sink` in spawn order
+/// instead of spawning it, drawing from the world's generator as a builder
+/// would. A scenario given this way can start a world run as regions without
+/// any process holding every body (each region keeps the bodies of its cell).
+using ScenarioEmitter = std::function<void(World& world, const ScenarioSpec& spec, const BodySink& sink)>;
+
+/// A named starting world: a builder, an emitter, or both (they must agree).
 struct Scenario {
   std::string name;        ///< what [simulation] scenario says
   std::string description; ///< one line for `troupe check` and the docs
   ScenarioBuilder build;
+  ScenarioEmitter emit = {}; ///< (an initializer: `{name, description, build}` leaves it out quietly)
 };
 
-/// Adds a scenario. False (and nothing changes) when the name is taken or the
-/// builder is empty. Register before loading a topology; not meant to race
-/// with `make_scenario`.
+/// Adds a scenario. False (and nothing changes) when the name is taken or it
+/// has neither a builder nor an emitter. Register before loading a topology;
+/// not meant to race with `make_scenario`.
 bool register_scenario(Scenario scenario);
 
 /// The names `make_scenario` knows, in registration order: "sandbox" (bodies
@@ -46,5 +57,14 @@ std::vector<std::string> scenario_names();
 /// Builds the starting world; throws std::invalid_argument for an unknown name
 /// (a validated topology names a known one).
 World make_scenario(const ScenarioSpec& spec);
+
+/// The starting world streamed: `world` gets all of it but the bodies
+/// (settings, generator, seed, and the slot table and free list, a live
+/// slot's `dense` set to 0: a ledger's, not a valid World), and `body` each
+/// body in spawn order, as make_scenario makes it (its id included). Holds no
+/// body when the scenario has an emitter (the built-in ones do); else builds
+/// the world and walks it.
+void stream_scenario(const ScenarioSpec& spec, World& world,
+                     const std::function<void(const Body& body, const BodyInfo& info)>& body);
 
 } // namespace troupe::sim
