@@ -29,6 +29,7 @@
 #include <thread>
 
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 #include <fstream>
@@ -188,6 +189,13 @@ caf::behavior directory_behavior(caf::stateful_actor<DirectoryState>* self, Dire
         self->send(self->state.controller, finish_atom::value);
     },
   };
+}
+
+/// This process's peak resident set (VmHWM), in MiB.
+double peak_rss_mb() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0; // kilobytes on Linux
 }
 
 std::string read_file(const std::string& path) {
@@ -996,7 +1004,10 @@ private:
                        {"max_outage_ms", links.max_outage_ms},
                        // One process may run several nodes (`troupe run`): then
                        // this is all of them together.
-                       {"process_wire_bytes_sent", static_cast<double>(wire_bytes_sent())}};
+                       {"process_wire_bytes_sent", static_cast<double>(wire_bytes_sent())},
+                       // The most memory this node's process has held (its
+                       // high-water mark so far, every node of it together).
+                       {"process_peak_rss_mb", peak_rss_mb()}};
     for (const auto& node : nodes_) {
       if (node->spec->name != name || !node->gate)
         continue;

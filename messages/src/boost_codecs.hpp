@@ -244,7 +244,7 @@ template <class A> void serialize(A& ar, troupe::sim::RegionReport& x, unsigned)
   ar & x.region & x.tick;
   sequence(ar, x.removed);
   sequence(ar, x.events);
-  ar & x.hash_part & x.owned & x.ghosts & x.arrived & x.max_radius & x.stats;
+  ar & x.hash_part & x.owned & x.ghosts & x.arrived & x.max_radius & x.max_speed & x.stats;
   sequence(ar, x.survey);
 }
 
@@ -402,7 +402,7 @@ template <class A> void serialize(A& ar, troupe::sim::Ledger& x, unsigned) {
   ar & x.tick & x.seed & x.rng_state;
   sequence(ar, x.slots);
   sequence(ar, x.free_slots);
-  ar & x.alive & x.max_radius & x.layout & x.rebalance_every & x.rebalance_after;
+  ar & x.alive & x.max_radius & x.max_speed & x.layout & x.rebalance_every & x.rebalance_after;
   sequence(ar, x.pending_cuts);
   ar & x.surveying & x.survey_applies;
 }

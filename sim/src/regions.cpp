@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <queue>
 
 namespace troupe::sim {
 
@@ -64,6 +65,21 @@ bool fits(const std::vector<float>& cuts, const std::vector<float>& now) {
   return true;
 }
 
+/// A body's speed as the step's margin sees it: 0 for a static one, +inf for
+/// one not finite.
+float margin_speed(const Body& body) {
+  if (!(body.inv_mass > 0.f))
+    return 0.f;
+  const float s = length(body.velocity);
+  return std::isfinite(s) ? s : std::numeric_limits<float>::infinity();
+}
+
+/// |v|, +inf when not finite (a bound must never come out low).
+float speed_bound(Vec3 v) {
+  const float s = length(v);
+  return std::isfinite(s) ? s : std::numeric_limits<float>::infinity();
+}
+
 bool live(const Ledger& ledger, BodyId id) {
   return id.index < ledger.slots.size() && ledger.slots[id.index].generation == id.generation &&
          ledger.slots[id.index].dense != ~0u;
@@ -117,15 +133,19 @@ Layout Layout::even(const Arena& arena, std::array<std::uint32_t, 3> cells) {
   return layout;
 }
 
-float halo_width(const PhysicsSettings& settings, float max_radius) {
+float halo_width(const PhysicsSettings& settings, const WorldSettings& world, float max_radius, float max_speed) {
   // Every pass of the step (substeps x (position iterations + the velocity
   // pass)) reads the neighbours' results of the pass before, so news travels
-  // one neighbour pair per pass. A candidate pair is closer than
-  // (r_i + m_i) + (r_j + m_j) with a margin m <= 1.02 r: at most 4.04 R apart.
+  // one candidate pair per pass: at most 2 (1.02 R + the largest margin's
+  // motion part) apart, which is at most 4.04 R.
   const std::uint32_t passes = std::max(1u, settings.substeps) * (std::max(1u, settings.iterations) + 1);
-  const float r = max_radius > 0.f ? max_radius : 0.f;
-  return static_cast<float>(passes) * 4.04f * r * 1.001f + 1e-3f;
+  const double r = max_radius > 0.f ? max_radius : 0.0;
+  const double dt = world.dt;
+  const double motion = static_cast<double>(max_speed) * dt + static_cast<double>(length(world.gravity)) * dt * dt;
+  const double reach = 1.02 * r + (motion < r ? motion : r); // NaN motion -> r
+  return static_cast<float>(static_cast<double>(passes) * 2.0 * reach * 1.001 + 1e-3);
 }
+
 
 // ---- region -------------------------------------------------------------------
 
@@ -173,36 +193,55 @@ RegionReport Region::step(std::span<const Parcel> parcels, const PhysicsSettings
   const Layout& layout = plan_.layout;
   RegionReport report;
   report.region = index_;
-  // The working set: what this region holds and was sent, within its halo, in id
-  // order; the bodies whose centres are in its cell are its own.
-  std::vector<WholeBody> work;
-  std::size_t received = 0;
-  for (const Parcel& p : parcels)
-    received += p.bodies.size();
-  work.reserve(held_.size() + received);
-  for (const WholeBody& w : held_)
-    if (layout.region_of(w.body.position) == index_ || layout.distance(w.body.position, index_) <= plan_.halo)
-      work.push_back(w);
-  for (const Parcel& p : parcels)
-    for (const WholeBody& w : p.bodies) {
-      work.push_back(w);
+  // The working set: what this region holds within its halo and what it was
+  // sent, merged in id order (each list is in id order already) straight into
+  // the world it steps; the bodies whose centres are in its cell are its own.
+  std::erase_if(held_, [&](const WholeBody& w) {
+    return layout.region_of(w.body.position) != index_ && !(layout.distance(w.body.position, index_) <= plan_.halo);
+  });
+  std::vector<std::vector<WholeBody>> unsorted; // a parcel out of order (not troupe's): sorted here
+  std::vector<std::span<const WholeBody>> lists{held_};
+  std::size_t total = held_.size();
+  for (const Parcel& p : parcels) {
+    total += p.bodies.size();
+    if (std::is_sorted(p.bodies.begin(), p.bodies.end(), by_id)) {
+      lists.emplace_back(p.bodies);
+    } else {
+      unsorted.emplace_back(p.bodies.begin(), p.bodies.end());
+      std::sort(unsorted.back().begin(), unsorted.back().end(), by_id);
+      lists.emplace_back(unsorted.back());
+    }
+    for (const WholeBody& w : p.bodies)
       if (layout.region_of(w.body.position) == index_)
         ++report.arrived;
-    }
-  std::sort(work.begin(), work.end(), by_id);
-
+  }
   World world;
   static_cast<WorldSettings&>(world) = plan_.settings;
   world.tick = plan_.tick;
-  world.bodies.reserve(work.size());
-  world.infos.reserve(work.size());
-  std::vector<std::uint8_t> owned(work.size(), 0);
-  for (std::size_t k = 0; k < work.size(); ++k) {
-    world.bodies.push_back(work[k].body);
-    world.infos.push_back(work[k].info);
-    owned[k] = layout.region_of(work[k].body.position) == index_ ? 1 : 0;
+  world.bodies.reserve(total);
+  world.infos.reserve(total);
+  std::vector<std::uint8_t> owned;
+  owned.reserve(total);
+  // A k-way merge: the heap holds the next body of each list, lowest id first.
+  using Next = std::pair<std::uint32_t, std::size_t>; // (id index, list)
+  std::priority_queue<Next, std::vector<Next>, std::greater<>> next;
+  std::vector<std::size_t> taken(lists.size(), 0);
+  for (std::size_t l = 0; l < lists.size(); ++l)
+    if (!lists[l].empty())
+      next.emplace(lists[l][0].info.id.index, l);
+  while (!next.empty()) {
+    const std::size_t l = next.top().second;
+    next.pop();
+    const WholeBody& w = lists[l][taken[l]];
+    world.bodies.push_back(w.body);
+    world.infos.push_back(w.info);
+    owned.push_back(layout.region_of(w.body.position) == index_ ? 1 : 0);
+    if (++taken[l] < lists[l].size())
+      next.emplace(lists[l][taken[l]].info.id.index, l);
   }
-  work.clear();
+  // What it held is in the world now: let it go before the step (memory).
+  held_ = {};
+  unsorted.clear();
 
   std::vector<ContactEvent> events;
   report.stats = sim::step(world, settings, parallel, events);
@@ -214,7 +253,7 @@ RegionReport Region::step(std::span<const Parcel> parcels, const PhysicsSettings
     if (owned[static_cast<std::size_t>(at - world.infos.begin())])
       report.events.push_back(e);
   }
-  held_.clear();
+  held_.reserve(static_cast<std::size_t>(std::count(owned.begin(), owned.end(), std::uint8_t{1})));
   for (std::size_t k = 0; k < world.bodies.size(); ++k) {
     if (!owned[k]) {
       ++report.ghosts;
@@ -227,6 +266,7 @@ RegionReport Region::step(std::span<const Parcel> parcels, const PhysicsSettings
     held_.push_back({world.bodies[k], world.infos[k]});
     report.hash_part += body_hash(world.bodies[k], world.infos[k]);
     report.max_radius = std::max(report.max_radius, world.bodies[k].radius);
+    report.max_speed = std::max(report.max_speed, margin_speed(world.bodies[k]));
   }
   report.owned = held_.size();
   if (plan_.survey != 0) {
@@ -254,6 +294,8 @@ RegionReport Region::step(std::span<const Parcel> parcels, const PhysicsSettings
 TickPlan Ledger::plan(std::span<Command> commands, const PhysicsSettings& physics) {
   TickPlan plan;
   sort_canonical(commands);
+  float fastest = max_speed; // a bound on any body's speed at the start of the step
+  float pushed = 0.f;
   // Cuts decided earlier (by a survey) take effect at their tick.
   std::erase_if(pending_cuts, [&](const PendingCuts& p) {
     if (p.tick > tick)
@@ -269,7 +311,9 @@ TickPlan Ledger::plan(std::span<Command> commands, const PhysicsSettings& physic
     slots[id.index].dense = 0; // live
     ++alive;
     max_radius = std::max(max_radius, spec.radius);
-    plan.ops.push_back(SpawnOp{{detail::make_body(spec), BodyInfo{id, spec.restitution, spec.color, spec.user_data}}});
+    const Body body = detail::make_body(spec);
+    fastest = std::max(fastest, margin_speed(body));
+    plan.ops.push_back(SpawnOp{{body, BodyInfo{id, spec.restitution, spec.color, spec.user_data}}});
   };
   // The same decisions `apply` makes on a whole world (rules.cpp), in the same order.
   for (const Command& command : commands)
@@ -279,12 +323,16 @@ TickPlan Ledger::plan(std::span<Command> commands, const PhysicsSettings& physic
                      add_body(a.spec);
                  },
                  [&](const ApplyImpulse& a) {
-                   if (live(*this, a.body) && is_finite(a.dv))
+                   if (live(*this, a.body) && is_finite(a.dv)) {
                      plan.ops.push_back(ImpulseOp{a.body, a.dv});
+                     pushed += speed_bound(a.dv);
+                   }
                  },
                  [&](const Shake& a) {
-                   if (is_finite(a.dv))
+                   if (is_finite(a.dv)) {
                      plan.ops.push_back(ShakeOp{a.dv});
+                     pushed += speed_bound(a.dv);
+                   }
                  },
                  [&](const RemoveBody& a) {
                    if (!live(*this, a.body))
@@ -322,7 +370,9 @@ TickPlan Ledger::plan(std::span<Command> commands, const PhysicsSettings& physic
   plan.tick = tick;
   plan.settings = settings;
   plan.layout = layout;
-  plan.halo = halo_width(physics, max_radius);
+  // No body is faster at the start of the step than the fastest after the
+  // last tick or spawned now, plus every push of this tick.
+  plan.halo = halo_width(physics, settings, max_radius, fastest + pushed);
   plan.survey = surveying;
   return plan;
 }
@@ -333,12 +383,14 @@ std::uint64_t Ledger::finish(std::span<const RegionReport> reports, std::vector<
   std::vector<BodyId> removed;
   std::uint64_t sum = 0;
   float radius = 0.f;
+  float speed = 0.f;
   const std::size_t first_event = events.size();
   for (const RegionReport& r : reports) {
     removed.insert(removed.end(), r.removed.begin(), r.removed.end());
     events.insert(events.end(), r.events.begin(), r.events.end());
     sum += r.hash_part;
     radius = std::max(radius, r.max_radius);
+    speed = std::max(speed, r.max_speed);
   }
   std::sort(removed.begin(), removed.end(),
             [](BodyId a, BodyId b) { return a.index < b.index; });
@@ -351,6 +403,7 @@ std::uint64_t Ledger::finish(std::span<const RegionReport> reports, std::vector<
   std::stable_sort(events.begin() + static_cast<std::ptrdiff_t>(first_event), events.end(),
                    [](const ContactEvent& a, const ContactEvent& b) { return a.a.index < b.a.index; });
   max_radius = radius;
+  max_speed = speed;
   if (surveying != 0) {
     // Cuts from where the bodies are now, summed over the regions in any
     // order (counts add exactly), in effect from `survey_applies`.
@@ -399,6 +452,8 @@ std::optional<const char*> check_ledger(const Ledger& ledger) {
   }
   if (!std::isfinite(ledger.max_radius) || ledger.max_radius < 0.f)
     return "the largest radius is not a finite number >= 0";
+  if (!(ledger.max_speed >= 0.f))
+    return "the largest speed is not a number >= 0";
   for (const auto& cuts : ledger.layout.cuts) {
     if (cuts.size() > 1024)
       return "more than 1024 cuts on an axis";
@@ -426,8 +481,10 @@ Ledger make_ledger(const World& world, const Layout& layout) {
   ledger.free_slots = world.free_slots;
   ledger.alive = world.size();
   ledger.layout = layout;
-  for (const Body& body : world.bodies)
+  for (const Body& body : world.bodies) {
     ledger.max_radius = std::max(ledger.max_radius, body.radius);
+    ledger.max_speed = std::max(ledger.max_speed, margin_speed(body));
+  }
   return ledger;
 }
 
@@ -447,6 +504,7 @@ Ledger scenario_ledger(const ScenarioSpec& spec, const std::function<void(WorldS
   stream_scenario(spec, header, [&](const Body& body, const BodyInfo& info) {
     ++ledger.alive;
     ledger.max_radius = std::max(ledger.max_radius, body.radius);
+    ledger.max_speed = std::max(ledger.max_speed, margin_speed(body));
     sum += body_hash(body, info);
   });
   if (adjust)

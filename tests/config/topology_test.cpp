@@ -874,6 +874,21 @@ mailbox = { capacity = 64, overflow = "latest" }
   EXPECT_EQ(topology.actor("audio")->mailbox.capacity, 256u);   // drop-oldest: contacts only
 }
 
+TEST(TopologyRegions, TheShippedRegionExamplesLoad) {
+  const Topology four = load_example("regions-four.toml");
+  ASSERT_EQ(four.with_role(Role::stepper).size(), 4u);
+  EXPECT_EQ(four.actor("physics/1")->node, "region-node");
+  EXPECT_EQ(four.actor("physics/2")->node, "main");
+  EXPECT_EQ(separate_processes_error(four), "");
+  const Topology million = load_example("regions-million.toml");
+  EXPECT_EQ(million.simulation.bodies, 1'000'000u);
+  ASSERT_EQ(million.with_role(Role::stepper).size(), 4u);
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(million.actor("physics/" + std::to_string(i))->node, "region-" + std::to_string(i));
+  EXPECT_EQ(million.the(Role::stepper).params_as<PhysicsParams>().rebalance, "auto");
+  EXPECT_EQ(separate_processes_error(million), "");
+}
+
 TEST(TopologyRegions, BadLayoutsNameFileLineAndKey) {
   EXPECT_EQ(error_of(std::string(two_nodes) + "[actors.physics]\nregions = 0\n").to_string(),
             "test.toml:8:1: actors.physics.regions: expected an integer in [1, 1024], got 0");

@@ -11,6 +11,7 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -267,11 +268,48 @@ TEST(Regions, HaloCoversEveryPassOfTheStep) {
   PhysicsSettings s;
   s.substeps = 4;
   s.iterations = 2;
-  // 12 passes, each at most 4.04 R.
-  EXPECT_GE(halo_width(s, 0.5f), 12 * 4.04f * 0.5f);
+  WorldSettings fast;
+  // 12 passes; a fast world: each pass at most 4.04 R.
+  EXPECT_GE(halo_width(s, fast, 0.5f, 1000.f), 12 * 4.04f * 0.5f);
+  EXPECT_EQ(halo_width(s, fast, 0.5f, std::numeric_limits<float>::infinity()), halo_width(s, fast, 0.5f, 1000.f));
+  // A world at rest: about 2.04 R a pass, plus what gravity adds in a tick.
+  EXPECT_LT(halo_width(s, fast, 0.5f, 0.f), 12 * 2.1f * 0.5f);
+  EXPECT_GT(halo_width(s, fast, 0.5f, 0.f), 12 * 2.04f * 0.5f);
   s.substeps = 1;
   s.iterations = 1;
-  EXPECT_LT(halo_width(s, 0.5f), halo_width(PhysicsSettings{}, 0.5f));
+  EXPECT_LT(halo_width(s, fast, 0.5f, 0.f), halo_width(PhysicsSettings{}, fast, 0.5f, 0.f));
+}
+
+TEST(Regions, AHaloNarrowerThanTheBoundBreaksTheWorld) {
+  // The comparison can fail: with a tenth of the halo, owned bodies near a
+  // boundary miss neighbours, and the hash leaves the whole world's.
+  World whole = make_scenario({"sandbox", 1500, 5, 60.0});
+  Ledger ledger;
+  std::vector<Region> regions;
+  partition(whole, slabs(whole.arena, 0, 4), ledger, regions);
+  const PhysicsSettings settings;
+  bool differed = false;
+  for (int t = 0; t < 200 && !differed; ++t) {
+    std::vector<ContactEvent> events;
+    auto commands = commands_at(whole, whole.tick);
+    auto mine = commands;
+    EXPECT_TRUE(advance(whole, mine, nullptr, settings, Parallel::sequential(), events));
+    TickPlan plan = ledger.plan(commands, settings);
+    plan.halo *= 0.1f;
+    for (Region& r : regions)
+      r.begin(plan);
+    std::vector<std::vector<Parcel>> inbox(regions.size());
+    for (const Region& from : regions)
+      for (const Region& to : regions)
+        if (from.index() != to.index())
+          inbox[to.index()].push_back(from.parcel_for(to.index()));
+    std::vector<RegionReport> reports;
+    for (Region& r : regions)
+      reports.push_back(r.step(inbox[r.index()], settings, Parallel::sequential()));
+    std::vector<ContactEvent> got;
+    differed = ledger.finish(reports, got) != world_hash(whole);
+  }
+  EXPECT_TRUE(differed);
 }
 
 } // namespace

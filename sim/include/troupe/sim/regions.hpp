@@ -105,16 +105,21 @@ struct RegionReport {
   std::uint64_t ghosts = 0;        ///< ghosts it stepped
   std::uint64_t arrived = 0;       ///< bodies that changed owner into it
   float max_radius = 0.f;          ///< largest radius it owns
+  float max_speed = 0.f;           ///< fastest body it owns (not static; +inf for one not finite)
   StepStats stats;                 ///< of its step, ghosts included
   /// With TickPlan::survey: its bodies per slice of the arena, survey_bins
   /// per axis, x then y then z (axes not surveyed count nothing).
   std::vector<std::uint32_t> survey;
 };
 
-/// The halo a tick needs: the farthest a chain of one neighbour pair per pass
-/// of the step can reach (sim/physics.hpp: a pair is at most 2.02 (r_i + r_j)
-/// apart), with `max_radius` the largest radius in the world.
-float halo_width(const PhysicsSettings& settings, float max_radius);
+/// The halo a tick needs: the farthest a chain of one candidate pair per
+/// pass of the step can reach. A pair is a candidate when its centres are
+/// closer than (r_i + m_i) + (r_j + m_j), the broadphase margin being
+/// m = min(speed dt + |g| dt^2, r) + 0.02 r at the start of the tick
+/// (sim/physics.cpp); with R the largest radius and S a bound on every
+/// body's speed, a pass reaches at most 2 (1.02 R + min(S dt + |g| dt^2, R)).
+/// A slow world needs about half the halo of a fast one.
+float halo_width(const PhysicsSettings& settings, const WorldSettings& world, float max_radius, float max_speed);
 
 /// A region: the bodies it holds between ticks (those it owned at the end of
 /// the last one, in id order) and what it does in a tick.
@@ -155,6 +160,7 @@ struct Ledger {
   std::vector<std::uint32_t> free_slots;
   std::uint64_t alive = 0;
   float max_radius = 0.f; ///< a bound: the largest radius alive (or removed lately)
+  float max_speed = 0.f;  ///< a bound: the fastest body after the last tick (not static)
   /// The cuts the next tick runs with. A rebalance moves cuts between ticks;
   /// the number of cells (regions) stays.
   Layout layout;
