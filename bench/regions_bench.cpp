@@ -117,22 +117,31 @@ void region_counters(benchmark::State& state, const Report& split, std::uint32_t
   state.counters["region_step_ms"] = step;
 }
 
+/// Runs the whole world (`troupe run`) and its split (`troupe up`) from the
+/// configs in `dir`; false (the benchmark skipped with the reason) when
+/// either fails or they end at different world hashes.
+bool run_both(benchmark::State& state, const std::filesystem::path& dir, Report& whole, Report& split) {
+  for (auto _ : state) {
+    if (!run("run", dir / "whole.toml", dir / "whole", whole) || !run("up", dir / "split.toml", dir / "split", split)) {
+      state.SkipWithError("a troupe run failed (see the logs under the temporary folder)");
+      return false;
+    }
+  }
+  if (whole.hash() != split.hash()) {
+    state.SkipWithError("the split run ended at another world hash");
+    return false;
+  }
+  return true;
+}
+
 void BM_RegionsAcrossProcesses(benchmark::State& state) {
   constexpr std::uint32_t bodies = 200'000, ticks = 60;
   const auto dir = fresh("regions-200k");
   std::ofstream(dir / "whole.toml") << whole(bodies, ticks, 2);
   std::ofstream(dir / "split.toml") << split(bodies, ticks, 2, "cut = \"x\"", true);
   Report one, two;
-  for (auto _ : state) {
-    if (!run("run", dir / "whole.toml", dir / "whole", one) || !run("up", dir / "split.toml", dir / "split", two)) {
-      state.SkipWithError("a troupe run failed (see the logs under the temporary folder)");
-      return;
-    }
-  }
-  if (one.hash() != two.hash()) {
-    state.SkipWithError("the split run ended at another world hash");
+  if (!run_both(state, dir, one, two))
     return;
-  }
   const double whole_tick = one.p50("logic", "tick_ms"), split_tick = two.p50("logic", "tick_ms");
   state.counters["whole_2t_tick_ms"] = whole_tick;
   state.counters["split_tick_ms"] = split_tick;
@@ -148,16 +157,8 @@ void BM_RegionsMemory(benchmark::State& state) {
   std::ofstream(dir / "whole.toml") << whole(bodies, ticks, 1);
   std::ofstream(dir / "split.toml") << split(bodies, ticks, 4, "grid = [2, 1, 2]", false);
   Report one, four;
-  for (auto _ : state) {
-    if (!run("run", dir / "whole.toml", dir / "whole", one) || !run("up", dir / "split.toml", dir / "split", four)) {
-      state.SkipWithError("a troupe run failed (see the logs under the temporary folder)");
-      return;
-    }
-  }
-  if (one.hash() != four.hash()) {
-    state.SkipWithError("the split run ended at another world hash");
+  if (!run_both(state, dir, one, four))
     return;
-  }
   const double whole_rss = one.number("links@main", "process_peak_rss_mb");
   double region_rss = 0;
   for (int i = 0; i < 4; ++i)

@@ -2,6 +2,7 @@
 // own thread) because a step takes milliseconds while it fans out over its
 // TBB arena; CAF's scheduler workers are never blocked by it.
 
+#include "step_threads.hpp"
 #include "subsystems.hpp"
 
 #include <troupe/actors/bounded_actor.hpp>
@@ -11,7 +12,6 @@
 
 #include <caf/all.hpp>
 
-#include <tbb/task_arena.h>
 
 namespace troupe {
 namespace {
@@ -23,8 +23,6 @@ public:
       spec_(ctx.spec),
       chaos_(ctx.chaos),
       threads_(ctx.simulation.threads),
-      arena_(static_cast<int>(threads_)),
-      parallel_(threads_ > 1 ? sim::Parallel::in_arena(arena_) : sim::Parallel::sequential()),
       settings_(ctx.params<PhysicsParams>()) {}
 
   caf::behavior make_behavior() override {
@@ -48,7 +46,7 @@ private:
     }
     StepResult result;
     result.tick = request.tick;
-    const auto stats = sim::step_tick(*world, settings_, parallel_, result.contacts);
+    const auto stats = sim::step_tick(*world, settings_, threads_.parallel, result.contacts);
     result.world = std::move(world);
     result.step_ms = static_cast<double>(steady_now_ns() - start) / 1e6;
     step_ms_.add(result.step_ms);
@@ -60,7 +58,7 @@ private:
   ActorReport report() {
     auto out = make_report(spec_, mailbox_stats());
     out.counters = {{"steps", static_cast<double>(step_ms_.size())},
-                    {"threads", static_cast<double>(threads_)},
+                    {"threads", static_cast<double>(threads_.count)},
                     {"contacts", static_cast<double>(contacts_)},
                     {"contact_events", static_cast<double>(events_)},
                     {"world_copies", static_cast<double>(world_copies_)},
@@ -72,9 +70,7 @@ private:
 
   const config::ActorSpec& spec_;
   Chaos chaos_;
-  std::uint32_t threads_;
-  tbb::task_arena arena_;
-  sim::Parallel parallel_;
+  StepThreads threads_;
   sim::PhysicsSettings settings_;
   SampleRecorder step_ms_;
   std::uint64_t contacts_ = 0;

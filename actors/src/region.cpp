@@ -12,6 +12,7 @@
 // cut: every region's piece on disk after the same tick (or the run's start).
 
 #include "publisher.hpp"
+#include "step_threads.hpp"
 #include "subsystems.hpp"
 
 #include <troupe/actors/bounded_actor.hpp>
@@ -22,7 +23,6 @@
 
 #include <caf/all.hpp>
 
-#include <tbb/task_arena.h>
 
 #include <filesystem>
 #include <functional>
@@ -81,8 +81,6 @@ public:
       spec_(ctx.spec),
       chaos_(ctx.chaos),
       threads_(ctx.simulation.threads),
-      arena_(static_cast<int>(threads_)),
-      parallel_(threads_ > 1 ? sim::Parallel::in_arena(arena_) : sim::Parallel::sequential()),
       settings_(ctx.params<PhysicsParams>()),
       state_(ctx.state_as<RegionState>()) {}
 
@@ -247,7 +245,7 @@ private:
       parcels.push_back(std::move(parcel));
     inbox_.erase(inbox_.begin(), inbox_.upper_bound(tick));
     RegionStepped out;
-    out.report = working_->step(parcels, settings_, parallel_);
+    out.report = working_->step(parcels, settings_, threads_.parallel);
     const auto done_ns = steady_now_ns();
     out.step_ms = static_cast<double>(done_ns - parcels_in_ns) / 1e6;
     out.wait_ms = static_cast<double>(parcels_in_ns - began_ns_) / 1e6;
@@ -359,7 +357,7 @@ private:
     out.counters = {{"region", static_cast<double>(index())},
                     {"regions", static_cast<double>(spec_.parts)},
                     {"steps", static_cast<double>(state_.steps)},
-                    {"threads", static_cast<double>(threads_)},
+                    {"threads", static_cast<double>(threads_.count)},
                     {"owned", static_cast<double>(state_.committed.held().size())},
                     {"migrations", static_cast<double>(state_.migrations)},
                     {"exchange_messages", static_cast<double>(state_.exchange_messages)},
@@ -382,9 +380,7 @@ private:
 
   const config::ActorSpec& spec_;
   Chaos chaos_;
-  std::uint32_t threads_;
-  tbb::task_arena arena_;
-  sim::Parallel parallel_;
+  StepThreads threads_;
   sim::PhysicsSettings settings_;
   RegionState& state_;
   std::vector<region_actor> regions_; ///< every region's stable name, by index (this one's too)

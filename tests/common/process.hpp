@@ -76,6 +76,12 @@ inline int kill_mid_run(FILE* up, const std::string& node, std::uint64_t tick, s
   return pid;
 }
 
+/// Starts `troupe up CONFIG ARGS` with its output readable line by line.
+inline FILE* start_up(const std::string& config, const std::string& args) {
+  const auto command = "timeout -s KILL 200 " + exe + " up " + config + " " + args + " 2>&1";
+  return ::popen(command.c_str(), "r");
+}
+
 /// Reads what is left of a running process's output, then its exit code.
 inline int finish(FILE* process, std::string& output) {
   char line[2048];

@@ -82,11 +82,6 @@ std::string one_process_hash(const std::string& dir, int ticks) {
   return report_hash(read_text(dir + "/report.json"));
 }
 
-/// Starts `troupe up` with its output readable line by line.
-FILE* start_up(const Cluster& cluster, const std::string& args) {
-  const auto command = "timeout -s KILL 200 " + exe + " up " + cluster.config + " " + args + " 2>&1";
-  return ::popen(command.c_str(), "r");
-}
 
 TEST(Distributed, UpOfThreeNodesGivesTheOneProcessHashFramesAndSound) {
   const auto dir = fresh_dir("up-three");
@@ -120,7 +115,7 @@ TEST(Distributed, ASigkilledPhysicsNodeIsNoticedWithinTwoSecondsRestartedAndTheR
   const auto dir = fresh_dir("up-sigkill");
   const auto cluster = three_nodes(dir);
   const auto one = one_process_hash(dir + "/one", 300);
-  FILE* up = start_up(cluster, "--realtime --ticks 300 --out " + dir + "/up");
+  FILE* up = start_up(cluster.config, "--realtime --ticks 300 --out " + dir + "/up");
   ASSERT_NE(up, nullptr);
   std::string output;
   const auto pid = kill_mid_run(up, "physics-node", 60, output);
@@ -146,7 +141,7 @@ TEST(Distributed, NodesStoppedAndContinuedInTurnsLeaveTheUndisturbedHash) {
   const auto dir = fresh_dir("up-flapping");
   const auto cluster = three_nodes(dir);
   const auto one = one_process_hash(dir + "/one", 900);
-  FILE* up = start_up(cluster, "--realtime --ticks 900 --out " + dir + "/up");
+  FILE* up = start_up(cluster.config, "--realtime --ticks 900 --out " + dir + "/up");
   ASSERT_NE(up, nullptr);
   std::string output;
   std::map<std::string, int> pids;
@@ -178,7 +173,7 @@ TEST(Distributed, ASigkilledLogicNodeResumesFromItsNewestCheckpointAndTheRunEnds
   const auto dir = fresh_dir("up-sigkill-main");
   const auto cluster = three_nodes(dir);
   const auto one = one_process_hash(dir + "/one", 300);
-  FILE* up = start_up(cluster, "--realtime --ticks 300 --checkpoint-every 30 --out " + dir + "/up");
+  FILE* up = start_up(cluster.config, "--realtime --ticks 300 --checkpoint-every 30 --out " + dir + "/up");
   ASSERT_NE(up, nullptr);
   std::string output;
   const auto pid = kill_mid_run(up, "main", 100, output);
@@ -203,7 +198,7 @@ TEST(Distributed, ANodeOfAnotherProtocolVersionOrTopologyIsRefusedAndTheClusterR
   const auto dir = fresh_dir("up-refused");
   const auto cluster = three_nodes(dir);
   const auto one = one_process_hash(dir + "/one", 300);
-  FILE* up = start_up(cluster, "--realtime --ticks 300 --out " + dir + "/up");
+  FILE* up = start_up(cluster.config, "--realtime --ticks 300 --out " + dir + "/up");
   ASSERT_NE(up, nullptr);
   std::string output;
   ASSERT_TRUE(wait_for_tick(up, 60, output)) << output;
@@ -274,7 +269,7 @@ TEST(Distributed, HostileBytesOnEveryPortLeaveTheRunUndisturbed) {
   const auto dir = fresh_dir("up-hostile");
   const auto cluster = three_nodes(dir);
   const auto one = one_process_hash(dir + "/one", 400);
-  FILE* up = start_up(cluster, "--realtime --ticks 400 --out " + dir + "/up");
+  FILE* up = start_up(cluster.config, "--realtime --ticks 400 --out " + dir + "/up");
   ASSERT_NE(up, nullptr);
   std::string output;
   ASSERT_TRUE(wait_for_tick(up, 60, output)) << output;
@@ -334,7 +329,7 @@ TEST(Distributed, MutualTlsRunsTheClusterAndRefusesANodeWithoutATrustedCertifica
   auto cluster = three_nodes(dir);
   with_tls(cluster.config, dir + "/certs");
   const auto one = one_process_hash(dir + "/one", 300);
-  FILE* up = start_up(cluster, "--realtime --ticks 300 --out " + dir + "/up");
+  FILE* up = start_up(cluster.config, "--realtime --ticks 300 --out " + dir + "/up");
   ASSERT_NE(up, nullptr);
   std::string output;
   ASSERT_TRUE(wait_for_tick(up, 60, output)) << output;

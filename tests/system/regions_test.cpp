@@ -194,34 +194,47 @@ TEST(Regions, RebalancingByHandAndByItselfMidRunKeepsTheHashAndReplays) {
   EXPECT_EQ(actor_value(replayed, "logic", "rebalances"), actor_value(json, "logic", "rebalances"));
 }
 
-/// `troupe up` of a regions config, its output readable line by line.
-FILE* start_up(const std::string& config, const std::string& args) {
-  const auto command = "timeout -s KILL 200 " + exe + " up " + config + " " + args + " 2>&1";
-  return ::popen(command.c_str(), "r");
+/// A node of regions-four SIGKILLed mid-run under `troupe up` (realtime, 300
+/// ticks, a cut every 30): once the run passed `tick`, `node`'s process is
+/// killed; `up` restarts it and the run goes on past `recovered` (a line of
+/// its output). What the run left, and the output.
+struct Killed {
+  Outcome got;
+  Outcome want; ///< the one-actor run of the same 300 ticks
+  std::string output;
+  int pid = -1;
+};
+
+Killed kill_during_up(const std::string& dir, const std::string& node, std::uint64_t tick,
+                      const std::string& recovered) {
+  Killed k;
+  const auto config = regions_config(dir, "four.toml", "regions = 4\nregion_nodes = [\"main\", \"region-node\"]");
+  k.want = run_ok("run", examples + "sandbox.toml", "--ticks 300", dir + "/one");
+  FILE* up = start_up(config, "--realtime --ticks 300 --checkpoint-every 30 --out " + dir + "/up");
+  EXPECT_NE(up, nullptr);
+  if (!up)
+    return k;
+  k.pid = kill_mid_run(up, node, tick, k.output);
+  EXPECT_GT(k.pid, 0) << k.output;
+  EXPECT_TRUE(wait_for(up, recovered, k.output)) << k.output;
+  EXPECT_EQ(finish(up, k.output), 0) << k.output;
+  EXPECT_NE(k.output.find("node " + node + " (pid " + std::to_string(k.pid) + ") died from SIGKILL; restarting"),
+            std::string::npos)
+    << k.output;
+  k.got = outcome_of(dir + "/up");
+  EXPECT_EQ(k.got.hash, k.want.hash);
+  EXPECT_TRUE(k.got.frames == k.want.frames) << "recorded frames differ";
+  EXPECT_NE(read_text(dir + "/up/report.json").find("\"lost\": 0"), std::string::npos);
+  return k;
 }
 
 TEST(Regions, ASigkilledRegionNodeIsBroughtBackToTheLastCutAndTheRunEndsTheSame) {
   const auto dir = fresh_dir("regions-up-sigkill-regions");
-  const auto config = regions_config(dir, "four.toml", "regions = 4\nregion_nodes = [\"main\", \"region-node\"]");
-  const auto want = run_ok("run", examples + "sandbox.toml", "--ticks 300", dir + "/one");
-  FILE* up = start_up(config, "--realtime --ticks 300 --checkpoint-every 30 --out " + dir + "/up");
-  ASSERT_NE(up, nullptr);
-  std::string output;
   // After tick 120, when the sandbox's first bodies land: the ticks run again have contacts.
-  const auto pid = kill_mid_run(up, "region-node", 200, output);
-  ASSERT_GT(pid, 0) << output;
-  ASSERT_TRUE(wait_for(up, "every region goes back to tick", output)) << output;
-  ASSERT_EQ(finish(up, output), 0) << output;
-  EXPECT_NE(output.find("node region-node (pid " + std::to_string(pid) + ") died from SIGKILL; restarting"),
-            std::string::npos)
-    << output;
-  const auto got = outcome_of(dir + "/up");
-  EXPECT_EQ(got.hash, want.hash);
-  EXPECT_TRUE(got.frames == want.frames) << "recorded frames differ";
-  EXPECT_EQ(got.frames.size(), 5u);
-  EXPECT_TRUE(got.wav == want.wav) << "audio.wav differs"; // audio lives on main, and takes each tick once
+  const auto k = kill_during_up(dir, "region-node", 200, "every region goes back to tick");
+  EXPECT_EQ(k.got.frames.size(), 5u);
+  EXPECT_TRUE(k.got.wav == k.want.wav) << "audio.wav differs"; // audio lives on main, and takes each tick once
   const auto json = read_text(dir + "/up/report.json");
-  EXPECT_NE(json.find("\"lost\": 0"), std::string::npos);
   EXPECT_GE(actor_value(json, "logic", "region_rollbacks"), 1);
   // Ticks run again after the cut published their contacts again: audio took
   // each batch once (as many duplicates as batches run twice; none when the
@@ -231,19 +244,7 @@ TEST(Regions, ASigkilledRegionNodeIsBroughtBackToTheLastCutAndTheRunEndsTheSame)
 
 TEST(Regions, ASigkilledLogicNodeResumesFromTheLastCutAndTheRunEndsTheSame) {
   const auto dir = fresh_dir("regions-up-sigkill-main");
-  const auto config = regions_config(dir, "four.toml", "regions = 4\nregion_nodes = [\"main\", \"region-node\"]");
-  const auto want = run_ok("run", examples + "sandbox.toml", "--ticks 300", dir + "/one");
-  FILE* up = start_up(config, "--realtime --ticks 300 --checkpoint-every 30 --out " + dir + "/up");
-  ASSERT_NE(up, nullptr);
-  std::string output;
-  const auto pid = kill_mid_run(up, "main", 100, output);
-  ASSERT_GT(pid, 0) << output;
-  ASSERT_TRUE(wait_for(up, "node main: resuming from", output)) << output;
-  ASSERT_EQ(finish(up, output), 0) << output;
-  const auto got = outcome_of(dir + "/up");
-  EXPECT_EQ(got.hash, want.hash);
-  EXPECT_TRUE(got.frames == want.frames) << "recorded frames differ";
-  EXPECT_NE(read_text(dir + "/up/report.json").find("\"lost\": 0"), std::string::npos);
+  kill_during_up(dir, "main", 100, "node main: resuming from");
   // The regions on region-node outlived logic: they were brought back to the cut.
   EXPECT_NE(read_text(dir + "/up/logs/region-node.log").find(": back at tick "), std::string::npos);
 }
