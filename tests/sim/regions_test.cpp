@@ -343,7 +343,9 @@ TEST(Regions, AScenarioStreamedIsTheScenarioBuilt) {
       const auto part = scenario_part(spec, cut, r);
       const auto want = bodies_in(world, layout, r);
       ASSERT_EQ(part.size(), want.size()) << spec.name << " region " << r;
-      EXPECT_EQ(0, std::memcmp(part.data(), want.data(), want.size() * sizeof(WholeBody))) << spec.name;
+      if (!want.empty()) { // an empty vector's data() may be null: not for memcmp
+        EXPECT_EQ(0, std::memcmp(part.data(), want.data(), want.size() * sizeof(WholeBody))) << spec.name;
+      }
     }
   }
 }
