@@ -90,19 +90,53 @@ std::uint32_t get_u32(const char* p) {
 
 } // namespace
 
+// Wire frame: u32 version, u32 kind, u32 payload length, u64 XXH3-64 of the
+// payload, the payload. Nothing is decoded before all four are checked.
+constexpr std::size_t frame_header = 20;
+
+namespace {
+
+std::uint64_t payload_checksum(const char* payload, std::size_t length) { return XXH3_64bits(payload, length); }
+
+/// The checks every frame passes before its payload is read: size, length, checksum.
+DecodeResult check_frame(const std::vector<char>& bytes) {
+  if (bytes.size() < frame_header)
+    return Error{errc::decode_failed, "frame of " + std::to_string(bytes.size()) + " bytes is shorter than its " +
+                                        std::to_string(frame_header) + "-byte header"};
+  const auto length = get_u32(bytes.data() + 8);
+  if (bytes.size() - frame_header != length)
+    return Error{errc::decode_failed, "frame says " + std::to_string(length) + " payload bytes, has " +
+                                        std::to_string(bytes.size() - frame_header)};
+  std::uint64_t sum = 0;
+  std::memcpy(&sum, bytes.data() + 12, 8);
+  if (sum != payload_checksum(bytes.data() + frame_header, length))
+    return Error{errc::decode_failed, "frame checksum mismatch: the payload is damaged"};
+  return std::nullopt;
+}
+
+} // namespace
+
+void seal_frame(std::vector<char>& bytes) {
+  if (bytes.size() < frame_header)
+    return;
+  const auto length = static_cast<std::uint32_t>(bytes.size() - frame_header);
+  std::memcpy(bytes.data() + 8, &length, 4);
+  const std::uint64_t sum = payload_checksum(bytes.data() + frame_header, length);
+  std::memcpy(bytes.data() + 12, &sum, 8);
+}
+
 template <class T> void encode_framed(const T& value, std::vector<char>& out) {
   out.clear();
   put_u32(out, protocol_version);
   put_u32(out, static_cast<std::uint32_t>(wire_message<T>::kind));
-  put_u32(out, 0); // payload length, patched below
+  out.resize(frame_header); // length and checksum, sealed below
   write_archive(out, value);
-  const auto length = static_cast<std::uint32_t>(out.size() - 12);
-  std::memcpy(out.data() + 8, &length, 4);
+  seal_frame(out);
 }
 
 template <class T> DecodeResult decode_framed(const std::vector<char>& bytes, T& out) {
-  if (bytes.size() < 12)
-    return Error{errc::decode_failed, "frame of " + std::to_string(bytes.size()) + " bytes is shorter than its 12-byte header"};
+  if (bytes.size() < frame_header)
+    return check_frame(bytes);
   const auto version = get_u32(bytes.data());
   if (version != protocol_version)
     return Error{errc::protocol_mismatch, "peer speaks protocol version " + std::to_string(version) +
@@ -112,11 +146,9 @@ template <class T> DecodeResult decode_framed(const std::vector<char>& bytes, T&
   if (kind != expected)
     return Error{errc::decode_failed, "message kind " + std::to_string(kind) + " where kind " +
                        std::to_string(expected) + " was expected"};
-  const auto length = get_u32(bytes.data() + 8);
-  if (bytes.size() - 12 != length)
-    return Error{errc::decode_failed, "frame says " + std::to_string(length) + " payload bytes, has " +
-                       std::to_string(bytes.size() - 12)};
-  return read_archive(bytes.data() + 12, length, out);
+  if (auto bad = check_frame(bytes))
+    return bad;
+  return read_archive(bytes.data() + frame_header, bytes.size() - frame_header, out);
 }
 
 template <class T> std::vector<char> encode(const T& value) {
@@ -145,27 +177,23 @@ template <class T> DecodeResult unwrap(const WireEnvelope& envelope, T& out) {
   return decode(envelope.payload, out);
 }
 
-// Frame layout: u32 version, u32 kind, u32 payload length, payload.
 std::vector<char> frame(const WireEnvelope& envelope) {
   std::vector<char> out;
-  out.reserve(12 + envelope.payload.size());
+  out.reserve(frame_header + envelope.payload.size());
   put_u32(out, envelope.version);
   put_u32(out, envelope.kind);
-  put_u32(out, static_cast<std::uint32_t>(envelope.payload.size()));
+  out.resize(frame_header);
   out.insert(out.end(), envelope.payload.begin(), envelope.payload.end());
+  seal_frame(out);
   return out;
 }
 
 DecodeResult unframe(const std::vector<char>& bytes, WireEnvelope& out) {
-  if (bytes.size() < 12)
-    return Error{errc::decode_failed, "frame of " + std::to_string(bytes.size()) + " bytes is shorter than its 12-byte header"};
-  const auto length = get_u32(bytes.data() + 8);
-  if (bytes.size() - 12 != length)
-    return Error{errc::decode_failed, "frame says " + std::to_string(length) + " payload bytes, has " +
-                       std::to_string(bytes.size() - 12)};
+  if (auto bad = check_frame(bytes))
+    return bad;
   out.version = get_u32(bytes.data());
   out.kind = static_cast<std::uint16_t>(get_u32(bytes.data() + 4));
-  out.payload.assign(bytes.begin() + 12, bytes.end());
+  out.payload.assign(bytes.begin() + static_cast<std::ptrdiff_t>(frame_header), bytes.end());
   return std::nullopt;
 }
 

@@ -330,6 +330,32 @@ TEST(BoostCodec, TruncatedPayloadIsAnErrorNotACrash) {
   EXPECT_TRUE(unframe(std::vector<char>(5, 'x'), envelope));
 }
 
+// Every frame carries a checksum of its payload: a flipped bit anywhere in it
+// is refused before Boost reads a byte, and a frame sealed again decodes.
+TEST(BoostCodec, AFrameWithADamagedPayloadIsRefusedBeforeDecoding) {
+  std::vector<char> bytes;
+  encode_framed(sample_snapshot(), bytes);
+  Snapshot out;
+  ASSERT_FALSE(decode_framed(bytes, out));
+  for (const std::size_t at : {std::size_t{20}, bytes.size() / 2, bytes.size() - 1}) {
+    auto damaged = bytes;
+    damaged[at] = static_cast<char>(damaged[at] ^ 0x10);
+    Snapshot kept;
+    kept.tick = 77;
+    const auto err = decode_framed(damaged, kept);
+    ASSERT_TRUE(err) << at;
+    EXPECT_NE(err->message.find("checksum mismatch"), std::string::npos) << err->message;
+    EXPECT_EQ(kept.tick, 77u);
+    WireEnvelope envelope;
+    EXPECT_TRUE(unframe(damaged, envelope)) << at;
+  }
+  auto resealed = bytes;
+  seal_frame(resealed);
+  EXPECT_EQ(resealed, bytes);
+  WireEnvelope envelope;
+  ASSERT_FALSE(unframe(bytes, envelope));
+  EXPECT_EQ(frame(envelope), bytes);
+}
 
 // Counts are untrusted: one that claims more elements than the bytes left can
 // hold is refused before anything is allocated for it (a count of 2^40

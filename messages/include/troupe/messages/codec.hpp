@@ -32,8 +32,15 @@ template <class T> WireEnvelope wrap(const T& value);
 /// Unwraps an envelope, refusing another protocol version or another kind.
 template <class T> DecodeResult unwrap(const WireEnvelope& envelope, T& out);
 
-/// Serialises an envelope to one byte string (version, kind, length, payload).
+/// Serialises an envelope to one byte string: version, kind, payload length,
+/// an XXH3-64 checksum of the payload, the payload. Whoever reads a frame
+/// checks size, length and checksum before a byte of the payload is decoded.
 std::vector<char> frame(const WireEnvelope& envelope);
+
+/// Sets the length and checksum fields of a frame to match its payload (what
+/// encode_framed does last; the fuzz target uses it to reach the payload
+/// decoder with bytes of its own).
+void seal_frame(std::vector<char>& bytes);
 
 /// Reads what `frame` wrote.
 DecodeResult unframe(const std::vector<char>& bytes, WireEnvelope& out);
