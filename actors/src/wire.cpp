@@ -400,10 +400,8 @@ public:
     caf::detail::socket_guard guard{fd};
     caf::io::network::nonblocking(fd, true);
     const auto peer = peer_of(fd);
-    if (!gate_->admit(fd, peer)) {
-      gate_->refuse(peer, "too many connections that have not greeted yet (" +
-                            std::to_string(gate_->limits().max_ungreeted) + ")",
-                    &Refusals::capacity);
+    if (const auto why = gate_->admit(fd, peer); !why.empty()) {
+      gate_->refuse(peer, why, &Refusals::capacity);
       return false; // the guard closes the socket
     }
     caf::openssl::session_ptr session;
@@ -536,6 +534,7 @@ Limits limits_of(const config::Topology& topology) {
   }
   limits.greeting_deadline = std::chrono::milliseconds(net.greeting_timeout_ms);
   limits.max_ungreeted = net.max_ungreeted;
+  limits.max_ungreeted_per_address = std::min(net.max_ungreeted_per_address, net.max_ungreeted);
   return limits;
 }
 
@@ -551,12 +550,19 @@ Gate::~Gate() {
   reaper_.join();
 }
 
-bool Gate::admit(int fd, const std::string& peer) {
+std::string Gate::admit(int fd, const std::string& peer) {
+  const auto address = peer.substr(0, peer.rfind(':'));
   std::lock_guard<std::mutex> guard{mutex_};
   if (waiting_.size() >= limits_.max_ungreeted)
-    return false;
+    return "too many connections that have not greeted yet (" + std::to_string(limits_.max_ungreeted) + ")";
+  const auto from_address = std::count_if(waiting_.begin(), waiting_.end(), [&](const auto& kv) {
+    return kv.second.peer.compare(0, kv.second.peer.rfind(':'), address) == 0;
+  });
+  if (static_cast<std::size_t>(from_address) >= limits_.max_ungreeted_per_address)
+    return "too many connections from " + address + " that have not greeted yet (" +
+           std::to_string(limits_.max_ungreeted_per_address) + ")";
   waiting_[fd] = {peer, std::chrono::steady_clock::now()};
-  return true;
+  return {};
 }
 
 void Gate::greeted(int fd) {

@@ -58,6 +58,7 @@ struct Limits {
   std::uint64_t max_message_bytes = 64u << 20; ///< one BASP payload
   std::chrono::milliseconds greeting_deadline{2000};
   std::size_t max_ungreeted = 64;              ///< connections not yet proved, per node
+  std::size_t max_ungreeted_per_address = 16;  ///< of those, from one address
 };
 
 /// The limits a topology sets: [network] max_message_bytes (default: from the
@@ -70,7 +71,7 @@ struct Refusals {
   std::uint64_t oversize = 0;       ///< a message over the size limit
   std::uint64_t malformed = 0;      ///< not BASP framing
   std::uint64_t deadline = 0;       ///< no greeting in time
-  std::uint64_t capacity = 0;       ///< too many connections not greeted yet
+  std::uint64_t capacity = 0;       ///< too many connections not greeted yet (in all, or from one address)
 };
 
 /// The nonces of the greeting (wire.cpp has its layout).
@@ -130,8 +131,10 @@ public:
   const Limits& limits() const { return limits_; }
   const std::optional<ClusterKey>& key() const { return key_; }
 
-  /// A connection starts to wait for its greeting; false when too many wait.
-  bool admit(int fd, const std::string& peer);
+  /// A connection from `peer` ("ADDRESS:PORT") starts to wait for its
+  /// greeting; why not when too many wait, in all or from its address ("":
+  /// admitted). One address cannot hold off the others' connections.
+  std::string admit(int fd, const std::string& peer);
   /// It greeted (or closed): it no longer counts.
   void greeted(int fd);
   /// Logs and counts a refusal of `peer`.

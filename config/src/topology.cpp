@@ -39,7 +39,7 @@ constexpr std::array<std::string_view, 3> restart_names = {"permanent", "transie
 const Names top_level_keys = {"simulation", "network", "nodes", "actors"};
 const Names network_keys = {"heartbeat_ms",     "node_timeout_ms",   "connect_timeout_ms", "keyframe_every",
                             "tls_ca",           "insecure",          "key_file",           "max_message_bytes",
-                            "greeting_timeout_ms", "max_ungreeted"};
+                            "greeting_timeout_ms", "max_ungreeted", "max_ungreeted_per_address"};
 const Names simulation_keys = {"tick_hz", "ticks", "seed", "scenario", "bodies", "threads", "mode"};
 const Names node_keys = {"name", "host", "port", "supervision", "tls_certificate", "tls_key"};
 const Names supervision_keys = {"strategy", "max_restarts", "period_ms", "backoff_min_ms", "backoff_max_ms"};
@@ -98,6 +98,8 @@ void read_network(Checker& checker, const toml::table& table, NetworkSpec& out) 
       read_integer(checker, e, out.greeting_timeout_ms, 10, 600'000);
     } else if (e.name == "max_ungreeted") {
       read_integer(checker, e, out.max_ungreeted, 1, 100'000);
+    } else if (e.name == "max_ungreeted_per_address") {
+      read_integer(checker, e, out.max_ungreeted_per_address, 1, 100'000);
     } else if (e.name == "tls_ca") {
       if (auto path = read_string(checker, e, true)) {
         out.tls_ca = std::move(*path);

@@ -397,3 +397,30 @@ TEST(Runtime, APeerThatDoesNotKnowTheClusterKeyReachesNoActor) {
 
 } // namespace
 } // namespace troupe
+
+namespace troupe {
+namespace {
+
+TEST(Gate, OneAddressCannotHoldOffTheOthers) {
+  wire::Limits limits;
+  limits.max_ungreeted = 5;
+  limits.max_ungreeted_per_address = 2;
+  limits.greeting_deadline = std::chrono::minutes(10); // no reaping during the test
+  wire::Gate gate("n0", limits, std::nullopt);
+  // Descriptors that are no sockets: the gate only counts them here.
+  EXPECT_EQ(gate.admit(-101, "10.0.0.1:5000"), "");
+  EXPECT_EQ(gate.admit(-102, "10.0.0.1:5001"), "");
+  EXPECT_EQ(gate.admit(-103, "10.0.0.1:5002"),
+            "too many connections from 10.0.0.1 that have not greeted yet (2)");
+  EXPECT_EQ(gate.admit(-104, "10.0.0.11:5000"), "") << "another address, with the same prefix";
+  EXPECT_EQ(gate.admit(-105, "10.0.0.2:5000"), "");
+  gate.greeted(-101);
+  EXPECT_EQ(gate.admit(-106, "10.0.0.1:5003"), "") << "one of its own greeted: room again";
+  EXPECT_EQ(gate.admit(-107, "10.0.0.3:5000"), "");
+  EXPECT_EQ(gate.admit(-108, "10.0.0.4:5000"), "too many connections that have not greeted yet (5)");
+  for (int fd : {-102, -104, -105, -106, -107})
+    gate.greeted(fd);
+}
+
+} // namespace
+} // namespace troupe

@@ -909,3 +909,18 @@ TEST(TopologyRegions, BadLayoutsNameFileLineAndKey) {
 
 } // namespace
 } // namespace troupe::config
+
+namespace troupe::config {
+namespace {
+
+TEST(TopologyNetwork, UngreetedConnectionsAreCappedPerNodeAndPerAddress) {
+  const Topology t = topology_of(std::string(minimal) + "[network]\nmax_ungreeted = 40\nmax_ungreeted_per_address = 5\n");
+  EXPECT_EQ(t.network.max_ungreeted, 40u);
+  EXPECT_EQ(t.network.max_ungreeted_per_address, 5u);
+  EXPECT_EQ(topology_of(minimal).network.max_ungreeted_per_address, 16u);
+  EXPECT_EQ(error_of(std::string(minimal) + "[network]\nmax_ungreeted_per_address = 0\n").to_string(),
+            "test.toml:8:1: network.max_ungreeted_per_address: expected an integer in [1, 100000], got 0");
+}
+
+} // namespace
+} // namespace troupe::config

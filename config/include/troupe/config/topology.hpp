@@ -31,6 +31,7 @@
 ///   max_message_bytes = 0   # 0 = from the largest world the simulation allows
 ///   greeting_timeout_ms = 2000
 ///   max_ungreeted = 64
+///   max_ungreeted_per_address = 16
 ///
 ///   [actors.NAME]           # one stepper, one coordinator, one source (by role);
 ///                           # a kind may run one table as parts NAME/0, NAME/1...
@@ -118,8 +119,10 @@ struct NetworkSpec {
   std::uint64_t max_message_bytes = 0;
   /// A connection must prove itself within this long ...
   std::uint32_t greeting_timeout_ms = 2000;
-  /// ... and at most this many may be waiting to, per node.
+  /// ... and at most this many may be waiting to, per node,
   std::uint32_t max_ungreeted = 64;
+  /// ... of which at most this many from one address.
+  std::uint32_t max_ungreeted_per_address = 16;
   bool tls() const { return !tls_ca.empty(); }
 };
 
