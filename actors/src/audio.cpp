@@ -51,6 +51,7 @@ public:
     settings.voices = params_.voices;
     settings.listener = vec3(params_.listener);
     settings.listener_target = vec3(params_.listener_target);
+    settings.limiter = params_.limiter;
     const auto output = ctx.options.audio_output.empty() ? params_.output : ctx.options.audio_output;
     std::string notice;
     if (output == "device") {
@@ -123,6 +124,8 @@ public:
            {"impacts_played", static_cast<double>(stats.impacts)},
            {"impacts_skipped", static_cast<double>(stats.skipped)},
            {"clipped_samples", static_cast<double>(stats.clipped_samples)},
+           {"limited_frames", static_cast<double>(stats.limited_frames)},
+           {"limiter_gain_min_db", 20.0 * std::log10(std::max(stats.limiter_gain_min, 1e-6f))},
            {"wav_seconds", wav_ ? static_cast<double>(wav_->frames_written()) / sample_rate : 0.0},
            {"first_impact_tick", first_impact_tick_},
            {"late_batches", static_cast<double>(late_batches_)},
@@ -182,6 +185,7 @@ Subsystem audio_subsystem() {
     in.choice("output", p.output, output_names);
     in.vec3("listener", p.listener);
     in.vec3("listener_target", p.listener_target);
+    in.boolean("limiter", p.limiter);
   });
   kind.describe = [](const config::ActorSpec& spec, const config::Topology&) {
     const auto& p = spec.params_as<AudioParams>();
@@ -191,7 +195,7 @@ Subsystem audio_subsystem() {
       return out.str();
     };
     return "voices " + std::to_string(p.voices) + ", output " + p.output + ", listener " + v(p.listener) +
-           " facing " + v(p.listener_target);
+           " facing " + v(p.listener_target) + (p.limiter ? ", limited at -1 dBFS" : ", no limiter");
   };
   kind.prepare = [](const ActorContext&) -> Expected<std::shared_ptr<void>> {
     return std::shared_ptr<void>(std::make_shared<AudioState>());

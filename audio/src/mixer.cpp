@@ -21,6 +21,7 @@
 // OpenAL Soft) and restores the previous one on return; without the extension
 // it falls back to alcMakeContextCurrent.
 
+#include <troupe/audio/limiter.hpp>
 #include <troupe/audio/mixer.hpp>
 #include <troupe/audio/synth.hpp>
 
@@ -109,7 +110,14 @@ public:
 
   void play(const Impact& impact) override;
   void render(std::span<std::int16_t> out, std::size_t frames) override;
-  MixerStats stats() const override { return stats_; }
+  MixerStats stats() const override {
+    MixerStats out = stats_;
+    if (limiter_) {
+      out.limited_frames = limiter_->limited_frames();
+      out.limiter_gain_min = limiter_->smallest_gain();
+    }
+    return out;
+  }
   bool is_loopback() const override { return render_ != nullptr; }
   std::string last_error() const override { return last_error_; }
 
@@ -165,6 +173,7 @@ private:
   std::unordered_map<std::uint32_t, std::size_t> tone_index_; // ToneKey::packed -> tones_
   std::vector<std::int16_t> scratch_; // synthesis output
   std::vector<float> mix_;             // loopback render chunk (2 * render_chunk)
+  std::unique_ptr<Limiter> limiter_;   // loopback, when settings_.limiter
   std::uint64_t use_clock_ = 0;
   MixerStats stats_;
   std::string last_error_;
@@ -476,7 +485,10 @@ void AlMixer::play(const Impact& impact) {
   const ALuint s = chosen->source;
   alSourcei(s, AL_BUFFER, static_cast<ALint>(tones_[tone].buffer));
   alSource3f(s, AL_POSITION, impact.point.x, impact.point.y, impact.point.z);
-  alSourcef(s, AL_GAIN, gain);
+  const float crowd = settings_.crowd_voices > 0.f
+                        ? 1.f / std::sqrt(1.f + static_cast<float>(stats_.voices_in_use) / settings_.crowd_voices)
+                        : 1.f;
+  alSourcef(s, AL_GAIN, gain * crowd);
   alSourcePlay(s);
   if (!checked("audio: starting a voice")) {
     alSourcei(s, AL_BUFFER, 0);
@@ -509,6 +521,11 @@ void AlMixer::render(std::span<std::int16_t> out, std::size_t frames) {
   for (std::size_t done = 0; done < frames;) {
     const std::size_t n = std::min(frames - done, render_chunk);
     render_(device_, mix_.data(), static_cast<ALCsizei>(n));
+    if (settings_.limiter) {
+      if (!limiter_)
+        limiter_ = std::make_unique<Limiter>(rate_, std::pow(10.f, settings_.ceiling_db / 20.f));
+      limiter_->process(mix_.data(), n);
+    }
     std::int16_t* dst = out.data() + 2 * done;
     for (std::size_t i = 0; i < 2 * n; ++i) {
       // Same scale as OpenAL Soft's own float->int16 (x 32768), then saturate.

@@ -264,14 +264,44 @@ TEST(Mixer, InvalidImpactsAreCountedAsInaudible) {
   EXPECT_EQ(mixer->last_error(), "");
 }
 
-TEST(Mixer, FullScaleSamplesAreCountedAsClipped) {
-  auto mixer = open_mixer();
+TEST(Mixer, FullScaleSamplesAreCountedAsClippedWithoutTheLimiter) {
+  MixerSettings raw;
+  raw.limiter = false;
+  auto mixer = open_mixer(raw);
   ASSERT_TRUE(mixer);
   for (int k = 0; k < 32; ++k) {
     mixer->play(impact_at({0.f, 6.f, 23.f}, 1000.f)); // at the ears, full gain
   }
   render(*mixer, 4800);
   EXPECT_GT(mixer->stats().clipped_samples, 0u);
+  EXPECT_EQ(mixer->stats().limited_frames, 0u);
+}
+
+TEST(Mixer, TheLimiterKeepsThirtyTwoFullImpactsUnderMinusOneDecibel) {
+  auto mixer = open_mixer();
+  ASSERT_TRUE(mixer);
+  for (int k = 0; k < 32; ++k)
+    mixer->play(impact_at({0.f, 6.f, 23.f}, 1000.f));
+  const auto out = render(*mixer, 4800);
+  EXPECT_EQ(mixer->stats().clipped_samples, 0u);
+  EXPECT_LE(peak(out), static_cast<int>(std::lround(32768.0 * std::pow(10.0, -1.0 / 20.0))));
+  EXPECT_GT(peak(out), 20000) << "loud, not squashed";
+  EXPECT_GT(mixer->stats().limited_frames, 0u);
+  EXPECT_LT(mixer->stats().limiter_gain_min, 0.5f);
+}
+
+TEST(Mixer, TheLimitedMixIsTheSameForTheSameImpacts) {
+  std::vector<std::int16_t> runs[2];
+  for (auto& out : runs) {
+    auto mixer = open_mixer();
+    ASSERT_TRUE(mixer);
+    for (int k = 0; k < 20; ++k) {
+      mixer->play(impact_at({static_cast<float>(k) - 10.f, 1.f, 0.f}, 900.f));
+      const auto chunk = render(*mixer, 800);
+      out.insert(out.end(), chunk.begin(), chunk.end());
+    }
+  }
+  EXPECT_EQ(runs[0], runs[1]);
 }
 
 TEST(Mixer, OutOfRangeSettingsAreRefused) {

@@ -97,6 +97,9 @@ struct AudioParams {
   /// Where the listener stands and what it faces (up is +y).
   std::array<double, 3> listener{0.0, 6.0, 24.0};
   std::array<double, 3> listener_target{0.0, 2.0, 0.0};
+  /// The WAV's look-ahead limiter: no sample above -1 dBFS (the mix lags by
+  /// 1 ms). false: the mix as it is, clipped samples counted.
+  bool limiter = true;
 };
 
 /// Kind "render", a reader: draws the newest snapshot with Vulkan and records

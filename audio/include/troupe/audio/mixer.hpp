@@ -39,6 +39,16 @@ struct MixerSettings {
   /// default: the mix stays linear, a played sound starts on the next frame,
   /// and clipped_samples counts what really hit full scale.
   bool output_limiter = false;
+  /// Loopback: troupe's own look-ahead limiter on the mix (limiter.hpp), so a
+  /// landing of thousands of bodies is loud but never clips: no sample above
+  /// `ceiling_db` (dBFS). The output lags the mix by its look-ahead (1 ms).
+  bool limiter = true;
+  float ceiling_db = -1.f;
+  /// Loudness-aware voice gain: a sound that starts while N others play is
+  /// turned down by 1 / sqrt(1 + N / crowd_voices), so a crowd of impacts
+  /// (which adds up like sqrt(N)) stays about as loud as a few, and the
+  /// limiter only shaves peaks. 0: off.
+  float crowd_voices = 4.f;
 };
 
 /// One impact to sound.
@@ -61,6 +71,8 @@ struct MixerStats {
   std::uint64_t frames_rendered = 0; ///< loopback only
   std::uint64_t inaudible = 0;     ///< play() calls dropped as silent or invalid (NaN, <= 0 impulse)
   std::uint64_t al_errors = 0;     ///< OpenAL errors seen after open (see Mixer::last_error)
+  std::uint64_t limited_frames = 0; ///< loopback frames the limiter turned down by more than 1 dB
+  float limiter_gain_min = 1.f;    ///< the most it turned one down (1: never)
 };
 
 class Mixer {
