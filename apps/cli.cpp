@@ -18,6 +18,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -84,7 +86,8 @@ int exit_code(const Error& error) {
   return is_bad_input(error.code) ? exit_bad_input : error.code == errc::escalated ? exit_escalated : exit_run_failed;
 }
 
-/// A progress line: rewritten in place on a terminal, every 10% otherwise.
+/// A progress line: rewritten in place on a terminal, every 10% otherwise;
+/// the rate is measured since the first line, the ETA assumes it holds.
 class Progress {
 public:
   explicit Progress(bool enabled) : enabled_(enabled), tty_(isatty(STDERR_FILENO) != 0) {}
@@ -92,13 +95,28 @@ public:
   void update(std::uint64_t tick, std::uint64_t target, std::size_t bodies, double tick_ms) {
     if (!enabled_ || target == 0)
       return;
+    const auto now = std::chrono::steady_clock::now();
+    if (!started_) {
+      started_ = true;
+      first_tick_ = tick;
+      first_time_ = now;
+    }
     const auto percent = static_cast<int>(100 * tick / target);
     if (!tty_ && percent < next_percent_)
       return;
     next_percent_ = percent / 10 * 10 + 10;
-    std::fprintf(stderr, "%s  tick %llu/%llu  %3d%%  %zu bodies  %.2f ms/tick%s", tty_ ? "\r" : "",
-                 static_cast<unsigned long long>(tick), static_cast<unsigned long long>(target),
-                 percent, bodies, tick_ms, tty_ ? "   " : "\n");
+    std::string rate;
+    const double seconds = std::chrono::duration<double>(now - first_time_).count();
+    if (tick > first_tick_ && seconds > 0) {
+      const double per_second = static_cast<double>(tick - first_tick_) / seconds;
+      const auto left = static_cast<long long>(static_cast<double>(target - std::min(tick, target)) / per_second + 0.5);
+      char text[64];
+      std::snprintf(text, sizeof text, "  %.0f ticks/s  ETA %lld:%02lld", per_second, left / 60, left % 60);
+      rate = text;
+    }
+    std::fprintf(stderr, "%s  tick %llu/%llu  %3d%%  %zu bodies  %.2f ms/tick%s%s", tty_ ? "\r" : "",
+                 static_cast<unsigned long long>(tick), static_cast<unsigned long long>(target), percent, bodies,
+                 tick_ms, rate.c_str(), tty_ ? "   " : "\n");
     std::fflush(stderr);
     printed_ = true;
   }
@@ -112,7 +130,10 @@ private:
   bool enabled_;
   bool tty_;
   bool printed_ = false;
+  bool started_ = false;
   int next_percent_ = 0;
+  std::uint64_t first_tick_ = 0;
+  std::chrono::steady_clock::time_point first_time_;
 };
 
 int run_and_report(const config::Topology& topology, RunOptions options) {

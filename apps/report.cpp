@@ -1,5 +1,7 @@
 #include "report.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -18,32 +20,22 @@ std::string fixed(double v, int digits = 3) {
   return buf;
 }
 
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
-
-std::string json_number(double v) {
+/// A number as the report shows it: integers without a fraction, the rest to
+/// six decimals (stable text from run to run, small files).
+std::string number_text(double v) {
   if (!std::isfinite(v))
     return "null";
   if (v == std::floor(v) && std::fabs(v) < 1e15)
     return std::to_string(static_cast<long long>(v));
   return fixed(v, 6);
+}
+
+nlohmann::ordered_json json_number(double v) {
+  if (!std::isfinite(v))
+    return nullptr;
+  if (v == std::floor(v) && std::fabs(v) < 1e15)
+    return static_cast<long long>(v);
+  return std::round(v * 1e6) / 1e6;
 }
 
 std::string html_escape(const std::string& s) {
@@ -100,10 +92,9 @@ CommandCounts command_counts(const RunResult& r) {
   return out;
 }
 
-std::string percentiles_json(const Percentiles& p) {
-  return "{\"count\": " + std::to_string(p.count) + ", \"p50\": " + json_number(p.p50) +
-         ", \"p95\": " + json_number(p.p95) + ", \"p99\": " + json_number(p.p99) +
-         ", \"max\": " + json_number(p.max) + ", \"mean\": " + json_number(p.mean) + "}";
+nlohmann::ordered_json percentiles_json(const Percentiles& p) {
+  return {{"count", p.count},         {"p50", json_number(p.p50)}, {"p95", json_number(p.p95)},
+          {"p99", json_number(p.p99)}, {"max", json_number(p.max)}, {"mean", json_number(p.mean)}};
 }
 
 /// A line plot of several series on one scale as inline SVG, a legend when
@@ -176,10 +167,10 @@ std::string regions_section(const RunResult& r) {
   };
   for (const auto* a : regions)
     out << "<tr><td>" << html_escape(a->name) << "</td><td>" << html_escape(a->node) << "</td><td>"
-        << json_number(counter(*a, "owned")) << "</td><td>" << fixed(dist(*a, "ghosts").p50, 0) << "</td><td>"
-        << json_number(counter(*a, "migrations")) << "</td><td>" << fixed(dist(*a, "step_ms").p50) << "</td><td>"
+        << number_text(counter(*a, "owned")) << "</td><td>" << fixed(dist(*a, "ghosts").p50, 0) << "</td><td>"
+        << number_text(counter(*a, "migrations")) << "</td><td>" << fixed(dist(*a, "step_ms").p50) << "</td><td>"
         << fixed(dist(*a, "step_ms").p99) << "</td><td>" << fixed(dist(*a, "exchange_bytes").p50, 0) << "</td><td>"
-        << json_number(counter(*a, "incarnation")) << "</td></tr>";
+        << number_text(counter(*a, "incarnation")) << "</td></tr>";
   out << "</table>";
   for (const auto& [series, title, unit] :
        std::initializer_list<std::tuple<const char*, const char*, const char*>>{
@@ -342,67 +333,64 @@ std::string summary_table(const RunResult& r) {
 
 std::string report_json(const RunResult& r, const config::Topology& topology,
                         const config::SimulationSpec& s) {
-  std::ostringstream out;
-  out << "{\n  \"schema\": \"troupe-report/1\",\n";
-  out << "  \"ok\": " << (r.ok ? "true" : "false") << ",\n";
-  out << "  \"error\": " << json_string(r.error.to_string()) << ",\n";
-  out << "  \"config\": " << json_string(topology.path) << ",\n";
-  out << "  \"simulation\": {\"scenario\": " << json_string(s.scenario) << ", \"bodies\": " << s.bodies
-      << ", \"seed\": " << s.seed << ", \"tick_hz\": " << json_number(s.tick_hz)
-      << ", \"ticks\": " << s.ticks << ", \"threads\": " << s.threads << ", \"mode\": \""
-      << (s.mode == config::Mode::batch ? "batch" : "realtime") << "\"},\n";
-  out << "  \"ticks\": " << r.ticks << ",\n";
-  out << "  \"bodies\": " << r.bodies << ",\n";
-  out << "  \"world_hash\": \"" << hash_text(r.world_hash) << "\",\n";
-  out << "  \"wall_seconds\": " << json_number(r.wall_seconds) << ",\n";
-  if (const auto* logic = first_with_role(r, "coordinator")) {
+  using json = nlohmann::ordered_json;
+  json out;
+  out["schema"] = "troupe-report/1";
+  out["ok"] = r.ok;
+  out["error"] = r.error.to_string();
+  out["config"] = topology.path;
+  out["simulation"] = {{"scenario", s.scenario}, {"bodies", s.bodies},
+                       {"seed", s.seed},         {"tick_hz", json_number(s.tick_hz)},
+                       {"ticks", s.ticks},       {"threads", s.threads},
+                       {"mode", s.mode == config::Mode::batch ? "batch" : "realtime"}};
+  out["ticks"] = r.ticks;
+  out["bodies"] = r.bodies;
+  out["world_hash"] = hash_text(r.world_hash);
+  out["wall_seconds"] = json_number(r.wall_seconds);
+  if (const auto* logic = first_with_role(r, "coordinator"))
     if (auto* p = find_distribution(*logic, "tick_ms"))
-      out << "  \"tick_ms\": " << percentiles_json(*p) << ",\n";
-  }
+      out["tick_ms"] = percentiles_json(*p);
   Percentiles handoff{};
   for (auto& a : r.actors)
     if (auto* p = find_distribution(a, "handoff_us"); p && p->count > handoff.count)
       handoff = *p;
-  out << "  \"snapshot_handoff_us\": " << percentiles_json(handoff) << ",\n";
+  out["snapshot_handoff_us"] = percentiles_json(handoff);
   const auto commands = command_counts(r);
-  out << "  \"commands\": {\"sent\": " << json_number(commands.sent) << ", \"applied\": "
-      << json_number(commands.applied) << ", \"after_end\": " << json_number(commands.after_end)
-      << ", \"lost\": " << json_number(commands.lost()) << "},\n";
-  out << "  \"nodes\": [";
-  for (std::size_t i = 0; i < r.node_ports.size(); ++i)
-    out << (i ? ", " : "") << "{\"name\": " << json_string(r.node_ports[i].first)
-        << ", \"port\": " << r.node_ports[i].second << "}";
-  out << "],\n  \"actors\": [\n";
-  for (std::size_t i = 0; i < r.actors.size(); ++i) {
-    const auto& a = r.actors[i];
-    out << "    {\"name\": " << json_string(a.name) << ", \"kind\": " << json_string(a.kind)
-        << ", \"node\": " << json_string(a.node) << ", \"role\": " << json_string(a.role)
-        << ",\n     \"mailbox\": {\"capacity\": "
-        << a.mailbox.capacity << ", \"overflow\": \"" << overflow_name(a.mailbox.overflow)
-        << "\", \"admitted\": " << a.mailbox.admitted << ", \"dropped\": " << a.mailbox.dropped
-        << ", \"rejected\": " << a.mailbox.rejected << ", \"high_water\": " << a.mailbox.high_water
-        << "},\n     \"counters\": {";
-    for (std::size_t j = 0; j < a.counters.size(); ++j)
-      out << (j ? ", " : "") << json_string(a.counters[j].first) << ": " << json_number(a.counters[j].second);
-    out << "},\n     \"distributions\": {";
-    for (std::size_t j = 0; j < a.distributions.size(); ++j)
-      out << (j ? ", " : "") << json_string(a.distributions[j].first) << ": "
-          << percentiles_json(a.distributions[j].second);
-    out << "},\n     \"series\": {";
-    for (std::size_t j = 0; j < a.series.size(); ++j) {
-      out << (j ? ", " : "") << json_string(a.series[j].first) << ": [";
-      const auto& ys = a.series[j].second;
-      for (std::size_t k = 0; k < ys.size(); ++k)
-        out << (k ? "," : "") << json_number(ys[k]);
-      out << "]";
+  out["commands"] = {{"sent", json_number(commands.sent)},
+                     {"applied", json_number(commands.applied)},
+                     {"after_end", json_number(commands.after_end)},
+                     {"lost", json_number(commands.lost())}};
+  out["nodes"] = json::array();
+  for (auto& [name, port] : r.node_ports)
+    out["nodes"].push_back({{"name", name}, {"port", port}});
+  out["actors"] = json::array();
+  for (const auto& a : r.actors) {
+    json entry = {{"name", a.name}, {"kind", a.kind}, {"node", a.node}, {"role", a.role}};
+    entry["mailbox"] = {{"capacity", a.mailbox.capacity},
+                        {"overflow", overflow_name(a.mailbox.overflow)},
+                        {"admitted", a.mailbox.admitted},
+                        {"dropped", a.mailbox.dropped},
+                        {"rejected", a.mailbox.rejected},
+                        {"high_water", a.mailbox.high_water}};
+    auto& counters = entry["counters"] = json::object();
+    for (auto& [name, v] : a.counters)
+      counters[name] = json_number(v);
+    auto& distributions = entry["distributions"] = json::object();
+    for (auto& [name, p] : a.distributions)
+      distributions[name] = percentiles_json(p);
+    auto& series = entry["series"] = json::object();
+    for (auto& [name, ys] : a.series) {
+      auto& values = series[name] = json::array();
+      for (double y : ys)
+        values.push_back(json_number(y));
     }
-    out << "},\n     \"notes\": {";
-    for (std::size_t j = 0; j < a.notes.size(); ++j)
-      out << (j ? ", " : "") << json_string(a.notes[j].first) << ": " << json_string(a.notes[j].second);
-    out << "}}" << (i + 1 < r.actors.size() ? "," : "") << "\n";
+    auto& notes = entry["notes"] = json::object();
+    for (auto& [name, text] : a.notes)
+      notes[name] = text;
+    out["actors"].push_back(std::move(entry));
   }
-  out << "  ]\n}\n";
-  return out.str();
+  // Text from a config or a peer may hold bytes that are not UTF-8: replaced, not thrown.
+  return out.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 std::string report_html(const RunResult& r, const config::Topology& topology,
@@ -445,7 +433,7 @@ std::string report_html(const RunResult& r, const config::Topology& topology,
   for (auto& a : r.actors)
     for (auto& [name, v] : a.counters)
       out << "<tr><td>" << html_escape(a.name) << "</td><td>" << html_escape(name) << "</td><td>"
-          << json_number(v) << "</td></tr>";
+          << number_text(v) << "</td></tr>";
   out << "</table>";
   for (auto& a : r.actors) {
     if (a.notes.empty())

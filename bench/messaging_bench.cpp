@@ -21,6 +21,7 @@
 #include <caf/io/all.hpp>
 
 #include <benchmark/benchmark.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cstdlib>
@@ -350,7 +351,7 @@ void BM_SnapshotAcrossProcesses(benchmark::State& state) {
                         << state.range(0) << "\n[[nodes]]\nname = \"main\"\nport = " << free_port()
                         << "\n[[nodes]]\nname = \"reader\"\nport = " << free_port()
                         << "\n[actors.physics]\n[actors.logic]\n[actors.input]\n[actors.observer]\nnode = \"reader\"\n";
-  std::string report;
+  nlohmann::json report;
   for (auto _ : state) {
     const auto command = std::string(TROUPE_EXE) + " up " + config + " --quiet --out " + (dir / "out").string() +
                          " > " + (dir / "log").string() + " 2>&1";
@@ -359,18 +360,20 @@ void BM_SnapshotAcrossProcesses(benchmark::State& state) {
       return;
     }
     std::ifstream in(dir / "out" / "report.json");
-    report.assign(std::istreambuf_iterator<char>(in), {});
+    report = nlohmann::json::parse(in, nullptr, false);
   }
-  // `"KEY": NUMBER` after `from` in report.json (-1 when missing).
-  auto number = [&](const std::string& from, const std::string& key) {
-    const auto at = report.find(from);
-    const auto k = at == std::string::npos ? at : report.find("\"" + key + "\": ", at);
-    return k == std::string::npos ? -1.0 : std::stod(report.substr(k + key.size() + 4));
+  auto actor = [&](const std::string& name) {
+    for (const auto& entry : report.value("actors", nlohmann::json::array()))
+      if (entry.value("name", std::string{}) == name)
+        return entry;
+    return nlohmann::json::object();
   };
-  const std::string observer = "\"name\": \"observer\"";
-  state.counters["p50_us"] = number(observer, "p50"); // its only distribution: handoff_us
-  state.counters["p99_us"] = number(observer, "p99");
-  state.counters["bytes_per_moving_body"] = number("\"name\": \"logic\"", "bytes_per_moving_body");
+  const auto handoff = actor("observer").value("distributions", nlohmann::json::object())
+                           .value("handoff_us", nlohmann::json::object());
+  state.counters["p50_us"] = handoff.value("p50", -1.0);
+  state.counters["p99_us"] = handoff.value("p99", -1.0);
+  state.counters["bytes_per_moving_body"] =
+      actor("logic").value("counters", nlohmann::json::object()).value("bytes_per_moving_body", -1.0);
   std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_SnapshotAcrossProcesses)->Arg(1000)->Arg(10000)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);

@@ -15,45 +15,40 @@
 #include "common/net.hpp"
 
 #include <benchmark/benchmark.h>
+#include <nlohmann/json.hpp>
 
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
-#include <regex>
 #include <string>
 
 namespace {
 
 using troupe::testing::free_port;
 
-/// A run's report.json, searched by actor.
+/// A run's report.json.
 struct Report {
-  std::string json;
+  nlohmann::json json;
 
-  /// `"KEY": NUMBER` (the first after `"name": "ACTOR"`), or -1.
-  double number(const std::string& actor, const std::string& key) const {
-    const auto at = json.find("{\"name\": \"" + actor + "\"");
-    const auto end = at == std::string::npos ? at : json.find("\n    {", at + 1);
-    const auto entry = at == std::string::npos ? std::string{} : json.substr(at, end - at);
-    std::smatch m;
-    const std::regex re("\"" + key + "\": (-?[0-9.e+]+)");
-    return std::regex_search(entry, m, re) ? std::stod(m[1].str()) : -1;
+  const nlohmann::json& actor(const std::string& name) const {
+    static const nlohmann::json none = nlohmann::json::object();
+    for (const auto& entry : json.value("actors", nlohmann::json::array()))
+      if (entry.value("name", std::string{}) == name)
+        return entry;
+    return none;
   }
-  /// A distribution's p50: `"NAME": {"count": N, "p50": X`.
-  double p50(const std::string& actor, const std::string& name) const {
-    const auto at = json.find("{\"name\": \"" + actor + "\"");
-    const auto key = at == std::string::npos ? at : json.find("\"" + name + "\": {\"count\"", at);
-    const auto p = key == std::string::npos ? key : json.find("\"p50\": ", key);
-    return p == std::string::npos ? -1 : std::stod(json.substr(p + 7));
+  /// A counter of one actor, or -1.
+  double number(const std::string& name, const std::string& key) const {
+    return actor(name).value("counters", nlohmann::json::object()).value(key, -1.0);
   }
-  std::string hash() const {
-    std::smatch m;
-    const std::regex re("\"world_hash\": \"(0x[0-9a-f]{16})\"");
-    return std::regex_search(json, m, re) ? m[1].str() : std::string{};
+  /// A distribution's p50, or -1.
+  double p50(const std::string& name, const std::string& distribution) const {
+    const auto distributions = actor(name).value("distributions", nlohmann::json::object());
+    return distributions.value(distribution, nlohmann::json::object()).value("p50", -1.0);
   }
+  std::string hash() const { return json.value("world_hash", std::string{}); }
 };
 
 /// Runs `troupe VERB CONFIG` into `out`; its report, or nothing on failure.
@@ -64,8 +59,8 @@ bool run(const std::string& verb, const std::filesystem::path& config, const std
   if (std::system(command.c_str()) != 0)
     return false;
   std::ifstream in(out / "report.json");
-  report.json.assign(std::istreambuf_iterator<char>(in), {});
-  return !report.json.empty();
+  report.json = nlohmann::json::parse(in, nullptr, false);
+  return report.json.is_object();
 }
 
 /// A pile of `bodies` run `ticks` ticks: one node, one physics actor.

@@ -48,6 +48,6 @@ set(CPACK_DEBIAN_PACKAGE_MAINTAINER "troupe developers <troupe@localhost>")
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-  "libcaf-dev (>= 0.17), libtbb-dev, libboost-serialization-dev (>= 1.74), libtomlplusplus-dev, libcli11-dev, \
+  "libcaf-dev (>= 0.17), libtbb-dev, libboost-serialization-dev (>= 1.74), libtomlplusplus-dev, libcli11-dev, nlohmann-json3-dev (>= 3.11), \
 libxxhash-dev, libopenal-dev, libvulkan-dev, mesa-vulkan-drivers, libglm-dev, libpng-dev, libglfw3-dev, libssl-dev, pkg-config")
 include(CPack)

@@ -2,6 +2,7 @@
 // Running the real troupe executable from system tests and reading what it wrote.
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <array>
 #include <cstdio>
@@ -106,24 +107,51 @@ inline std::string read_text(const std::string& path) {
   return out.str();
 }
 
-/// The "world_hash" of a report.json.
-inline std::string report_hash(const std::string& report_json) {
-  std::smatch m;
-  static const std::regex re("\"world_hash\": \"(0x[0-9a-f]{16})\"");
-  return std::regex_search(report_json, m, re) ? m[1].str() : std::string{};
+/// A report.json, parsed; an empty object when the text is not JSON, so that a
+/// missing or torn report fails the checks that read it.
+inline nlohmann::json parse_report(const std::string& report_json) {
+  auto report = nlohmann::json::parse(report_json, nullptr, false);
+  return report.is_discarded() ? nlohmann::json::object() : report;
 }
 
-/// A number inside the report entry of one actor: `"key": N`.
+/// The "world_hash" of a report.json.
+inline std::string report_hash(const std::string& report_json) {
+  return parse_report(report_json).value("world_hash", std::string{});
+}
+
+/// The report entry of one actor; null when the report has none.
+inline nlohmann::json report_actor(const nlohmann::json& report, const std::string& actor) {
+  for (const auto& entry : report.value("actors", nlohmann::json::array()))
+    if (entry.value("name", std::string{}) == actor)
+      return entry;
+  return nullptr;
+}
+
+/// Whether the report has an actor of `kind` on `node`.
+inline bool has_actor_on(const std::string& report_json, const std::string& kind, const std::string& node) {
+  for (const auto& entry : parse_report(report_json).value("actors", nlohmann::json::array()))
+    if (entry.value("kind", std::string{}) == kind && entry.value("node", std::string{}) == node)
+      return true;
+  return false;
+}
+
+/// Commands sent by input and never applied by logic, from the report; -1 when absent.
+inline double commands_lost(const std::string& report_json) {
+  const auto report = parse_report(report_json);
+  const auto commands = report.value("commands", nlohmann::json::object());
+  return commands.value("lost", -1.0);
+}
+
+/// A mailbox figure or a counter of one actor; -1 when the report has neither.
 inline double actor_value(const std::string& report_json, const std::string& actor,
                           const std::string& key) {
-  const auto start = report_json.find("{\"name\": \"" + actor + "\"");
-  if (start == std::string::npos)
+  const auto entry = report_actor(parse_report(report_json), actor);
+  if (entry.is_null())
     return -1;
-  const auto end = report_json.find("\n    {", start + 1);
-  const auto entry = report_json.substr(start, end == std::string::npos ? std::string::npos : end - start);
-  std::smatch m;
-  const std::regex re("\"" + key + "\": (-?[0-9.]+)");
-  return std::regex_search(entry, m, re) ? std::stod(m[1].str()) : -1;
+  for (const char* group : {"mailbox", "counters"})
+    if (auto it = entry[group].find(key); it != entry[group].end() && it->is_number())
+      return it->get<double>();
+  return -1;
 }
 
 } // namespace troupe::testing

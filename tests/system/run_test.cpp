@@ -32,7 +32,7 @@ TEST(TroupeRun, SandboxWritesReportsAndAHash) {
   EXPECT_NE(r.output.find("tick 120/120"), std::string::npos) << "progress line missing:\n" << r.output;
   const auto json = read_text(out + "/report.json");
   EXPECT_FALSE(report_hash(json).empty());
-  EXPECT_NE(json.find("\"tick_ms\": {\"count\": 120"), std::string::npos) << json.substr(0, 2000);
+  EXPECT_EQ(parse_report(json)["tick_ms"].value("count", 0), 120) << json.substr(0, 2000);
   EXPECT_EQ(actor_value(json, "logic", "ticks"), 120);
   EXPECT_GT(actor_value(json, "observer", "snapshots_seen"), 0);
   EXPECT_EQ(actor_value(json, "observer", "out_of_order"), 0);
@@ -67,7 +67,7 @@ TEST(TroupeRun, SameHashOnOneNodeAndOnTwoNodes) {
   EXPECT_EQ(run_hash("sandbox.toml", "--ticks 240", fresh_dir("one-node")), two);
   // Physics really ran on the second node: its report names it.
   const auto json = read_text(out + "/report.json");
-  EXPECT_NE(json.find("\"kind\": \"physics\", \"node\": \"physics-node\""), std::string::npos);
+  EXPECT_TRUE(has_actor_on(json, "physics", "physics-node"));
 }
 
 TEST(TroupeRun, RealtimeModeGivesTheBatchHash) {
@@ -133,7 +133,7 @@ TEST(TroupeRun, BurstIntoADropOldestMailboxLosesNoCommand) {
   const auto sent = actor_value(json, "input", "commands_sent");
   EXPECT_GT(sent, 0);
   EXPECT_EQ(actor_value(json, "logic", "commands_applied"), sent);
-  EXPECT_NE(json.find("\"lost\": 0"), std::string::npos);
+  EXPECT_EQ(commands_lost(json), 0);
 }
 
 TEST(TroupeCheck, PrintsTheResolvedTopology) {
