@@ -34,7 +34,10 @@ struct Report {
 
   const nlohmann::json& actor(const std::string& name) const {
     static const nlohmann::json none = nlohmann::json::object();
-    for (const auto& entry : json.value("actors", nlohmann::json::array()))
+    const auto actors = json.find("actors");
+    if (actors == json.end() || !actors->is_array())
+      return none;
+    for (const auto& entry : *actors)
       if (entry.value("name", std::string{}) == name)
         return entry;
     return none;
