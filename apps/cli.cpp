@@ -15,6 +15,8 @@
 #include <troupe/actors/subsystem.hpp>
 #include <troupe/cli.hpp>
 #include <troupe/config/topology.hpp>
+#include <troupe/live/http_server.hpp>
+#include <troupe/live/telemetry.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -135,6 +137,41 @@ private:
   std::uint64_t first_tick_ = 0;
   std::chrono::steady_clock::time_point first_time_;
 };
+
+/// The live view's endpoint of this process, when asked for: on `port` (the
+/// command line's) or the [[nodes]] http_port of the node it serves (this
+/// node, or in a process of every node the node with logic, else the first
+/// with one). It serves every node of the process: the metrics are the
+/// process's. Nothing (a null server) when no port is set.
+Expected<std::unique_ptr<live::HttpServer>> serve_live_view(const config::Topology& topology,
+                                                            const RunOptions& options, std::uint16_t port) {
+  const auto* node = topology.node(options.only_node.empty() ? topology.the(Role::coordinator).node
+                                                             : options.only_node);
+  if (!node)
+    return std::unique_ptr<live::HttpServer>{};
+  if (port == 0 && node->http_port == 0 && options.only_node.empty())
+    for (const auto& other : topology.nodes)
+      if (other.http_port != 0) {
+        node = &other;
+        break;
+      }
+  live::HttpOptions http;
+  http.node = node->name;
+  http.address = node->http_address;
+  http.port = port != 0 ? port : node->http_port;
+  if (http.port == 0)
+    return std::unique_ptr<live::HttpServer>{};
+  std::map<std::string, live::HttpRoute> routes;
+  routes["/metrics"] = [] {
+    return live::HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", live::exposition()};
+  };
+  auto server = live::HttpServer::start(http, std::move(routes));
+  if (!server)
+    return server.error();
+  std::cerr << "troupe: node " << http.node << ": live metrics at http://" << http.address << ":" << (*server)->port()
+            << "/metrics\n";
+  return server;
+}
 
 int run_and_report(const config::Topology& topology, RunOptions options) {
   const auto simulation = effective_simulation(topology, options);
@@ -287,6 +324,11 @@ int troupe::cli::main(int argc, char** argv) {
                         "(exit 3); overrides [[nodes]] supervision.max_restarts")
       ->check(CLI::Range(0u, 1000000u));
 
+  std::uint16_t http_port = 0;
+  run_cmd->add_option("--http", http_port,
+                      "serve the live view (/metrics) on this port of 127.0.0.1 (overrides [[nodes]] http_port)")
+    ->check(CLI::Range(1, 65535));
+
   std::string node_name;
   std::uint32_t announce_version = 0;
   auto* node_cmd = app.add_subcommand("node", "run one node of a topology (its peers run in other processes)");
@@ -301,6 +343,12 @@ int troupe::cli::main(int argc, char** argv) {
     cmd->add_option("--checkpoint-every", options.checkpoint_every, "write OUT/checkpoints/tick-N.ckpt every N ticks");
     cmd->add_option("--key-file", options.key_file,
                     "the cluster key (plain TCP; overrides [network] key_file; troupe up makes one per launch)");
+    cmd->add_option("--http", http_port,
+                    cmd == up_cmd ? "serve the live view (/metrics) of the node with logic on this port (overrides its "
+                                    "[[nodes]] http_port; the other nodes use theirs)"
+                                  : "serve this node's live view (/metrics) on this port (overrides its [[nodes]] "
+                                    "http_port)")
+      ->check(CLI::Range(1, 65535));
   }
   node_cmd->add_option("--node", node_name, "the node of the topology this process runs")->required();
   bool resume_latest = false;
@@ -400,7 +448,17 @@ int troupe::cli::main(int argc, char** argv) {
     }
     std::error_code self_error;
     const auto self = std::filesystem::read_symlink("/proc/self/exe", self_error);
-    std::vector<std::string> node_args(argv + 2, argv + argc);
+    // --http is the coordinator's alone: the other nodes serve on their own [[nodes]] http_port.
+    std::vector<std::string> node_args, coordinator_args;
+    for (int i = 2; i < argc; ++i) {
+      const std::string arg = argv[i];
+      if (arg == "--http" && i + 1 < argc)
+        coordinator_args.insert(coordinator_args.end(), {arg, argv[++i]});
+      else if (arg.rfind("--http=", 0) == 0)
+        coordinator_args.push_back(arg);
+      else
+        node_args.push_back(arg);
+    }
     if (!topology->network.tls() && topology->network.key_file.empty() && options.key_file.empty()) {
       // A fresh key per launch, for this launch's nodes only.
       std::filesystem::create_directories(options.out_dir);
@@ -412,10 +470,17 @@ int troupe::cli::main(int argc, char** argv) {
       }
       node_args.insert(node_args.end(), {"--key-file", key});
     }
-    return app::up(*topology, self_error ? std::string(argv[0]) : self.string(), node_args, options.out_dir);
+    return app::up(*topology, self_error ? std::string(argv[0]) : self.string(), node_args, coordinator_args,
+                   options.out_dir);
   }
   await_stop_signals();
   options.stop_requested = &stop_requested;
+  options.only_node = node_name;
+  auto endpoint = serve_live_view(*topology, options, http_port);
+  if (!endpoint) {
+    std::cerr << "troupe: " << endpoint.error().to_string() << '\n';
+    return exit_code(endpoint.error());
+  }
   if (*node_cmd) {
     options.only_node = node_name;
     if (resume_latest) {

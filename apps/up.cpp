@@ -61,8 +61,10 @@ std::string describe_status(int status) {
 
 class Up {
 public:
-  Up(const config::Topology& topology, std::string troupe, std::vector<std::string> args, std::string out_dir)
-    : troupe_(std::move(troupe)), args_(std::move(args)), logs_(std::move(out_dir) + "/logs") {
+  Up(const config::Topology& topology, std::string troupe, std::vector<std::string> args,
+     std::vector<std::string> coordinator_args, std::string out_dir)
+    : troupe_(std::move(troupe)), args_(std::move(args)), coordinator_args_(std::move(coordinator_args)),
+      logs_(std::move(out_dir) + "/logs") {
     const auto& logic_node = topology.the(config::Role::coordinator).node;
     for (const auto& spec : topology.nodes) {
       NodeProcess node;
@@ -104,6 +106,7 @@ private:
     argv.insert(argv.end(), args_.begin(), args_.end());
     argv.insert(argv.end(), {"--node", node.spec->name});
     if (node.coordinator) {
+      argv.insert(argv.end(), coordinator_args_.begin(), coordinator_args_.end());
       // Logic's node writes checkpoints, and a restarted one resumes from the
       // newest: the others wait for it, and the run goes on from there.
       if (std::find(args_.begin(), args_.end(), "--checkpoint-every") == args_.end())
@@ -239,6 +242,7 @@ private:
 
   std::string troupe_;
   std::vector<std::string> args_;
+  std::vector<std::string> coordinator_args_;
   std::string logs_;
   std::vector<NodeProcess> nodes_;
 };
@@ -246,8 +250,8 @@ private:
 } // namespace
 
 int up(const config::Topology& topology, const std::string& troupe, const std::vector<std::string>& node_args,
-       const std::string& out_dir) {
-  return Up(topology, troupe, node_args, out_dir).run();
+       const std::vector<std::string>& coordinator_args, const std::string& out_dir) {
+  return Up(topology, troupe, node_args, coordinator_args, out_dir).run();
 }
 
 } // namespace troupe::app

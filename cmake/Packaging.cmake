@@ -18,7 +18,7 @@ set_target_properties(troupe_options PROPERTIES EXPORT_NAME options)
 install(EXPORT troupe-sim NAMESPACE troupe:: DESTINATION ${TROUPE_CMAKE_DIR} FILE troupe-sim-targets.cmake)
 
 install(TARGETS troupe_messages troupe_config troupe_audio troupe_render troupe_rules_abi troupe_plugins
-                troupe_actors troupe_cli EXPORT troupe
+                troupe_live troupe_actors troupe_cli EXPORT troupe
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS troupe RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS rules_drag rules_wind LIBRARY DESTINATION ${TROUPE_INSTALL_PLUGIN_DIR})
@@ -48,6 +48,6 @@ set(CPACK_DEBIAN_PACKAGE_MAINTAINER "troupe developers <troupe@localhost>")
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-  "libcaf-dev (>= 0.17), libtbb-dev, libboost-serialization-dev (>= 1.74), libtomlplusplus-dev, libcli11-dev, nlohmann-json3-dev (>= 3.11), \
+  "libcaf-dev (>= 0.17), libtbb-dev, libboost-serialization-dev (>= 1.74), libtomlplusplus-dev, libcli11-dev, nlohmann-json3-dev (>= 3.11), prometheus-cpp-dev (>= 1.0), \
 libxxhash-dev, libopenal-dev, libvulkan-dev, mesa-vulkan-drivers, libglm-dev, libpng-dev, libglfw3-dev, libssl-dev, pkg-config")
 include(CPack)

@@ -376,3 +376,29 @@ std::size_t bounded_actor::mailbox_depth() const {
 }
 
 } // namespace troupe
+
+namespace troupe {
+
+void expose_mailbox(const live::Labels& labels, const caf::actor& actor) {
+  if (!dynamic_cast<bounded_actor*>(caf::actor_cast<caf::abstract_actor*>(actor)))
+    return;
+  // Weak: the scrape must not keep a stopped incarnation (or its system) alive.
+  live::watch_mailbox(labels, [weak = caf::actor_cast<caf::weak_actor_ptr>(actor)]()
+                                -> std::optional<live::MailboxReading> {
+    const auto strong = weak.lock();
+    if (!strong)
+      return std::nullopt;
+    const auto* self = dynamic_cast<const bounded_actor*>(caf::actor_cast<caf::abstract_actor*>(strong));
+    const auto stats = self->mailbox_stats();
+    live::MailboxReading out;
+    out.size = static_cast<double>(self->mailbox_depth());
+    out.capacity = stats.capacity;
+    out.high_water = static_cast<double>(stats.high_water);
+    out.admitted = static_cast<double>(stats.admitted);
+    out.dropped = static_cast<double>(stats.dropped);
+    out.rejected = static_cast<double>(stats.rejected);
+    return out;
+  });
+}
+
+} // namespace troupe

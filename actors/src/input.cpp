@@ -99,7 +99,11 @@ InputSetup setup_of(const ActorContext& ctx) {
 class input_actor : public bounded_actor {
 public:
   input_actor(caf::actor_config& cfg, InputSetup setup)
-    : bounded_actor(cfg, setup.spec->mailbox), setup_(std::move(setup)) {
+    : bounded_actor(cfg, setup.spec->mailbox), setup_(std::move(setup)),
+      live_sent_(live::counter("troupe_commands_sent_total", "Commands this source sent (each once)",
+                               labels_of(*setup_.spec))),
+      live_unacked_(live::gauge("troupe_commands_unacked", "Commands sent and not yet acknowledged by logic",
+                                labels_of(*setup_.spec))) {
     acked_tick_ = setup_.start_tick;
     // Number the script's commands once, in tick order (file order within a
     // tick), with the live commands of earlier incarnations merged in after
@@ -233,6 +237,8 @@ private:
     CommandBatch batch{setup_.source, sealed, {unacked_.begin(), unacked_.end()}};
     sealed_sent_ = sealed;
     ++batches_;
+    live_sent_.raise_to(static_cast<double>(max_seq_sent_));
+    live_unacked_.set(static_cast<double>(unacked_.size()));
     send(logic_, std::move(batch));
   }
 
@@ -318,6 +324,8 @@ private:
   std::uint64_t acked_tick_ = 0;
   std::uint64_t sealed_sent_ = 0;
   std::uint64_t max_seq_sent_ = 0;
+  live::Counter live_sent_;
+  live::Gauge live_unacked_;
   std::uint64_t acked_ = 0;
   std::uint64_t batches_ = 0;
   std::uint64_t rejected_ = 0;

@@ -238,6 +238,15 @@ class logic_actor : public bounded_actor {
 public:
   logic_actor(caf::actor_config& cfg, LogicSetup setup)
     : bounded_actor(cfg, setup.spec->mailbox), setup_(std::move(setup)) {
+    const auto labels = labels_of(*setup_.spec);
+    tick_ms_.mirror(live::histogram("troupe_tick_seconds", "Logic's tick: commands, the step, publishing", labels),
+                    1e-3);
+    live_.tick = live::gauge("troupe_tick", "The last tick logic finished", labels);
+    live_.generation = live::gauge("troupe_generation", "Snapshots logic published", labels);
+    live_.bodies = live::gauge("troupe_bodies", "Bodies in the world", labels);
+    live_.applied = live::counter("troupe_commands_applied_total", "Commands logic applied", labels);
+    live_.late = live::counter("troupe_commands_late_total",
+                               "Commands that arrived after their tick was sealed (applied at once)", labels);
     if (setup_.resume) {
       world_ = std::make_shared<const sim::World>(std::move(setup_.resume->world));
       generation_ = setup_.resume->generation;
@@ -777,6 +786,11 @@ private:
     install_pause_pending_ = false;
     last_tick_end_ns_ = tick_end_ns;
     bodies_.add(static_cast<double>(bodies()));
+    live_.tick.set(static_cast<double>(world_->tick));
+    live_.generation.set(static_cast<double>(generation_));
+    live_.bodies.set(static_cast<double>(bodies()));
+    live_.applied.raise_to(static_cast<double>(applied_total()));
+    live_.late.raise_to(static_cast<double>(late_));
     maybe_checkpoint();
     const auto now = steady_now_ns();
     if (now - last_progress_ns_ > 100'000'000 || world_->tick == setup_.simulation.ticks) {
@@ -970,6 +984,11 @@ private:
   LogicSetup setup_;
   WorldPtr world_;
   std::uint64_t generation_ = 0;
+  /// What the live metrics show of logic (see the constructor for the names).
+  struct {
+    live::Gauge tick, generation, bodies;
+    live::Counter applied, late;
+  } live_;
   std::uint64_t last_hash_ = 0;
   stepper_actor physics_;
   // A world run as regions: the regions by index, what logic holds of the

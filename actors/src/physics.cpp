@@ -23,7 +23,9 @@ public:
       spec_(ctx.spec),
       chaos_(ctx.chaos),
       threads_(ctx.simulation.threads),
-      settings_(ctx.params<PhysicsParams>()) {}
+      settings_(ctx.params<PhysicsParams>()) {
+    step_ms_.mirror(live::histogram("troupe_step_seconds", "One physics step (a tick)", labels_of(spec_)), 1e-3);
+  }
 
   caf::behavior make_behavior() override {
     return stepper_actor::behavior_type{

@@ -7,6 +7,8 @@
 
 #include "subsystems.hpp"
 
+#include <troupe/actors/metrics.hpp>
+
 #include <troupe/actors/bounded_actor.hpp>
 #include <troupe/actors/protocols.hpp>
 #include <troupe/messages/caf_types.hpp>
@@ -30,7 +32,12 @@ constexpr auto flush_wait_recording = 30s;
 class reader_impl final : public bounded_actor, private ReaderContext {
 public:
   reader_impl(caf::actor_config& cfg, const Subsystem* kind, ActorContext ctx, std::shared_ptr<ReaderCursor> cursor)
-    : bounded_actor(cfg, ctx.spec.mailbox), kind_(kind), ctx_(std::move(ctx)), cursor_(std::move(cursor)) {}
+    : bounded_actor(cfg, ctx.spec.mailbox), kind_(kind), ctx_(std::move(ctx)), cursor_(std::move(cursor)),
+      live_handoff_(live::histogram("troupe_handoff_seconds", "From logic publishing a snapshot to a reader taking it",
+                                    labels_of(ctx_.spec))),
+      live_skipped_(live::counter("troupe_generations_skipped_total",
+                                  "Snapshots a reader never saw because newer ones replaced them",
+                                  labels_of(ctx_.spec))) {}
 
   caf::behavior make_behavior() override {
     // The behaviour is made here, on the reader's own thread: a device or a
@@ -234,8 +241,11 @@ private:
       ++out_of_order_;
       return;
     }
-    if (last_generation_ != 0)
+    live_handoff_.observe(static_cast<double>(steady_now_ns() - snapshot.published_ns) / 1e9);
+    if (last_generation_ != 0) {
       skipped_ += snapshot.generation - last_generation_ - 1;
+      live_skipped_.add(static_cast<double>(snapshot.generation - last_generation_ - 1));
+    }
     last_generation_ = snapshot.generation;
     last_tick_ = std::max(last_tick_, snapshot.tick);
     ++seen_;
@@ -360,6 +370,8 @@ private:
   std::uint64_t last_generation_ = 0, last_tick_ = 0, final_tick_ = 0;
   caf::typed_response_promise<ActorReport> finish_promise_;
   std::uint64_t seen_ = 0, skipped_ = 0, out_of_order_ = 0;
+  live::Histogram live_handoff_;
+  live::Counter live_skipped_;
   std::uint64_t contact_batches_ = 0, contact_events_ = 0, contact_duplicates_ = 0, rules_events_ = 0;
   std::uint64_t recorded_here_ = 0, recorded_duplicates_ = 0, flush_timeouts_ = 0;
   std::uint64_t compact_received_ = 0, keyframes_received_ = 0, compact_bytes_ = 0, decode_errors_ = 0;

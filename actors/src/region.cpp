@@ -82,7 +82,14 @@ public:
       chaos_(ctx.chaos),
       threads_(ctx.simulation.threads),
       settings_(ctx.params<PhysicsParams>()),
-      state_(ctx.state_as<RegionState>()) {}
+      state_(ctx.state_as<RegionState>()) {
+    const auto labels = labels_of(spec_);
+    state_.step_ms.mirror(live::histogram("troupe_step_seconds", "One physics step (a tick)", labels), 1e-3);
+    live_owned_ = live::gauge("troupe_region_bodies", "Bodies the region owns", labels);
+    live_ghosts_ = live::gauge("troupe_region_ghosts", "Copies of its neighbours' bodies the region holds", labels);
+    live_exchange_ = live::counter("troupe_region_exchange_bytes_total",
+                                   "Bytes of parcels the region sent its neighbours", labels);
+  }
 
   caf::behavior make_behavior() override {
     // The readers the last incarnation published to are this one's too.
@@ -262,6 +269,9 @@ private:
       state_.owned.add(static_cast<double>(out.report.owned));
       state_.ghosts.add(static_cast<double>(out.report.ghosts));
       state_.exchange_bytes.add(static_cast<double>(out.exchange_bytes));
+      live_owned_.set(static_cast<double>(out.report.owned));
+      live_ghosts_.set(static_cast<double>(out.report.ghosts));
+      live_exchange_.add(static_cast<double>(out.exchange_bytes));
       ++state_.steps;
       state_.migrations += out.report.arrived;
       state_.exchange_messages += out.exchange_messages;
@@ -379,6 +389,8 @@ private:
   }
 
   const config::ActorSpec& spec_;
+  live::Gauge live_owned_, live_ghosts_;
+  live::Counter live_exchange_;
   Chaos chaos_;
   StepThreads threads_;
   sim::PhysicsSettings settings_;

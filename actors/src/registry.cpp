@@ -91,4 +91,8 @@ ActorReport make_report(const config::ActorSpec& spec, const MailboxStats& mailb
   return out;
 }
 
+live::Labels labels_of(const config::ActorSpec& spec) {
+  return {{"node", spec.node}, {"actor", spec.name}, {"kind", spec.kind}};
+}
+
 } // namespace troupe

@@ -47,6 +47,7 @@ class Render final : public Reader {
 public:
   explicit Render(const ActorContext& ctx)
     : params_(ctx.params<RenderParams>()), state_(ctx.state_as<RenderState>()), name_(ctx.spec.name) {
+    frame_ms_.mirror(live::histogram("troupe_frame_seconds", "Drawing one frame", labels_of(ctx.spec)), 1e-3);
     if (ctx.options.window)
       params_.window = true;
     const auto suffix = name_ == "render" ? std::string{} : "-" + name_;

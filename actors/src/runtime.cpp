@@ -93,6 +93,7 @@ struct LocalNode {
   std::map<std::string, caf::actor> directories; // other nodes' directories, by node name
   std::map<std::string, caf::actor> peers;       // every actor's stable name, seen from here
   std::map<std::string, std::uint64_t> greeted;  // nodes that dial us: the greeting we last took
+  std::vector<live::Probe> probes;               // its figures on the live metrics
 
   std::map<std::string, caf::actor> peers_copy() {
     std::lock_guard<std::mutex> guard{peers_mutex};
@@ -370,9 +371,14 @@ private:
     const auto& kind = subsystem_of(spec);
     const auto state = states_.find(spec.name);
     const auto ctx = context(spec, n, state == states_.end() ? nullptr : state->second);
-    if (kind.make_reader && !kind.spawn)
-      return spawn_reader(sys, kind, ctx, cursors_.at(spec.name));
-    return kind.spawn(sys, ctx);
+    auto actor = kind.make_reader && !kind.spawn ? spawn_reader(sys, kind, ctx, cursors_.at(spec.name))
+                                                 : kind.spawn(sys, ctx);
+    expose_mailbox(labels_of(spec), actor);
+    const auto restarts =
+      live::counter("troupe_restarts_total", "Times the supervisor started the actor again", labels_of(spec));
+    if (n > 0)
+      restarts.add();
+    return actor;
   }
 
   /// Connects a (new) incarnation to its peers by role, using the handles its
@@ -456,6 +462,7 @@ private:
       node->system = std::make_unique<caf::actor_system>(*node->cfg);
       node->gate = std::make_shared<wire::Gate>(spec.name, wire::limits_of(topology_), key_);
       node->mm = wire::spawn_middleman(*node->system, node->gate, topology_.network.tls());
+      expose(*node);
       nodes_.push_back(std::move(node));
     }
     // One supervisor per node, its children in start order (stepper,
@@ -847,7 +854,37 @@ private:
     return node.directories.at(peer);
   }
 
+  /// A node's links and its gate on the live metrics; the process's wire
+  /// bytes and memory with the first node.
+  void expose(LocalNode& node) {
+    const live::Labels labels{{"node", node.spec->name}};
+    for (const auto* name : {"troupe_link_lost_total", "troupe_link_back_total"})
+      live::counter(name, "Peer nodes this node lost (or saw come back)", labels);
+    const auto gate = node.gate;
+    for (const auto& [reason, field] : std::initializer_list<std::pair<const char*, std::uint64_t wire::Refusals::*>>{
+           {"authentication", &wire::Refusals::authentication},
+           {"oversize", &wire::Refusals::oversize},
+           {"malformed", &wire::Refusals::malformed},
+           {"greeting_deadline", &wire::Refusals::deadline},
+           {"capacity", &wire::Refusals::capacity}})
+      node.probes.push_back(live::probe(live::Type::counter, "troupe_wire_refused_total",
+                                        "Connections and messages from peers the node refused",
+                                        {{"node", node.spec->name}, {"reason", reason}},
+                                        [gate, field = field] { return static_cast<double>(gate->refusals().*field); }));
+    if (nodes_.empty()) { // called before the node joins nodes_
+      node.probes.push_back(live::probe(live::Type::counter, "troupe_process_wire_sent_bytes_total",
+                                        "Bytes of troupe messages (snapshots, commands, results) this process serialized for other nodes", labels,
+                                        [] { return static_cast<double>(wire_bytes_sent()); }));
+      node.probes.push_back(live::probe(live::Type::gauge, "troupe_process_peak_resident_bytes",
+                                        "The most memory this process has held", labels,
+                                        [] { return peak_rss_mb() * 1024 * 1024; }));
+    }
+  }
+
   void record_link_event(LocalNode& node, const std::string& what, double outage_ms = -1) {
+    live::counter(outage_ms < 0 ? "troupe_link_lost_total" : "troupe_link_back_total",
+                  "Peer nodes this node lost (or saw come back)", {{"node", node.spec->name}})
+      .add();
     std::lock_guard<std::mutex> guard{links_mutex_};
     auto& links = links_[node.spec->name];
     links.events.push_back(what);

@@ -6,6 +6,7 @@
 #include <troupe/actors/reader.hpp>
 #include <troupe/actors/subsystem.hpp>
 #include <troupe/config/topology.hpp>
+#include <troupe/live/telemetry.hpp>
 #include <troupe/messages/messages.hpp>
 #include <troupe/sim/regions.hpp>
 
@@ -61,5 +62,8 @@ sim::Layout starting_layout(const sim::Arena& arena, const PhysicsParams& params
 
 /// The identity and mailbox part of an actor's report.
 ActorReport make_report(const config::ActorSpec& spec, const MailboxStats& mailbox);
+
+/// An actor's labels on the live metrics: node, actor, kind.
+live::Labels labels_of(const config::ActorSpec& spec);
 
 } // namespace troupe

@@ -25,6 +25,8 @@
 #include <tuple>
 #include <utility>
 
+#include <arpa/inet.h>
+
 namespace troupe::config {
 
 using namespace detail;
@@ -41,7 +43,8 @@ const Names network_keys = {"heartbeat_ms",     "node_timeout_ms",   "connect_ti
                             "tls_ca",           "insecure",          "key_file",           "max_message_bytes",
                             "greeting_timeout_ms", "max_ungreeted", "max_ungreeted_per_address"};
 const Names simulation_keys = {"tick_hz", "ticks", "seed", "scenario", "bodies", "threads", "mode"};
-const Names node_keys = {"name", "host", "port", "supervision", "tls_certificate", "tls_key"};
+const Names node_keys = {"name",    "host",        "port",           "http_port",
+                         "http_address", "supervision", "tls_certificate", "tls_key"};
 const Names supervision_keys = {"strategy", "max_restarts", "period_ms", "backoff_min_ms", "backoff_max_ms"};
 const Names mailbox_keys = {"capacity", "overflow"};
 const Names actor_keys = {"kind", "node", "mailbox", "restart", "shutdown_timeout_ms"};
@@ -193,6 +196,17 @@ void read_nodes(Checker& checker, const Entry& nodes, std::vector<NodeEntry>& ou
       } else if (e.name == "port") {
         node.port_at = e.at;
         read_integer(checker, e, node.spec.port, 0, 65535);
+      } else if (e.name == "http_port") {
+        read_integer(checker, e, node.spec.http_port, 0, 65535);
+      } else if (e.name == "http_address") {
+        if (auto address = read_string(checker, e, true)) {
+          in6_addr ignored{};
+          if (::inet_pton(AF_INET, address->c_str(), &ignored) != 1 &&
+              ::inet_pton(AF_INET6, address->c_str(), &ignored) != 1)
+            checker.fail(e.at, e.path, "expected an IP address (127.0.0.1, 0.0.0.0, ::1), got " + show(value));
+          else
+            node.spec.http_address = std::move(*address);
+        }
       } else if (e.name == "supervision") {
         read_supervision(checker, e, node.spec.supervision);
       } else if (e.name == "tls_certificate") {

@@ -400,7 +400,8 @@ name = "b"
 prot = 7001
 )");
   EXPECT_EQ(error.to_string(), "test.toml:5:1: nodes[1].prot: unknown key (did you mean "
-                               "port?); expected one of name, host, port, supervision, tls_certificate or tls_key");
+                               "port?); expected one of name, host, port, http_port, http_address, supervision, "
+            "tls_certificate or tls_key");
 }
 
 TEST(TopologyLoad, WrongTypeSaysWhatWasExpectedAndWhatCame) {

@@ -20,6 +20,7 @@
 /// policy, because the sender keeps them until acknowledged and resends.
 
 #include <troupe/config/topology.hpp>
+#include <troupe/live/telemetry.hpp>
 #include <troupe/messages/caf_types.hpp>
 
 #include <troupe/actors/detail/mailbox_queue.hpp>
@@ -119,6 +120,11 @@ private:
   std::atomic<std::uint64_t> rejected_{0};
   std::atomic<std::uint64_t> high_water_{0};
 };
+
+/// Exposes the mailbox of `actor` (a bounded_actor; anything else is left
+/// alone) on the live metrics under `labels`, replacing the incarnation
+/// before (live::watch_mailbox). Holds no reference that keeps it alive.
+void expose_mailbox(const live::Labels& labels, const caf::actor& actor);
 
 /// True for messages the mailbox never bounds (system messages, responses,
 /// urgent messages).

@@ -1,7 +1,9 @@
 #pragma once
 /// \file Measurement helpers shared by the subsystem actors: a sample recorder
-/// that gives percentiles and a plot-sized series. No CAF here.
+/// that gives percentiles and a plot-sized series for the report, and feeds a
+/// live histogram when asked. No CAF here.
 
+#include <troupe/live/telemetry.hpp>
 #include <troupe/messages/messages.hpp>
 
 #include <algorithm>
@@ -22,7 +24,15 @@ inline std::int64_t steady_now_ns() {
 /// thousand: kept whole so percentiles are exact).
 class SampleRecorder {
 public:
-  void add(double value) { samples_.push_back(value); }
+  void add(double value) {
+    samples_.push_back(value);
+    live_.observe(value * to_seconds_);
+  }
+  /// Also feeds every sample to `live`, times `to_seconds` (1e-3 for ms).
+  void mirror(live::Histogram live, double to_seconds) {
+    live_ = live;
+    to_seconds_ = to_seconds;
+  }
   std::size_t size() const { return samples_.size(); }
 
   /// Nearest-rank percentiles of everything recorded.
@@ -66,6 +76,8 @@ public:
 
 private:
   std::vector<double> samples_;
+  live::Histogram live_;
+  double to_seconds_ = 1;
 };
 
 } // namespace troupe

@@ -91,6 +91,11 @@ struct NodeSpec {
   std::string name;
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
+  /// The live view's HTTP endpoint (/metrics, /report.json): 0 = off;
+  /// `--http PORT` sets it from the command line.
+  std::uint16_t http_port = 0;
+  /// Where it listens: an IP address (loopback unless the config says otherwise).
+  std::string http_address = "127.0.0.1";
   SupervisionSpec supervision;
   /// PEM certificate and private key this node shows its peers (mutual TLS,
   /// with [network] tls_ca); resolved relative to the config file.

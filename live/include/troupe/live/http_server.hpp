@@ -1,0 +1,57 @@
+#pragma once
+/// \file A node's HTTP endpoint (docs/architecture.md, "Live view"): Boost.Beast
+/// on one I/O thread of its own, never on the tick path. It serves a few fixed
+/// routes (GET and HEAD) and treats every byte it reads as untrusted: a header
+/// over 8 KiB, a body, a request that does not arrive whole within the deadline,
+/// and connections over the cap are refused, counted and logged, and the
+/// endpoint goes on serving the next good request. Beast stays in the .cpp.
+
+#include <troupe/error.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace troupe::live {
+
+struct HttpResponse {
+  unsigned status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+};
+
+/// Answers one GET of its path; runs on the endpoint's thread.
+using HttpRoute = std::function<HttpResponse()>;
+
+struct HttpOptions {
+  std::string node;                   ///< the node it serves: its label, and in logs
+  std::string address = "127.0.0.1"; ///< where to listen
+  std::uint16_t port = 0;             ///< 0: any free port
+  std::size_t max_connections = 64;   ///< more are closed at once
+  std::size_t header_limit = 8192;    ///< bytes of request line and headers
+  std::chrono::milliseconds deadline{5000}; ///< to read a whole request, or write a response
+};
+
+class HttpServer {
+public:
+  /// Listens and serves `routes` (path -> route) until destroyed.
+  static Expected<std::unique_ptr<HttpServer>> start(const HttpOptions& options,
+                                                     std::map<std::string, HttpRoute> routes);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  /// The port it listens on.
+  std::uint16_t port() const;
+
+  struct Impl;
+
+private:
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+} // namespace troupe::live

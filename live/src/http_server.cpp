@@ -1,0 +1,231 @@
+#include <troupe/live/http_server.hpp>
+#include <troupe/live/telemetry.hpp>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <iostream>
+#include <optional>
+#include <set>
+#include <thread>
+
+namespace troupe::live {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+class Session;
+
+struct HttpServer::Impl {
+  HttpOptions options;
+  std::map<std::string, HttpRoute> routes;
+  net::io_context ioc{1};
+  tcp::acceptor acceptor{ioc};
+  std::uint16_t port = 0;
+  std::set<Session*> sessions; // the I/O thread's only
+  std::map<std::string, std::uint64_t> refusals; // per reason; the I/O thread's only
+  std::map<std::string, Counter> refused_total;
+  Counter served_total;
+  std::thread thread;
+
+  void accept();
+  /// Counts a refusal (by `reason`, a fixed word: the metric's label) and
+  /// logs it with `why`: the first of each reason and then at each power of
+  /// two, so a flood cannot flood the log.
+  void refuse(const std::string& peer, const std::string& reason, const std::string& why) {
+    const auto n = ++refusals[reason];
+    refused(reason).add();
+    if ((n & (n - 1)) == 0)
+      std::cerr << "troupe: node " + options.node + ": http: refused " + peer + ": " + why +
+                     (n > 1 ? " (refusal " + std::to_string(n) + " of this kind)" : std::string{}) + "\n"
+                << std::flush;
+  }
+  Counter refused(const std::string& reason) {
+    auto i = refused_total.find(reason);
+    if (i == refused_total.end())
+      i = refused_total
+            .emplace(reason, counter("troupe_http_refused_total", "Requests and connections the endpoint refused",
+                                     {{"node", options.node}, {"reason", reason}}))
+            .first;
+    return i->second;
+  }
+};
+
+/// One connection: reads requests one at a time (keep-alive), each within the
+/// deadline, and answers them.
+class Session : public std::enable_shared_from_this<Session> {
+public:
+  Session(tcp::socket socket, HttpServer::Impl& server) : stream_(std::move(socket)), server_(server) {
+    beast::error_code ec;
+    const auto endpoint = stream_.socket().remote_endpoint(ec);
+    peer_ = ec ? std::string{"?"} : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+    server_.sessions.insert(this);
+  }
+  ~Session() { server_.sessions.erase(this); }
+
+  void read() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
+    parser_->body_limit(0);
+    stream_.expires_after(server_.options.deadline);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+private:
+  void on_read(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == net::error::operation_aborted)
+      return close();
+    if (ec == beast::error::timeout)
+      return server_.refuse(peer_, "deadline",
+                            "no whole request within " + std::to_string(server_.options.deadline.count()) + " ms");
+    if (ec == http::error::header_limit)
+      return fail(http::status::request_header_fields_too_large, "header_too_large",
+                  "a header over " + std::to_string(server_.options.header_limit) + " bytes");
+    if (ec == http::error::body_limit || ec == http::error::unexpected_body)
+      return fail(http::status::payload_too_large, "body", "a request with a body");
+    if (ec) {
+      if (ec == net::error::eof || ec == net::error::connection_reset)
+        return close();
+      return fail(http::status::bad_request, "malformed", "not HTTP (" + ec.message() + ")");
+    }
+    answer(parser_->get());
+  }
+
+  /// Answers a bad request with `status` and closes the connection.
+  void fail(http::status status, const std::string& reason, const std::string& why) {
+    server_.refuse(peer_, reason, why);
+    auto response = std::make_shared<http::response<http::string_body>>(status, 11);
+    response->set(http::field::content_type, "text/plain; charset=utf-8");
+    response->set(http::field::connection, "close");
+    response->body() = why + "\n";
+    response->prepare_payload();
+    write(response, false);
+  }
+
+  void answer(const http::request<http::empty_body>& request) {
+    auto response = std::make_shared<http::response<http::string_body>>(http::status::ok, request.version());
+    response->set(http::field::server, "troupe");
+    const auto target = std::string{request.target()};
+    const auto path = target.substr(0, target.find('?'));
+    const auto route = server_.routes.find(path);
+    if (request.method() != http::verb::get && request.method() != http::verb::head) {
+      response->result(http::status::method_not_allowed);
+      response->set(http::field::allow, "GET, HEAD");
+      response->body() = "only GET and HEAD\n";
+    } else if (route == server_.routes.end()) {
+      response->result(http::status::not_found);
+      std::string known;
+      for (const auto& [name, ignored] : server_.routes)
+        known += " " + name;
+      response->body() = "no such page; there are:" + known + "\n";
+    } else {
+      auto answer = route->second();
+      response->result(answer.status);
+      response->set(http::field::content_type, answer.content_type);
+      response->body() = std::move(answer.body);
+      server_.served_total.add();
+    }
+    if (!response->has_content_length() && response->find(http::field::content_type) == response->end())
+      response->set(http::field::content_type, "text/plain; charset=utf-8");
+    response->keep_alive(request.keep_alive());
+    response->prepare_payload();
+    if (request.method() == http::verb::head)
+      response->body().clear(); // Content-Length stays that of the GET
+    write(response, request.keep_alive());
+  }
+
+  void write(std::shared_ptr<http::response<http::string_body>> response, bool keep_alive) {
+    stream_.expires_after(server_.options.deadline);
+    http::async_write(stream_, *response,
+                      [self = shared_from_this(), response, keep_alive](beast::error_code ec, std::size_t) {
+                        if (ec == beast::error::timeout)
+                          self->server_.refuse(self->peer_, "deadline",
+                                               "did not read its answer within " +
+                                                 std::to_string(self->server_.options.deadline.count()) + " ms");
+                        if (ec || !keep_alive)
+                          return self->close();
+                        self->read();
+                      });
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::empty_body>> parser_;
+  HttpServer::Impl& server_;
+  std::string peer_;
+};
+
+void HttpServer::Impl::accept() {
+  acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor.is_open())
+      return;
+    if (!ec) {
+      if (sessions.size() >= options.max_connections) {
+        beast::error_code ignored;
+        const auto endpoint = socket.remote_endpoint(ignored);
+        refuse(ignored ? std::string{"?"} : endpoint.address().to_string(), "connections",
+               "more than " + std::to_string(options.max_connections) + " connections at once");
+        socket.close(ignored);
+      } else {
+        std::make_shared<Session>(std::move(socket), *this)->read();
+      }
+    }
+    accept();
+  });
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Expected<std::unique_ptr<HttpServer>> HttpServer::start(const HttpOptions& options,
+                                                         std::map<std::string, HttpRoute> routes) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->routes = std::move(routes);
+  impl->served_total = counter("troupe_http_requests_total", "Requests the endpoint answered",
+                               {{"node", options.node}});
+  beast::error_code ec;
+  const auto address = net::ip::make_address(options.address, ec);
+  if (ec)
+    return Error{errc::bad_config, "node " + options.node + ": http: \"" + options.address + "\" is not an IP address"};
+  const tcp::endpoint endpoint{address, options.port};
+  auto& acceptor = impl->acceptor;
+  if (acceptor.open(endpoint.protocol(), ec); !ec)
+    if (acceptor.set_option(net::socket_base::reuse_address(true), ec); !ec)
+      if (acceptor.bind(endpoint, ec); !ec)
+        acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec)
+    return Error{errc::run_failed, "node " + options.node + ": http: cannot listen on " + options.address + ":" +
+                                     std::to_string(options.port) + ": " + ec.message()};
+  impl->port = acceptor.local_endpoint().port();
+  impl->accept();
+  auto* raw = impl.get();
+  impl->thread = std::thread([raw] { raw->ioc.run(); });
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+HttpServer::~HttpServer() {
+  // Stop accepting and close every connection on the I/O thread; its run()
+  // returns once the last handler is done.
+  net::post(impl_->ioc, [impl = impl_.get()] {
+    beast::error_code ignored;
+    impl->acceptor.close(ignored);
+    for (auto* session : std::set<Session*>{impl->sessions})
+      session->close();
+  });
+  impl_->thread.join();
+}
+
+std::uint16_t HttpServer::port() const { return impl_->port; }
+
+} // namespace troupe::live

@@ -1,0 +1,220 @@
+// The live view from outside: a real `troupe run` and `troupe up` serving
+// /metrics on ports the kernel picked, checked by Prometheus's own promtool,
+// scraped twice while the world runs, and fed hostile bytes meanwhile.
+
+#include "common/http.hpp"
+#include "common/net.hpp"
+#include "common/process.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace troupe::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+/// The families the issue asks every node's /metrics for (a node shows those
+/// of the actors it runs).
+const std::vector<std::string> run_families = {
+  "troupe_mailbox_messages",          "troupe_mailbox_capacity_messages", "troupe_mailbox_high_water_messages",
+  "troupe_mailbox_admitted_total",    "troupe_mailbox_dropped_total",     "troupe_mailbox_rejected_total",
+  "troupe_restarts_total",            "troupe_tick_seconds",              "troupe_step_seconds",
+  "troupe_handoff_seconds",           "troupe_frame_seconds",             "troupe_commands_sent_total",
+  "troupe_commands_applied_total",    "troupe_link_lost_total",           "troupe_link_back_total",
+  "troupe_process_wire_sent_bytes_total", "troupe_bodies",                "troupe_tick",
+  "troupe_generation"};
+
+bool has_family(const std::string& metrics, const std::string& family) {
+  return metrics.find("# TYPE " + family + " ") != std::string::npos;
+}
+
+/// The value of one series (NAME{LABELS}); -1 when absent.
+double series(const std::string& metrics, const std::string& name) {
+  const auto at = metrics.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::stod(metrics.substr(at + name.size() + 2));
+}
+
+/// promtool's verdict on a scrape: "" when it passes, else what it said.
+std::string promtool_check(const std::string& metrics, const std::string& dir) {
+  const auto file = dir + "/scrape.prom";
+  std::ofstream(file) << metrics;
+  const auto r = run_command("promtool check metrics < " + file, 60);
+  return r.exit_code == 0 ? std::string{} : "promtool exit " + std::to_string(r.exit_code) + ": " + r.output;
+}
+
+/// Scrapes until `done` holds for the text (the world moves on meanwhile), at
+/// most `within`; the last scrape.
+template <class Done>
+std::string scrape_until(std::uint16_t port, Done done, std::chrono::seconds within = 60s) {
+  const auto until = Clock::now() + within;
+  std::string text;
+  do {
+    const auto reply = http_request(port, "/metrics");
+    text = reply.status == 200 ? reply.body : std::string{};
+    if (!text.empty() && done(text))
+      return text;
+    Connection(port).closed_within(100ms); // a short pause that a served request also ends
+  } while (Clock::now() < until);
+  return text;
+}
+
+/// Every kind of bad input at once: garbage, a 1 MiB header, a client that
+/// sends one byte at a time, and a thousand connections. Returns once each
+/// has been answered or hung up on.
+void attack(std::uint16_t port) {
+  raise_open_files(4096);
+  Connection garbage(port);
+  garbage.send(std::string("\x00\xff\x13\x37 garbage\r\n\r\n", 15));
+  Connection big(port);
+  big.send("GET /metrics HTTP/1.1\r\nX-Big: " + std::string(1 << 20, 'x') + "\r\n\r\n");
+  Connection slow(port);
+  const std::string request = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (std::size_t i = 0; i < request.size() && slow.send(request.substr(i, 1)) && !slow.closed_within(1s); ++i) {
+  }
+  EXPECT_EQ(garbage.read_all(10s).rfind("HTTP/1.1 400", 0), 0u);
+  EXPECT_EQ(big.read_all(10s).rfind("HTTP/1.1 431", 0), 0u);
+  std::vector<Connection> flood;
+  for (int i = 0; i < 1000; ++i)
+    flood.emplace_back(port);
+  for (auto& c : flood)
+    c.closed_within(10s);
+}
+
+TEST(Live, RunServesMetricsThatPromtoolAcceptsAndThatGrowWhileHostileBytesChangeNothing) {
+  const auto dir = fresh_dir("live-run");
+  const auto port = free_port();
+  // Realtime, so the run lasts long enough to be watched; physics crashes
+  // once (its restart must show, and the hash must not care).
+  const auto command = "timeout -s KILL 200 " + exe + " run " + examples +
+                       "sandbox.toml --realtime --ticks 1200 --kill physics@60 --http " + std::to_string(port) +
+                       " --out " + dir + "/out 2>&1";
+  FILE* run = ::popen(command.c_str(), "r");
+  ASSERT_NE(run, nullptr);
+  std::string output;
+  ASSERT_TRUE(wait_for(run, "live metrics at http://127.0.0.1:" + std::to_string(port) + "/metrics", output))
+    << output;
+
+  const auto tick_of = [](const std::string& m) { return series(m, R"(troupe_tick{actor="logic",kind="logic",node="main"})"); };
+  const auto first = scrape_until(port, [&](const std::string& m) {
+    return tick_of(m) > 80 && series(m, R"(troupe_restarts_total{actor="physics",kind="physics",node="main"})") == 1;
+  });
+  ASSERT_GT(tick_of(first), 80) << first;
+  EXPECT_EQ(promtool_check(first, dir), "");
+  for (const auto& family : run_families)
+    EXPECT_TRUE(has_family(first, family)) << family << "\n" << first;
+
+  attack(port);
+
+  const auto second = scrape_until(port, [&](const std::string& m) { return tick_of(m) > tick_of(first) + 30; });
+  EXPECT_EQ(promtool_check(second, dir), "");
+  for (const auto& name : {R"(troupe_tick_seconds_count{actor="logic",kind="logic",node="main"})",
+                           R"(troupe_step_seconds_count{actor="physics",kind="physics",node="main"})",
+                           R"(troupe_mailbox_admitted_total{actor="physics",kind="physics",node="main"})",
+                           R"(troupe_mailbox_admitted_total{actor="observer",kind="observer",node="main"})",
+                           R"(troupe_generation{actor="logic",kind="logic",node="main"})"})
+    EXPECT_GT(series(second, name), series(first, name)) << name;
+  EXPECT_GT(series(second, R"(troupe_http_refused_total{node="main",reason="connections"})"), 0) << second;
+  EXPECT_GT(series(second, R"(troupe_http_refused_total{node="main",reason="header_too_large"})"), 0);
+  EXPECT_GT(series(second, R"(troupe_http_refused_total{node="main",reason="malformed"})"), 0);
+
+  EXPECT_EQ(finish(run, output), 0) << output;
+  // The same world as a batch run that no one watched or attacked.
+  const auto quiet = run_command(exe + " run " + examples + "sandbox.toml --batch --ticks 1200 --out " + dir + "/quiet");
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.output;
+  const auto hash = report_hash(read_text(dir + "/out/report.json"));
+  EXPECT_FALSE(hash.empty());
+  EXPECT_EQ(hash, report_hash(read_text(dir + "/quiet/report.json")));
+}
+
+TEST(Live, EveryNodeOfUpServesItsOwnMetrics) {
+  const auto dir = fresh_dir("live-up");
+  const std::uint16_t node_ports[3] = {free_port(), free_port(), free_port()};
+  const std::uint16_t http_ports[3] = {free_port(), free_port(), free_port()};
+  auto text = read_text(examples + "sandbox-three-nodes.toml");
+  for (int i = 0; i < 3; ++i)
+    text = std::regex_replace(text, std::regex("port = 4710" + std::to_string(i + 1)),
+                              "port = " + std::to_string(node_ports[i]) +
+                                (i == 0 ? std::string{} : "\nhttp_port = " + std::to_string(http_ports[i])));
+  std::filesystem::copy_file(examples + "sandbox.timeline", dir + "/sandbox.timeline");
+  std::ofstream(dir + "/three.toml") << text;
+  // The node with logic takes its port from --http; the others from the config.
+  FILE* up = start_up(dir + "/three.toml",
+                      "--realtime --ticks 600 --http " + std::to_string(http_ports[0]) + " --out " + dir + "/out");
+  ASSERT_NE(up, nullptr);
+  std::string output;
+  ASSERT_TRUE(wait_for(up, "live metrics at http://127.0.0.1:" + std::to_string(http_ports[0]), output)) << output;
+
+  const std::string nodes[3] = {"main", "physics-node", "media-node"};
+  const std::string kinds[3] = {"logic", "physics", "render"};
+  for (int i = 0; i < 3; ++i) {
+    const auto label = R"(kind=")" + kinds[i] + R"(",node=")" + nodes[i] + R"(")";
+    const auto admitted = "troupe_mailbox_admitted_total{actor=\"" + kinds[i] + "\"," + label + "}";
+    const auto first = scrape_until(http_ports[i], [&](const std::string& m) { return series(m, admitted) > 0; });
+    ASSERT_GT(series(first, admitted), 0) << nodes[i] << "\n" << first;
+    EXPECT_EQ(promtool_check(first, dir), "") << nodes[i];
+    const auto second =
+      scrape_until(http_ports[i], [&](const std::string& m) { return series(m, admitted) > series(first, admitted); });
+    EXPECT_GT(series(second, admitted), series(first, admitted)) << nodes[i];
+    EXPECT_TRUE(has_family(second, "troupe_link_lost_total")) << nodes[i];
+    // Logic sends snapshots, physics step results; media-node's readers only
+    // send acknowledgements (atoms, not troupe messages).
+    const auto wire = series(second, R"(troupe_process_wire_sent_bytes_total{node=")" + nodes[i] + R"("})");
+    if (i < 2) {
+      EXPECT_GT(wire, 0) << nodes[i];
+    } else {
+      EXPECT_GE(wire, 0) << nodes[i];
+    }
+  }
+  EXPECT_EQ(finish(up, output), 0) << output;
+}
+
+TEST(Live, RegionsShowTheirOwnFigures) {
+  const auto dir = fresh_dir("live-regions");
+  const auto port = free_port();
+  const auto command = "timeout -s KILL 200 " + exe + " run " + examples + "regions-four.toml --realtime --ticks 300 --http " +
+                       std::to_string(port) + " --out " + dir + "/out 2>&1";
+  FILE* run = ::popen(command.c_str(), "r");
+  ASSERT_NE(run, nullptr);
+  std::string output;
+  ASSERT_TRUE(wait_for(run, "live metrics at", output)) << output;
+  const auto metrics = scrape_until(port, [](const std::string& m) {
+    return series(m, R"(troupe_region_bodies{actor="physics/3",kind="physics",node="region-node"})") > 0;
+  });
+  EXPECT_EQ(promtool_check(metrics, dir), "");
+  double bodies = 0;
+  for (int i = 0; i < 4; ++i) {
+    const auto labels = R"({actor="physics/)" + std::to_string(i) + R"(",kind="physics",node=")";
+    // Region i runs on region_nodes[i % 2]: main, region-node (the example).
+    const auto node = std::string(i % 2 == 0 ? "main" : "region-node") + R"("})";
+    bodies += series(metrics, "troupe_region_bodies" + labels + node);
+    EXPECT_GE(series(metrics, "troupe_region_ghosts" + labels + node), 0) << i;
+    EXPECT_GT(series(metrics, "troupe_step_seconds_count" + labels + node), 0) << i;
+  }
+  EXPECT_EQ(bodies, series(metrics, R"(troupe_bodies{actor="logic",kind="logic",node="main"})")) << metrics;
+  EXPECT_EQ(finish(run, output), 0) << output;
+}
+
+TEST(Live, ABadHttpAddressNamesTheFileLineAndKey) {
+  const auto dir = fresh_dir("live-bad-config");
+  auto text = read_text(examples + "sandbox.toml");
+  text = std::regex_replace(text, std::regex("\\[\\[nodes\\]\\]\nname = \"main\"[^\n]*"),
+                            "[[nodes]]\nname = \"main\"\nhttp_address = \"localhost\"");
+  std::ofstream(dir + "/bad.toml") << text;
+  std::filesystem::copy_file(examples + "sandbox.timeline", dir + "/sandbox.timeline");
+  const auto r = run_command(exe + " check " + dir + "/bad.toml");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("bad.toml:[0-9]+:[0-9]+: nodes\\[0\\]\\.http_address: expected an IP address")))
+    << r.output;
+}
+
+} // namespace
+} // namespace troupe::testing
