@@ -17,6 +17,7 @@
 #include <troupe/config/topology.hpp>
 #include <troupe/live/http_server.hpp>
 #include <troupe/live/telemetry.hpp>
+#include <troupe/live/trace.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -324,6 +325,8 @@ int troupe::cli::main(int argc, char** argv) {
                         "(exit 3); overrides [[nodes]] supervision.max_restarts")
       ->check(CLI::Range(0u, 1000000u));
 
+  std::string trace_path;
+  run_cmd->add_option("--trace", trace_path, "write a Chrome trace (Perfetto) of the run to FILE");
   std::uint16_t http_port = 0;
   run_cmd->add_option("--http", http_port,
                       "serve the live view (/metrics) on this port of 127.0.0.1 (overrides [[nodes]] http_port)")
@@ -349,6 +352,9 @@ int troupe::cli::main(int argc, char** argv) {
                                   : "serve this node's live view (/metrics) on this port (overrides its [[nodes]] "
                                     "http_port)")
       ->check(CLI::Range(1, 65535));
+    cmd->add_option("--trace", trace_path,
+                    cmd == up_cmd ? "every node process records a Chrome trace (Perfetto); merged into FILE at the end"
+                                  : "write a Chrome trace (Perfetto) of this node to FILE");
   }
   node_cmd->add_option("--node", node_name, "the node of the topology this process runs")->required();
   bool resume_latest = false;
@@ -456,6 +462,10 @@ int troupe::cli::main(int argc, char** argv) {
         coordinator_args.insert(coordinator_args.end(), {arg, argv[++i]});
       else if (arg.rfind("--http=", 0) == 0)
         coordinator_args.push_back(arg);
+      else if (arg == "--trace" && i + 1 < argc)
+        ++i; // up gives every node a file of its own, and merges them
+      else if (arg.rfind("--trace=", 0) == 0)
+        continue;
       else
         node_args.push_back(arg);
     }
@@ -471,7 +481,7 @@ int troupe::cli::main(int argc, char** argv) {
       node_args.insert(node_args.end(), {"--key-file", key});
     }
     return app::up(*topology, self_error ? std::string(argv[0]) : self.string(), node_args, coordinator_args,
-                   options.out_dir);
+                   trace_path, options.out_dir);
   }
   await_stop_signals();
   options.stop_requested = &stop_requested;
@@ -480,6 +490,24 @@ int troupe::cli::main(int argc, char** argv) {
   if (!endpoint) {
     std::cerr << "troupe: " << endpoint.error().to_string() << '\n';
     return exit_code(endpoint.error());
+  }
+  // Written however the run ends, once it has.
+  struct TraceWriter {
+    std::string path;
+    std::vector<std::string> nodes;
+    ~TraceWriter() {
+      if (path.empty())
+        return;
+      if (auto written = live::write_trace(path, nodes); !written)
+        std::cerr << "troupe: --trace: " << written.error().message << '\n';
+      else
+        std::cerr << "troupe: wrote the trace to " << path << '\n';
+    }
+  } trace_writer{trace_path, {}};
+  if (!trace_path.empty()) {
+    for (const auto& node : topology->nodes)
+      trace_writer.nodes.push_back(node.name);
+    live::start_trace();
   }
   if (*node_cmd) {
     options.only_node = node_name;

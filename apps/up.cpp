@@ -4,6 +4,8 @@
 
 #include "up.hpp"
 
+#include <troupe/live/trace.hpp>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -62,9 +64,9 @@ std::string describe_status(int status) {
 class Up {
 public:
   Up(const config::Topology& topology, std::string troupe, std::vector<std::string> args,
-     std::vector<std::string> coordinator_args, std::string out_dir)
+     std::vector<std::string> coordinator_args, std::string trace, const std::string& out_dir)
     : troupe_(std::move(troupe)), args_(std::move(args)), coordinator_args_(std::move(coordinator_args)),
-      logs_(std::move(out_dir) + "/logs") {
+      trace_(std::move(trace)), logs_(out_dir + "/logs"), traces_(out_dir + "/traces") {
     const auto& logic_node = topology.the(config::Role::coordinator).node;
     for (const auto& spec : topology.nodes) {
       NodeProcess node;
@@ -74,8 +76,24 @@ public:
     }
   }
 
+  /// Supervises the nodes until the run ends, then merges their traces.
   int run() {
+    const int code = supervise();
+    if (!trace_.empty()) {
+      if (auto merged = live::merge_traces(trace_files_, trace_); !merged)
+        std::cerr << "troupe up: --trace: " << merged.error().message << std::endl;
+      else
+        std::cerr << "troupe up: wrote " << trace_ << " (the traces of " << trace_files_.size() << " node processes"
+                  << (merged->empty() ? "" : "; " + *merged) << ")" << std::endl;
+    }
+    return code;
+  }
+
+private:
+  int supervise() {
     std::filesystem::create_directories(logs_);
+    if (!trace_.empty())
+      std::filesystem::create_directories(traces_);
     for (auto& node : nodes_)
       if (!start(node))
         return stop_all(exit_run_failed);
@@ -99,12 +117,16 @@ public:
     }
   }
 
-private:
   bool start(NodeProcess& node) {
     const auto log = logs_ + "/" + node.spec->name + ".log";
     std::vector<std::string> argv{troupe_, "node"};
     argv.insert(argv.end(), args_.begin(), args_.end());
     argv.insert(argv.end(), {"--node", node.spec->name});
+    if (!trace_.empty()) {
+      // One file per node process: a restarted node writes a file of its own.
+      trace_files_.push_back(traces_ + "/" + node.spec->name + "-" + std::to_string(node.starts + 1) + ".json");
+      argv.insert(argv.end(), {"--trace", trace_files_.back()});
+    }
     if (node.coordinator) {
       argv.insert(argv.end(), coordinator_args_.begin(), coordinator_args_.end());
       // Logic's node writes checkpoints, and a restarted one resumes from the
@@ -243,15 +265,18 @@ private:
   std::string troupe_;
   std::vector<std::string> args_;
   std::vector<std::string> coordinator_args_;
+  std::string trace_; ///< where the merged trace goes ("" = no trace)
   std::string logs_;
+  std::string traces_;
+  std::vector<std::string> trace_files_;
   std::vector<NodeProcess> nodes_;
 };
 
 } // namespace
 
 int up(const config::Topology& topology, const std::string& troupe, const std::vector<std::string>& node_args,
-       const std::vector<std::string>& coordinator_args, const std::string& out_dir) {
-  return Up(topology, troupe, node_args, coordinator_args, out_dir).run();
+       const std::vector<std::string>& coordinator_args, const std::string& trace, const std::string& out_dir) {
+  return Up(topology, troupe, node_args, coordinator_args, trace, out_dir).run();
 }
 
 } // namespace troupe::app

@@ -20,8 +20,10 @@ namespace troupe::app {
 /// `node_args` are the arguments every node gets (the config and run options);
 /// `troupe` is the executable to start. Expects SIGINT, SIGTERM and SIGCHLD to be
 /// blocked in the calling thread (it waits for them).
-/// `coordinator_args` are for the node with logic alone (--http).
+/// `coordinator_args` are for the node with logic alone (--http). With a
+/// `trace` path, every node process records a trace (OUT/traces/NODE-N.json,
+/// N counting its starts) and up merges them into `trace` at the end.
 int up(const config::Topology& topology, const std::string& troupe, const std::vector<std::string>& node_args,
-       const std::vector<std::string>& coordinator_args, const std::string& out_dir);
+       const std::vector<std::string>& coordinator_args, const std::string& trace, const std::string& out_dir);
 
 } // namespace troupe::app

@@ -8,7 +8,9 @@
 
 #include "subsystems.hpp"
 
+#include <troupe/actors/metrics.hpp>
 #include <troupe/audio/mixer.hpp>
+#include <troupe/live/trace.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -35,7 +37,8 @@ class Audio final : public Reader {
 public:
   Audio(const ActorContext& ctx, ReaderContext& out)
     : params_(ctx.params<AudioParams>()), state_(ctx.state_as<AudioState>()), tick_hz_(ctx.simulation.tick_hz),
-      wav_path_(ctx.options.out_dir + (ctx.spec.name == "audio" ? "/audio.wav" : "/audio-" + ctx.spec.name + ".wav")) {
+      wav_path_(ctx.options.out_dir + (ctx.spec.name == "audio" ? "/audio.wav" : "/audio-" + ctx.spec.name + ".wav")),
+      name_(ctx.spec.name), node_(ctx.spec.node) {
     {
       // A restarted incarnation carries on with its predecessor's mixer and file.
       std::lock_guard<std::mutex> guard{state_.mutex};
@@ -144,6 +147,7 @@ private:
   void render_until(std::uint64_t tick) {
     if (!wav_ || tick <= rendered_tick_)
       return;
+    const auto began = steady_now_ns();
     auto frames = frame_of(tick) - frame_of(rendered_tick_);
     while (frames > 0) {
       const auto block = static_cast<std::size_t>(std::min<std::int64_t>(frames, max_block));
@@ -153,6 +157,7 @@ private:
       frames -= static_cast<std::int64_t>(block);
     }
     rendered_tick_ = tick;
+    live::trace_span("mix", node_, name_, began, steady_now_ns(), static_cast<std::int64_t>(tick));
   }
 
   static constexpr std::uint32_t sample_rate = 48000;
@@ -162,6 +167,7 @@ private:
   AudioState& state_;
   double tick_hz_;
   std::string wav_path_;
+  std::string name_, node_;
   std::unique_ptr<audio::Mixer> mixer_;
   std::unique_ptr<audio::WavWriter> wav_;
   std::vector<std::int16_t> buffer_;

@@ -9,6 +9,8 @@
 #include "publisher.hpp"
 #include "subsystems.hpp"
 
+#include <troupe/live/trace.hpp>
+
 #include <troupe/actors/bounded_actor.hpp>
 #include <troupe/actors/metrics.hpp>
 #include <troupe/actors/protocols.hpp>
@@ -763,7 +765,11 @@ private:
       batch.published_events = published_events_;
       publisher_.broadcast(this, topic_contacts, caf::make_message(std::move(batch)));
     }
+    const auto publish_ns = steady_now_ns();
     publisher_.publish(this, snapshot);
+    // Spans name the tick stepped (world.tick before the step), as StepRequest does.
+    live::trace_span("publish", setup_.spec->node, setup_.spec->name, publish_ns, steady_now_ns(),
+                     static_cast<std::int64_t>(snapshot.tick) - 1);
     {
       std::lock_guard<std::mutex> guard{setup_.state->mutex};
       setup_.state->world = world_;
@@ -781,6 +787,8 @@ private:
     const auto tick_end_ns = steady_now_ns();
     const double tick_ms = static_cast<double>(tick_end_ns - tick_started_ns_) / 1e6;
     tick_ms_.add(tick_ms);
+    live::trace_span("tick", setup_.spec->node, setup_.spec->name, tick_started_ns_, tick_end_ns,
+                     static_cast<std::int64_t>(world_->tick) - 1);
     if (install_pause_pending_ && install_from_ns_ != 0)
       install_pause_ms_.add(static_cast<double>(tick_end_ns - install_from_ns_) / 1e6);
     install_pause_pending_ = false;

@@ -5,6 +5,8 @@
 #include "step_threads.hpp"
 #include "subsystems.hpp"
 
+#include <troupe/live/trace.hpp>
+
 #include <troupe/actors/bounded_actor.hpp>
 #include <troupe/actors/metrics.hpp>
 #include <troupe/actors/protocols.hpp>
@@ -50,7 +52,9 @@ private:
     result.tick = request.tick;
     const auto stats = sim::step_tick(*world, settings_, threads_.parallel, result.contacts);
     result.world = std::move(world);
-    result.step_ms = static_cast<double>(steady_now_ns() - start) / 1e6;
+    const auto end = steady_now_ns();
+    result.step_ms = static_cast<double>(end - start) / 1e6;
+    live::trace_span("step", spec_.node, spec_.name, start, end, static_cast<std::int64_t>(request.tick));
     step_ms_.add(result.step_ms);
     contacts_ += stats.contacts;
     events_ += result.contacts.size();

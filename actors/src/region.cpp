@@ -15,6 +15,8 @@
 #include "step_threads.hpp"
 #include "subsystems.hpp"
 
+#include <troupe/live/trace.hpp>
+
 #include <troupe/actors/bounded_actor.hpp>
 #include <troupe/actors/metrics.hpp>
 #include <troupe/actors/protocols.hpp>
@@ -255,6 +257,9 @@ private:
     out.report = working_->step(parcels, settings_, threads_.parallel);
     const auto done_ns = steady_now_ns();
     out.step_ms = static_cast<double>(done_ns - parcels_in_ns) / 1e6;
+    live::trace_span("step", spec_.node, spec_.name, parcels_in_ns, done_ns, static_cast<std::int64_t>(tick));
+    live::trace_span("wait for parcels", spec_.node, spec_.name, began_ns_, parcels_in_ns,
+                     static_cast<std::int64_t>(tick));
     out.wait_ms = static_cast<double>(parcels_in_ns - began_ns_) / 1e6;
     out.exchange_bytes = sent_bytes_;
     out.exchange_messages = regions_.size() - 1;

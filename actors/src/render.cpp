@@ -16,6 +16,8 @@
 
 #include "subsystems.hpp"
 
+#include <troupe/live/trace.hpp>
+
 #include <troupe/actors/metrics.hpp>
 #include <troupe/render/renderer.hpp>
 #include <troupe/render/video.hpp>
@@ -46,7 +48,8 @@ struct RenderState {
 class Render final : public Reader {
 public:
   explicit Render(const ActorContext& ctx)
-    : params_(ctx.params<RenderParams>()), state_(ctx.state_as<RenderState>()), name_(ctx.spec.name) {
+    : params_(ctx.params<RenderParams>()), state_(ctx.state_as<RenderState>()), name_(ctx.spec.name),
+      node_(ctx.spec.node) {
     frame_ms_.mirror(live::histogram("troupe_frame_seconds", "Drawing one frame", labels_of(ctx.spec)), 1e-3);
     if (ctx.options.window)
       params_.window = true;
@@ -183,7 +186,9 @@ public:
         state_.video.reset();
       }
     }
-    save_ms_.add(static_cast<double>(steady_now_ns() - started) / 1e6);
+    const auto saved = steady_now_ns();
+    save_ms_.add(static_cast<double>(saved - started) / 1e6);
+    live::trace_span("save", node_, name_, started, saved, static_cast<std::int64_t>(snapshot.tick));
     ++state_.frames_recorded;
   }
 
@@ -272,9 +277,11 @@ private:
   /// Draws `world`; false (and the reader disabled) when the device is lost
   /// and render is not required.
   bool draw(const sim::World& world, ReaderContext& ctx) {
+    const auto began = steady_now_ns();
     auto frame = renderer_->draw(world);
     if (frame) {
       frame_ms_.add(frame->total_ms);
+      live::trace_span("draw", node_, name_, began, steady_now_ns(), static_cast<std::int64_t>(world.tick));
       return true;
     }
     const auto why = "drawing failed: " + frame.error().message;
@@ -339,6 +346,7 @@ private:
   RenderParams params_;
   RenderState& state_;
   std::string name_;
+  std::string node_;
   std::string frames_dir_;
   std::string video_path_;
   std::optional<render::Renderer> renderer_;

@@ -4,6 +4,8 @@
 // topology puts them on, so a cross-node handle is a real middleman proxy.
 
 #include "subsystems.hpp"
+
+#include <troupe/live/trace.hpp>
 #include "wire.hpp"
 
 #include <troupe/actors/metrics.hpp>
@@ -376,8 +378,11 @@ private:
     expose_mailbox(labels_of(spec), actor);
     const auto restarts =
       live::counter("troupe_restarts_total", "Times the supervisor started the actor again", labels_of(spec));
-    if (n > 0)
+    if (n > 0) {
       restarts.add();
+      live::trace_instant("restart", spec.node, spec.name, steady_now_ns(), -1,
+                          "incarnation " + std::to_string(n));
+    }
     return actor;
   }
 
@@ -885,6 +890,12 @@ private:
     live::counter(outage_ms < 0 ? "troupe_link_lost_total" : "troupe_link_back_total",
                   "Peer nodes this node lost (or saw come back)", {{"node", node.spec->name}})
       .add();
+    const auto now = steady_now_ns();
+    if (outage_ms < 0)
+      live::trace_instant("link lost", node.spec->name, "links", now, -1, what);
+    else
+      live::trace_span("link outage", node.spec->name, "links", now - static_cast<std::int64_t>(outage_ms * 1e6), now,
+                       -1, what);
     std::lock_guard<std::mutex> guard{links_mutex_};
     auto& links = links_[node.spec->name];
     links.events.push_back(what);

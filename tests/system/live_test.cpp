@@ -1,6 +1,7 @@
 // The live view from outside: a real `troupe run` and `troupe up` serving
 // /metrics on ports the kernel picked, checked by Prometheus's own promtool,
-// scraped twice while the world runs, and fed hostile bytes meanwhile.
+// scraped twice while the world runs, and fed hostile bytes meanwhile; and
+// the traces they write (--trace), read back as JSON.
 
 #include "common/http.hpp"
 #include "common/net.hpp"
@@ -11,7 +12,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -214,6 +217,88 @@ TEST(Live, ABadHttpAddressNamesTheFileLineAndKey) {
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_TRUE(std::regex_search(r.output, std::regex("bad.toml:[0-9]+:[0-9]+: nodes\\[0\\]\\.http_address: expected an IP address")))
     << r.output;
+}
+
+} // namespace
+} // namespace troupe::testing
+
+namespace troupe::testing {
+namespace {
+
+/// The spans (ph X) named `name` of a trace, by their tick.
+std::map<std::int64_t, nlohmann::json> spans_by_tick(const nlohmann::json& trace, const std::string& name) {
+  std::map<std::int64_t, nlohmann::json> out;
+  for (const auto& e : trace["traceEvents"])
+    if (e.value("ph", "") == "X" && e.value("name", "") == name && e.contains("args"))
+      out[e["args"].value("tick", std::int64_t{-1})] = e;
+  return out;
+}
+
+TEST(Trace, UpMergesTheNodesIntoOneTraceWhereEachStepLiesInsideItsTick) {
+  const auto dir = fresh_dir("trace-up");
+  auto text = read_text(examples + "sandbox-three-nodes.toml");
+  for (int i = 0; i < 3; ++i)
+    text = std::regex_replace(text, std::regex("port = 4710" + std::to_string(i + 1)),
+                              "port = " + std::to_string(free_port()));
+  std::filesystem::copy_file(examples + "sandbox.timeline", dir + "/sandbox.timeline");
+  std::ofstream(dir + "/three.toml") << text;
+  const auto r = run_command(exe + " up " + dir + "/three.toml --ticks 120 --quiet --out " + dir + "/out --trace " +
+                             dir + "/out/trace.json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream in(dir + "/out/trace.json");
+  const auto trace = nlohmann::json::parse(in, nullptr, false);
+  ASSERT_TRUE(trace.is_object() && trace.contains("traceEvents")) << r.output;
+
+  std::map<int, std::string> processes; // pid -> "node NAME"
+  for (const auto& e : trace["traceEvents"])
+    if (e.value("name", "") == "process_name")
+      processes[e.value("pid", 0)] = e["args"].value("name", "");
+  EXPECT_EQ(processes.size(), 3u) << trace.dump().substr(0, 2000);
+  std::set<std::string> names;
+  for (const auto& [pid, name] : processes)
+    names.insert(name);
+  EXPECT_EQ(names, (std::set<std::string>{"node main", "node physics-node", "node media-node"}));
+
+  // Logic (on main) and physics (on physics-node) are separate processes: the
+  // steady clock they share puts every step inside logic's tick.
+  const auto ticks = spans_by_tick(trace, "tick");
+  const auto steps = spans_by_tick(trace, "step");
+  ASSERT_EQ(ticks.size(), 120u);
+  ASSERT_EQ(steps.size(), 120u);
+  for (const auto& [tick, step] : steps) {
+    ASSERT_TRUE(ticks.count(tick)) << tick;
+    const auto& t = ticks.at(tick);
+    EXPECT_NE(t["pid"], step["pid"]);
+    EXPECT_LE(t["ts"].get<double>(), step["ts"].get<double>()) << tick;
+    EXPECT_GE(t["ts"].get<double>() + t["dur"].get<double>(), step["ts"].get<double>() + step["dur"].get<double>())
+      << tick;
+  }
+  EXPECT_FALSE(spans_by_tick(trace, "publish").empty());
+  EXPECT_FALSE(spans_by_tick(trace, "mix").empty());
+  EXPECT_FALSE(spans_by_tick(trace, "draw").empty());
+  EXPECT_FALSE(spans_by_tick(trace, "save").empty());
+}
+
+TEST(Trace, ARestartIsAMomentOnItsActorsTrack) {
+  const auto dir = fresh_dir("trace-restart");
+  const auto r = run_command(exe + " run " + examples + "sandbox.toml --ticks 120 --quiet --kill physics@60 --out " +
+                             dir + "/out --trace " + dir + "/trace.json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream in(dir + "/trace.json");
+  const auto trace = nlohmann::json::parse(in, nullptr, false);
+  ASSERT_TRUE(trace.is_object()) << r.output;
+  std::map<int, std::string> tracks;
+  for (const auto& e : trace["traceEvents"])
+    if (e.value("name", "") == "thread_name")
+      tracks[e.value("tid", 0)] = e["args"].value("name", "");
+  int restarts = 0;
+  for (const auto& e : trace["traceEvents"])
+    if (e.value("name", "") == "restart" && e.value("ph", "") == "i") {
+      ++restarts;
+      EXPECT_EQ(tracks[e.value("tid", 0)], "physics");
+    }
+  EXPECT_EQ(restarts, 1);
+  EXPECT_EQ(spans_by_tick(trace, "tick").size(), 120u);
 }
 
 } // namespace
