@@ -8,6 +8,7 @@
 // Exit codes: 0 success, 1 the run failed, 2 bad config, arguments or a refused
 // peer, 3 a supervisor gave up.
 
+#include "live_view.hpp"
 #include "report.hpp"
 #include "up.hpp"
 
@@ -138,41 +139,6 @@ private:
   std::uint64_t first_tick_ = 0;
   std::chrono::steady_clock::time_point first_time_;
 };
-
-/// The live view's endpoint of this process, when asked for: on `port` (the
-/// command line's) or the [[nodes]] http_port of the node it serves (this
-/// node, or in a process of every node the node with logic, else the first
-/// with one). It serves every node of the process: the metrics are the
-/// process's. Nothing (a null server) when no port is set.
-Expected<std::unique_ptr<live::HttpServer>> serve_live_view(const config::Topology& topology,
-                                                            const RunOptions& options, std::uint16_t port) {
-  const auto* node = topology.node(options.only_node.empty() ? topology.the(Role::coordinator).node
-                                                             : options.only_node);
-  if (!node)
-    return std::unique_ptr<live::HttpServer>{};
-  if (port == 0 && node->http_port == 0 && options.only_node.empty())
-    for (const auto& other : topology.nodes)
-      if (other.http_port != 0) {
-        node = &other;
-        break;
-      }
-  live::HttpOptions http;
-  http.node = node->name;
-  http.address = node->http_address;
-  http.port = port != 0 ? port : node->http_port;
-  if (http.port == 0)
-    return std::unique_ptr<live::HttpServer>{};
-  std::map<std::string, live::HttpRoute> routes;
-  routes["/metrics"] = [] {
-    return live::HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", live::exposition()};
-  };
-  auto server = live::HttpServer::start(http, std::move(routes));
-  if (!server)
-    return server.error();
-  std::cerr << "troupe: node " << http.node << ": live metrics at http://" << http.address << ":" << (*server)->port()
-            << "/metrics\n";
-  return server;
-}
 
 int run_and_report(const config::Topology& topology, RunOptions options) {
   const auto simulation = effective_simulation(topology, options);
@@ -486,7 +452,8 @@ int troupe::cli::main(int argc, char** argv) {
   await_stop_signals();
   options.stop_requested = &stop_requested;
   options.only_node = node_name;
-  auto endpoint = serve_live_view(*topology, options, http_port);
+  options.commands = std::make_shared<CommandSink>();
+  auto endpoint = app::serve_live_view(*topology, options, http_port, options.commands);
   if (!endpoint) {
     std::cerr << "troupe: " << endpoint.error().to_string() << '\n';
     return exit_code(endpoint.error());

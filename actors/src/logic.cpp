@@ -10,6 +10,7 @@
 #include "subsystems.hpp"
 
 #include <troupe/live/trace.hpp>
+#include <troupe/live/world_view.hpp>
 
 #include <troupe/actors/bounded_actor.hpp>
 #include <troupe/actors/metrics.hpp>
@@ -298,6 +299,7 @@ public:
       rules_events_ = setup_.state->rules_events;
     }
     awaiting_ = setup_.awaiting_readers;
+    was_paused_ = world_ && world_->paused;
   }
 
   caf::behavior make_behavior() override {
@@ -770,6 +772,13 @@ private:
     // Spans name the tick stepped (world.tick before the step), as StepRequest does.
     live::trace_span("publish", setup_.spec->node, setup_.spec->name, publish_ns, steady_now_ns(),
                      static_cast<std::int64_t>(snapshot.tick) - 1);
+    if (!partitioned() && live::world_view_wanted()) // a dashboard is watching (regions: the readers show it)
+      live::offer_world_view(*world_, generation_);
+    if (world_->paused != was_paused_) { // a pause or resume command took effect in this tick
+      was_paused_ = world_->paused;
+      pause_events_.push_back("tick " + std::to_string(snapshot.tick - 1) + ": " +
+                              (was_paused_ ? "paused" : "resumed"));
+    }
     {
       std::lock_guard<std::mutex> guard{setup_.state->mutex};
       setup_.state->world = world_;
@@ -977,6 +986,8 @@ private:
                                   : std::string{"built-in"}}};
     for (std::size_t i = 0; i < rebalances_.size(); ++i)
       out.notes.emplace_back("rebalance_" + std::to_string(i + 1), rebalances_[i]);
+    for (std::size_t i = 0; i < pause_events_.size(); ++i)
+      out.notes.emplace_back("pause_event_" + std::to_string(i + 1), pause_events_[i]);
     for (std::size_t i = 0; i < rules_events_.size(); ++i)
       out.notes.emplace_back("rules_event_" + std::to_string(i + 1),
                              "tick " + std::to_string(rules_events_[i].tick) + ": " + verb(rules_events_[i]) + " " +
@@ -992,6 +1003,9 @@ private:
   LogicSetup setup_;
   WorldPtr world_;
   std::uint64_t generation_ = 0;
+  /// Pauses and resumes as they took effect, for the report ("tick T: paused").
+  bool was_paused_ = false;
+  std::vector<std::string> pause_events_;
   /// What the live metrics show of logic (see the constructor for the names).
   struct {
     live::Gauge tick, generation, bodies;

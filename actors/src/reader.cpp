@@ -8,6 +8,7 @@
 #include "subsystems.hpp"
 
 #include <troupe/actors/metrics.hpp>
+#include <troupe/live/world_view.hpp>
 
 #include <troupe/actors/bounded_actor.hpp>
 #include <troupe/actors/protocols.hpp>
@@ -249,6 +250,8 @@ private:
     last_generation_ = snapshot.generation;
     last_tick_ = std::max(last_tick_, snapshot.tick);
     ++seen_;
+    if (live::world_view_wanted()) // a dashboard in this process is watching
+      live::offer_world_view(*snapshot.world, snapshot.generation);
     reader_->on_snapshot(snapshot, *this);
     finish_if_due();
   }

@@ -235,6 +235,13 @@ public:
     }
     for (auto& node : nodes_)
       result.node_ports.emplace_back(node->spec->name, node->port);
+    const auto& source = topology_.the(Role::source);
+    if (options_.commands && facts_.live_commands && is_local(source.node)) {
+      // Through input's stable name: a restarted input takes them too.
+      options_.commands->connect([input = node_of(source.node).actors.at(source.name)](const std::string& text) {
+        caf::anon_send(input, action_atom::value, text);
+      });
+    }
     if (coordinator_) {
       wait_for_end(result);
       result.wall_seconds = static_cast<double>(steady_now_ns() - started) / 1e9;
@@ -1076,6 +1083,8 @@ private:
   /// Reverse start order; each actor gets a grace period, then is killed.
   void shutdown() {
     stopping_ = true;
+    if (options_.commands)
+      options_.commands->disconnect();
     for (auto& watcher : watchers_)
       watcher.join();
     watchers_.clear();
@@ -1181,6 +1190,30 @@ config::SimulationSpec effective_simulation(const config::Topology& topology,
   if (options.mode)
     sim.mode = *options.mode;
   return sim;
+}
+
+
+bool CommandSink::send(const std::string& text) const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  if (!deliver_)
+    return false;
+  deliver_(text);
+  return true;
+}
+
+bool CommandSink::live() const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return static_cast<bool>(deliver_);
+}
+
+void CommandSink::connect(std::function<void(const std::string&)> deliver) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  deliver_ = std::move(deliver);
+}
+
+void CommandSink::disconnect() {
+  std::lock_guard<std::mutex> guard{mutex_};
+  deliver_ = nullptr;
 }
 
 RunResult run(const config::Topology& topology, const RunOptions& options) {

@@ -5,7 +5,9 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 
+#include <deque>
 #include <iostream>
 #include <optional>
 #include <set>
@@ -15,18 +17,25 @@ namespace troupe::live {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-class Session;
+/// A connection the server may have to close when it stops.
+class Closable {
+public:
+  virtual ~Closable() = default;
+  virtual void close() = 0;
+};
 
 struct HttpServer::Impl {
   HttpOptions options;
   std::map<std::string, HttpRoute> routes;
+  std::map<std::string, WebSocketRoute> sockets;
   net::io_context ioc{1};
   tcp::acceptor acceptor{ioc};
   std::uint16_t port = 0;
-  std::set<Session*> sessions; // the I/O thread's only
+  std::set<Closable*> sessions; // HTTP and WebSocket; the I/O thread's only
   std::map<std::string, std::uint64_t> refusals; // per reason; the I/O thread's only
   std::map<std::string, Counter> refused_total;
   Counter served_total;
@@ -57,7 +66,96 @@ struct HttpServer::Impl {
 
 /// One connection: reads requests one at a time (keep-alive), each within the
 /// deadline, and answers them.
-class Session : public std::enable_shared_from_this<Session> {
+/// A WebSocket client of one route: frames out on a timer, messages in.
+class WebSocketSession : public Closable, public std::enable_shared_from_this<WebSocketSession> {
+public:
+  WebSocketSession(tcp::socket socket, HttpServer::Impl& server, const WebSocketRoute& route, std::string peer)
+    : ws_(std::move(socket)), timer_(ws_.get_executor()), server_(server), route_(route), peer_(std::move(peer)) {
+    server_.sessions.insert(this);
+  }
+  ~WebSocketSession() override { server_.sessions.erase(this); }
+
+  void start(http::request<http::empty_body> request) {
+    beast::get_lowest_layer(ws_).expires_never(); // the WebSocket keeps its own time
+    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws_.read_message_max(route_.max_message);
+    ws_.async_accept(request, [self = shared_from_this()](beast::error_code ec) {
+      if (ec)
+        return self->server_.refuse(self->peer_, "malformed", "WebSocket handshake failed (" + ec.message() + ")");
+      self->read();
+      self->send_frame();
+    });
+  }
+
+  void close() override {
+    closed_ = true;
+    timer_.cancel();
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(ws_).close();
+  }
+
+private:
+  void read() {
+    ws_.async_read(in_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) {
+        if (ec == websocket::error::message_too_big)
+          self->server_.refuse(self->peer_, "body", "a WebSocket message over " +
+                                                      std::to_string(self->route_.max_message) + " bytes");
+        return self->close();
+      }
+      auto text = beast::buffers_to_string(self->in_.data());
+      self->in_.consume(self->in_.size());
+      if (self->route_.on_message)
+        if (auto answer = self->route_.on_message(text); !answer.empty())
+          self->queue(std::move(answer));
+      self->read();
+    });
+  }
+
+  void send_frame() {
+    if (closed_)
+      return;
+    if (outbox_.empty() && route_.frame) // a slow reader skips frames rather than piling them up
+      queue(route_.frame());
+    timer_.expires_after(route_.period);
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec)
+        self->send_frame();
+    });
+  }
+
+  void queue(std::string message) {
+    outbox_.push_back(std::move(message));
+    if (!writing_)
+      write_next();
+  }
+
+  void write_next() {
+    writing_ = true;
+    ws_.text(true);
+    ws_.async_write(net::buffer(outbox_.front()), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->outbox_.pop_front();
+      self->writing_ = false;
+      if (ec)
+        return self->close();
+      if (!self->outbox_.empty())
+        self->write_next();
+    });
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  net::steady_timer timer_;
+  HttpServer::Impl& server_;
+  const WebSocketRoute& route_;
+  std::string peer_;
+  beast::flat_buffer in_;
+  std::deque<std::string> outbox_;
+  bool writing_ = false;
+  bool closed_ = false;
+};
+
+class Session : public Closable, public std::enable_shared_from_this<Session> {
 public:
   Session(tcp::socket socket, HttpServer::Impl& server) : stream_(std::move(socket)), server_(server) {
     beast::error_code ec;
@@ -65,7 +163,7 @@ public:
     peer_ = ec ? std::string{"?"} : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
     server_.sessions.insert(this);
   }
-  ~Session() { server_.sessions.erase(this); }
+  ~Session() override { server_.sessions.erase(this); }
 
   void read() {
     parser_.emplace();
@@ -76,7 +174,7 @@ public:
                      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
-  void close() {
+  void close() override {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.close();
@@ -98,6 +196,16 @@ private:
       if (ec == net::error::eof || ec == net::error::connection_reset)
         return close();
       return fail(http::status::bad_request, "malformed", "not HTTP (" + ec.message() + ")");
+    }
+    if (websocket::is_upgrade(parser_->get())) {
+      const auto target = std::string{parser_->get().target()};
+      const auto socket = server_.sockets.find(target.substr(0, target.find('?')));
+      if (socket == server_.sockets.end())
+        return fail(http::status::not_found, "malformed", "a WebSocket upgrade of " + target.substr(0, 200));
+      stream_.expires_never();
+      auto upgraded = std::make_shared<WebSocketSession>(stream_.release_socket(), server_, socket->second, peer_);
+      upgraded->start(parser_->release());
+      return;
     }
     answer(parser_->get());
   }
@@ -188,10 +296,12 @@ void HttpServer::Impl::accept() {
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Expected<std::unique_ptr<HttpServer>> HttpServer::start(const HttpOptions& options,
-                                                         std::map<std::string, HttpRoute> routes) {
+                                                         std::map<std::string, HttpRoute> routes,
+                                                         std::map<std::string, WebSocketRoute> sockets) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->routes = std::move(routes);
+  impl->sockets = std::move(sockets);
   impl->served_total = counter("troupe_http_requests_total", "Requests the endpoint answered",
                                {{"node", options.node}});
   beast::error_code ec;
@@ -220,7 +330,7 @@ HttpServer::~HttpServer() {
   net::post(impl_->ioc, [impl = impl_.get()] {
     beast::error_code ignored;
     impl->acceptor.close(ignored);
-    for (auto* session : std::set<Session*>{impl->sessions})
+    for (auto* session : std::set<Closable*>{impl->sessions})
       session->close();
   });
   impl_->thread.join();

@@ -175,7 +175,10 @@ void watch_mailbox(const Labels& labels, std::function<std::optional<MailboxRead
   mailbox.alive = true;
 }
 
-std::string exposition() {
+namespace {
+
+/// Everything, collected: the registry's families, then mailboxes and probes.
+std::vector<prometheus::MetricFamily> collect() {
   auto& s = state();
   auto families = s.registry->Collect();
   {
@@ -207,7 +210,36 @@ std::string exposition() {
       add_sample(families, entry.name, entry.help, entry.type, entry.labels, entry.read());
   }
   std::sort(families.begin(), families.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
-  return prometheus::TextSerializer{}.Serialize(families);
+  return families;
+}
+
+} // namespace
+
+std::string exposition() { return prometheus::TextSerializer{}.Serialize(collect()); }
+
+std::vector<Sample> samples() {
+  std::vector<Sample> out;
+  for (const auto& family : collect())
+    for (const auto& metric : family.metric) {
+      Labels labels;
+      for (const auto& label : metric.label)
+        labels[label.name] = label.value;
+      switch (family.type) {
+      case prometheus::MetricType::Counter:
+        out.push_back({family.name, labels, metric.counter.value});
+        break;
+      case prometheus::MetricType::Gauge:
+        out.push_back({family.name, labels, metric.gauge.value});
+        break;
+      case prometheus::MetricType::Histogram:
+        out.push_back({family.name + "_sum", labels, metric.histogram.sample_sum});
+        out.push_back({family.name + "_count", labels, static_cast<double>(metric.histogram.sample_count)});
+        break;
+      default:
+        break;
+      }
+    }
+  return out;
 }
 
 } // namespace troupe::live

@@ -66,6 +66,25 @@ public:
     }
   }
 
+  /// Reads what arrives until `text` has (the peer may keep sending), the peer
+  /// closes, or `timeout` passes.
+  std::string read_until(const std::string& text, std::chrono::milliseconds timeout) {
+    std::string out;
+    char buf[65536];
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (out.find(text) == std::string::npos) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      pollfd p{fd_, POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+        break;
+      const auto n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0)
+        break;
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
+  }
+
   /// True once the peer has closed (or reset) the connection, within `timeout`.
   bool closed_within(std::chrono::milliseconds timeout) {
     char buf[4096];

@@ -150,3 +150,63 @@ TEST(HttpServer, SaysWhyItCannotListen) {
 }
 
 } // namespace
+
+namespace {
+
+/// A WebSocket handshake by hand (the key is RFC 6455's example).
+std::string upgrade(const std::string& path) {
+  return "GET " + path +
+         " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+}
+
+/// A masked client text frame (mask all zero: the payload goes as it is).
+std::string client_frame(const std::string& payload) {
+  std::string out{static_cast<char>(0x81)};
+  if (payload.size() < 126) {
+    out += static_cast<char>(0x80 | payload.size());
+  } else {
+    out += static_cast<char>(0x80 | 127);
+    for (int shift = 56; shift >= 0; shift -= 8)
+      out += static_cast<char>((static_cast<std::uint64_t>(payload.size()) >> shift) & 0xff);
+  }
+  out += std::string(4, '\0');
+  return out + payload;
+}
+
+TEST(HttpServer, AWebSocketGetsFramesAndAnswersAndATooLongMessageClosesIt) {
+  std::atomic<int> frames{0};
+  live::WebSocketRoute route;
+  route.frame = [&] { return "frame " + std::to_string(++frames); };
+  route.on_message = [](const std::string& text) { return "echo " + text; };
+  route.period = 20ms;
+  route.max_message = 64;
+  live::HttpOptions options;
+  options.node = "ws";
+  auto server = live::HttpServer::start(options, {}, {{"/ws", route}});
+  ASSERT_TRUE(server);
+  const auto port = (*server)->port();
+
+  Connection c(port);
+  ASSERT_TRUE(c.send(upgrade("/ws")));
+  auto seen = c.read_until("\r\n\r\n", 10s); // a client speaks once the handshake is answered
+  ASSERT_TRUE(c.send(client_frame("hello")));
+  seen += c.read_until("echo hello", 10s);
+  seen += c.read_until("frame 3", 10s);
+  EXPECT_EQ(seen.rfind("HTTP/1.1 101", 0), 0u) << seen.substr(0, 200);
+  EXPECT_NE(seen.find("echo hello"), std::string::npos);
+  EXPECT_NE(seen.find("frame 3"), std::string::npos);
+  // One message over the limit: the server closes the connection.
+  c.send(client_frame(std::string(1000, 'x')));
+  EXPECT_TRUE(c.closed_within(10s));
+
+  // An upgrade of a path that is no WebSocket is refused; the server goes on.
+  Connection other(port);
+  ASSERT_TRUE(other.send(upgrade("/nothing")));
+  EXPECT_EQ(other.read_all(5s).rfind("HTTP/1.1 404", 0), 0u);
+  Connection again(port);
+  ASSERT_TRUE(again.send(upgrade("/ws")));
+  EXPECT_EQ(again.read_until("frame", 5s).rfind("HTTP/1.1 101", 0), 0u);
+}
+
+} // namespace

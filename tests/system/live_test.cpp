@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -103,7 +104,7 @@ TEST(Live, RunServesMetricsThatPromtoolAcceptsAndThatGrowWhileHostileBytesChange
   FILE* run = ::popen(command.c_str(), "r");
   ASSERT_NE(run, nullptr);
   std::string output;
-  ASSERT_TRUE(wait_for(run, "live metrics at http://127.0.0.1:" + std::to_string(port) + "/metrics", output))
+  ASSERT_TRUE(wait_for(run, "live view at http://127.0.0.1:" + std::to_string(port) + "/", output))
     << output;
 
   const auto tick_of = [](const std::string& m) { return series(m, R"(troupe_tick{actor="logic",kind="logic",node="main"})"); };
@@ -154,7 +155,7 @@ TEST(Live, EveryNodeOfUpServesItsOwnMetrics) {
                       "--realtime --ticks 600 --http " + std::to_string(http_ports[0]) + " --out " + dir + "/out");
   ASSERT_NE(up, nullptr);
   std::string output;
-  ASSERT_TRUE(wait_for(up, "live metrics at http://127.0.0.1:" + std::to_string(http_ports[0]), output)) << output;
+  ASSERT_TRUE(wait_for(up, "live view at http://127.0.0.1:" + std::to_string(http_ports[0]), output)) << output;
 
   const std::string nodes[3] = {"main", "physics-node", "media-node"};
   const std::string kinds[3] = {"logic", "physics", "render"};
@@ -188,7 +189,7 @@ TEST(Live, RegionsShowTheirOwnFigures) {
   FILE* run = ::popen(command.c_str(), "r");
   ASSERT_NE(run, nullptr);
   std::string output;
-  ASSERT_TRUE(wait_for(run, "live metrics at", output)) << output;
+  ASSERT_TRUE(wait_for(run, "live view at", output)) << output;
   const auto metrics = scrape_until(port, [](const std::string& m) {
     return series(m, R"(troupe_region_bodies{actor="physics/3",kind="physics",node="region-node"})") > 0;
   });
@@ -299,6 +300,74 @@ TEST(Trace, ARestartIsAMomentOnItsActorsTrack) {
     }
   EXPECT_EQ(restarts, 1);
   EXPECT_EQ(spans_by_tick(trace, "tick").size(), 120u);
+}
+
+} // namespace
+} // namespace troupe::testing
+
+namespace troupe::testing {
+namespace {
+
+/// A running `troupe run` whose pid we know (the shell execs it).
+struct RunningTroupe {
+  FILE* out = nullptr;
+  pid_t pid = -1;
+  std::string output;
+  explicit RunningTroupe(const std::string& args) {
+    out = ::popen(("echo PID $$; exec " + exe + " run " + args + " 2>&1").c_str(), "r");
+    if (out && wait_for(out, "PID ", output))
+      pid = std::stoi(output.substr(output.find("PID ") + 4));
+  }
+};
+
+TEST(Dashboard, ShowsPlotsAndTheWorldInChromiumAndItsPauseIsALoggedCommandThatAReplayRepeats) {
+  const auto dir = fresh_dir("dashboard");
+  // Input takes live commands; no timeline, so the only pause is the click.
+  auto text = read_text(examples + "sandbox.toml");
+  text = std::regex_replace(text, std::regex("\\[actors\\.input\\]\n"), "[actors.input]\nlive = true\n");
+  text = std::regex_replace(text, std::regex("\ntimeline = [^\n]*"), "\n");
+  std::ofstream(dir + "/live.toml") << text;
+  const auto port = free_port();
+  RunningTroupe run(dir + "/live.toml --realtime --ticks 3600 --quiet --http " + std::to_string(port) + " --out " +
+                    dir + "/out");
+  ASSERT_GT(run.pid, 0) << run.output;
+  ASSERT_TRUE(wait_for(run.out, "live view at", run.output)) << run.output;
+
+  const auto browser = run_command("env NODE_PATH=" TROUPE_WEB_DIR "/node_modules node " TROUPE_SOURCE_DIR
+                                   "/tests/system/dashboard_browser.cjs " +
+                                     std::to_string(port) + " " + dir,
+                                   180);
+  ::kill(run.pid, SIGINT); // ends the run at its tick, reports written
+  EXPECT_EQ(finish(run.out, run.output), 0) << run.output;
+  ASSERT_EQ(browser.exit_code, 0) << browser.output;
+  const auto seen = nlohmann::json::parse(browser.output.substr(browser.output.rfind("\n{") + 1), nullptr, false);
+  ASSERT_TRUE(seen.is_object()) << browser.output;
+  EXPECT_TRUE(seen["page_errors"].empty()) << seen.dump();
+  EXPECT_TRUE(seen["input_live"].get<bool>());
+  EXPECT_GT(seen["generations"][1].get<int>(), seen["generations"][0].get<int>()); // the WebSocket brings new worlds
+  EXPECT_GT(seen["drawn"]["world"].get<int>(), 5000) << seen.dump();  // bodies on the canvas
+  EXPECT_GT(seen["drawn"]["times"].get<int>(), 500) << seen.dump();   // plotted lines
+  EXPECT_GT(seen["drawn"]["bodies"].get<int>(), 200) << seen.dump();
+  EXPECT_GE(seen["actors_listed"].get<int>(), 6);
+  EXPECT_TRUE(std::filesystem::file_size(dir + "/dashboard.png") > 10000);
+
+  // The click became one logged command; the report names the tick it took
+  // effect, and the dashboard saw the world paused from then on.
+  const auto log = read_text(dir + "/out/commands.log");
+  std::smatch pause;
+  ASSERT_TRUE(std::regex_search(log, pause, std::regex("\n([0-9]+) [0-9]+ [0-9]+ pause\n"))) << log;
+  const auto tick = std::stoll(pause[1].str());
+  const auto report = parse_report(read_text(dir + "/out/report.json"));
+  EXPECT_EQ(report_actor(report, "logic")["notes"].value("pause_event_1", ""),
+            "tick " + std::to_string(tick) + ": paused");
+  EXPECT_GT(seen["paused_at_tick"].get<long long>(), tick);
+
+  // A replay of that log, to the tick the run stopped at, gives its hash.
+  const auto ticks = report.value("ticks", 0);
+  const auto replay = run_command(exe + " replay " + dir + "/out/commands.log --quiet --ticks " +
+                                  std::to_string(ticks) + " --out " + dir + "/replay");
+  ASSERT_EQ(replay.exit_code, 0) << replay.output;
+  EXPECT_EQ(report_hash(read_text(dir + "/replay/report.json")), report.value("world_hash", std::string{"?"}));
 }
 
 } // namespace

@@ -23,6 +23,8 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <variant>
 #include <string>
@@ -49,6 +51,27 @@ Expected<std::vector<ScriptLine>> load_script(const std::string& path);
 /// What load_script does with a file's text (`path` only names it in errors).
 /// Caps: 256 MiB a file, 4096 bytes a line, bursts of at most 1,000,000.
 Expected<std::vector<ScriptLine>> parse_script(std::string_view text, const std::string& path);
+
+/// Live commands from outside the actors (the dashboard's buttons): a run
+/// connects it to its input actor once started, when that input takes live
+/// commands, and disconnects it before it stops. Thread-safe.
+class CommandSink {
+public:
+  /// Hands `text` (one command line: "pause", "spawn ...") to input, which
+  /// parses, sequences and logs it like a typed one; false when no run takes
+  /// live commands now.
+  bool send(const std::string& text) const;
+  /// Whether `send` can succeed now.
+  bool live() const;
+
+  /// For the runtime.
+  void connect(std::function<void(const std::string&)> deliver);
+  void disconnect();
+
+private:
+  mutable std::mutex mutex_;
+  std::function<void(const std::string&)> deliver_;
+};
 
 /// What `troupe run` was asked for beyond the topology.
 struct RunOptions {
@@ -90,6 +113,9 @@ struct RunOptions {
   std::atomic<bool>* stop_requested = nullptr;
   /// Called with (tick, target, bodies, last tick ms) while running.
   std::function<void(std::uint64_t, std::uint64_t, std::size_t, double)> on_progress;
+  /// Connected to input while the run goes on, if input (on this process)
+  /// takes live commands.
+  std::shared_ptr<CommandSink> commands;
 };
 
 /// What a run produced.

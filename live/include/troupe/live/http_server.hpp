@@ -26,6 +26,18 @@ struct HttpResponse {
 /// Answers one GET of its path; runs on the endpoint's thread.
 using HttpRoute = std::function<HttpResponse()>;
 
+/// A WebSocket path: every `period` the endpoint sends each client `frame()`
+/// (a text message; a client that has not taken the last one yet skips this
+/// one), and answers each text message a client sends with
+/// `on_message(text)` (nothing when it returns ""). Both run on the
+/// endpoint's thread.
+struct WebSocketRoute {
+  std::function<std::string()> frame;
+  std::function<std::string(const std::string&)> on_message;
+  std::chrono::milliseconds period{250};
+  std::size_t max_message = 4096; ///< bytes a client may send at once; more closes it
+};
+
 struct HttpOptions {
   std::string node;                   ///< the node it serves: its label, and in logs
   std::string address = "127.0.0.1"; ///< where to listen
@@ -39,7 +51,8 @@ class HttpServer {
 public:
   /// Listens and serves `routes` (path -> route) until destroyed.
   static Expected<std::unique_ptr<HttpServer>> start(const HttpOptions& options,
-                                                     std::map<std::string, HttpRoute> routes);
+                                                     std::map<std::string, HttpRoute> routes,
+                                                     std::map<std::string, WebSocketRoute> sockets = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

@@ -18,6 +18,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace prometheus {
 class Counter;
@@ -111,5 +112,14 @@ void watch_mailbox(const Labels& labels, std::function<std::optional<MailboxRead
 
 /// Everything, in the Prometheus text exposition format (version 0.0.4).
 std::string exposition();
+
+/// One value of the exposition: a counter or gauge, or a histogram's _sum or
+/// _count (the dashboard reads these).
+struct Sample {
+  std::string name;
+  Labels labels;
+  double value = 0;
+};
+std::vector<Sample> samples();
 
 } // namespace troupe::live

@@ -1,0 +1,66 @@
+// Drives the live dashboard in Debian's chromium through puppeteer-core (from
+// web/package-lock.json), for tests/system/live_test.cpp:
+//   node dashboard_browser.cjs PORT OUT_DIR
+// Loads http://127.0.0.1:PORT/, waits for the WebSocket to bring frames and
+// worlds, takes a screenshot (OUT_DIR/dashboard.png), counts the pixels the
+// world view and the plots drew, clicks Pause and waits until the world shows
+// paused. Prints one JSON line with what it saw; exits 1 when a step failed.
+"use strict";
+const puppeteer = require("puppeteer-core");
+
+const [port, out] = process.argv.slice(2);
+const result = {};
+
+async function main() {
+  const browser = await puppeteer.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+  });
+  try {
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1280, height: 1000 });
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(`http://127.0.0.1:${port}/`, { waitUntil: "load", timeout: 30000 });
+    // Frames arrive 4 a second: wait for a dozen, and for the world to move on.
+    await page.waitForFunction(() => window.troupeDashboard && window.troupeDashboard.frames >= 12, { timeout: 30000 });
+    const first = await page.evaluate(() => ({ ...window.troupeDashboard, previous: undefined }));
+    await page.waitForFunction((g) => window.troupeDashboard.generation > g + 10, { timeout: 30000 }, first.generation);
+    result.generations = [first.generation, await page.evaluate(() => window.troupeDashboard.generation)];
+    result.input_live = await page.evaluate(() => window.troupeDashboard.inputLive);
+    await page.screenshot({ path: `${out}/dashboard.png` });
+    // Pixels that differ from each canvas's background: the world's bodies and the plots' lines.
+    result.drawn = await page.evaluate(() => {
+      const count = (canvas) => {
+        const { width, height } = canvas;
+        const data = canvas.getContext("2d").getImageData(0, 0, width, height).data;
+        const [r0, g0, b0, a0] = data.slice(0, 4);
+        let n = 0;
+        for (let i = 0; i < data.length; i += 4)
+          if (data[i] !== r0 || data[i + 1] !== g0 || data[i + 2] !== b0 || data[i + 3] !== a0) n++;
+        return n;
+      };
+      return {
+        world: count(document.getElementById("world")),
+        times: count(document.querySelector("#times canvas")),
+        bodies: count(document.querySelector("#bodies canvas")),
+      };
+    });
+    await page.click("#pause");
+    await page.waitForFunction(() => window.troupeDashboard.paused, { timeout: 30000 });
+    result.paused_at_tick = await page.evaluate(() => window.troupeDashboard.tick);
+    result.actors_listed = await page.evaluate(() => document.querySelectorAll("#actors tbody tr").length);
+    result.page_errors = errors;
+  } finally {
+    await browser.close();
+  }
+}
+
+main()
+  .then(() => console.log(JSON.stringify(result)))
+  .catch((e) => {
+    result.failure = String(e);
+    console.log(JSON.stringify(result));
+    process.exit(1);
+  });
