@@ -452,8 +452,8 @@ int troupe::cli::main(int argc, char** argv) {
   await_stop_signals();
   options.stop_requested = &stop_requested;
   options.only_node = node_name;
-  options.commands = std::make_shared<CommandSink>();
-  auto endpoint = app::serve_live_view(*topology, options, http_port, options.commands);
+  options.handle = std::make_shared<RunHandle>();
+  auto endpoint = app::serve_live_view(*topology, options, http_port, options.handle);
   if (!endpoint) {
     std::cerr << "troupe: " << endpoint.error().to_string() << '\n';
     return exit_code(endpoint.error());

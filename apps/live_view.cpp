@@ -1,4 +1,5 @@
 #include "live_view.hpp"
+#include "report.hpp"
 
 #include <troupe/live/assets.hpp>
 #include <troupe/live/telemetry.hpp>
@@ -17,7 +18,7 @@ namespace {
 
 /// One frame of the dashboard's WebSocket: every sample, and the newest
 /// picture of the world (positions in centimetres, to keep frames small).
-std::string dashboard_frame(const std::string& node, const CommandSink* commands) {
+std::string dashboard_frame(const std::string& node, const RunHandle* run) {
   live::want_world_view(); // the next tick draws a fresh one
   auto samples = nlohmann::json::array();
   for (const auto& sample : live::samples())
@@ -26,7 +27,7 @@ std::string dashboard_frame(const std::string& node, const CommandSink* commands
                        {"time", std::chrono::duration_cast<std::chrono::milliseconds>(
                                   std::chrono::system_clock::now().time_since_epoch())
                                   .count()},
-                       {"input_live", commands && commands->live()},
+                       {"input_live", run && run->takes_commands()},
                        {"samples", std::move(samples)},
                        {"world", nullptr}};
   if (const auto view = live::latest_world_view()) {
@@ -84,7 +85,7 @@ Expected<std::string> dashboard_command(const std::string& text) {
 
 Expected<std::unique_ptr<live::HttpServer>> serve_live_view(const config::Topology& topology,
                                                             const RunOptions& options, std::uint16_t port,
-                                                            std::shared_ptr<CommandSink> commands) {
+                                                            std::shared_ptr<RunHandle> run) {
   const auto* node = topology.node(options.only_node.empty() ? topology.the(config::Role::coordinator).node
                                                              : options.only_node);
   if (!node)
@@ -106,6 +107,13 @@ Expected<std::unique_ptr<live::HttpServer>> serve_live_view(const config::Topolo
   routes["/metrics"] = [] {
     return live::HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", live::exposition()};
   };
+  routes["/report.json"] = [run, &topology, simulation = effective_simulation(topology, options)] {
+    auto result = run ? run->report() : std::nullopt;
+    if (!result)
+      return live::HttpResponse{404, "text/plain; charset=utf-8",
+                                "no report here: the process with logic serves it, while the run goes on\n"};
+    return live::HttpResponse{200, "application/json", report_json(*result, topology, simulation)};
+  };
   for (const char* path : {"/", "/dashboard.js", "/uPlot.min.js", "/uPlot.min.css"})
     if (const auto* asset = live::find_asset(path))
       routes[path] = [asset] {
@@ -113,12 +121,12 @@ Expected<std::unique_ptr<live::HttpServer>> serve_live_view(const config::Topolo
       };
   std::map<std::string, live::WebSocketRoute> sockets;
   live::WebSocketRoute ws;
-  ws.frame = [name = node->name, commands] { return dashboard_frame(name, commands.get()); };
-  ws.on_message = [commands](const std::string& text) -> std::string {
+  ws.frame = [name = node->name, run] { return dashboard_frame(name, run.get()); };
+  ws.on_message = [run](const std::string& text) -> std::string {
     auto command = dashboard_command(text);
     if (!command)
       return nlohmann::json{{"error", command.error().message}}.dump();
-    if (!commands || !commands->send(*command))
+    if (!run || !run->send_command(*command))
       return nlohmann::json{{"error", "input does not take live commands in this process"}}.dump();
     return nlohmann::json{{"sent", *command}}.dump();
   };

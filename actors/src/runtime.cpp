@@ -22,6 +22,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <set>
@@ -235,15 +236,21 @@ public:
     }
     for (auto& node : nodes_)
       result.node_ports.emplace_back(node->spec->name, node->port);
-    const auto& source = topology_.the(Role::source);
-    if (options_.commands && facts_.live_commands && is_local(source.node)) {
-      // Through input's stable name: a restarted input takes them too.
-      options_.commands->connect([input = node_of(source.node).actors.at(source.name)](const std::string& text) {
-        caf::anon_send(input, action_atom::value, text);
-      });
+    if (options_.handle) {
+      const auto& source = topology_.the(Role::source);
+      std::function<void(const std::string&)> deliver;
+      if (facts_.live_commands && is_local(source.node))
+        // Through input's stable name: a restarted input takes them too.
+        deliver = [input = node_of(source.node).actors.at(source.name)](const std::string& text) {
+          caf::anon_send(input, action_atom::value, text);
+        };
+      std::function<RunResult()> report;
+      if (coordinator_)
+        report = [this] { return ask_for_report(); };
+      options_.handle->connect(std::move(deliver), std::move(report));
     }
     if (coordinator_) {
-      wait_for_end(result);
+      wait_for_end(result, started);
       result.wall_seconds = static_cast<double>(steady_now_ns() - started) / 1e9;
       collect_reports(result);
       result.command_log = command_log_;
@@ -916,7 +923,7 @@ private:
 
   /// The coordinator: runs until logic reports the last tick, a supervisor gives
   /// up, the run stalls, or a stop is requested (then logic ends at its tick).
-  void wait_for_end(RunResult& result) {
+  void wait_for_end(RunResult& result, std::int64_t started_ns) {
     bool running = true;
     bool stop_sent = false;
     auto& self = *controller_;
@@ -929,8 +936,21 @@ private:
           result.ticks = tick;
           result.bodies = bodies;
           result.world_hash = hash;
+          {
+            std::lock_guard<std::mutex> guard{progress_mutex_};
+            progress_ = {tick, hash, bodies};
+          }
           if (options_.on_progress)
             options_.on_progress(tick, sim_.ticks, bodies, tick_ms);
+        },
+        [&](report_atom) { // the live view asks (ask_for_report)
+          auto now = report_now(started_ns);
+          {
+            std::lock_guard<std::mutex> guard{live_report_.mutex};
+            live_report_.result = std::move(now);
+            live_report_.answered = live_report_.asked;
+          }
+          live_report_.ready.notify_all();
         },
         [&](done_atom, std::uint64_t tick, std::uint64_t hash, std::uint64_t bodies) {
           result.ok = true;
@@ -990,16 +1010,50 @@ private:
     result.served = true;
   }
 
-  void collect_reports(RunResult& result) {
+  /// The live view's report, from another thread: the coordinator's thread
+  /// makes it (CAF actors are made and asked from troupe's own threads only:
+  /// a scoped actor made on a foreign thread kept its system from ever
+  /// shutting down). An empty result (no actors) when it does not answer
+  /// within 10 s.
+  RunResult ask_for_report() {
+    std::unique_lock<std::mutex> lock{live_report_.mutex};
+    const auto ticket = ++live_report_.asked;
+    caf::anon_send(controller_handle_, report_atom::value);
+    if (!live_report_.ready.wait_for(lock, 10s, [&] { return live_report_.answered >= ticket; }))
+      return RunResult{};
+    return live_report_.result;
+  }
+
+  /// The report as it stands now, for the live view: every actor asked,
+  /// none flushed, a short wait for each.
+  RunResult report_now(std::int64_t started_ns) {
+    RunResult result;
+    result.ok = true;
+    {
+      std::lock_guard<std::mutex> guard{progress_mutex_};
+      std::tie(result.ticks, result.world_hash, result.bodies) = progress_;
+    }
+    result.wall_seconds = static_cast<double>(steady_now_ns() - started_ns) / 1e9;
+    for (auto& node : nodes_)
+      result.node_ports.emplace_back(node->spec->name, node->port);
+    collect_reports(result, true);
+    result.command_log = command_log_;
+    return result;
+  }
+
+  /// Every actor's report, its supervisors' and its links': at the end (readers
+  /// flushed first), or `live` (none flushed, 2 s for each).
+  void collect_reports(RunResult& result, bool live = false) {
     auto& home = node_of(topology_.the(Role::coordinator).node);
     caf::scoped_actor self{*home.system};
+    const auto wait = live ? 2s : 10s;
     auto ask = [&](const caf::actor& target, const std::string& name, bool flush) {
       // A reader that failed while it flushed is flushed again: its stable
       // name hands the request to its next incarnation, which takes what the
       // last one had not (its recorded frames are sent to it again).
       for (int attempt = 1;; ++attempt) {
         auto request = flush ? self->request(target, 60s, flush_atom::value, result.ticks)
-                             : self->request(target, 10s, report_atom::value);
+                             : self->request(target, wait, report_atom::value);
         bool failed = false, timed_out = false;
         std::move(request).receive([&](ActorReport& report) { result.actors.push_back(std::move(report)); },
                                    [&](caf::error& err) {
@@ -1031,7 +1085,7 @@ private:
     for (const auto& spec : topology_.actors) {
       // Readers first take everything through the last tick and finish (audio
       // renders and closes its file, render writes its last recorded frames).
-      const bool flush = spec.role == Role::reader && result.ok;
+      const bool flush = spec.role == Role::reader && result.ok && !live;
       ask(peers.at(spec.name), spec.name, flush);
     }
     // Each node's links: lost and found peers, and the bytes its process sent.
@@ -1040,7 +1094,7 @@ private:
         result.actors.push_back(links_report(spec.name));
         continue;
       }
-      self->request(directory_of(home, spec.name), 10s, report_atom::value, std::string{"links"})
+      self->request(directory_of(home, spec.name), wait, report_atom::value, std::string{"links"})
         .receive([&](ActorReport& report) { result.actors.push_back(std::move(report)); }, [](caf::error&) {});
     }
   }
@@ -1083,8 +1137,8 @@ private:
   /// Reverse start order; each actor gets a grace period, then is killed.
   void shutdown() {
     stopping_ = true;
-    if (options_.commands)
-      options_.commands->disconnect();
+    if (options_.handle)
+      options_.handle->disconnect();
     for (auto& watcher : watchers_)
       watcher.join();
     watchers_.clear();
@@ -1168,6 +1222,14 @@ private:
     std::vector<std::string> events;
   };
   std::mutex links_mutex_;
+  std::mutex progress_mutex_;
+  struct {
+    std::mutex mutex;
+    std::condition_variable ready;
+    std::uint64_t asked = 0, answered = 0;
+    RunResult result;
+  } live_report_; ///< ask_for_report's exchange with the coordinator's thread
+  std::tuple<std::uint64_t, std::uint64_t, std::size_t> progress_{0, 0, 0}; ///< tick, hash, bodies (live reports)
   std::map<std::string, LinkLog> links_; ///< per local node
 };
 
@@ -1193,7 +1255,7 @@ config::SimulationSpec effective_simulation(const config::Topology& topology,
 }
 
 
-bool CommandSink::send(const std::string& text) const {
+bool RunHandle::send_command(const std::string& text) const {
   std::lock_guard<std::mutex> guard{mutex_};
   if (!deliver_)
     return false;
@@ -1201,19 +1263,32 @@ bool CommandSink::send(const std::string& text) const {
   return true;
 }
 
-bool CommandSink::live() const {
+bool RunHandle::takes_commands() const {
   std::lock_guard<std::mutex> guard{mutex_};
   return static_cast<bool>(deliver_);
 }
 
-void CommandSink::connect(std::function<void(const std::string&)> deliver) {
+std::optional<RunResult> RunHandle::report() const {
+  // Held while the actors are asked: the run cannot stop under it.
   std::lock_guard<std::mutex> guard{mutex_};
-  deliver_ = std::move(deliver);
+  if (!report_)
+    return std::nullopt;
+  auto result = report_();
+  if (result.actors.empty())
+    return std::nullopt; // it did not answer in time
+  return result;
 }
 
-void CommandSink::disconnect() {
+void RunHandle::connect(std::function<void(const std::string&)> deliver, std::function<RunResult()> report) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  deliver_ = std::move(deliver);
+  report_ = std::move(report);
+}
+
+void RunHandle::disconnect() {
   std::lock_guard<std::mutex> guard{mutex_};
   deliver_ = nullptr;
+  report_ = nullptr;
 }
 
 RunResult run(const config::Topology& topology, const RunOptions& options) {

@@ -116,6 +116,16 @@ TEST(Live, RunServesMetricsThatPromtoolAcceptsAndThatGrowWhileHostileBytesChange
   for (const auto& family : run_families)
     EXPECT_TRUE(has_family(first, family)) << family << "\n" << first;
 
+  // The report as it stands: valid, of this run, every actor in it.
+  const auto live_report = http_request(port, "/report.json");
+  ASSERT_EQ(live_report.status, 200);
+  const auto report_now = parse_report(live_report.body);
+  EXPECT_EQ(report_now.value("schema", ""), "troupe-report/1");
+  EXPECT_GE(report_now.value("ticks", 0), 80);
+  EXPECT_FALSE(report_actor(report_now, "logic").is_null());
+  EXPECT_FALSE(report_actor(report_now, "render").is_null());
+  EXPECT_GT(report_actor(report_now, "physics")["mailbox"].value("admitted", 0), 0);
+
   attack(port);
 
   const auto second = scrape_until(port, [&](const std::string& m) { return tick_of(m) > tick_of(first) + 30; });
@@ -169,6 +179,8 @@ TEST(Live, EveryNodeOfUpServesItsOwnMetrics) {
       scrape_until(http_ports[i], [&](const std::string& m) { return series(m, admitted) > series(first, admitted); });
     EXPECT_GT(series(second, admitted), series(first, admitted)) << nodes[i];
     EXPECT_TRUE(has_family(second, "troupe_link_lost_total")) << nodes[i];
+    // Only the process with logic has the whole report to serve.
+    EXPECT_EQ(http_request(http_ports[i], "/report.json").status, i == 0 ? 200 : 404) << nodes[i];
     // Logic sends snapshots, physics step results; media-node's readers only
     // send acknowledgements (atoms, not troupe messages).
     const auto wire = series(second, R"(troupe_process_wire_sent_bytes_total{node=")" + nodes[i] + R"("})");
@@ -210,8 +222,7 @@ TEST(Live, RegionsShowTheirOwnFigures) {
 TEST(Live, ABadHttpAddressNamesTheFileLineAndKey) {
   const auto dir = fresh_dir("live-bad-config");
   auto text = read_text(examples + "sandbox.toml");
-  text = std::regex_replace(text, std::regex("\\[\\[nodes\\]\\]\nname = \"main\"[^\n]*"),
-                            "[[nodes]]\nname = \"main\"\nhttp_address = \"localhost\"");
+  text = std::regex_replace(text, std::regex("http_address = \"127.0.0.1\""), "http_address = \"localhost\"");
   std::ofstream(dir + "/bad.toml") << text;
   std::filesystem::copy_file(examples + "sandbox.timeline", dir + "/sandbox.timeline");
   const auto r = run_command(exe + " check " + dir + "/bad.toml");

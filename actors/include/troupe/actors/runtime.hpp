@@ -52,25 +52,31 @@ Expected<std::vector<ScriptLine>> load_script(const std::string& path);
 /// Caps: 256 MiB a file, 4096 bytes a line, bursts of at most 1,000,000.
 Expected<std::vector<ScriptLine>> parse_script(std::string_view text, const std::string& path);
 
-/// Live commands from outside the actors (the dashboard's buttons): a run
-/// connects it to its input actor once started, when that input takes live
-/// commands, and disconnects it before it stops. Thread-safe.
-class CommandSink {
+struct RunResult;
+
+/// A run as the live view sees it from outside the actors (the dashboard's
+/// buttons, /report.json): the run connects it once started and disconnects
+/// it before it stops. Thread-safe.
+class RunHandle {
 public:
   /// Hands `text` (one command line: "pause", "spawn ...") to input, which
-  /// parses, sequences and logs it like a typed one; false when no run takes
-  /// live commands now.
-  bool send(const std::string& text) const;
-  /// Whether `send` can succeed now.
-  bool live() const;
+  /// parses, sequences and logs it like a typed one; false when no run here
+  /// takes live commands now.
+  bool send_command(const std::string& text) const;
+  /// Whether `send_command` can succeed now.
+  bool takes_commands() const;
+  /// The report as it stands now (every actor asked, none flushed): only in
+  /// the process with logic, while the run goes on (and answers within 10 s).
+  std::optional<RunResult> report() const;
 
   /// For the runtime.
-  void connect(std::function<void(const std::string&)> deliver);
+  void connect(std::function<void(const std::string&)> deliver, std::function<RunResult()> report);
   void disconnect();
 
 private:
   mutable std::mutex mutex_;
   std::function<void(const std::string&)> deliver_;
+  std::function<RunResult()> report_;
 };
 
 /// What `troupe run` was asked for beyond the topology.
@@ -113,9 +119,8 @@ struct RunOptions {
   std::atomic<bool>* stop_requested = nullptr;
   /// Called with (tick, target, bodies, last tick ms) while running.
   std::function<void(std::uint64_t, std::uint64_t, std::size_t, double)> on_progress;
-  /// Connected to input while the run goes on, if input (on this process)
-  /// takes live commands.
-  std::shared_ptr<CommandSink> commands;
+  /// Connected while the run goes on (RunHandle).
+  std::shared_ptr<RunHandle> handle;
 };
 
 /// What a run produced.
