@@ -1,5 +1,7 @@
 #include "report.hpp"
 
+#include <troupe/live/assets.hpp>
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -97,53 +99,60 @@ nlohmann::ordered_json percentiles_json(const Percentiles& p) {
           {"p99", json_number(p.p99)}, {"max", json_number(p.max)}, {"mean", json_number(p.mean)}};
 }
 
-/// A line plot of several series on one scale as inline SVG, a legend when
-/// there is more than one.
-std::string svg_lines(const std::vector<std::pair<std::string, const std::vector<float>*>>& lines,
-                      const std::string& title, const std::string& unit) {
-  static constexpr const char* colours[] = {"#2563eb", "#dc2626", "#16a34a", "#d97706",
-                                            "#7c3aed", "#0891b2", "#db2777", "#4b5563"};
-  const int w = 640, h = 200, pad = 40;
-  std::ostringstream out;
-  out << "<figure><figcaption>" << html_escape(title) << "</figcaption>"
-      << "<svg width='" << w << "' height='" << h << "' viewBox='0 0 " << w << ' ' << h
-      << "' role='img'><rect width='100%' height='100%' fill='#fff' stroke='#ccc'/>";
-  float top = 0;
-  bool any = false;
+/// A line plot of several series on one scale: a figure whose data uPlot
+/// draws when the page loads (axes with units, hover values, drag to zoom).
+/// The series are decimated (apps: SampleRecorder::series): point i stands for
+/// samples from i * `bucket`, so the x axis counts `x_label`s.
+std::string plot(const std::vector<std::pair<std::string, const std::vector<float>*>>& lines,
+                 const std::string& title, const std::string& unit, const std::string& x_label = "tick",
+                 std::size_t bucket = 1) {
+  std::size_t points = 0;
   for (const auto& [label, ys] : lines)
-    if (!ys->empty()) {
-      any = true;
-      top = std::max(top, *std::max_element(ys->begin(), ys->end()));
-    }
-  if (!any) {
-    out << "<text x='20' y='100'>no samples</text></svg></figure>";
-    return out.str();
+    points = std::max(points, ys->size());
+  std::ostringstream out;
+  out << "<figure><figcaption>" << html_escape(title) << "</figcaption>";
+  if (points == 0)
+    return out.str() + "<p>no samples</p></figure>";
+  nlohmann::json data{{"unit", unit}, {"x_label", x_label}, {"x", nlohmann::json::array()},
+                      {"series", nlohmann::json::array()}};
+  for (std::size_t i = 0; i < points; ++i)
+    data["x"].push_back(i * std::max<std::size_t>(bucket, 1));
+  for (const auto& [label, ys] : lines) {
+    auto values = nlohmann::json::array();
+    for (std::size_t i = 0; i < points; ++i)
+      values.push_back(i < ys->size() && std::isfinite((*ys)[i]) ? nlohmann::json((*ys)[i]) : nlohmann::json());
+    data["series"].push_back({{"label", label.empty() ? title : label}, {"values", std::move(values)}});
   }
-  if (top <= 0)
-    top = 1;
-  out << "<text x='4' y='14' font-size='11'>" << fixed(top, 2) << ' ' << unit << "</text>"
-      << "<text x='4' y='" << h - 4 << "' font-size='11'>0</text>";
-  for (std::size_t l = 0; l < lines.size(); ++l) {
-    const auto& ys = *lines[l].second;
-    const char* colour = colours[l % std::size(colours)];
-    out << "<polyline fill='none' stroke='" << colour << "' stroke-width='1.5' points='";
-    for (std::size_t i = 0; i < ys.size(); ++i) {
-      const double x = pad + (w - pad - 10) * (ys.size() == 1 ? 0.0 : double(i) / double(ys.size() - 1));
-      const double y = h - 20 - (h - 40) * (ys[i] / top);
-      out << fixed(x, 1) << ',' << fixed(y, 1) << ' ';
-    }
-    out << "'/>";
-    if (lines.size() > 1)
-      out << "<text x='" << w - 90 << "' y='" << 14 + 13 * l << "' font-size='11' fill='" << colour << "'>"
-          << html_escape(lines[l].first) << "</text>";
-  }
-  out << "</svg></figure>";
+  // No "</" inside a script element.
+  auto text = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  for (std::size_t at = 0; (at = text.find("</", at)) != std::string::npos; at += 3)
+    text.replace(at, 2, "<\\/");
+  out << "<div class='plot'></div><script type='application/json' class='plot-data'>" << text << "</script></figure>";
   return out.str();
 }
 
-/// A line plot of one series as inline SVG.
-std::string svg_line(const std::vector<float>& ys, const std::string& title, const std::string& unit) {
-  return svg_lines({{"", &ys}}, title, unit);
+/// uPlot (embedded: live/assets.hpp) and the script that draws every plot.
+std::string plot_scripts() {
+  const auto* js = live::find_asset("/uPlot.min.js");
+  const auto* css = live::find_asset("/uPlot.min.css");
+  std::ostringstream out;
+  if (css)
+    out << "<style>" << css->bytes << "</style>";
+  if (js)
+    out << "<script>" << js->bytes << "</script>";
+  out << R"JS(<script>
+const colours = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563"];
+for (const block of document.querySelectorAll("script.plot-data")) {
+  const d = JSON.parse(block.textContent);
+  const series = [{ label: d.x_label }].concat(d.series.map((s, i) => ({
+    label: s.label + (d.unit ? " (" + d.unit + ")" : ""), stroke: colours[i % colours.length], width: 1.5, spanGaps: true })));
+  new uPlot({ width: 720, height: 240, scales: { x: { time: false } }, series,
+              axes: [{ label: d.x_label }, { label: d.unit || "", size: 60 }],
+              cursor: { drag: { x: true, y: false } } },
+            [d.x].concat(d.series.map((s) => s.values)), block.previousElementSibling);
+}
+</script>)JS";
+  return out.str();
 }
 
 /// A world run as regions: each figure of the regions on one plot, a line
@@ -183,7 +192,7 @@ std::string regions_section(const RunResult& r) {
       for (const auto& [name, ys] : a->series)
         if (name == series)
           lines.emplace_back(a->name, &ys);
-    out << svg_lines(lines, std::string("Regions: ") + title, unit);
+    out << plot(lines, std::string("Regions: ") + title, unit);
   }
   return out.str();
 }
@@ -422,8 +431,13 @@ std::string report_html(const RunResult& r, const config::Topology& topology,
         continue; // regions share plots, above
       const auto unit = name.ends_with("_ms") ? "ms" : name.ends_with("_us") ? "µs" : "";
       const auto point = note(a, "series_per");
-      const auto per = " per " + (point.empty() ? std::string{"tick"} : point);
-      out << svg_line(ys, a.name + ": " + name + per, unit);
+      const auto per = point.empty() ? std::string{"tick"} : point;
+      // The samples behind each point: from the distribution of the same name.
+      std::size_t bucket = 1;
+      for (const auto& [dist, p] : a.distributions)
+        if (dist == name && !ys.empty())
+          bucket = (p.count + ys.size() - 1) / ys.size();
+      out << plot({{name, &ys}}, a.name + ": " + name + " per " + per, unit, per, bucket);
     }
   out << svg_mailboxes(r);
   for (auto& a : r.actors)
@@ -447,7 +461,7 @@ std::string report_html(const RunResult& r, const config::Topology& topology,
       out << "<figure><figcaption>" << html_escape(a.name) << ": the last recorded frame</figcaption><img src='"
           << html_escape(frame) << "' style='max-width:100%'></figure>";
   }
-  out << "</body></html>\n";
+  out << plot_scripts() << "</body></html>\n";
   return out.str();
 }
 

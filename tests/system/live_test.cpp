@@ -345,7 +345,7 @@ TEST(Dashboard, ShowsPlotsAndTheWorldInChromiumAndItsPauseIsALoggedCommandThatAR
   ASSERT_TRUE(wait_for(run.out, "live view at", run.output)) << run.output;
 
   const auto browser = run_command("env NODE_PATH=" TROUPE_WEB_DIR "/node_modules node " TROUPE_SOURCE_DIR
-                                   "/tests/system/dashboard_browser.cjs " +
+                                   "/tests/system/dashboard_browser.cjs dashboard " +
                                      std::to_string(port) + " " + dir,
                                    180);
   ::kill(run.pid, SIGINT); // ends the run at its tick, reports written
@@ -372,6 +372,23 @@ TEST(Dashboard, ShowsPlotsAndTheWorldInChromiumAndItsPauseIsALoggedCommandThatAR
   EXPECT_EQ(report_actor(report, "logic")["notes"].value("pause_event_1", ""),
             "tick " + std::to_string(tick) + ": paused");
   EXPECT_GT(seen["paused_at_tick"].get<long long>(), tick);
+
+  // The run's report.html, opened from disk: uPlot draws every plot, with
+  // axis labels, and hovering shows a value.
+  const auto page = run_command("env NODE_PATH=" TROUPE_WEB_DIR "/node_modules node " TROUPE_SOURCE_DIR
+                           "/tests/system/dashboard_browser.cjs report " +
+                             dir + "/out/report.html",
+                           120);
+  ASSERT_EQ(page.exit_code, 0) << page.output;
+  const auto plots = nlohmann::json::parse(page.output.substr(page.output.rfind("\n{") + 1), nullptr, false);
+  ASSERT_TRUE(plots.is_object()) << page.output;
+  EXPECT_TRUE(plots["page_errors"].empty()) << plots.dump();
+  EXPECT_GE(plots["plots"].get<int>(), 5) << plots.dump();
+  EXPECT_GE(plots["drawn"].size(), plots["plots"].size()) << plots.dump();
+  for (const auto& pixels : plots["drawn"])
+    EXPECT_GT(pixels.get<int>(), 100) << plots.dump();
+  EXPECT_NE(plots["hover"].get<std::string>(), "--") << plots.dump(); // a value under the cursor
+  EXPECT_NE(plots["axis_labels"].dump().find("tick"), std::string::npos) << plots.dump();
 
   // A replay of that log, to the tick the run stopped at, gives its hash.
   const auto ticks = report.value("ticks", 0);
