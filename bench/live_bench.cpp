@@ -1,0 +1,112 @@
+// The live view's cost (issue 15): the sandbox in realtime, once unwatched and
+// once with a dashboard open (its WebSocket taking every frame) and /metrics
+// scraped every second, one after the other in the same benchmark run.
+//
+// BM_LiveViewOverhead: `tick_p99_ms_plain` and `tick_p99_ms_watched` are
+//   logic's tick time p99 from each run's report.json; `ratio` is watched over
+//   plain (target <= 1.05). Also the frames and scrapes the watcher got, and a
+//   check that both runs end at the same world hash.
+
+#include "common/http.hpp"
+#include "common/net.hpp"
+
+#include <benchmark/benchmark.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+namespace {
+
+using namespace std::chrono_literals;
+using troupe::testing::Connection;
+
+constexpr int ticks = 1200; // 20 s at 60 Hz
+
+nlohmann::json read_report(const std::filesystem::path& out) {
+  std::ifstream in(out / "report.json");
+  return nlohmann::json::parse(in, nullptr, false);
+}
+
+double tick_p99(const nlohmann::json& report) {
+  return report.is_object() ? report.value("tick_ms", nlohmann::json::object()).value("p99", -1.0) : -1.0;
+}
+
+/// Runs the sandbox; with a port, watches it like a dashboard and a
+/// Prometheus server would. Returns the report (null on failure).
+nlohmann::json run_sandbox(const std::filesystem::path& out, std::uint16_t port, std::uint64_t& frames,
+                           std::uint64_t& scrapes) {
+  std::string command = std::string(TROUPE_EXE) + " run " + TROUPE_SOURCE_DIR +
+                        "/config/examples/sandbox.toml --realtime --quiet --ticks " + std::to_string(ticks) +
+                        " --out " + out.string();
+  if (port != 0)
+    command += " --http " + std::to_string(port);
+  FILE* run = ::popen((command + " 2>&1").c_str(), "r");
+  if (!run)
+    return nullptr;
+  std::atomic<bool> done{false};
+  std::thread watcher;
+  if (port != 0) {
+    char line[1024];
+    while (std::fgets(line, sizeof line, run) && !std::string(line).starts_with("troupe: node main: live view")) {
+    }
+    watcher = std::thread([&] {
+      Connection dashboard(port);
+      dashboard.send("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+      auto next_scrape = std::chrono::steady_clock::now();
+      while (!done) {
+        // Take whatever frames came (each has one "input_live"), for up to 100 ms.
+        const auto got = dashboard.read_until("\x01never\x01", 100ms);
+        for (std::size_t at = 0; (at = got.find("\"input_live\"", at)) != std::string::npos; ++at)
+          ++frames;
+        if (std::chrono::steady_clock::now() >= next_scrape) {
+          scrapes += troupe::testing::http_request(port, "/metrics").status == 200 ? 1 : 0;
+          next_scrape += 1s;
+        }
+      }
+    });
+  }
+  char buf[4096];
+  while (std::fread(buf, 1, sizeof buf, run) > 0) {
+  }
+  const int status = ::pclose(run);
+  done = true;
+  if (watcher.joinable())
+    watcher.join();
+  return status == 0 ? read_report(out) : nullptr;
+}
+
+void BM_LiveViewOverhead(benchmark::State& state) {
+  const auto dir = std::filesystem::temp_directory_path() / ("troupe-bench-live-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  nlohmann::json plain, watched;
+  std::uint64_t frames = 0, scrapes = 0, ignored = 0;
+  for (auto _ : state) {
+    plain = run_sandbox(dir / "plain", 0, ignored, ignored);
+    watched = run_sandbox(dir / "watched", troupe::testing::free_port(), frames, scrapes);
+  }
+  if (plain.is_null() || watched.is_null()) {
+    state.SkipWithError("a troupe run failed");
+    return;
+  }
+  if (plain.value("world_hash", "a") != watched.value("world_hash", "b")) {
+    state.SkipWithError("the watched run ended at another world hash");
+    return;
+  }
+  state.counters["tick_p99_ms_plain"] = tick_p99(plain);
+  state.counters["tick_p99_ms_watched"] = tick_p99(watched);
+  state.counters["ratio"] = tick_p99(watched) / tick_p99(plain);
+  state.counters["dashboard_frames"] = static_cast<double>(frames);
+  state.counters["scrapes"] = static_cast<double>(scrapes);
+  std::filesystem::remove_all(dir);
+}
+
+BENCHMARK(BM_LiveViewOverhead)->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
+
+} // namespace
