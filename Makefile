@@ -37,20 +37,20 @@ bench: deps
 	@cmake --build build/release -j$(JOBS) --target troupe_benchmarks
 	build/release/bench/troupe_benchmarks --benchmark_counters_tabular=true
 
-# ASan+UBSan and TSan over the sim, messages and actors suites.
+# ASan+UBSan and TSan over the sim, messages, audio, live and actors suites.
 sanitize: asan tsan
 
 asan: deps
 	@mkdir -p build
 	@cmake --preset dev > build/dev.configure.log 2>&1 || { cat build/dev.configure.log; exit 1; }
-	@cmake --build build/dev -j$(JOBS) --target troupe_sim_tests troupe_messages_tests troupe_audio_tests troupe_actors_tests
-	ctest --test-dir build/dev -L 'sim|messages|audio|actors' $(CTEST_FLAGS)
+	@cmake --build build/dev -j$(JOBS) --target troupe_sim_tests troupe_messages_tests troupe_audio_tests troupe_live_tests troupe_actors_tests
+	ctest --test-dir build/dev -L 'sim|messages|audio|live|actors' $(CTEST_FLAGS)
 
 tsan: deps
 	@mkdir -p build
 	@cmake --preset tsan > build/tsan.configure.log 2>&1 || { cat build/tsan.configure.log; exit 1; }
-	@cmake --build build/tsan -j$(JOBS) --target troupe_sim_tests troupe_actors_tests
-	TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp" ctest --test-dir build/tsan -L 'sim|actors' $(CTEST_FLAGS)
+	@cmake --build build/tsan -j$(JOBS) --target troupe_sim_tests troupe_live_tests troupe_actors_tests
+	TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp" ctest --test-dir build/tsan -L 'sim|live|actors' $(CTEST_FLAGS)
 
 FUZZ_SECONDS ?= 300
 fuzz: deps

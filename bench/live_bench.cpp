@@ -6,6 +6,10 @@
 //   logic's tick time p99 from each run's report.json; `ratio` is watched over
 //   plain (target <= 1.05). Also the frames and scrapes the watcher got, and a
 //   check that both runs end at the same world hash.
+// BM_LiveViewUnderAttack: the same, with hostile clients on the port the whole
+//   run through (garbage, a 1 MiB header, one byte a second, 1,000
+//   connections at once, over and over) besides the watcher; `ratio` against
+//   the unwatched run; the watcher's scrapes must keep being answered.
 
 #include "common/http.hpp"
 #include "common/net.hpp"
@@ -19,6 +23,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -38,8 +43,33 @@ double tick_p99(const nlohmann::json& report) {
 
 /// Runs the sandbox; with a port, watches it like a dashboard and a
 /// Prometheus server would. Returns the report (null on failure).
+/// Hostile clients on 127.0.0.1:port until `done`: each round sends garbage,
+/// a 1 MiB header, opens 1,000 connections and trickles a request a byte a
+/// second; returns the rounds made.
+std::uint64_t attack(std::uint16_t port, const std::atomic<bool>& done) {
+  troupe::testing::raise_open_files(4096);
+  std::uint64_t rounds = 0;
+  while (!done) {
+    Connection garbage(port);
+    const char bytes[] = "\x00\xff\x13\x37 garbage\r\n\r\n";
+    garbage.send(std::string(bytes, sizeof bytes - 1));
+    Connection big(port);
+    big.send("GET /metrics HTTP/1.1\r\nX-Big: " + std::string(1 << 20, 'x') + "\r\n\r\n");
+    std::vector<Connection> flood;
+    for (int i = 0; i < 1000 && !done; ++i)
+      flood.emplace_back(port);
+    Connection slow(port);
+    const std::string request = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (std::size_t i = 0; i < request.size() && !done && slow.send(request.substr(i, 1)) && !slow.closed_within(1s);
+         ++i) {
+    }
+    ++rounds;
+  }
+  return rounds;
+}
+
 nlohmann::json run_sandbox(const std::filesystem::path& out, std::uint16_t port, std::uint64_t& frames,
-                           std::uint64_t& scrapes) {
+                           std::uint64_t& scrapes, std::uint64_t* attacks = nullptr) {
   std::string command = std::string(TROUPE_EXE) + " run " + TROUPE_SOURCE_DIR +
                         "/config/examples/sandbox.toml --realtime --quiet --ticks " + std::to_string(ticks) +
                         " --out " + out.string();
@@ -49,7 +79,7 @@ nlohmann::json run_sandbox(const std::filesystem::path& out, std::uint16_t port,
   if (!run)
     return nullptr;
   std::atomic<bool> done{false};
-  std::thread watcher;
+  std::thread watcher, attacker;
   if (port != 0) {
     char line[1024];
     while (std::fgets(line, sizeof line, run) && !std::string(line).starts_with("troupe: node main: live view")) {
@@ -70,6 +100,8 @@ nlohmann::json run_sandbox(const std::filesystem::path& out, std::uint16_t port,
         }
       }
     });
+    if (attacks)
+      attacker = std::thread([&] { *attacks = attack(port, done); });
   }
   char buf[4096];
   while (std::fread(buf, 1, sizeof buf, run) > 0) {
@@ -78,35 +110,45 @@ nlohmann::json run_sandbox(const std::filesystem::path& out, std::uint16_t port,
   done = true;
   if (watcher.joinable())
     watcher.join();
+  if (attacker.joinable())
+    attacker.join();
   return status == 0 ? read_report(out) : nullptr;
 }
 
-void BM_LiveViewOverhead(benchmark::State& state) {
-  const auto dir = std::filesystem::temp_directory_path() / ("troupe-bench-live-" + std::to_string(::getpid()));
+/// Runs the sandbox unwatched, then watched (and attacked, when asked), and
+/// reports tick p99 of both and their ratio under `label`.
+void compare(benchmark::State& state, const std::string& label, bool attacked) {
+  const auto dir = std::filesystem::temp_directory_path() / ("troupe-bench-" + label + "-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   nlohmann::json plain, watched;
-  std::uint64_t frames = 0, scrapes = 0, ignored = 0;
+  std::uint64_t frames = 0, scrapes = 0, rounds = 0, ignored = 0;
   for (auto _ : state) {
     plain = run_sandbox(dir / "plain", 0, ignored, ignored);
-    watched = run_sandbox(dir / "watched", troupe::testing::free_port(), frames, scrapes);
+    watched = run_sandbox(dir / label, troupe::testing::free_port(), frames, scrapes, attacked ? &rounds : nullptr);
   }
   if (plain.is_null() || watched.is_null()) {
     state.SkipWithError("a troupe run failed");
     return;
   }
   if (plain.value("world_hash", "a") != watched.value("world_hash", "b")) {
-    state.SkipWithError("the watched run ended at another world hash");
+    state.SkipWithError(("the " + label + " run ended at another world hash").c_str());
     return;
   }
   state.counters["tick_p99_ms_plain"] = tick_p99(plain);
-  state.counters["tick_p99_ms_watched"] = tick_p99(watched);
+  state.counters["tick_p99_ms_" + label] = tick_p99(watched);
   state.counters["ratio"] = tick_p99(watched) / tick_p99(plain);
   state.counters["dashboard_frames"] = static_cast<double>(frames);
   state.counters["scrapes"] = static_cast<double>(scrapes);
+  if (attacked)
+    state.counters["attack_rounds"] = static_cast<double>(rounds);
   std::filesystem::remove_all(dir);
 }
 
+void BM_LiveViewOverhead(benchmark::State& state) { compare(state, "watched", false); }
 BENCHMARK(BM_LiveViewOverhead)->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
+
+void BM_LiveViewUnderAttack(benchmark::State& state) { compare(state, "attacked", true); }
+BENCHMARK(BM_LiveViewUnderAttack)->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
 
 } // namespace

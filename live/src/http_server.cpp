@@ -8,6 +8,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include <deque>
+#include <list>
 #include <iostream>
 #include <optional>
 #include <set>
@@ -28,6 +29,8 @@ public:
   virtual void close() = 0;
 };
 
+class Session;
+
 struct HttpServer::Impl {
   HttpOptions options;
   std::map<std::string, HttpRoute> routes;
@@ -36,6 +39,10 @@ struct HttpServer::Impl {
   tcp::acceptor acceptor{ioc};
   std::uint16_t port = 0;
   std::set<Closable*> sessions; // HTTP and WebSocket; the I/O thread's only
+  // HTTP connections that have not sent a whole request yet, oldest first:
+  // at the cap the oldest of them makes room for a newcomer, so a flood of
+  // idle connections cannot lock good clients out until the deadline.
+  std::list<Session*> silent;
   std::map<std::string, std::uint64_t> refusals; // per reason; the I/O thread's only
   std::map<std::string, Counter> refused_total;
   Counter served_total;
@@ -162,8 +169,12 @@ public:
     const auto endpoint = stream_.socket().remote_endpoint(ec);
     peer_ = ec ? std::string{"?"} : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
     server_.sessions.insert(this);
+    silent_ = server_.silent.insert(server_.silent.end(), this);
   }
-  ~Session() override { server_.sessions.erase(this); }
+  ~Session() override {
+    server_.sessions.erase(this);
+    spoke();
+  }
 
   void read() {
     parser_.emplace();
@@ -180,8 +191,20 @@ public:
     stream_.close();
   }
 
+  /// It sent a whole request (or is gone, or is made to go): it is no longer
+  /// a candidate to make room.
+  void spoke() {
+    if (silent_ != server_.silent.end()) {
+      server_.silent.erase(silent_);
+      silent_ = server_.silent.end();
+    }
+  }
+
 private:
+
   void on_read(beast::error_code ec) {
+    if (!ec)
+      spoke();
     if (ec == http::error::end_of_stream || ec == net::error::operation_aborted)
       return close();
     if (ec == beast::error::timeout)
@@ -272,6 +295,7 @@ private:
   std::optional<http::request_parser<http::empty_body>> parser_;
   HttpServer::Impl& server_;
   std::string peer_;
+  std::list<Session*>::iterator silent_;
 };
 
 void HttpServer::Impl::accept() {
@@ -279,7 +303,17 @@ void HttpServer::Impl::accept() {
     if (ec == net::error::operation_aborted || !acceptor.is_open())
       return;
     if (!ec) {
-      if (sessions.size() >= options.max_connections) {
+      if (sessions.size() >= options.max_connections && !silent.empty()) {
+        // Make room: the connection that has been silent longest goes (it
+        // leaves `sessions` once its handler has run: the newcomer is let in
+        // now).
+        auto* oldest = silent.front();
+        oldest->spoke();
+        refuse("a silent connection", "connections",
+               "more than " + std::to_string(options.max_connections) + " connections at once: closed the one silent longest");
+        oldest->close();
+        std::make_shared<Session>(std::move(socket), *this)->read();
+      } else if (sessions.size() >= options.max_connections) {
         beast::error_code ignored;
         const auto endpoint = socket.remote_endpoint(ignored);
         refuse(ignored ? std::string{"?"} : endpoint.address().to_string(), "connections",

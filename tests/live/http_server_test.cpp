@@ -66,7 +66,8 @@ TEST(HttpServer, KeepsAConnectionAliveForTheNextRequest) {
 TEST(HttpServer, RefusesGarbageAndServesTheNextRequest) {
   Endpoint endpoint;
   Connection c(endpoint.port());
-  ASSERT_TRUE(c.send(std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http at all\r\n\r\n", 36)));
+  const char tls_hello[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http at all\r\n\r\n";
+  ASSERT_TRUE(c.send(std::string(tls_hello, sizeof tls_hello - 1)));
   const auto answer = c.read_all();
   EXPECT_EQ(answer.rfind("HTTP/1.1 400", 0), 0u) << answer;
   EXPECT_TRUE(endpoint.serves());
@@ -131,6 +132,23 @@ TEST(HttpServer, AThousandConnectionsLeaveItServing) {
   EXPECT_TRUE(endpoint.serves());
   EXPECT_NE(live::exposition().find(R"(troupe_http_refused_total{node="test",reason="connections"})"),
             std::string::npos);
+}
+
+TEST(HttpServer, AtTheCapTheConnectionSilentLongestMakesRoomForAGoodRequest) {
+  live::HttpOptions options;
+  options.max_connections = 4;
+  options.deadline = 30s; // the flood would hold every slot for this long
+  Endpoint endpoint(options);
+  std::vector<Connection> silent;
+  for (int i = 0; i < 4; ++i)
+    silent.emplace_back(endpoint.port());
+  // Served at once, though four idle connections fill the cap; the oldest of
+  // them was closed to make room, the newest are still open.
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_TRUE(endpoint.serves());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  EXPECT_TRUE(silent.front().closed_within(5s));
+  EXPECT_FALSE(silent.back().closed_within(200ms));
 }
 
 TEST(HttpServer, SaysWhyItCannotListen) {

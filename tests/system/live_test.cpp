@@ -77,7 +77,8 @@ std::string scrape_until(std::uint16_t port, Done done, std::chrono::seconds wit
 void attack(std::uint16_t port) {
   raise_open_files(4096);
   Connection garbage(port);
-  garbage.send(std::string("\x00\xff\x13\x37 garbage\r\n\r\n", 15));
+  const char bytes[] = "\x00\xff\x13\x37 garbage\r\n\r\n";
+  garbage.send(std::string(bytes, sizeof bytes - 1));
   Connection big(port);
   big.send("GET /metrics HTTP/1.1\r\nX-Big: " + std::string(1 << 20, 'x') + "\r\n\r\n");
   Connection slow(port);

@@ -3,8 +3,9 @@
 /// on one I/O thread of its own, never on the tick path. It serves a few fixed
 /// routes (GET and HEAD) and treats every byte it reads as untrusted: a header
 /// over 8 KiB, a body, a request that does not arrive whole within the deadline,
-/// and connections over the cap are refused, counted and logged, and the
-/// endpoint goes on serving the next good request. Beast stays in the .cpp.
+/// and connections over the cap are refused (at the cap, the connection silent
+/// longest makes room for a newcomer), counted and logged, and the endpoint goes
+/// on serving the next good request. Beast stays in the .cpp.
 
 #include <troupe/error.hpp>
 
