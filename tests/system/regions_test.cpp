@@ -120,8 +120,17 @@ TEST(Regions, AnyRegionCountCutAndThreadCountGivesTheOneActorHashFramesAndSound)
   const auto owned = html.find("Regions: bodies each region owns");
   ASSERT_NE(owned, std::string::npos);
   const auto figure = html.substr(owned, html.find("</figure>", owned) - owned);
-  for (int i = 0; i < 4; ++i)
-    EXPECT_NE(figure.find(">physics/" + std::to_string(i) + "</text>"), std::string::npos) << i;
+  // Its data, which uPlot draws when the page loads: a series per region.
+  const auto data_at = figure.find("class='plot-data'>");
+  ASSERT_NE(data_at, std::string::npos) << figure.substr(0, 300);
+  const auto data_from = data_at + std::string("class='plot-data'>").size();
+  const auto data = nlohmann::json::parse(figure.substr(data_from, figure.find("</script>") - data_from), nullptr, false);
+  ASSERT_TRUE(data.is_object()) << figure.substr(0, 300);
+  ASSERT_EQ(data["series"].size(), 4u);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(data["series"][i].value("label", ""), "physics/" + std::to_string(i)) << i;
+    EXPECT_EQ(data["series"][i]["values"].size(), data["x"].size()) << i;
+  }
   // Render runs on the other node: it put every generation together from
   // compact pieces, logic's and each region's.
   EXPECT_GT(actor_value(json, "render", "compact_received"), 0);
