@@ -75,6 +75,11 @@ async function main() {
     await page.click("#pause");
     await page.waitForFunction(() => window.troupeDashboard.paused, { timeout: 30000 });
     result.paused_at_tick = await page.evaluate(() => window.troupeDashboard.tick);
+    // Spawn while paused: input says what it sent.
+    await page.click("#spawn");
+    await page.waitForFunction(() => document.getElementById("controls-note").textContent.startsWith("sent: spawn"),
+                               { timeout: 30000 });
+    result.spawn_note = await page.evaluate(() => document.getElementById("controls-note").textContent);
     result.actors_listed = await page.evaluate(() => document.querySelectorAll("#actors tbody tr").length);
     result.page_errors = errors;
   } finally {

@@ -16,6 +16,7 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -332,7 +333,7 @@ struct RunningTroupe {
   }
 };
 
-TEST(Dashboard, ShowsPlotsAndTheWorldInChromiumAndItsPauseIsALoggedCommandThatAReplayRepeats) {
+TEST(Dashboard, ShowsPlotsAndTheWorldInChromiumAndItsButtonsAreLoggedCommandsThatAReplayRepeats) {
   const auto dir = fresh_dir("dashboard");
   // Input takes live commands; no timeline, so the only pause is the click.
   auto text = read_text(examples + "sandbox.toml");
@@ -373,6 +374,19 @@ TEST(Dashboard, ShowsPlotsAndTheWorldInChromiumAndItsPauseIsALoggedCommandThatAR
   EXPECT_EQ(report_actor(report, "logic")["notes"].value("pause_event_1", ""),
             "tick " + std::to_string(tick) + ": paused");
   EXPECT_GT(seen["paused_at_tick"].get<long long>(), tick);
+  // The Spawn click after it: one logged spawn, with the numbers the page was told of.
+  std::smatch spawn;
+  ASSERT_TRUE(std::regex_search(log, spawn, std::regex("\n[0-9]+ [0-9]+ [0-9]+ spawn ([^\n]*)\n"))) << log;
+  auto numbers = [](const std::string& words) {
+    std::istringstream in(words);
+    std::vector<double> out;
+    for (double v; in >> v;)
+      out.push_back(v);
+    return out;
+  };
+  const auto sent = seen.value("spawn_note", std::string{}).substr(std::string("sent: spawn").size());
+  EXPECT_EQ(numbers(spawn[1].str()), numbers(sent)) << spawn[1].str() << " vs" << sent;
+  EXPECT_EQ(numbers(sent).size(), 7u) << sent;
 
   // The run's report.html, opened from disk: uPlot draws every plot, with
   // axis labels, and hovering shows a value.
