@@ -16,8 +16,6 @@
 #include <troupe/actors/subsystem.hpp>
 #include <troupe/cli.hpp>
 #include <troupe/config/topology.hpp>
-#include <troupe/live/http_server.hpp>
-#include <troupe/live/telemetry.hpp>
 #include <troupe/live/trace.hpp>
 
 #include <CLI/CLI.hpp>
@@ -477,7 +475,6 @@ int troupe::cli::main(int argc, char** argv) {
     live::start_trace();
   }
   if (*node_cmd) {
-    options.only_node = node_name;
     if (resume_latest) {
       // tick-N.ckpt, written whole (renamed into place): the highest N is the newest.
       std::uint64_t newest = 0;

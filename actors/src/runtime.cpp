@@ -880,12 +880,7 @@ private:
     for (const auto* name : {"troupe_link_lost_total", "troupe_link_back_total"})
       live::counter(name, "Peer nodes this node lost (or saw come back)", labels);
     const auto gate = node.gate;
-    for (const auto& [reason, field] : std::initializer_list<std::pair<const char*, std::uint64_t wire::Refusals::*>>{
-           {"authentication", &wire::Refusals::authentication},
-           {"oversize", &wire::Refusals::oversize},
-           {"malformed", &wire::Refusals::malformed},
-           {"greeting_deadline", &wire::Refusals::deadline},
-           {"capacity", &wire::Refusals::capacity}})
+    for (const auto& [reason, field] : wire::refusal_kinds)
       node.probes.push_back(live::probe(live::Type::counter, "troupe_wire_refused_total",
                                         "Connections and messages from peers the node refused",
                                         {{"node", node.spec->name}, {"reason", reason}},
@@ -936,15 +931,11 @@ private:
           result.ticks = tick;
           result.bodies = bodies;
           result.world_hash = hash;
-          {
-            std::lock_guard<std::mutex> guard{progress_mutex_};
-            progress_ = {tick, hash, bodies};
-          }
           if (options_.on_progress)
             options_.on_progress(tick, sim_.ticks, bodies, tick_ms);
         },
         [&](report_atom) { // the live view asks (ask_for_report)
-          auto now = report_now(started_ns);
+          auto now = report_now(result, started_ns);
           {
             std::lock_guard<std::mutex> guard{live_report_.mutex};
             live_report_.result = std::move(now);
@@ -1024,15 +1015,15 @@ private:
     return live_report_.result;
   }
 
-  /// The report as it stands now, for the live view: every actor asked,
-  /// none flushed, a short wait for each.
-  RunResult report_now(std::int64_t started_ns) {
+  /// The report as it stands now, for the live view: where the run got to
+  /// (`so_far`: logic's last progress) and every actor asked, none flushed, a
+  /// short wait for each. On the coordinator's thread.
+  RunResult report_now(const RunResult& so_far, std::int64_t started_ns) {
     RunResult result;
     result.ok = true;
-    {
-      std::lock_guard<std::mutex> guard{progress_mutex_};
-      std::tie(result.ticks, result.world_hash, result.bodies) = progress_;
-    }
+    result.ticks = so_far.ticks;
+    result.world_hash = so_far.world_hash;
+    result.bodies = so_far.bodies;
     result.wall_seconds = static_cast<double>(steady_now_ns() - started_ns) / 1e9;
     for (auto& node : nodes_)
       result.node_ports.emplace_back(node->spec->name, node->port);
@@ -1121,13 +1112,8 @@ private:
       if (node->spec->name != name || !node->gate)
         continue;
       const auto refused = node->gate->refusals();
-      for (const auto& [counter, value] : std::initializer_list<std::pair<const char*, std::uint64_t>>{
-             {"refused_authentication", refused.authentication},
-             {"refused_oversize", refused.oversize},
-             {"refused_malformed", refused.malformed},
-             {"refused_greeting_deadline", refused.deadline},
-             {"refused_capacity", refused.capacity}})
-        report.counters.emplace_back(counter, static_cast<double>(value));
+      for (const auto& [kind, field] : wire::refusal_kinds)
+        report.counters.emplace_back(std::string("refused_") + kind, static_cast<double>(refused.*field));
     }
     for (const auto& event : links.events)
       report.notes.emplace_back("event", event);
@@ -1222,14 +1208,12 @@ private:
     std::vector<std::string> events;
   };
   std::mutex links_mutex_;
-  std::mutex progress_mutex_;
   struct {
     std::mutex mutex;
     std::condition_variable ready;
     std::uint64_t asked = 0, answered = 0;
     RunResult result;
   } live_report_; ///< ask_for_report's exchange with the coordinator's thread
-  std::tuple<std::uint64_t, std::uint64_t, std::size_t> progress_{0, 0, 0}; ///< tick, hash, bodies (live reports)
   std::map<std::string, LinkLog> links_; ///< per local node
 };
 

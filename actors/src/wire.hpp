@@ -35,6 +35,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 
 namespace troupe::wire {
 
@@ -73,6 +74,15 @@ struct Refusals {
   std::uint64_t deadline = 0;       ///< no greeting in time
   std::uint64_t capacity = 0;       ///< too many connections not greeted yet (in all, or from one address)
 };
+
+/// Each kind of refusal by name: the live metrics' `reason` label, and with
+/// "refused_" before it the links report's counter.
+inline constexpr std::pair<const char*, std::uint64_t Refusals::*> refusal_kinds[] = {
+  {"authentication", &Refusals::authentication},
+  {"oversize", &Refusals::oversize},
+  {"malformed", &Refusals::malformed},
+  {"greeting_deadline", &Refusals::deadline},
+  {"capacity", &Refusals::capacity}};
 
 /// The nonces of the greeting (wire.cpp has its layout).
 constexpr std::size_t nonce_size = 32;

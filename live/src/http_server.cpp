@@ -43,8 +43,11 @@ struct HttpServer::Impl {
   // at the cap the oldest of them makes room for a newcomer, so a flood of
   // idle connections cannot lock good clients out until the deadline.
   std::list<Session*> silent;
-  std::map<std::string, std::uint64_t> refusals; // per reason; the I/O thread's only
-  std::map<std::string, Counter> refused_total;
+  struct Refusals {
+    std::uint64_t count = 0; // this endpoint's, for the log's rate limit
+    Counter total;           // troupe_http_refused_total{node, reason}
+  };
+  std::map<std::string, Refusals> refusals; // by reason; the I/O thread's only
   Counter served_total;
   std::thread thread;
 
@@ -53,21 +56,16 @@ struct HttpServer::Impl {
   /// logs it with `why`: the first of each reason and then at each power of
   /// two, so a flood cannot flood the log.
   void refuse(const std::string& peer, const std::string& reason, const std::string& why) {
-    const auto n = ++refusals[reason];
-    refused(reason).add();
+    auto [entry, first] = refusals.try_emplace(reason);
+    if (first)
+      entry->second.total = counter("troupe_http_refused_total", "Requests and connections the endpoint refused",
+                                    {{"node", options.node}, {"reason", reason}});
+    const auto n = ++entry->second.count;
+    entry->second.total.add();
     if ((n & (n - 1)) == 0)
       std::cerr << "troupe: node " + options.node + ": http: refused " + peer + ": " + why +
                      (n > 1 ? " (refusal " + std::to_string(n) + " of this kind)" : std::string{}) + "\n"
                 << std::flush;
-  }
-  Counter refused(const std::string& reason) {
-    auto i = refused_total.find(reason);
-    if (i == refused_total.end())
-      i = refused_total
-            .emplace(reason, counter("troupe_http_refused_total", "Requests and connections the endpoint refused",
-                                     {{"node", options.node}, {"reason", reason}}))
-            .first;
-    return i->second;
   }
 };
 
@@ -303,23 +301,22 @@ void HttpServer::Impl::accept() {
     if (ec == net::error::operation_aborted || !acceptor.is_open())
       return;
     if (!ec) {
-      if (sessions.size() >= options.max_connections && !silent.empty()) {
-        // Make room: the connection that has been silent longest goes (it
-        // leaves `sessions` once its handler has run: the newcomer is let in
-        // now).
-        auto* oldest = silent.front();
-        oldest->spoke();
-        refuse("a silent connection", "connections",
-               "more than " + std::to_string(options.max_connections) + " connections at once: closed the one silent longest");
-        oldest->close();
-        std::make_shared<Session>(std::move(socket), *this)->read();
-      } else if (sessions.size() >= options.max_connections) {
+      const auto too_many = "more than " + std::to_string(options.max_connections) + " connections at once";
+      if (sessions.size() >= options.max_connections && silent.empty()) {
         beast::error_code ignored;
         const auto endpoint = socket.remote_endpoint(ignored);
-        refuse(ignored ? std::string{"?"} : endpoint.address().to_string(), "connections",
-               "more than " + std::to_string(options.max_connections) + " connections at once");
+        refuse(ignored ? std::string{"?"} : endpoint.address().to_string(), "connections", too_many);
         socket.close(ignored);
       } else {
+        if (sessions.size() >= options.max_connections) {
+          // Make room: the connection that has been silent longest goes (it
+          // leaves `sessions` once its handler has run: the newcomer is let
+          // in now).
+          auto* oldest = silent.front();
+          oldest->spoke();
+          refuse("a silent connection", "connections", too_many + ": closed the one silent longest");
+          oldest->close();
+        }
         std::make_shared<Session>(std::move(socket), *this)->read();
       }
     }

@@ -27,8 +27,8 @@ void offer_world_view(const sim::World& world, std::uint64_t generation) {
   view->paused = world.paused;
   view->bodies = world.size();
   view->arena = world.arena;
-  const std::size_t stride = (world.size() + max_view_bodies - 1) / max_view_bodies;
-  for (std::size_t i = 0; i < world.size(); i += std::max<std::size_t>(stride, 1)) {
+  const std::size_t stride = std::max<std::size_t>(1, (world.size() + max_view_bodies - 1) / max_view_bodies);
+  for (std::size_t i = 0; i < world.size(); i += stride) {
     const auto& body = world.bodies[i];
     view->xyzr.insert(view->xyzr.end(), {body.position.x, body.position.y, body.position.z, body.radius});
     view->colors.push_back(world.infos[i].color);
