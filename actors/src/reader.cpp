@@ -19,6 +19,8 @@
 
 #include <iostream>
 #include <map>
+#include <optional>
+#include <stdexcept>
 
 namespace troupe {
 namespace {
@@ -54,6 +56,14 @@ public:
     return reader_actor::behavior_type{
       [this](connect_atom, const caf::actor& coordinator, const caf::actor& self_name, const caf::actor& source) {
         coordinator_ = caf::actor_cast<coordinator_actor>(coordinator);
+        {
+          std::lock_guard<std::mutex> guard{cursor_->mutex};
+          cursor_->acknowledge = [weak = caf::actor_cast<caf::weak_actor_ptr>(coordinator),
+                                  name = ctx_.spec.name](std::uint64_t tick) {
+            if (auto alive = caf::actor_cast<caf::actor>(weak.lock()))
+              caf::anon_send(alive, capture_atom::value, name, tick);
+          };
+        }
         self_name_ = self_name;
         source_ = caf::actor_cast<source_actor>(source);
         resubscribe();
@@ -296,17 +306,58 @@ private:
   }
 
   void take_recorded(const Snapshot& snapshot) {
+    taking_ = snapshot.tick;
+    deferred_ = false;
     reader_->on_recorded(snapshot, *this);
+    taking_.reset();
+    ++recorded_here_;
+    if (deferred_)
+      return; // taken already; its RecordedDone acknowledges it
     {
       std::lock_guard<std::mutex> guard{cursor_->mutex};
-      cursor_->next_recorded = snapshot.tick + subscription_.record_every;
-      ++cursor_->recorded;
+      mark_taken(snapshot.tick);
     }
-    ++recorded_here_;
     acknowledge(snapshot.tick);
   }
 
+  /// Under the cursor's lock.
+  void mark_taken(std::uint64_t tick) {
+    cursor_->next_recorded = tick + subscription_.record_every;
+    ++cursor_->recorded;
+  }
+
+  RecordedDone finish_recorded_later() override {
+    if (!taking_)
+      throw std::logic_error(ctx_.spec.name + ": finish_recorded_later called outside on_recorded");
+    deferred_ = true;
+    {
+      std::lock_guard<std::mutex> guard{cursor_->mutex};
+      cursor_->unfinished.insert(*taking_);
+      mark_taken(*taking_);
+    }
+    return [cursor = cursor_, tick = *taking_] {
+      std::function<void(std::uint64_t)> send_ack;
+      std::uint64_t through = 0;
+      {
+        std::lock_guard<std::mutex> guard{cursor->mutex};
+        cursor->unfinished.erase(tick);
+        // Acknowledgements are cumulative: up to the oldest still unwritten.
+        through = cursor->unfinished.empty() ? cursor->next_recorded - 1 : *cursor->unfinished.begin() - 1;
+        send_ack = cursor->acknowledge;
+      }
+      if (send_ack)
+        send_ack(through);
+    };
+  }
+
+  /// Acknowledges recorded ticks through `tick`, less any a worker still
+  /// writes (acknowledgements are cumulative).
   void acknowledge(std::uint64_t tick) {
+    {
+      std::lock_guard<std::mutex> guard{cursor_->mutex};
+      if (!cursor_->unfinished.empty())
+        tick = std::min(tick, *cursor_->unfinished.begin() - 1);
+    }
     if (coordinator_)
       send(coordinator_, capture_atom::value, ctx_.spec.name, tick);
   }
@@ -370,6 +421,8 @@ private:
   std::map<std::uint64_t, Pieces> live_pieces_;     ///< by generation
   std::map<std::uint64_t, Pieces> recorded_pieces_; ///< by tick
   std::map<std::uint64_t, Snapshot> waiting_; // recorded snapshots ahead of their turn
+  std::optional<std::uint64_t> taking_;       ///< the recorded tick on_recorded is given now
+  bool deferred_ = false;                     ///< ... and it asked to finish it later
   std::uint64_t last_generation_ = 0, last_tick_ = 0, final_tick_ = 0;
   caf::typed_response_promise<ActorReport> finish_promise_;
   std::uint64_t seen_ = 0, skipped_ = 0, out_of_order_ = 0;

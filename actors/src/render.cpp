@@ -25,8 +25,12 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
+#include <thread>
+#include <utility>
 
 namespace troupe {
 namespace {
@@ -36,13 +40,169 @@ using namespace std::chrono_literals;
 constexpr std::array<std::string_view, 2> video_names = {"auto", "off"};
 constexpr auto window_poll = std::chrono::milliseconds(16);
 
-/// What a render actor leaves for its next incarnation: how many frames it
-/// recorded, and the video being encoded (one file across incarnations).
+/// One recorded frame on its way to its PNG file and the video.
+struct FrameJob {
+  std::uint64_t tick = 0;
+  std::string path; ///< the PNG file
+  std::uint32_t width = 0, height = 0;
+  std::vector<std::uint8_t> rgba;
+  RecordedDone done; ///< logic holds the tick while capture_window are not done
+};
+
+/// Writes recorded frames on a thread of its own: encoding a 1280x720 PNG and
+/// feeding ffmpeg take tens of milliseconds, which on render's thread would
+/// delay drawing the newest snapshot and, once capture_window frames wait,
+/// logic's tick. One thread, so frames reach the video in tick order. It lives
+/// in the kind's state: a frame taken is written even if render crashes
+/// before it is, and the video is one file across incarnations.
+class FrameWriter {
+public:
+  FrameWriter(std::string node, std::string track, std::string video_mode, std::string video_path, double video_fps)
+    : node_(std::move(node)), track_(std::move(track)), video_mode_(std::move(video_mode)),
+      video_path_(std::move(video_path)), video_fps_(video_fps) {}
+  FrameWriter(const FrameWriter&) = delete;
+  FrameWriter& operator=(const FrameWriter&) = delete;
+  ~FrameWriter() {
+    {
+      std::lock_guard<std::mutex> guard{mutex_};
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable())
+      thread_.join(); // writes what is queued first
+  }
+
+  /// A buffer for the next frame's pixels (one a written frame gave back).
+  std::vector<std::uint8_t> buffer() {
+    std::lock_guard<std::mutex> guard{mutex_};
+    if (spare_.empty())
+      return {};
+    auto out = std::move(spare_.back());
+    spare_.pop_back();
+    return out;
+  }
+
+  void push(FrameJob job) {
+    {
+      std::lock_guard<std::mutex> guard{mutex_};
+      queue_.push_back(std::move(job));
+      if (!thread_.joinable())
+        thread_ = std::thread([this] { work(); });
+    }
+    wake_.notify_all();
+  }
+
+  /// Waits until every frame pushed is written, then finishes the video; the
+  /// video's frame count (0: none was made), or why it failed.
+  Expected<std::uint64_t> finish_video() {
+    std::unique_lock<std::mutex> lock{mutex_};
+    idle_.wait(lock, [&] { return queue_.empty() && !busy_; });
+    if (!video_)
+      return std::uint64_t{0};
+    const auto frames = video_->frames();
+    auto finished = video_->finish();
+    video_.reset();
+    if (!finished)
+      return finished.error();
+    return frames;
+  }
+
+  /// Lines for the user since the last call (the writer's thread has no
+  /// terminal of its own).
+  std::vector<std::string> take_news() {
+    std::lock_guard<std::mutex> guard{mutex_};
+    return std::exchange(news_, {});
+  }
+
+  struct Figures {
+    std::uint64_t frames = 0, errors = 0, video_frames = 0;
+    Percentiles save_ms;
+  };
+  Figures figures() const {
+    std::lock_guard<std::mutex> guard{mutex_};
+    return {frames_, errors_, video_frames_, save_ms_.percentiles()};
+  }
+
+private:
+  void work() {
+    std::unique_lock<std::mutex> lock{mutex_};
+    for (;;) {
+      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty())
+        return; // stopping, and everything written
+      auto job = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+      lock.unlock();
+      write(job);
+      job.done();
+      lock.lock();
+      busy_ = false;
+      if (spare_.size() < 2)
+        spare_.push_back(std::move(job.rgba));
+      if (queue_.empty())
+        idle_.notify_all();
+    }
+  }
+
+  /// On the writer's thread, without the lock (the video is the thread's own
+  /// until finish_video, which waits for it to be idle).
+  void write(const FrameJob& job) {
+    const auto started = steady_now_ns();
+    std::vector<std::string> news;
+    auto png = render::write_png(job.path, job.width, job.height, job.rgba);
+    if (!video_tried_ && video_mode_ == "auto") {
+      video_tried_ = true;
+      if (auto ffmpeg = render::find_on_path("ffmpeg")) {
+        auto encoder = render::VideoEncoder::start(*ffmpeg, video_path_, job.width, job.height, video_fps_);
+        if (encoder)
+          video_.emplace(std::move(*encoder));
+        else
+          news.push_back(encoder.error().message);
+      }
+    }
+    if (video_) {
+      if (auto written = video_->write(job.rgba); !written) {
+        news.push_back(written.error().message + "; no more video");
+        video_.reset();
+      }
+    }
+    const auto saved = steady_now_ns();
+    live::trace_span("save", node_, track_, started, saved, static_cast<std::int64_t>(job.tick));
+    std::lock_guard<std::mutex> guard{mutex_};
+    save_ms_.add(static_cast<double>(saved - started) / 1e6);
+    ++frames_;
+    if (!png && errors_++ == 0)
+      news_.push_back(png.error().message); // the first write error, not every one
+    news_.insert(news_.end(), news.begin(), news.end());
+    if (video_)
+      video_frames_ = video_->frames();
+  }
+
+  const std::string node_, track_, video_mode_, video_path_;
+  const double video_fps_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_, idle_;
+  std::deque<FrameJob> queue_;
+  std::vector<std::vector<std::uint8_t>> spare_;
+  std::vector<std::string> news_;
+  bool busy_ = false, stopping_ = false;
+  std::uint64_t frames_ = 0, errors_ = 0, video_frames_ = 0;
+  SampleRecorder save_ms_;
+  // The writer thread's own:
+  std::optional<render::VideoEncoder> video_;
+  bool video_tried_ = false; ///< started (or failed to) once: do not retry
+  std::thread thread_;        ///< last: started once the rest exists
+};
+
+/// What a render actor leaves for its next incarnation: the writer of its
+/// recorded frames (and so the frame count and the video).
 struct RenderState {
-  std::mutex mutex;
-  std::uint64_t frames_recorded = 0;
-  std::optional<render::VideoEncoder> video;
-  bool video_tried = false; ///< started (or failed to) once: do not retry
+  explicit RenderState(const ActorContext& ctx)
+    : writer(ctx.spec.node, ctx.spec.name + " writer", ctx.params<RenderParams>().video,
+             ctx.options.out_dir + "/run" + suffix(ctx.spec.name) + ".mp4", ctx.params<RenderParams>().video_fps) {}
+  static std::string suffix(const std::string& name) { return name == "render" ? std::string{} : "-" + name; }
+  FrameWriter writer;
 };
 
 class Render final : public Reader {
@@ -53,9 +213,8 @@ public:
     frame_ms_.mirror(live::histogram("troupe_frame_seconds", "Drawing one frame", labels_of(ctx.spec)), 1e-3);
     if (ctx.options.window)
       params_.window = true;
-    const auto suffix = name_ == "render" ? std::string{} : "-" + name_;
-    frames_dir_ = ctx.options.out_dir + "/frames" + suffix;
-    video_path_ = ctx.options.out_dir + "/run" + suffix + ".mp4";
+    frames_dir_ = ctx.options.out_dir + "/frames" + RenderState::suffix(name_);
+    video_path_ = ctx.options.out_dir + "/run" + RenderState::suffix(name_) + ".mp4";
   }
 
   /// Creates the renderer; the reason when it cannot.
@@ -159,37 +318,21 @@ public:
       shown(snapshot); // it is the newest world too: no need to draw it twice
     else
       ++late_recorded_; // older than the screen (a resend): drawn for the file only
+    // Encoded and written on the writer's thread; logic counts the frame
+    // outstanding (capture_window) until it is.
     const auto pixels = renderer_->pixels();
-    const auto started = steady_now_ns();
+    FrameJob job;
+    job.tick = snapshot.tick;
     char file[48];
     std::snprintf(file, sizeof file, "/frame-%06" PRIu64 ".png", snapshot.tick);
-    if (auto written = render::write_png(frames_dir_ + file, renderer_->width(), renderer_->height(), pixels);
-        !written) {
-      if (write_errors_++ == 0)
-        ctx.say(name_ + ": " + written.error().message);
-    }
-    std::lock_guard<std::mutex> guard{state_.mutex};
-    if (!state_.video_tried && params_.video == "auto") {
-      state_.video_tried = true;
-      if (auto ffmpeg = render::find_on_path("ffmpeg")) {
-        auto encoder = render::VideoEncoder::start(*ffmpeg, video_path_, renderer_->width(), renderer_->height(),
-                                                   params_.video_fps);
-        if (encoder)
-          state_.video.emplace(std::move(*encoder));
-        else
-          ctx.say(name_ + ": " + encoder.error().message);
-      }
-    }
-    if (state_.video) {
-      if (auto written = state_.video->write(pixels); !written) {
-        ctx.say(name_ + ": " + written.error().message + "; no more video");
-        state_.video.reset();
-      }
-    }
-    const auto saved = steady_now_ns();
-    save_ms_.add(static_cast<double>(saved - started) / 1e6);
-    live::trace_span("save", node_, name_, started, saved, static_cast<std::int64_t>(snapshot.tick));
-    ++state_.frames_recorded;
+    job.path = frames_dir_ + file;
+    job.width = renderer_->width();
+    job.height = renderer_->height();
+    job.rgba = state_.writer.buffer();
+    job.rgba.assign(pixels.begin(), pixels.end());
+    job.done = ctx.finish_recorded_later();
+    state_.writer.push(std::move(job));
+    say_news(ctx);
   }
 
   void on_timer(ReaderContext& ctx) override {
@@ -209,26 +352,17 @@ public:
   }
 
   void on_finish(std::uint64_t, ReaderContext& ctx) override {
-    std::lock_guard<std::mutex> guard{state_.mutex};
-    if (!state_.video)
-      return;
-    video_frames_ = state_.video->frames();
-    if (auto finished = state_.video->finish(); !finished)
+    auto finished = state_.writer.finish_video(); // every recorded frame is written first
+    say_news(ctx);
+    if (!finished)
       ctx.say(name_ + ": " + finished.error().message);
     else
-      video_written_ = true;
-    state_.video.reset();
+      video_written_ = *finished > 0;
   }
 
   void report(ActorReport& out) const override {
-    std::uint64_t recorded_total = 0;
-    std::uint64_t video_frames = video_frames_;
-    {
-      std::lock_guard<std::mutex> guard{state_.mutex};
-      recorded_total = state_.frames_recorded;
-      if (state_.video)
-        video_frames = state_.video->frames();
-    }
+    const auto written = state_.writer.figures();
+    const auto recorded_total = written.frames;
     for (const auto& [name, value] : std::initializer_list<std::pair<const char*, double>>{
            {"frames_drawn", static_cast<double>(frames_drawn_)},
            // Live snapshots never drawn: skipped by the mailbox or between draws.
@@ -236,13 +370,13 @@ public:
            {"stale_snapshots", static_cast<double>(stale_)},
            {"frames_recorded", static_cast<double>(recorded_total)},
            {"recorded_late", static_cast<double>(late_recorded_)},
-           {"frame_write_errors", static_cast<double>(write_errors_)},
-           {"video_frames", static_cast<double>(video_frames)},
+           {"frame_write_errors", static_cast<double>(written.errors)},
+           {"video_frames", static_cast<double>(written.video_frames)},
            {"disabled", disabled_.empty() ? 0.0 : 1.0}})
       set_counter(out, name, value);
     out.distributions = {{"frame_ms", frame_ms_.percentiles()},
                          {"snapshot_age_ms", age_ms_.percentiles()},
-                         {"frame_save_ms", save_ms_.percentiles()}};
+                         {"frame_save_ms", written.save_ms}};
     out.series = {{"frame_ms", frame_ms_.series()}, {"snapshot_age_ms", age_ms_.series()}};
     out.notes = {{"device", device_.empty() ? std::string{"none"} : device_},
                  {"size", std::to_string(params_.width) + "x" + std::to_string(params_.height)},
@@ -269,6 +403,12 @@ public:
   }
 
 private:
+  /// What the frame writer has to say (a write error, ffmpeg failing).
+  void say_news(ReaderContext& ctx) {
+    for (const auto& line : state_.writer.take_news())
+      ctx.say(name_ + ": " + line);
+  }
+
   void poll_later(ReaderContext& ctx) {
     timer_pending_ = true;
     ctx.after(window_poll);
@@ -362,9 +502,9 @@ private:
   std::uint64_t last_generation_ = 0; // of what the screen shows
   std::int64_t last_draw_ns_ = 0;
   std::uint64_t frames_drawn_ = 0, skipped_ = 0, stale_ = 0, deferred_dropped_ = 0;
-  std::uint64_t late_recorded_ = 0, write_errors_ = 0, video_frames_ = 0;
+  std::uint64_t late_recorded_ = 0;
   bool video_written_ = false;
-  SampleRecorder frame_ms_, age_ms_, save_ms_;
+  SampleRecorder frame_ms_, age_ms_;
 };
 
 void read_params(config::ParamsReader& in, RenderParams& p) {
@@ -418,8 +558,8 @@ Subsystem render_subsystem() {
   kind.takes_live_commands = [](const config::ActorSpec& spec, const RunOptions& options) {
     return options.window || spec.params_as<RenderParams>().window; // a window's keys
   };
-  kind.prepare = [](const ActorContext&) -> Expected<std::shared_ptr<void>> {
-    return std::shared_ptr<void>(std::make_shared<RenderState>());
+  kind.prepare = [](const ActorContext& ctx) -> Expected<std::shared_ptr<void>> {
+    return std::shared_ptr<void>(std::make_shared<RenderState>(ctx));
   };
   kind.make_reader = [](const ActorContext& ctx, ReaderContext& out) -> Expected<std::unique_ptr<Reader>> {
     auto render = std::make_unique<Render>(ctx);

@@ -14,8 +14,10 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,6 +46,13 @@ struct ReaderCursor {
   std::uint64_t next_recorded = 0;
   std::uint64_t recorded = 0;
   std::uint64_t contacts_through = 0;
+  /// Recorded ticks taken whose outputs a worker of the kind still writes
+  /// (ReaderContext::finish_recorded_later): not acknowledged yet.
+  std::set<std::uint64_t> unfinished;
+  /// Acknowledges a recorded tick to logic, from any thread (a worker's
+  /// RecordedDone); holds the coordinator weakly, so a worker that finishes
+  /// after the run ended sends nothing.
+  std::function<void(std::uint64_t tick)> acknowledge;
 };
 
 /// Spawns one incarnation of a reader kind (reader.cpp): the reader actor that

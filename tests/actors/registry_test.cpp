@@ -1,6 +1,7 @@
 // The registry of kinds (subsystem.hpp) and the reader actor (reader.hpp): the
 // built-ins register like any kind, a kind of the test's own runs in a real
-// run, and readers get only the topics they subscribed to.
+// run, readers get only the topics they subscribed to, and a recorded snapshot
+// a reader finishes on a worker holds logic until the worker is done.
 
 #include <troupe/actors/kinds.hpp>
 #include <troupe/actors/reader.hpp>
@@ -11,7 +12,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <filesystem>
+#include <mutex>
+#include <thread>
 
 namespace troupe {
 namespace {
@@ -129,6 +134,145 @@ TEST(Registry, AnApplicationKindIsReadDescribedAndRunLikeABuiltIn) {
     }
     if (report.name == "observer") {
       EXPECT_GT(counter("snapshots_seen"), 0);
+    }
+  }
+}
+
+/// A slow frame writer: each recorded tick takes it 10 ms (the work, not a
+/// wait for anything), on a thread of its own, like render's. Logic steps a
+/// tick of this small world in far less, so it runs ahead of the writer
+/// unless it holds the tick while `window` are unfinished.
+class SlowWorker {
+public:
+  static constexpr std::uint32_t window = 2;
+  SlowWorker() : thread_([this] { work(); }) {}
+  ~SlowWorker() {
+    {
+      std::lock_guard<std::mutex> guard{mutex_};
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+  void push(std::uint64_t tick, RecordedDone done) {
+    {
+      std::lock_guard<std::mutex> guard{mutex_};
+      if (last_taken_ != 0 && tick != last_taken_ + 5)
+        ADD_FAILURE() << "recorded tick " << tick << " after " << last_taken_;
+      last_taken_ = tick;
+      pending_.emplace_back(std::move(done));
+    }
+    wake_.notify_all();
+  }
+  /// Waits until everything pushed is finished (the run's end).
+  void finish() {
+    std::unique_lock<std::mutex> lock{mutex_};
+    idle_.wait(lock, [&] { return pending_.empty(); });
+  }
+  /// Finished, counted before its RecordedDone runs (so before logic hears).
+  std::uint64_t finished() const { return finished_.load(); }
+
+private:
+  void work() {
+    std::unique_lock<std::mutex> lock{mutex_};
+    for (;;) {
+      wake_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
+      if (pending_.empty())
+        return;
+      lock.unlock();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10)); // encoding
+      ++finished_;
+      lock.lock();
+      auto done = std::move(pending_.front());
+      lock.unlock();
+      done();
+      lock.lock();
+      pending_.pop_front(); // after done: finish() waits for it too
+      idle_.notify_all();
+    }
+  }
+  std::mutex mutex_;
+  std::condition_variable wake_, idle_;
+  std::deque<RecordedDone> pending_;
+  std::uint64_t last_taken_ = 0;
+  bool stopping_ = false;
+  std::atomic<std::uint64_t> finished_{0};
+  std::thread thread_;
+};
+
+constexpr std::uint64_t holding_every = 5;
+std::atomic<std::uint64_t> holding_violations{0}, holding_snapshots{0};
+
+class HoldingReader final : public Reader {
+public:
+  explicit HoldingReader(SlowWorker& worker) : worker_(worker) {}
+  Subscription subscription() const override {
+    return {static_cast<std::uint8_t>(topic_snapshots | topic_recorded_frames), holding_every, SlowWorker::window};
+  }
+  void on_recorded(const Snapshot& snapshot, ReaderContext& ctx) override {
+    worker_.push(snapshot.tick, ctx.finish_recorded_later());
+  }
+  void on_snapshot(const Snapshot& snapshot, ReaderContext&) override {
+    // Logic stepped to this tick only with fewer than `window` recorded
+    // ticks before it unfinished.
+    const auto recorded_before = (snapshot.tick - 1) / holding_every;
+    if (recorded_before > worker_.finished() + (SlowWorker::window - 1))
+      ++holding_violations;
+    ++holding_snapshots;
+  }
+  void on_finish(std::uint64_t, ReaderContext&) override { worker_.finish(); }
+
+private:
+  SlowWorker& worker_;
+};
+
+const Subsystem& holding_kind() {
+  static const bool registered = [] {
+    Subsystem kind;
+    kind.name = "holding";
+    kind.role = Role::reader;
+    kind.mailbox = {64, config::Overflow::latest};
+    kind.parse = [](config::ParamsReader&) { return std::any{}; };
+    kind.prepare = [](const ActorContext&) -> Expected<std::shared_ptr<void>> {
+      return std::shared_ptr<void>(std::make_shared<SlowWorker>());
+    };
+    kind.make_reader = [](const ActorContext& ctx, ReaderContext&) -> Expected<std::unique_ptr<Reader>> {
+      return std::unique_ptr<Reader>(std::make_unique<HoldingReader>(ctx.state_as<SlowWorker>()));
+    };
+    return static_cast<bool>(register_subsystem(std::move(kind)));
+  }();
+  EXPECT_TRUE(registered);
+  return *find_subsystem("holding");
+}
+
+TEST(Reader, ARecordedSnapshotFinishedOnAWorkerHoldsLogicUntilItIsDoneAndIsTakenOnce) {
+  holding_kind();
+  const auto dir = (std::filesystem::path(TROUPE_BINARY_DIR) / "test-output" / "reader-holding").string();
+  std::filesystem::create_directories(dir);
+  auto parsed = config::parse_topology("[simulation]\nticks = 60\nbodies = 100\nseed = 3\n[[nodes]]\nname = \"n\"\n"
+                                       "[actors.physics]\n[actors.logic]\n[actors.input]\n[actors.holding]\n",
+                                       dir + "/t.toml", subsystems());
+  ASSERT_TRUE(parsed) << parsed.error().to_string();
+  holding_violations = 0;
+  holding_snapshots = 0;
+  RunOptions options;
+  options.out_dir = dir;
+  options.progress = false;
+  const auto result = run(*parsed, options);
+  ASSERT_TRUE(result.ok) << result.error;
+  EXPECT_GT(holding_snapshots.load(), 0u);
+  EXPECT_EQ(holding_violations.load(), 0u) << "logic ran ahead of recorded ticks a worker had not finished";
+  for (const auto& report : result.actors) {
+    if (report.name != "holding")
+      continue;
+    for (const auto& [key, value] : report.counters) {
+      if (key == "recorded") {
+        EXPECT_EQ(value, 12) << "ticks 5, 10, ... 60, each once";
+      }
+      if (key == "recorded_duplicates") {
+        EXPECT_EQ(value, 0);
+      }
     }
   }
 }

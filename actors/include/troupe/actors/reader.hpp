@@ -11,8 +11,10 @@
 ///   older one (a slow reader skips generations: its mailbox keeps the newest);
 /// - delivers recorded snapshots (every `record_every` ticks) exactly once per
 ///   tick across incarnations and in tick order, acknowledging each after
-///   `on_recorded` returned, so logic holds the tick while `record_window` are
-///   outstanding and a run records the same frames whatever crashes;
+///   `on_recorded` returned (or, for one a reader finishes on a worker of its
+///   own, after that worker called the `RecordedDone` it was given), so logic
+///   holds the tick while `record_window` are outstanding and a run records
+///   the same frames whatever crashes;
 /// - injects faults (`--chaos`), flushes at the end of the run (waits for the
 ///   last snapshot and recorded frame, then `on_finish`) and counts what came.
 ///
@@ -26,6 +28,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -46,6 +49,10 @@ struct Subscription {
   std::uint32_t record_window = 1; ///< recorded snapshots unwritten before logic holds the tick
 };
 
+/// Says that a recorded snapshot's outputs are written: call it once, from any
+/// thread (see ReaderContext::finish_recorded_later).
+using RecordedDone = std::function<void()>;
+
 /// What a reader's hooks may ask of the runtime (on the reader's thread).
 class ReaderContext {
 public:
@@ -65,6 +72,13 @@ public:
   /// Subscribes again with the reader's current `subscription()` (it changed:
   /// a reader that lost its device declines recorded frames).
   virtual void resubscribe() = 0;
+  /// Only inside `on_recorded`: the snapshot's outputs are finished later, off
+  /// the reader's thread (a frame encoded on a worker). The tick counts as
+  /// taken at once (no later incarnation gets it again), but logic counts it
+  /// outstanding against `record_window` until the returned RecordedDone ran.
+  /// So the work must outlive the reader: keep the worker in the kind's state
+  /// (it survives restarts), and wait for it in `on_finish`.
+  virtual RecordedDone finish_recorded_later() = 0;
 };
 
 /// A reader kind's behaviour. Every hook has a default that does nothing.
