@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <utility>
 
 namespace troupe {
 
@@ -66,7 +67,10 @@ bounded_actor::bounded_actor(caf::actor_config& cfg, config::MailboxSpec spec)
     counting_only_(spec.overflow == config::Overflow::drop_newest ||
                    spec.overflow == config::Overflow::reject),
     staged_(spec.overflow == config::Overflow::drop_oldest),
-    window_(staged_ ? std::clamp<std::size_t>(spec.capacity / 8, 1, 16) : 1) {
+    window_(staged_ ? std::clamp<std::size_t>(spec.capacity / 8, 1, 16) : 1),
+    sample_every_(std::clamp<std::size_t>(spec.capacity / 16, 1, 64)),
+    credit_batch_(static_cast<std::int64_t>(std::clamp<std::size_t>(spec.capacity / (4 * credit_shards), 1, 64))),
+    pool_(static_cast<std::int64_t>(spec.capacity)) {
   set_exception_handler(exception_to_error);
 }
 
@@ -122,6 +126,55 @@ void bounded_actor::note_held(std::size_t held) {
   }
 }
 
+namespace {
+
+/// The credit shard of the calling thread: threads take shards in turn.
+std::size_t this_thread_shard(std::size_t shards) {
+  static std::atomic<std::size_t> next{0};
+  thread_local const std::size_t mine = next.fetch_add(1, std::memory_order_relaxed);
+  return mine % shards;
+}
+
+bool take_one(std::atomic<std::int64_t>& credits) {
+  auto have = credits.load(std::memory_order_relaxed);
+  while (have > 0)
+    if (credits.compare_exchange_weak(have, have - 1, std::memory_order_acq_rel, std::memory_order_relaxed))
+      return true;
+  return false;
+}
+
+} // namespace
+
+bool bounded_actor::take_credit() {
+  auto& own = shards_[this_thread_shard(credit_shards)].credits;
+  if (take_one(own))
+    return true;
+  // A batch from the pool: one for this message, the rest for the shard.
+  auto pool = pool_.load(std::memory_order_acquire);
+  while (pool > 0) {
+    const auto take = std::min(pool, credit_batch_);
+    if (pool_.compare_exchange_weak(pool, pool - take, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      if (take > 1)
+        own.fetch_add(take - 1, std::memory_order_release);
+      return true;
+    }
+  }
+  // The pool is dry: room other threads' shards hold is room too.
+  for (auto& shard : shards_)
+    if (take_one(shard.credits))
+      return true;
+  note_held(spec_.capacity);
+  return false;
+}
+
+std::size_t bounded_actor::held_by_credits() const {
+  auto free = pool_.load(std::memory_order_acquire);
+  for (const auto& shard : shards_)
+    free += shard.credits.load(std::memory_order_acquire);
+  const auto capacity = static_cast<std::int64_t>(spec_.capacity);
+  return static_cast<std::size_t>(std::clamp<std::int64_t>(capacity - free, 0, capacity));
+}
+
 void bounded_actor::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) {
   // CAF's mailbox hand-off is invisible to TSan (uninstrumented library): the
   // sender's writes happen before the handler (see consume).
@@ -133,14 +186,10 @@ void bounded_actor::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* e
   if (counting_only_) {
     // drop-newest and reject never touch a queued message: a count is all the
     // bound needs, and messages go straight to CAF's mailbox.
-    const auto held = in_flight_.fetch_add(1, std::memory_order_acq_rel) + 1;
-    if (held <= spec_.capacity) {
-      note_held(held); // admitted is derived: consumed + held
-
+    if (take_credit()) {
       super::enqueue(std::move(ptr), eu);
       return;
     }
-    in_flight_.fetch_sub(1, std::memory_order_acq_rel);
     if (is_reliable(*ptr) || spec_.overflow == config::Overflow::reject) {
       rejected_.fetch_add(1, std::memory_order_relaxed);
       refuse(std::move(ptr), eu);
@@ -196,13 +245,10 @@ void bounded_actor::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* e
 }
 
 void bounded_actor::enqueue_staged(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) {
-  const auto held = held_.fetch_add(1, std::memory_order_seq_cst) + 1;
-  if (held > spec_.capacity) {
-    held_.fetch_sub(1, std::memory_order_seq_cst);
+  if (!take_credit()) {
     enqueue_full(std::move(ptr), eu);
     return;
   }
-  note_held(held); // admitted is derived: consumed + held + evicted
   auto* x = ptr.release();
   auto* head = staged_head_.load(std::memory_order_relaxed);
   do
@@ -225,7 +271,7 @@ void bounded_actor::enqueue_full(caf::mailbox_element_ptr ptr, caf::execution_un
     closed = closed_.load(std::memory_order_relaxed);
     if (!closed) {
       // Evict the oldest message that may be lost (commands never are): the
-      // new one takes its place, so held_ does not change.
+      // new one takes its place and its credit.
       stage_into_waiting();
       evicted = evict_oldest_droppable();
       if (evicted) {
@@ -252,18 +298,19 @@ void bounded_actor::enqueue_full(caf::mailbox_element_ptr ptr, caf::execution_un
 
 void bounded_actor::stage_into_waiting() noexcept {
   auto* newest = staged_head_.exchange(nullptr, std::memory_order_seq_cst);
+  // Reverse (the stack is newest first) in one walk, and append the chain
+  // whole: a flood leaves long chains, and each step of a walk is a miss.
+  caf::mailbox_element* const last = newest;
   caf::mailbox_element* oldest = nullptr;
-  while (newest) { // reverse: the stack is newest first
+  std::size_t count = 0;
+  while (newest) {
     auto* next = static_cast<caf::mailbox_element*>(newest->next);
     newest->next = oldest;
     oldest = newest;
     newest = next;
+    ++count;
   }
-  while (oldest) {
-    auto* next = static_cast<caf::mailbox_element*>(oldest->next);
-    waiting_.push_back(caf::mailbox_element_ptr{oldest});
-    oldest = next;
-  }
+  waiting_.append_chain(oldest, last, count);
 }
 
 void bounded_actor::discard_queued(caf::execution_unit* eu) {
@@ -285,17 +332,33 @@ caf::invoke_message_result bounded_actor::consume(caf::mailbox_element& x) {
   auto result = super::consume(x);
   if (!bounded || result == caf::invoke_message_result::skipped)
     return result;
-  // Producers only add to the window while `waiting_` is empty, so once messages
-  // wait, in_flight_ falls one by one and passes window/2 exactly: that is when
-  // we look (under the lock) and refill. No waiting message can be stranded.
   // Single writer (this actor): no read-modify-write needed.
   consumed_.store(consumed_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  if (staged_)
-    held_.fetch_sub(1, std::memory_order_relaxed);
-  const auto left = in_flight_.fetch_sub(1, std::memory_order_seq_cst) - 1;
-  // Half the window gone: top it up before it runs dry; empty: look once
-  // more (a sender that saw messages in flight left its own to us).
-  if (!counting_only_ && (left == window_ / 2 || left == 0))
+  if (counting_only_ || staged_) {
+    if (++unsampled_ >= sample_every_) { // this one still counts as held
+      unsampled_ = 0;
+      note_held(held_by_credits());
+    }
+    pool_.fetch_add(1, std::memory_order_acq_rel); // its room, back
+  }
+  if (counting_only_)
+    return result;
+  // Producers only add to the window while it is empty (drop-oldest) or
+  // `waiting_` is (latest), so once messages wait, what is in flight falls one
+  // by one and passes window/2 exactly: that is when we look (under the lock)
+  // and refill; at zero we look once more (a sender that saw messages in
+  // flight left its own to us). drop-oldest lowers in_flight_ only then, so
+  // the senders that read it on every send find it changed twice a window.
+  std::size_t left = 0;
+  if (staged_) {
+    left = in_flight_.load(std::memory_order_relaxed) - ++taken_since_sync_;
+    if (left != window_ / 2 && left != 0)
+      return result;
+    in_flight_.fetch_sub(std::exchange(taken_since_sync_, 0), std::memory_order_seq_cst);
+  } else {
+    left = in_flight_.fetch_sub(1, std::memory_order_seq_cst) - 1;
+  }
+  if (left == window_ / 2 || left == 0)
     refill(context());
   return result;
 }
@@ -357,11 +420,11 @@ MailboxStats bounded_actor::mailbox_stats() const {
   MailboxStats out;
   out.capacity = spec_.capacity;
   out.overflow = static_cast<std::uint8_t>(spec_.overflow);
-  out.admitted = counting_only_ ? consumed_.load(std::memory_order_relaxed) +
-                                    in_flight_.load(std::memory_order_relaxed)
-                 : staged_      ? consumed_.load(std::memory_order_relaxed) + held_.load(std::memory_order_relaxed) +
-                                 evicted_.load(std::memory_order_relaxed)
-                                : admitted_.load(std::memory_order_relaxed);
+  // Everything that went in, evicted or not (a sender backing out of a full
+  // mailbox may show for an instant).
+  out.admitted = counting_only_ || staged_ ? consumed_.load(std::memory_order_relaxed) + held_by_credits() +
+                                               evicted_.load(std::memory_order_relaxed)
+                                           : admitted_.load(std::memory_order_relaxed);
   out.dropped = dropped_.load(std::memory_order_relaxed);
   out.rejected = rejected_.load(std::memory_order_relaxed);
   out.high_water = high_water_.load(std::memory_order_relaxed);
@@ -369,8 +432,8 @@ MailboxStats bounded_actor::mailbox_stats() const {
 }
 
 std::size_t bounded_actor::mailbox_depth() const {
-  if (staged_)
-    return held_.load(std::memory_order_relaxed);
+  if (counting_only_ || staged_)
+    return held_by_credits();
   std::lock_guard<detail::spin_lock> guard{mtx_};
   return waiting_.size() + in_flight_.load(std::memory_order_relaxed);
 }

@@ -225,5 +225,30 @@ TEST_F(BoundedMailbox, ManySendersIntoARejectMailboxAreCountedExactly) {
   EXPECT_EQ(release_and_collect().size(), 63u);
 }
 
+// A large mailbox counts room as credits that each sender thread takes into a
+// shard of its own, 8 at a time here: seven threads send one message each
+// and leave with 7 places each in their shards; a flood from another thread
+// finds those places rather than being refused while there is room.
+TEST_F(BoundedMailbox, RoomInOtherSendersShardsIsFoundBeforeARefusal) {
+  for (const auto policy : {Overflow::reject, Overflow::drop_oldest}) {
+    SCOPED_TRACE(policy == Overflow::reject ? "reject" : "drop-oldest");
+    gate = {};
+    spawn_blocked({1024, policy});
+    for (int t = 0; t < 7; ++t) // one after another: no race to depend on
+      std::thread([&] { caf::anon_send(actor, -1); }).join();
+    std::thread([&] {
+      for (int i = 0; i < 2000; ++i)
+        caf::anon_send(actor, i);
+    }).join();
+    const auto stats = raw->mailbox_stats();
+    EXPECT_EQ(raw->mailbox_depth(), 1024u) << "every place taken: the gate and 1,023";
+    EXPECT_EQ(stats.high_water, 1024u);
+    EXPECT_EQ(policy == Overflow::reject ? stats.rejected : stats.dropped, 2007u - 1023u);
+    // (It waits for the depth to come back to 0: every place given back.)
+    EXPECT_EQ(release_and_collect().size(), 1023u);
+    TearDown();
+  }
+}
+
 } // namespace
 } // namespace troupe

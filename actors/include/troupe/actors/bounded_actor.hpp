@@ -4,12 +4,20 @@
 ///
 /// CAF 0.17 mailboxes are unbounded, so admission happens in `enqueue`, on the
 /// sender's thread, and `consume` tells when the actor took a message:
-/// - `reject` and `drop-newest` never touch a queued message, so an atomic count
-///   of held messages is the whole bound and messages go straight to CAF.
-/// - `drop-oldest` and `latest` must reach queued messages: they wait in a queue
-///   of ours and are handed to CAF's mailbox one at a time (the one in delivery
-///   is the next to be handled and is never evicted; larger windows measured
-///   slower in the fan-in benchmark).
+/// - `reject` and `drop-newest` never touch a queued message, so counting is
+///   the whole bound and messages go straight to CAF.
+/// - `drop-oldest` stages messages on a lock-free stack; the actor moves them
+///   into CAF's mailbox a window at a time (up to 16), so what waits beyond the
+///   window can still be evicted.
+/// - `latest` waits in a queue of ours, handed to CAF one at a time (the newest
+///   must replace whatever is not handled yet).
+/// The first three count room as credits, `capacity` in all: a sender takes
+/// one from a shard of credits its thread alone uses (mostly), refilled from a
+/// pool a batch at a time and, when the pool is dry, from the other shards; the
+/// actor gives one back for every message it takes. So senders on different
+/// cores do not write one cache line per message between them. The high-water
+/// mark is exact at the bound and otherwise sampled every `capacity / 16`
+/// messages (at most 64).
 /// Either way at most `capacity` messages are held, whatever producers do, local
 /// or remote.
 ///
@@ -28,7 +36,9 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/mailbox_element.hpp>
 
+#include <array>
 #include <atomic>
+#include <cstdint>
 #include <vector>
 
 namespace troupe {
@@ -95,6 +105,13 @@ private:
   /// Raises the high-water mark to `held` if it is higher.
   void note_held(std::size_t held);
 
+  /// Counting and drop-oldest: takes the credit of one message, or says
+  /// there is no room.
+  bool take_credit();
+
+  /// Counting and drop-oldest: messages held now (capacity less free credits).
+  std::size_t held_by_credits() const;
+
   const config::MailboxSpec spec_;
   const bool counting_only_; // reject / drop-newest: no queue of ours
   // drop-oldest: senders stage messages on a lock-free stack while the bound
@@ -105,20 +122,33 @@ private:
   // replace whatever is not handled yet); a large drop-oldest mailbox hands a
   // batch, so its actor refills once a batch rather than once a message.
   const std::size_t window_;
+  // Counting and drop-oldest: the high-water mark is sampled this often.
+  const std::size_t sample_every_;
+  // Credits a shard takes from the pool at once.
+  const std::int64_t credit_batch_;
   mutable detail::spin_lock mtx_;
   detail::waiting_queue waiting_;    // guarded by mtx_
-  // Bounded messages in CAF's mailbox, not yet consumed. Raised under mtx_ (or
-  // by a CAS-free fetch_add for counting policies), lowered by the actor.
+  // drop-oldest and latest: bounded messages in CAF's mailbox, raised under
+  // mtx_, lowered by the actor (drop-oldest: at half the window and at zero).
   std::atomic<std::size_t> in_flight_{0};
   std::atomic<bool> closed_{false}; // set under mtx_; senders of staged messages read it
   std::atomic<caf::mailbox_element*> staged_head_{nullptr}; // newest first
-  std::atomic<std::size_t> held_{0}; // drop-oldest: staged + waiting + in flight
-  std::atomic<std::uint64_t> admitted_{0}; // latest only (others derive it)
+  std::atomic<std::uint64_t> admitted_{0}; // latest only (the others derive it)
   std::atomic<std::uint64_t> evicted_{0};  // drop-oldest: admitted, then evicted
-  std::atomic<std::uint64_t> consumed_{0}; // bounded messages the actor took
   std::atomic<std::uint64_t> dropped_{0};
   std::atomic<std::uint64_t> rejected_{0};
   std::atomic<std::uint64_t> high_water_{0};
+  // Counting and drop-oldest: free room as credits, each on a cache line of
+  // its own (shards by sender thread, the pool, the actor's count).
+  static constexpr std::size_t credit_shards = 8;
+  struct alignas(64) CreditShard {
+    std::atomic<std::int64_t> credits{0};
+  };
+  std::array<CreditShard, credit_shards> shards_;
+  alignas(64) std::atomic<std::int64_t> pool_;
+  alignas(64) std::atomic<std::uint64_t> consumed_{0}; // bounded messages the actor took
+  std::size_t unsampled_ = 0;        // the actor's: taken since the last high-water sample
+  std::size_t taken_since_sync_ = 0; // the actor's: drop-oldest, taken since in_flight_ was lowered
 };
 
 /// Exposes the mailbox of `actor` (a bounded_actor; anything else is left

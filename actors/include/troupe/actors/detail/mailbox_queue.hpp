@@ -64,6 +64,20 @@ public:
     return nullptr;
   }
 
+  /// Appends a chain already linked through `next`, `first` to `last`, of
+  /// `count` elements: O(1), so a long chain is walked once, by its maker.
+  void append_chain(caf::mailbox_element* first, caf::mailbox_element* last, std::size_t count) noexcept {
+    if (!first)
+      return;
+    last->next = nullptr;
+    if (tail_)
+      tail_->next = first;
+    else
+      head_ = first;
+    tail_ = last;
+    size_ += count;
+  }
+
   /// Moves everything out (in order) into `out`.
   void drain_into(std::vector<caf::mailbox_element_ptr>& out);
 
