@@ -377,3 +377,41 @@ void BM_SnapshotAcrossProcesses(benchmark::State& state) {
   std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_SnapshotAcrossProcesses)->Arg(1000)->Arg(10000)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// The hand-off as a run sees it (beside BM_SnapshotHandoffInProcess, whose
+// scheduler never sleeps): `troupe run` of the demo's sandbox with every reader
+// of the demo (observer, audio, render on lavapipe), in batch mode (arg 0) and
+// realtime at 60 Hz (arg 1); the observer's hand-off from logic's publish to its
+// handler. Arg 2 is realtime with render and audio removed.
+void BM_SnapshotHandoffInARun(benchmark::State& state) {
+  const auto dir = std::filesystem::temp_directory_path() / ("troupe-bench-run-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string config = std::string(TROUPE_SOURCE_DIR) + "/config/examples/sandbox.toml";
+  if (state.range(0) == 2) {
+    config = (dir / "bare.toml").string();
+    std::ofstream(config) << "[simulation]\nticks = 600\nseed = 42\nscenario = \"sandbox\"\nbodies = 2000\n"
+                             "[[nodes]]\nname = \"main\"\n"
+                             "[actors.physics]\n[actors.logic]\n[actors.input]\n[actors.observer]\n";
+  }
+  nlohmann::json report;
+  for (auto _ : state) {
+    const auto command = std::string(TROUPE_EXE) + " run " + config + (state.range(0) > 0 ? " --realtime" : "") +
+                         " --quiet --out " + (dir / "out").string() + " > " + (dir / "log").string() + " 2>&1";
+    if (std::system(command.c_str()) != 0) {
+      state.SkipWithError("troupe run failed");
+      return;
+    }
+    std::ifstream in(dir / "out" / "report.json");
+    report = nlohmann::json::parse(in, nullptr, false);
+  }
+  for (const auto& entry : report.value("actors", nlohmann::json::array()))
+    if (entry.value("name", std::string{}) == "observer") {
+      const auto handoff =
+        entry.value("distributions", nlohmann::json::object()).value("handoff_us", nlohmann::json::object());
+      state.counters["p50_us"] = handoff.value("p50", -1.0);
+      state.counters["p99_us"] = handoff.value("p99", -1.0);
+    }
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_SnapshotHandoffInARun)->ArgName("realtime")->Arg(0)->Arg(1)->Arg(2)->Iterations(1)->UseRealTime()
+  ->Unit(benchmark::kMillisecond);

@@ -70,8 +70,14 @@ public:
       },
       [this](const Snapshot& snapshot) { on_live_piece(snapshot); },
       [this](const CompactSnapshot& compact) {
-        if (auto snapshot = decode(compact))
+        const auto logic = caf::actor_cast<caf::actor>(current_sender());
+        if (auto snapshot = decode(compact, logic)) {
+          const auto generation = snapshot->generation;
           on_live_piece(*snapshot);
+          // Acknowledged once the reader took it: the acknowledgement (a
+          // send through the middleman) is not on the snapshot's way in.
+          anon_send(logic, ack_atom::value, self_name_, generation);
+        }
       },
       [this](const ContactBatch& batch) {
         {
@@ -163,14 +169,13 @@ private:
   }
 
   /// A compact snapshot from a logic on another node, decoded against what
-  /// this reader holds and acknowledged, so logic encodes the next against it;
-  /// nothing for an undecodable one (the acknowledgement of nothing asks for a
-  /// keyframe).
-  std::optional<Snapshot> decode(const CompactSnapshot& in) {
+  /// this reader holds (the caller acknowledges it, so logic encodes the next
+  /// against it); nothing for an undecodable one, whose acknowledgement of
+  /// nothing asks `logic` for a keyframe.
+  std::optional<Snapshot> decode(const CompactSnapshot& in, const caf::actor& logic) {
     ++compact_received_;
     keyframes_received_ += in.base_generation == 0 ? 1 : 0;
     compact_bytes_ += in.bytes.size();
-    const auto logic = caf::actor_cast<caf::actor>(current_sender());
     Snapshot out;
     // One stream per publisher: logic's, and each region's part.
     if (auto err = decoders_[in.parts == 0 ? whole_stream : in.part].decode(in, out)) {
@@ -180,7 +185,6 @@ private:
       anon_send(logic, ack_atom::value, self_name_, std::uint64_t{0});
       return std::nullopt;
     }
-    anon_send(logic, ack_atom::value, self_name_, out.generation);
     return out;
   }
 

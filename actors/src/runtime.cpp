@@ -71,6 +71,14 @@ public:
     }
     register_message_types(*this);
     set("logger.console", caf::atom("none"));
+    // An idle CAF worker polls 100 times, then 500 times with a 50 us sleep
+    // in between (25 ms), and only then waits on a condition variable that a
+    // new job signals. A realtime run is idle most of each tick, so each
+    // snapshot found its readers' workers in those sleeps and waited out one
+    // (60 to 110 us here with the kernel's timer slack). Without the middle
+    // phase a job wakes its worker at once (a futex, a few us), and an idle
+    // node burns no CPU on polls. Measured: docs/architecture.md, "Mailboxes".
+    set("work-stealing.moderate-poll-attempts", size_t{0});
     // 0.17 ships heartbeats off: a dead peer would be noticed only when TCP
     // gives up. Over TLS, 0.17's heartbeats break links (they drop every few
     // seconds): there the link watcher pings instead.
