@@ -22,11 +22,16 @@ constexpr std::size_t min_new_body_bytes = 13;
 std::int32_t quantize(float v) {
   if (!std::isfinite(v))
     return 0;
-  // Multiplying by a power of two is exact; rounding is the only error.
-  const double q = std::nearbyint(static_cast<double>(v) / static_cast<double>(position_step));
+  // Dividing by a power of two is exact; rounding is the only error.
   constexpr double lo = std::numeric_limits<std::int32_t>::min();
   constexpr double hi = std::numeric_limits<std::int32_t>::max();
-  return static_cast<std::int32_t>(std::clamp(q, lo, hi));
+  const double q = std::clamp(static_cast<double>(v) / static_cast<double>(position_step), lo, hi);
+  // Rounds to an integer as std::nearbyint does (in the current rounding
+  // mode: to nearest, ties to even), without its call (three per body): below
+  // 2^51, adding 1.5 * 2^52 leaves no fraction bits, so the addition rounds.
+  // Clamping first gives the same result (lo and hi are integers).
+  constexpr double shift = 6755399441055744.0;
+  return static_cast<std::int32_t>((q + shift) - shift);
 }
 
 float dequantize(std::int32_t q) { return static_cast<float>(q) * position_step; }
@@ -49,21 +54,32 @@ std::int32_t unzigzag(std::uint32_t v) {
   return static_cast<std::int32_t>((v >> 1) ^ (0u - (v & 1u)));
 }
 
+/// Appends to a byte vector. It writes through a pointer into room it made
+/// (a push_back per byte reloads and stores the vector's size each time) and
+/// trims the vector to what it wrote when it goes.
 class Writer {
 public:
-  explicit Writer(std::vector<std::uint8_t>& out) : out_(out) {}
-  void u8(std::uint8_t v) { out_.push_back(v); }
+  explicit Writer(std::vector<std::uint8_t>& out) : out_(out), used_(out.size()) {}
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+  ~Writer() { out_.resize(used_); }
+  void u8(std::uint8_t v) { *room(1) = v; ++used_; }
   void varint(std::uint64_t v) {
+    std::uint8_t* p = room(10);
+    std::uint8_t* const start = p;
     while (v >= 0x80) {
-      out_.push_back(static_cast<std::uint8_t>(v | 0x80));
+      *p++ = static_cast<std::uint8_t>(v | 0x80);
       v >>= 7;
     }
-    out_.push_back(static_cast<std::uint8_t>(v));
+    *p++ = static_cast<std::uint8_t>(v);
+    used_ += static_cast<std::size_t>(p - start);
   }
   void zz(std::int32_t v) { varint(zigzag(v)); }
   void u32(std::uint32_t v) {
+    std::uint8_t* p = room(4);
     for (int k = 0; k < 4; ++k)
-      out_.push_back(static_cast<std::uint8_t>(v >> (8 * k)));
+      p[k] = static_cast<std::uint8_t>(v >> (8 * k));
+    used_ += 4;
   }
   void f32(float v) { u32(std::bit_cast<std::uint32_t>(v)); }
   void vec3(sim::Vec3 v) {
@@ -73,7 +89,14 @@ public:
   }
 
 private:
+  /// Where the next `n` bytes go (the vector grows by half at least).
+  std::uint8_t* room(std::size_t n) {
+    if (out_.size() - used_ < n)
+      out_.resize(std::max(used_ + n, out_.size() + out_.size() / 2 + 64));
+    return out_.data() + used_;
+  }
   std::vector<std::uint8_t>& out_;
+  std::size_t used_;
 };
 
 /// Reads bytes with bounds checks: past the end (or an overlong varint) every
@@ -85,6 +108,19 @@ public:
   std::size_t left() const { return ok_ ? static_cast<std::size_t>(end_ - p_) : 0; }
   std::uint8_t u8() { return need(1) ? *p_++ : 0; }
   std::uint64_t varint() {
+    if (ok_ && end_ - p_ >= 10) {
+      // Room for the longest: no bounds check per byte (most are one byte:
+      // the deltas of a settling pile).
+      std::uint64_t v = 0;
+      for (int shift = 0; shift < 70; shift += 7) {
+        const std::uint8_t b = *p_++;
+        v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+        if (b < 0x80)
+          return v;
+      }
+      ok_ = false; // more than ten bytes
+      return 0;
+    }
     std::uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
       if (!need(1))
@@ -161,8 +197,10 @@ void read_settings(Reader& r, sim::WorldSettings& s) {
 /// from 0 to -0 (or a NaN) is still sent.
 std::vector<std::uint8_t> settings_bytes(const sim::WorldSettings& s) {
   std::vector<std::uint8_t> out;
-  Writer w(out);
-  write_settings(w, s);
+  {
+    Writer w(out); // trims `out` as it goes
+    write_settings(w, s);
+  }
   return out;
 }
 
@@ -282,25 +320,13 @@ sim::World dequantize(const QuantizedWorld& s) {
   return w;
 }
 
-CompactSnapshot encode_compact(const QuantizedWorld& current, const QuantizedWorld* base,
-                               const Snapshot& meta) {
-  CompactSnapshot out{.generation = meta.generation, .tick = meta.tick, .base_generation = 0,
-                      .world_hash = meta.world_hash, .published_ns = meta.published_ns,
-                      .acks = meta.acks, .body_count = static_cast<std::uint32_t>(current.bodies.size()),
-                      .moving_count = 0, .bytes = {}, .parts = meta.parts, .part = meta.part};
-  std::vector<std::uint32_t> removed;
-  std::optional<std::vector<Survivor>> survivors;
-  if (base)
-    survivors = match(current, *base, removed);
-  if (!survivors) {
-    base = nullptr;
-    removed.clear();
-    survivors.emplace();
-  }
-  out.base_generation = base ? base->generation : 0;
+namespace {
 
-  Writer w(out.bytes);
-  out.bytes.reserve(128 + (base ? 4 : 16) * current.bodies.size());
+/// The body of a compact snapshot (encode_compact's): what changed from `base`
+/// (null: a keyframe) to `current`; adds the bodies it sends to `moving`.
+void write_compact(Writer&& w, const QuantizedWorld& current, const QuantizedWorld* base,
+                   const std::vector<Survivor>& survivors, const std::vector<std::uint32_t>& removed,
+                   std::uint32_t& moving) {
   const bool settings = !base || settings_bytes(current.settings) != settings_bytes(base->settings);
   w.u8(settings ? settings_flag : 0);
   if (settings)
@@ -316,9 +342,9 @@ CompactSnapshot encode_compact(const QuantizedWorld& current, const QuantizedWor
 
   // Runs of moved survivors: long runs cost next to nothing when everything
   // falls, isolated ones two bytes when a pile settles.
-  const std::size_t kept = survivors->size();
-  auto now = [&](std::size_t k) -> const QuantizedBody& { return current.bodies[(*survivors)[k].current]; };
-  auto then = [&](std::size_t k) -> const QuantizedBody& { return base->bodies[(*survivors)[k].base]; };
+  const std::size_t kept = survivors.size();
+  auto now = [&](std::size_t k) -> const QuantizedBody& { return current.bodies[survivors[k].current]; };
+  auto then = [&](std::size_t k) -> const QuantizedBody& { return base->bodies[survivors[k].base]; };
   auto changed = [&](std::size_t k) { return moved(now(k), then(k)); };
   std::vector<std::pair<std::size_t, std::size_t>> runs; // [begin, end)
   for (std::size_t i = 0; i < kept;) {
@@ -342,7 +368,7 @@ CompactSnapshot encode_compact(const QuantizedWorld& current, const QuantizedWor
       w.zz(delta(c.y, b.y));
       w.zz(delta(c.z, b.z));
     }
-    out.moving_count += static_cast<std::uint32_t>(end - begin);
+    moving += static_cast<std::uint32_t>(end - begin);
     at = end;
   }
 
@@ -351,7 +377,7 @@ CompactSnapshot encode_compact(const QuantizedWorld& current, const QuantizedWor
   std::vector<std::uint32_t> added;
   added.reserve(current.bodies.size() - kept);
   for (std::size_t i = 0, k = 0; i < current.bodies.size(); ++i) {
-    if (k < kept && (*survivors)[k].current == i)
+    if (k < kept && survivors[k].current == i)
       ++k;
     else
       added.push_back(static_cast<std::uint32_t>(i));
@@ -387,10 +413,33 @@ CompactSnapshot encode_compact(const QuantizedWorld& current, const QuantizedWor
     w.varint(current.bodies[added[k]].user_data);
     after = k + 1;
   }
-  out.moving_count += static_cast<std::uint32_t>(added.size());
+  moving += static_cast<std::uint32_t>(added.size());
   w.u32(current.checksum);
+}
+
+} // namespace
+
+CompactSnapshot encode_compact(const QuantizedWorld& current, const QuantizedWorld* base,
+                               const Snapshot& meta) {
+  CompactSnapshot out{.generation = meta.generation, .tick = meta.tick, .base_generation = 0,
+                      .world_hash = meta.world_hash, .published_ns = meta.published_ns,
+                      .acks = meta.acks, .body_count = static_cast<std::uint32_t>(current.bodies.size()),
+                      .moving_count = 0, .bytes = {}, .parts = meta.parts, .part = meta.part};
+  std::vector<std::uint32_t> removed;
+  std::optional<std::vector<Survivor>> survivors;
+  if (base)
+    survivors = match(current, *base, removed);
+  if (!survivors) {
+    base = nullptr;
+    removed.clear();
+    survivors.emplace();
+  }
+  out.base_generation = base ? base->generation : 0;
+  out.bytes.reserve(128 + (base ? 4 : 16) * current.bodies.size());
+  write_compact(Writer(out.bytes), current, base, *survivors, removed, out.moving_count);
   return out;
 }
+
 
 DecodeResult decode_compact(const CompactSnapshot& in, const QuantizedWorld* base,
                                           QuantizedWorld& out) {
@@ -434,9 +483,18 @@ DecodeResult decode_compact(const CompactSnapshot& in, const QuantizedWorld* bas
   }
   const std::size_t kept = from.bodies.size() - removed;
   s.bodies.reserve(kept);
-  for (std::size_t j = 0; j < from.bodies.size(); ++j)
-    if (!gone[j])
-      s.bodies.push_back(from.bodies[j]);
+  // The survivors, a run between removed bodies at a time (a memcpy each).
+  for (std::size_t j = 0; j < from.bodies.size();) {
+    if (gone[j]) {
+      ++j;
+      continue;
+    }
+    const std::size_t begin = j;
+    while (j < from.bodies.size() && !gone[j])
+      ++j;
+    s.bodies.insert(s.bodies.end(), from.bodies.begin() + static_cast<std::ptrdiff_t>(begin),
+                    from.bodies.begin() + static_cast<std::ptrdiff_t>(j));
+  }
 
   std::uint32_t moving = 0;
   const std::uint64_t runs = r.varint();

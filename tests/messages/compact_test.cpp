@@ -7,7 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstdio>
 #include <deque>
 #include <random>
@@ -114,6 +116,37 @@ TEST(CompactSnapshot, KeyframeRoundTripsWithinHalfAStep) {
   ASSERT_FALSE(decoder.decode(c, out));
   EXPECT_EQ(sim::world_hash(*out.world), sim::world_hash(dequantize(quantize(world, 1))));
   EXPECT_LT(c.bytes.size(), 20 * world.size()) << "a keyframe still beats the 56 bytes per body of Boost";
+}
+
+// Positions are rounded to the step as std::nearbyint rounds (ties to even),
+// and clamped to int32: the encoder's own rounding must agree exactly.
+TEST(CompactSnapshot, PositionsRoundToTheStepLikeNearbyintTiesToEven) {
+  sim::World world = sim::make_scenario({.name = "empty", .bodies = 0, .seed = 1, .tick_hz = 60});
+  std::vector<float> xs;
+  for (int k = -6; k <= 6; ++k)
+    xs.push_back((static_cast<float>(k) + 0.5f) * position_step); // every tie, even and odd
+  std::mt19937 random(7);
+  std::uniform_real_distribution<float> anywhere(-3000.f, 3000.f);
+  for (int i = 0; i < 2000; ++i)
+    xs.push_back(anywhere(random));
+  xs.push_back(3e9f * position_step);  // beyond int32: clamped
+  xs.push_back(-3e9f * position_step);
+  for (const float x : xs)
+    sim::spawn(world, {.position = {x, 0.f, -x}, .velocity = {}, .radius = 0.5f});
+  const QuantizedWorld q = quantize(world, 1);
+  ASSERT_EQ(q.bodies.size(), xs.size());
+  auto expected = [](float v) {
+    const double r = std::nearbyint(static_cast<double>(v) / static_cast<double>(position_step));
+    return static_cast<std::int32_t>(std::clamp<double>(r, std::numeric_limits<std::int32_t>::min(),
+                                                         std::numeric_limits<std::int32_t>::max()));
+  };
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    EXPECT_EQ(q.bodies[i].x, expected(xs[i])) << xs[i];
+    EXPECT_EQ(q.bodies[i].z, expected(-xs[i])) << -xs[i];
+  }
+  EXPECT_EQ(q.bodies[5].x, 0) << "-0.5 steps: the tie goes to the even 0";
+  EXPECT_EQ(q.bodies[6].x, 0) << "0.5 steps: the tie goes to the even 0";
+  EXPECT_EQ(q.bodies[7].x, 2) << "1.5 steps: the tie goes to the even 2";
 }
 
 TEST(CompactSnapshot, UserDataTravelsExactAndAChangeOfItIsAKeyframe) {
