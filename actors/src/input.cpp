@@ -6,6 +6,7 @@
 // promises no further command up to that tick, so logic never runs a tick whose
 // commands could still arrive.
 
+#include "console.hpp"
 #include "subsystems.hpp"
 
 #include <troupe/actors/bounded_actor.hpp>
@@ -194,7 +195,7 @@ public:
     auto action = sim::parse_action(text, error);
     if (!action || !setup_.interactive) {
       ++live_refused_;
-      aout(this) << "input: refused live command \"" << text << "\": "
+      console() << "input: refused live command \"" << text << "\": "
                  << (action ? "input is not live (set [actors.input] live = true, or run with --watch or --window)"
                             : error)
                  << "\n";
@@ -252,7 +253,7 @@ private:
     }
     // A tick's commands are applied once the world is past it.
     while (!live_pending_.empty() && live_pending_.front().tick < tick) {
-      aout(this) << "input: live command applied at tick " << live_pending_.front().tick << ": "
+      console() << "input: live command applied at tick " << live_pending_.front().tick << ": "
                  << sim::format_action(live_pending_.front().action) << "\n";
       live_pending_.pop_front();
     }
@@ -292,7 +293,7 @@ private:
     log_ << command.tick << ' ' << command.source << ' ' << command.seq << ' '
          << sim::format_action(command.action) << '\n';
     if (!log_)
-      aout(this) << "input: cannot write the command log " << setup_.log_path << "\n";
+      console() << "input: cannot write the command log " << setup_.log_path << "\n";
   }
 
   ActorReport report() {

@@ -6,6 +6,7 @@
 // Threads: a CAF worker runs every handler; the heavy step runs on the
 // stepper (its own thread), so handlers here stay short.
 
+#include "console.hpp"
 #include "publisher.hpp"
 #include "subsystems.hpp"
 
@@ -423,7 +424,7 @@ private:
   void receive(CommandBatch& batch) {
     auto sealed = sealed_.find(batch.source);
     if (sealed == sealed_.end()) {
-      aout(this) << "logic: refused commands of unknown source " << batch.source << "\n";
+      console() << "logic: refused commands of unknown source " << batch.source << "\n";
       ++refused_;
       return;
     }
@@ -622,7 +623,7 @@ private:
     }
     const auto line = "tick " + std::to_string(step_tick_) + ": " + cuts;
     if (rebalances_.empty() || rebalances_.back() != line) { // a tick run again moves them again
-      aout(this) << "logic: regions rebalanced at " << line << "\n";
+      console() << "logic: regions rebalanced at " << line << "\n";
       rebalances_.push_back(line);
     }
   }
@@ -634,7 +635,7 @@ private:
     if (restoring_)
       return;
     ++rollbacks_;
-    aout(this) << "logic: a region lost its state at tick " << step_tick_ << ": every region goes back to tick "
+    console() << "logic: a region lost its state at tick " << step_tick_ << ": every region goes back to tick "
                << cuts_.tick << " and the ticks since run again\n";
     stepping_ = false;
     plan_.reset();
@@ -682,7 +683,7 @@ private:
           // A region not there yet (its node is coming back), or one that
           // cannot find its piece of the cut: say so, and ask again.
           if (restore_failures_++ % 50 == 0)
-            aout(this) << "logic: restoring region " << i << ": " << system().render(err) << "\n";
+            console() << "logic: restoring region " << i << ": " << system().render(err) << "\n";
           delayed_send(this, std::chrono::milliseconds(100), restore_atom::value, i);
         });
   }
@@ -722,7 +723,7 @@ private:
   void write_cut(std::uint64_t hash, std::uint64_t published_events, bool pieces_written) {
     const auto tick = ledger_.tick;
     if (!pieces_written) {
-      aout(this) << "logic: a region could not write its piece of the cut after tick " << tick
+      console() << "logic: a region could not write its piece of the cut after tick " << tick
                  << ": the cut is not kept\n";
       return;
     }
@@ -871,7 +872,7 @@ private:
   }
 
   void publish_rules_event(RulesEvent event) {
-    aout(this) << "logic: rules " << verb(event) << " at tick " << event.tick << ": " << subject(event) << "\n";
+    console() << "logic: rules " << verb(event) << " at tick " << event.tick << ": " << subject(event) << "\n";
     publisher_.broadcast(this, topic_rules_events, caf::make_message(event));
     rules_events_.push_back(std::move(event));
   }
@@ -925,7 +926,7 @@ private:
     std::filesystem::create_directories(setup_.checkpoint_dir);
     auto path = setup_.checkpoint_dir + "/tick-" + std::to_string(unsaved_checkpoint_->tick()) + ".ckpt";
     if (auto saved = save_checkpoint(path, *unsaved_checkpoint_); !saved)
-      aout(this) << "logic: " << saved.error().to_string() << "\n";
+      console() << "logic: " << saved.error().to_string() << "\n";
     else
       ++checkpoints_;
     unsaved_checkpoint_.reset();
@@ -939,7 +940,7 @@ private:
 
   void fail(std::string why) {
     finished_ = true;
-    aout(this) << "logic: " << why << "\n";
+    console() << "logic: " << why << "\n";
     send(controller_, done_atom::value, std::move(why));
   }
 

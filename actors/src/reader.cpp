@@ -5,6 +5,7 @@
 // exactly once in tick order, and flushes at the end; the kind's Reader does
 // the rest.
 
+#include "console.hpp"
 #include "subsystems.hpp"
 
 #include <troupe/actors/metrics.hpp>
@@ -142,7 +143,7 @@ private:
 
   void after(std::chrono::nanoseconds delay) override { delayed_send(this, delay, tick_atom::value); }
 
-  void say(const std::string& line) override { aout(this) << line + "\n"; }
+  void say(const std::string& line) override { console() << line + "\n"; }
 
   void resubscribe() override {
     if (!reader_)

@@ -11,6 +11,7 @@
 // region that lost it with its node is brought back by logic to a consistent
 // cut: every region's piece on disk after the same tick (or the run's start).
 
+#include "console.hpp"
 #include "publisher.hpp"
 #include "step_threads.hpp"
 #include "subsystems.hpp"
@@ -320,7 +321,7 @@ private:
     piece.part = index();
     const auto path = region_checkpoint_path(state_.write_dir + "/tick-" + std::to_string(part.tick) + ".ckpt", index());
     if (auto saved = save_checkpoint(path, piece); !saved) {
-      aout(this) << spec_.name << ": " << saved.error().to_string() << "\n";
+      console() << spec_.name << ": " << saved.error().to_string() << "\n";
       return false;
     }
     return true;
@@ -349,7 +350,7 @@ private:
       return make_error(region.error().code, region.error().to_string());
     state_.committed = std::move(*region);
     state_.tick = tick;
-    aout(this) << spec_.name << ": back at tick " << tick << " (epoch " << epoch << ")\n";
+    console() << spec_.name << ": back at tick " << tick << " (epoch " << epoch << ")\n";
     return tick;
   }
 

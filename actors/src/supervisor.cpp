@@ -1,5 +1,7 @@
 #include <troupe/actors/supervisor.hpp>
 
+#include "console.hpp"
+
 #include <troupe/actors/metrics.hpp>
 #include <troupe/messages/caf_types.hpp>
 
@@ -311,7 +313,7 @@ private:
   }
 
   void give_up(std::string why) {
-    aout(this) << why << "\n";
+    console() << why << "\n";
     quit(make_error(errc::escalated, std::move(why)));
   }
 
