@@ -46,6 +46,8 @@ public:
         mixer_ = std::move(state_.mixer);
         wav_ = std::move(state_.wav);
         rendered_tick_ = state_.rendered_tick;
+        if (mixer_ && mixer_->is_loopback())
+          out.yield_to_simulation(); // an offline mix: no deadline to keep
         return;
       }
       state_.opened = true;
@@ -72,6 +74,7 @@ public:
         notice = "audio disabled: " + opened.error().message;
     }
     if (mixer_ && mixer_->is_loopback()) {
+      out.yield_to_simulation(); // an offline mix: no deadline to keep
       wav_ = std::make_unique<audio::WavWriter>(wav_path_, settings.sample_rate, 2);
       if (!wav_->ok()) {
         notice = "audio: " + wav_->error();

@@ -18,6 +18,9 @@
 
 #include <caf/all.hpp>
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <iostream>
 #include <map>
 #include <optional>
@@ -329,6 +332,13 @@ private:
   void mark_taken(std::uint64_t tick) {
     cursor_->next_recorded = tick + subscription_.record_every;
     ++cursor_->recorded;
+  }
+
+  bool yield_to_simulation() override {
+    if (!kind_->blocking)
+      return false; // a CAF worker's thread is every actor's
+    sched_param unused{};
+    return ::pthread_setschedparam(::pthread_self(), SCHED_BATCH, &unused) == 0;
   }
 
   RecordedDone finish_recorded_later() override {

@@ -219,6 +219,8 @@ public:
 
   /// Creates the renderer; the reason when it cannot.
   std::string open(ReaderContext& ctx) {
+    // Before the device: the driver's threads (lavapipe's) inherit it.
+    ctx.yield_to_simulation();
     render::Settings settings;
     settings.width = params_.width;
     settings.height = params_.height;

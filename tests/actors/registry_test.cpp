@@ -1,7 +1,8 @@
 // The registry of kinds (subsystem.hpp) and the reader actor (reader.hpp): the
 // built-ins register like any kind, a kind of the test's own runs in a real
-// run, readers get only the topics they subscribed to, and a recorded snapshot
-// a reader finishes on a worker holds logic until the worker is done.
+// run, readers get only the topics they subscribed to, a recorded snapshot a
+// reader finishes on a worker holds logic until the worker is done, and a
+// reader with a thread of its own may yield it to the simulation.
 
 #include <troupe/actors/kinds.hpp>
 #include <troupe/actors/reader.hpp>
@@ -17,6 +18,8 @@
 #include <filesystem>
 #include <mutex>
 #include <thread>
+
+#include <sched.h>
 
 namespace troupe {
 namespace {
@@ -60,6 +63,8 @@ struct ProbeParams {
 };
 
 std::atomic<std::uint64_t> probe_contacts{0};
+std::atomic<bool> probe_yielded{true};
+std::atomic<int> probe_policy{-1};
 
 class Probe final : public Reader {
 public:
@@ -76,7 +81,10 @@ const Subsystem& probe_kind() {
     kind.mailbox = {64, config::Overflow::drop_oldest};
     kind.parse = config::parse_as<ProbeParams>(
       [](config::ParamsReader& in, ProbeParams& p) { in.integer("limit", p.limit, 1, 100); });
-    kind.make_reader = [](const ActorContext&, ReaderContext&) -> Expected<std::unique_ptr<Reader>> {
+    kind.make_reader = [](const ActorContext&, ReaderContext& ctx) -> Expected<std::unique_ptr<Reader>> {
+      // Not blocking: it runs on a CAF worker, whose thread is every actor's.
+      probe_yielded = ctx.yield_to_simulation();
+      probe_policy = ::sched_getscheduler(0);
       return std::unique_ptr<Reader>(std::make_unique<Probe>());
     };
     return static_cast<bool>(register_subsystem(std::move(kind)));
@@ -120,6 +128,8 @@ TEST(Registry, AnApplicationKindIsReadDescribedAndRunLikeABuiltIn) {
   const auto result = run(topology, options);
   ASSERT_TRUE(result.ok) << result.error;
   EXPECT_GT(probe_contacts.load(), 0u);
+  EXPECT_FALSE(probe_yielded.load()) << "a reader on a CAF worker cannot change the worker's thread";
+  EXPECT_EQ(probe_policy.load(), SCHED_OTHER);
   for (const auto& report : result.actors) {
     auto counter = [&](const std::string& name) {
       for (const auto& [key, value] : report.counters)
@@ -203,6 +213,8 @@ private:
 
 constexpr std::uint64_t holding_every = 5;
 std::atomic<std::uint64_t> holding_violations{0}, holding_snapshots{0};
+std::atomic<bool> holding_yielded{false};
+std::atomic<int> holding_policy{-1};
 
 class HoldingReader final : public Reader {
 public:
@@ -219,6 +231,7 @@ public:
     const auto recorded_before = (snapshot.tick - 1) / holding_every;
     if (recorded_before > worker_.finished() + (SlowWorker::window - 1))
       ++holding_violations;
+    holding_policy = ::sched_getscheduler(0); // the reader's own thread
     ++holding_snapshots;
   }
   void on_finish(std::uint64_t, ReaderContext&) override { worker_.finish(); }
@@ -232,12 +245,14 @@ const Subsystem& holding_kind() {
     Subsystem kind;
     kind.name = "holding";
     kind.role = Role::reader;
+    kind.blocking = true; // a thread of its own, like render's
     kind.mailbox = {64, config::Overflow::latest};
     kind.parse = [](config::ParamsReader&) { return std::any{}; };
     kind.prepare = [](const ActorContext&) -> Expected<std::shared_ptr<void>> {
       return std::shared_ptr<void>(std::make_shared<SlowWorker>());
     };
-    kind.make_reader = [](const ActorContext& ctx, ReaderContext&) -> Expected<std::unique_ptr<Reader>> {
+    kind.make_reader = [](const ActorContext& ctx, ReaderContext& out) -> Expected<std::unique_ptr<Reader>> {
+      holding_yielded = out.yield_to_simulation();
       return std::unique_ptr<Reader>(std::make_unique<HoldingReader>(ctx.state_as<SlowWorker>()));
     };
     return static_cast<bool>(register_subsystem(std::move(kind)));
@@ -263,6 +278,9 @@ TEST(Reader, ARecordedSnapshotFinishedOnAWorkerHoldsLogicUntilItIsDoneAndIsTaken
   ASSERT_TRUE(result.ok) << result.error;
   EXPECT_GT(holding_snapshots.load(), 0u);
   EXPECT_EQ(holding_violations.load(), 0u) << "logic ran ahead of recorded ticks a worker had not finished";
+  // A blocking reader may yield: its own thread runs SCHED_BATCH from then on.
+  EXPECT_TRUE(holding_yielded.load());
+  EXPECT_EQ(holding_policy.load(), SCHED_BATCH);
   for (const auto& report : result.actors) {
     if (report.name != "holding")
       continue;

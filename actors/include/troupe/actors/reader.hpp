@@ -79,6 +79,14 @@ public:
   /// So the work must outlive the reader: keep the worker in the kind's state
   /// (it survives restarts), and wait for it in `on_finish`.
   virtual RecordedDone finish_recorded_later() = 0;
+  /// Lets the reader's thread, and the threads it starts from then on (a
+  /// software Vulkan driver's), keep their share of the CPU without preempting
+  /// the simulation's threads each time they wake (Linux SCHED_BATCH). For
+  /// heavy work that is not bound to a deadline: drawing, an offline mix. On
+  /// two cores a woken renderer or mixer otherwise took the core of the
+  /// worker about to hand the next snapshot to a reader. Only a kind with a
+  /// thread of its own (`blocking`) changes anything; false when not done.
+  virtual bool yield_to_simulation() = 0;
 };
 
 /// A reader kind's behaviour. Every hook has a default that does nothing.
