@@ -67,6 +67,7 @@ bounded_actor::bounded_actor(caf::actor_config& cfg, config::MailboxSpec spec)
     counting_only_(spec.overflow == config::Overflow::drop_newest ||
                    spec.overflow == config::Overflow::reject),
     staged_(spec.overflow == config::Overflow::drop_oldest),
+    credited_(counting_only_ || staged_),
     window_(staged_ ? std::clamp<std::size_t>(spec.capacity / 8, 1, 16) : 1),
     sample_every_(std::clamp<std::size_t>(spec.capacity / 16, 1, 64)),
     credit_batch_(static_cast<std::int64_t>(std::clamp<std::size_t>(spec.capacity / (4 * credit_shards), 1, 64))),
@@ -76,13 +77,7 @@ bounded_actor::bounded_actor(caf::actor_config& cfg, config::MailboxSpec spec)
 
 void detail::waiting_queue::push_back(caf::mailbox_element_ptr ptr) noexcept {
   auto* x = ptr.release();
-  x->next = nullptr;
-  if (tail_)
-    tail_->next = x;
-  else
-    head_ = x;
-  tail_ = x;
-  ++size_;
+  append_chain(x, x, 1);
 }
 
 caf::mailbox_element_ptr detail::waiting_queue::pop_front() noexcept {
@@ -334,7 +329,7 @@ caf::invoke_message_result bounded_actor::consume(caf::mailbox_element& x) {
     return result;
   // Single writer (this actor): no read-modify-write needed.
   consumed_.store(consumed_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  if (counting_only_ || staged_) {
+  if (credited_) {
     if (++unsampled_ >= sample_every_) { // this one still counts as held
       unsampled_ = 0;
       note_held(held_by_credits());
@@ -420,11 +415,10 @@ MailboxStats bounded_actor::mailbox_stats() const {
   MailboxStats out;
   out.capacity = spec_.capacity;
   out.overflow = static_cast<std::uint8_t>(spec_.overflow);
-  // Everything that went in, evicted or not (a sender backing out of a full
-  // mailbox may show for an instant).
-  out.admitted = counting_only_ || staged_ ? consumed_.load(std::memory_order_relaxed) + held_by_credits() +
-                                               evicted_.load(std::memory_order_relaxed)
-                                           : admitted_.load(std::memory_order_relaxed);
+  // Everything that went in, evicted or not.
+  out.admitted = credited_ ? consumed_.load(std::memory_order_relaxed) + held_by_credits() +
+                               evicted_.load(std::memory_order_relaxed)
+                           : admitted_.load(std::memory_order_relaxed);
   out.dropped = dropped_.load(std::memory_order_relaxed);
   out.rejected = rejected_.load(std::memory_order_relaxed);
   out.high_water = high_water_.load(std::memory_order_relaxed);
@@ -432,7 +426,7 @@ MailboxStats bounded_actor::mailbox_stats() const {
 }
 
 std::size_t bounded_actor::mailbox_depth() const {
-  if (counting_only_ || staged_)
+  if (credited_)
     return held_by_credits();
   std::lock_guard<detail::spin_lock> guard{mtx_};
   return waiting_.size() + in_flight_.load(std::memory_order_relaxed);

@@ -351,30 +351,30 @@ private:
       mark_taken(*taking_);
     }
     return [cursor = cursor_, tick = *taking_] {
-      std::function<void(std::uint64_t)> send_ack;
-      std::uint64_t through = 0;
+      std::uint64_t taken_through = 0;
       {
         std::lock_guard<std::mutex> guard{cursor->mutex};
         cursor->unfinished.erase(tick);
-        // Acknowledgements are cumulative: up to the oldest still unwritten.
-        through = cursor->unfinished.empty() ? cursor->next_recorded - 1 : *cursor->unfinished.begin() - 1;
-        send_ack = cursor->acknowledge;
+        taken_through = cursor->next_recorded - 1;
       }
-      if (send_ack)
-        send_ack(through);
+      acknowledge(*cursor, taken_through);
     };
   }
 
+  void acknowledge(std::uint64_t tick) { acknowledge(*cursor_, tick); }
+
   /// Acknowledges recorded ticks through `tick`, less any a worker still
-  /// writes (acknowledgements are cumulative).
-  void acknowledge(std::uint64_t tick) {
+  /// writes (acknowledgements are cumulative); from any thread.
+  static void acknowledge(ReaderCursor& cursor, std::uint64_t tick) {
+    std::function<void(std::uint64_t)> send_ack;
     {
-      std::lock_guard<std::mutex> guard{cursor_->mutex};
-      if (!cursor_->unfinished.empty())
-        tick = std::min(tick, *cursor_->unfinished.begin() - 1);
+      std::lock_guard<std::mutex> guard{cursor.mutex};
+      if (!cursor.unfinished.empty())
+        tick = std::min(tick, *cursor.unfinished.begin() - 1);
+      send_ack = cursor.acknowledge;
     }
-    if (coordinator_)
-      send(coordinator_, capture_atom::value, ctx_.spec.name, tick);
+    if (send_ack) // set once the reader is connected
+      send_ack(tick);
   }
 
   /// The flush is done when the last tick's snapshot and every recorded tick

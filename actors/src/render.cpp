@@ -107,6 +107,8 @@ public:
     return frames;
   }
 
+  const std::string& video_path() const { return video_path_; }
+
   /// Lines for the user since the last call (the writer's thread has no
   /// terminal of its own).
   std::vector<std::string> take_news() {
@@ -214,7 +216,6 @@ public:
     if (ctx.options.window)
       params_.window = true;
     frames_dir_ = ctx.options.out_dir + "/frames" + RenderState::suffix(name_);
-    video_path_ = ctx.options.out_dir + "/run" + RenderState::suffix(name_) + ".mp4";
   }
 
   /// Creates the renderer; the reason when it cannot.
@@ -386,7 +387,7 @@ public:
     if (params_.frames_every > 0 && renderer_)
       out.notes.emplace_back("frames", frames_dir_);
     if (video_written_)
-      out.notes.emplace_back("video", video_path_);
+      out.notes.emplace_back("video", state_.writer.video_path());
     if (!disabled_.empty())
       out.notes.emplace_back("disabled", disabled_);
     // One line for the run's summary.
@@ -399,7 +400,7 @@ public:
       if (recorded_total > 0)
         summary += ", " + std::to_string(recorded_total) + " recorded in " + frames_dir_;
       if (video_written_)
-        summary += ", video " + video_path_;
+        summary += ", video " + state_.writer.video_path();
     }
     out.notes.emplace_back("summary", summary);
   }
@@ -490,7 +491,6 @@ private:
   std::string name_;
   std::string node_;
   std::string frames_dir_;
-  std::string video_path_;
   std::optional<render::Renderer> renderer_;
   std::optional<render::Camera> configured_camera_;
   float yaw_ = 0, pitch_ = 0, zoom_ = 1;

@@ -77,7 +77,7 @@ public:
     // snapshot found its readers' workers in those sleeps and waited out one
     // (60 to 110 us here with the kernel's timer slack). Without the middle
     // phase a job wakes its worker at once (a futex, a few us), and an idle
-    // node burns no CPU on polls. Measured: docs/architecture.md, "Mailboxes".
+    // node burns no CPU on polls. Measured: docs/architecture.md, "Scheduling".
     set("work-stealing.moderate-poll-attempts", size_t{0});
     // 0.17 ships heartbeats off: a dead peer would be noticed only when TCP
     // gives up. Over TLS, 0.17's heartbeats break links (they drop every few

@@ -108,22 +108,12 @@ public:
   std::size_t left() const { return ok_ ? static_cast<std::size_t>(end_ - p_) : 0; }
   std::uint8_t u8() { return need(1) ? *p_++ : 0; }
   std::uint64_t varint() {
-    if (ok_ && end_ - p_ >= 10) {
-      // Room for the longest: no bounds check per byte (most are one byte:
-      // the deltas of a settling pile).
-      std::uint64_t v = 0;
-      for (int shift = 0; shift < 70; shift += 7) {
-        const std::uint8_t b = *p_++;
-        v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
-        if (b < 0x80)
-          return v;
-      }
-      ok_ = false; // more than ten bytes
-      return 0;
-    }
+    // With room for the longest (ten bytes), no bounds check per byte: most
+    // are one byte, the deltas of a settling pile.
+    const bool room = ok_ && end_ - p_ >= 10;
     std::uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
-      if (!need(1))
+      if (!room && !need(1))
         return 0;
       const std::uint8_t b = *p_++;
       v |= static_cast<std::uint64_t>(b & 0x7f) << shift;

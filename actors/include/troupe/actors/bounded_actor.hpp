@@ -117,6 +117,7 @@ private:
   // drop-oldest: senders stage messages on a lock-free stack while the bound
   // holds, and take the lock only to evict at the bound.
   const bool staged_;
+  const bool credited_; // the counting policies and drop-oldest: room is credits
   // Messages handed to CAF's mailbox at once; the rest wait in our queue, where
   // they can still be evicted. `latest` hands one at a time (the newest must
   // replace whatever is not handled yet); a large drop-oldest mailbox hands a
