@@ -197,8 +197,11 @@ TEST(Live, EveryNodeOfUpServesItsOwnMetrics) {
 
 TEST(Live, RegionsShowTheirOwnFigures) {
   const auto dir = fresh_dir("live-regions");
+  // The example's node ports, made free: other tests run beside this one.
+  std::filesystem::copy_file(examples + "sandbox.timeline", dir + "/sandbox.timeline");
+  std::ofstream(dir + "/regions-four.toml") << with_free_ports(read_text(examples + "regions-four.toml"));
   const auto port = free_port();
-  const auto command = "timeout -s KILL 200 " + exe + " run " + examples + "regions-four.toml --realtime --ticks 300 --http " +
+  const auto command = "timeout -s KILL 200 " + exe + " run " + dir + "/regions-four.toml --realtime --ticks 300 --http " +
                        std::to_string(port) + " --out " + dir + "/out 2>&1";
   FILE* run = ::popen(command.c_str(), "r");
   ASSERT_NE(run, nullptr);
@@ -250,12 +253,8 @@ std::map<std::int64_t, nlohmann::json> spans_by_tick(const nlohmann::json& trace
 
 TEST(Trace, UpMergesTheNodesIntoOneTraceWhereEachStepLiesInsideItsTick) {
   const auto dir = fresh_dir("trace-up");
-  auto text = read_text(examples + "sandbox-three-nodes.toml");
-  for (int i = 0; i < 3; ++i)
-    text = std::regex_replace(text, std::regex("port = 4710" + std::to_string(i + 1)),
-                              "port = " + std::to_string(free_port()));
   std::filesystem::copy_file(examples + "sandbox.timeline", dir + "/sandbox.timeline");
-  std::ofstream(dir + "/three.toml") << text;
+  std::ofstream(dir + "/three.toml") << with_free_ports(read_text(examples + "sandbox-three-nodes.toml"));
   const auto r = run_command(exe + " up " + dir + "/three.toml --ticks 120 --quiet --out " + dir + "/out --trace " +
                              dir + "/out/trace.json");
   ASSERT_EQ(r.exit_code, 0) << r.output;

@@ -42,9 +42,7 @@ Outcome outcome_of(const std::string& out) {
 /// regions-four.toml written into `dir` with free ports, its timeline beside
 /// it, and the physics region keys replaced by `regions` (TOML lines).
 std::string regions_config(const std::string& dir, const std::string& name, const std::string& regions) {
-  auto text = read_text(examples + "regions-four.toml");
-  text = std::regex_replace(text, std::regex("port = 47121"), "port = " + std::to_string(free_port()));
-  text = std::regex_replace(text, std::regex("port = 47122"), "port = " + std::to_string(free_port()));
+  auto text = with_free_ports(read_text(examples + "regions-four.toml"));
   const auto from = text.find("regions = 4");
   const auto to = text.find("[actors.logic]");
   EXPECT_NE(from, std::string::npos);
