@@ -104,6 +104,7 @@ void RegionSplit(benchmark::State& state) {
     for (Region& r : parts) {
       const auto t0 = std::chrono::steady_clock::now();
       reports.push_back(r.step(inbox[r.index()], settings, sequential));
+      r.commit();
       const auto t1 = std::chrono::steady_clock::now();
       slowest = std::max(slowest, std::chrono::duration<double, std::milli>(t1 - t0).count());
       stepped += static_cast<double>(reports.back().owned + reports.back().ghosts);

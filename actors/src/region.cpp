@@ -47,7 +47,10 @@ struct RegionState {
   std::function<Expected<sim::Region>()> start;
   std::vector<std::string> cut_dirs;
   std::string write_dir;
-  sim::Region committed{0, {}};           ///< the bodies it holds at the end of the last completed tick
+  /// The bodies it holds at the end of the last completed tick (a tick under
+  /// way reads it and replaces it when its step ends: a new incarnation runs
+  /// that tick again from it).
+  sim::Region region{0, {}};
   std::uint64_t tick = 0;                  ///< ticks completed
   std::optional<RegionStepped> last;       ///< the answer for the last completed tick
   /// The parcels it sent for the tick it began last (`sent_tick`), by
@@ -72,6 +75,7 @@ Expected<sim::Region> region_from(const std::string& path, std::uint32_t part, s
                    " of " + std::to_string(parts) + " after tick " + std::to_string(tick),
                  path};
   std::vector<sim::WholeBody> bodies;
+  bodies.reserve(piece->world.size());
   for (std::size_t k = 0; k < piece->world.size(); ++k)
     bodies.push_back({piece->world.bodies[k], piece->world.infos[k]});
   return sim::Region(part, std::move(bodies));
@@ -113,7 +117,7 @@ public:
         if (connected() && state_.sent_tick != ~0ull) {
           for (const auto& [to, parcel] : state_.sent)
             send(regions_[to], parcel);
-          if (working_ && step_)
+          if (step_)
             ask_resend(step_->plan->tick);
         }
         // A plan that came before the regions were known (a new incarnation
@@ -202,21 +206,20 @@ private:
                                                       ", was asked for tick " + std::to_string(tick)));
       return;
     }
-    if (working_ && step_ && step_->plan->tick == tick) {
+    if (step_ && step_->plan->tick == tick) {
       pending_.push_back(promise); // asked again while the tick is under way
       return;
     }
     began_ns_ = steady_now_ns();
     step_ = std::move(step);
-    working_ = state_.committed;
-    working_->begin(*step_->plan);
+    state_.region.begin(*step_->plan);
     sent_bytes_ = 0;
     {
       std::lock_guard<std::mutex> guard{state_.mutex};
       state_.sent.clear();
       for (std::uint32_t to = 0; to < regions_.size(); ++to)
         if (to != index()) {
-          RegionParcel parcel{tick, working_->parcel_for(to), state_.epoch};
+          RegionParcel parcel{tick, state_.region.parcel_for(to), state_.epoch};
           sent_bytes_ += parcel.parcel.bodies.size() * sizeof(sim::WholeBody);
           state_.sent.emplace(to, std::move(parcel));
         }
@@ -242,7 +245,7 @@ private:
   }
 
   void try_step() {
-    if (!working_ || !step_ || !connected())
+    if (!step_ || !connected())
       return;
     const auto tick = step_->plan->tick;
     auto& inbox = inbox_[tick];
@@ -255,7 +258,7 @@ private:
       parcels.push_back(std::move(parcel));
     inbox_.erase(inbox_.begin(), inbox_.upper_bound(tick));
     RegionStepped out;
-    out.report = working_->step(parcels, settings_, threads_.parallel);
+    out.report = state_.region.step(parcels, settings_, threads_.parallel);
     const auto done_ns = steady_now_ns();
     out.step_ms = static_cast<double>(done_ns - parcels_in_ns) / 1e6;
     live::trace_span("step", spec_.node, spec_.name, parcels_in_ns, done_ns, static_cast<std::int64_t>(tick));
@@ -267,7 +270,7 @@ private:
     publish_part(*step_, out);
     {
       std::lock_guard<std::mutex> guard{state_.mutex};
-      state_.committed = std::move(*working_);
+      state_.region.commit();
       state_.tick = tick + 1;
       state_.last = out;
       state_.step_ms.add(out.step_ms);
@@ -284,7 +287,6 @@ private:
       state_.contacts += out.report.stats.contacts;
       state_.events += out.report.events.size();
     }
-    working_.reset();
     step_.reset();
     for (auto& promise : pending_)
       promise.deliver(out);
@@ -301,7 +303,7 @@ private:
     part.generation = step.generation;
     part.tick = step.plan->tick + 1;
     part.world = std::make_shared<const sim::World>(
-      sim::part_world(step.plan->settings, part.tick, working_->held()));
+      sim::part_world(step.plan->settings, part.tick, state_.region.stepped()));
     part.published_ns = steady_now_ns();
     part.parts = spec_.parts;
     part.part = index();
@@ -336,7 +338,6 @@ private:
     pending_.clear();
     deferred_.clear();
     inbox_.clear();
-    working_.reset();
     step_.reset();
     std::lock_guard<std::mutex> guard{state_.mutex};
     state_.epoch = epoch;
@@ -348,7 +349,7 @@ private:
     auto region = tick == state_.start_tick ? state_.start() : load_piece(tick);
     if (!region)
       return make_error(region.error().code, region.error().to_string());
-    state_.committed = std::move(*region);
+    state_.region = std::move(*region);
     state_.tick = tick;
     console() << spec_.name << ": back at tick " << tick << " (epoch " << epoch << ")\n";
     return tick;
@@ -374,7 +375,7 @@ private:
                     {"regions", static_cast<double>(spec_.parts)},
                     {"steps", static_cast<double>(state_.steps)},
                     {"threads", static_cast<double>(threads_.count)},
-                    {"owned", static_cast<double>(state_.committed.held().size())},
+                    {"owned", static_cast<double>(state_.region.held().size())},
                     {"migrations", static_cast<double>(state_.migrations)},
                     {"exchange_messages", static_cast<double>(state_.exchange_messages)},
                     {"contacts", static_cast<double>(state_.contacts)},
@@ -403,8 +404,7 @@ private:
   RegionState& state_;
   std::vector<region_actor> regions_; ///< every region's stable name, by index (this one's too)
   caf::actor coordinator_;
-  std::optional<RegionStep> step_;     ///< the tick under way
-  std::optional<sim::Region> working_; ///< its bodies, the plan applied
+  std::optional<RegionStep> step_;     ///< the tick under way (begun on state_.region)
   std::map<std::uint64_t, std::map<std::uint32_t, sim::Parcel>> inbox_; ///< by tick, by sender
   std::vector<caf::typed_response_promise<RegionStepped>> pending_;
   std::vector<std::pair<RegionStep, caf::typed_response_promise<RegionStepped>>> deferred_;
@@ -447,7 +447,7 @@ Expected<std::shared_ptr<void>> prepare_region(const ActorContext& ctx) {
   auto start = state->start();
   if (!start)
     return start.error();
-  state->committed = std::move(*start);
+  state->region = std::move(*start);
   state->tick = start_tick;
   state->write_dir = ctx.options.out_dir + "/checkpoints";
   if (!resume_from.empty())

@@ -123,6 +123,16 @@ struct Scratch {
 
 thread_local Scratch tl_scratch;
 
+/// Sizes a buffer of the scratch; when it must grow, to a sixteenth more than
+/// asked, not to twice its size as resize would: the bodies a step sees (a
+/// region's with its ghosts, a world with spawns) move by a few each tick,
+/// and doubling would keep the buffers of twice as many.
+template <class T> void fit(std::vector<T>& v, std::size_t size) {
+  if (v.capacity() < size)
+    v.reserve(size + size / 16);
+  v.resize(size);
+}
+
 inline float clampf(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
 /// Grid cell coordinate along one axis; NaN and out-of-range values clamp to the
@@ -533,14 +543,14 @@ StepStats step(World& world, const PhysicsSettings& settings, const Parallel& pa
   s.chunk_contacts.assign(chunks, 0);
   s.chunk_used.assign(chunks, 0);
   s.chunk_pairs.assign(chunks, 0);
-  s.cell_of.resize(n);
-  s.order.resize(n + 1);
+  fit(s.cell_of, n);
+  fit(s.order, n + 1);
   s.order[n] = static_cast<std::uint32_t>(n); // the dummy's "dense index"
   // Arrays read through neighbour indices get one more element: the dummy body
   // (index n) that pads every list to a multiple of four. It is far away (never
   // in contact) and at rest.
   for (auto* v : {&s.p_start, &s.p_pred, &s.p_a, &s.p_b, &s.query, &s.v_pre, &s.v_out, &s.v_der})
-    v->resize(n + 1);
+    fit(*v, n + 1);
   {
     constexpr float far = 1e18f; // squares stay finite
     const F4 dummy_p{far, far, far, 0.f};
@@ -549,10 +559,10 @@ StepStats step(World& world, const PhysicsSettings& settings, const Parallel& pa
     for (auto* v : {&s.v_pre, &s.v_out, &s.v_der})
       (*v)[n] = F4{0.f, 0.f, 0.f, 0.f};
   }
-  s.inv_mass.resize(n + 1);
+  fit(s.inv_mass, n + 1);
   s.inv_mass[n] = 0.f;
-  s.counts.resize(n);
-  s.offsets.resize(n + 1);
+  fit(s.counts, n);
+  fit(s.offsets, n + 1);
 
   // A body's margin covers its motion over the whole step (the lists serve every
   // substep): |v| dt + |g| dt^2, capped at its radius so one fast body cannot
@@ -788,8 +798,8 @@ StepStats step(World& world, const PhysicsSettings& settings, const Parallel& pa
     std::size_t total = 0;
     for (std::size_t k = 0; k < chunks; ++k)
       total += s.chunk_used[k];
-    s.nbr.resize(total);
-    s.lambda.resize(total);
+    fit(s.nbr, total);
+    fit(s.lambda, total);
     std::size_t entries = 0;
     for (std::size_t k = 0; k < chunks; ++k)
       entries += s.chunk_pairs[k];

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <queue>
 
 namespace troupe::sim {
 
@@ -17,13 +16,6 @@ template <class... Fs> struct Overloaded : Fs... { using Fs::operator()...; };
 template <class... Fs> Overloaded(Fs...) -> Overloaded<Fs...>;
 
 bool by_id(const WholeBody& a, const WholeBody& b) { return a.info.id.index < b.info.id.index; }
-
-/// The held body with this handle, or null (a stale handle finds nothing).
-WholeBody* find_held(std::vector<WholeBody>& held, BodyId id) {
-  const auto at = std::partition_point(held.begin(), held.end(),
-                                       [&](const WholeBody& w) { return w.info.id.index < id.index; });
-  return at != held.end() && at->info.id == id ? &*at : nullptr;
-}
 
 std::uint32_t cell_on_axis(const std::vector<float>& cuts, float v) {
   // Cuts at or below v; a NaN compares false with every cut, so it sits above them.
@@ -104,19 +96,38 @@ std::uint32_t Layout::region_of(Vec3 p) const {
   return (z * ny + y) * nx + x;
 }
 
-double Layout::distance(Vec3 p, std::uint32_t region) const {
-  const float v[3] = {p.x, p.y, p.z};
+double Layout::distance(Vec3 p, std::uint32_t region) const { return box(region).distance(p); }
+
+Layout::Box Layout::box(std::uint32_t region) const {
+  Box box;
   std::uint32_t rest = region;
-  double d2 = 0.0;
   for (int a = 0; a < 3; ++a) {
     const auto n = static_cast<std::uint32_t>(cuts[a].size() + 1);
     const std::uint32_t k = rest % n;
     rest /= n;
     constexpr double inf = std::numeric_limits<double>::infinity();
-    const double lo = k == 0 ? -inf : cuts[a][k - 1];
-    const double hi = k + 1 == n ? inf : cuts[a][k];
+    box.lo[a] = k == 0 ? -inf : cuts[a][k - 1];
+    box.hi[a] = k + 1 == n ? inf : cuts[a][k];
+    box.top[a] = k + 1 == n;
+  }
+  return box;
+}
+
+bool Layout::Box::contains(Vec3 p) const {
+  // As cell_on_axis counts cuts: lo <= v < hi, NaN and +inf in the top cell.
+  const float v[3] = {p.x, p.y, p.z};
+  for (int a = 0; a < 3; ++a)
+    if (v[a] < lo[a] || !(top[a] || v[a] < hi[a]))
+      return false;
+  return true;
+}
+
+double Layout::Box::distance(Vec3 p) const {
+  const float v[3] = {p.x, p.y, p.z};
+  double d2 = 0.0;
+  for (int a = 0; a < 3; ++a) {
     const double x = v[a];
-    const double d = std::max({lo - x, x - hi, 0.0});
+    const double d = std::max({lo[a] - x, x - hi[a], 0.0});
     d2 += d * d;
   }
   return std::sqrt(d2); // NaN for a NaN coordinate: never "near"
@@ -149,59 +160,112 @@ float halo_width(const PhysicsSettings& settings, const WorldSettings& world, fl
 
 // ---- region -------------------------------------------------------------------
 
-Region::Region(std::uint32_t index, std::vector<WholeBody> held) : index_(index), held_(std::move(held)) {
-  std::sort(held_.begin(), held_.end(), by_id);
+Region::Region(std::uint32_t index, std::vector<WholeBody> held) : index_(index) {
+  std::sort(held.begin(), held.end(), by_id);
+  held_.bodies.reserve(held.size());
+  held_.infos.reserve(held.size());
+  for (const WholeBody& w : held) {
+    held_.bodies.push_back(w.body);
+    held_.infos.push_back(w.info);
+  }
 }
 
 void Region::begin(const TickPlan& plan) {
   plan_ = plan;
-  for (const BodyOp& op : plan.ops)
+  spawned_.clear();
+  shakes_.clear();
+  touched_.clear();
+  for (std::size_t i = 0; i < plan_.ops.size(); ++i)
     std::visit(Overloaded{
                  [&](const SpawnOp& o) {
-                   if (plan.layout.region_of(o.spawned.body.position) != index_)
-                     return;
-                   held_.insert(std::upper_bound(held_.begin(), held_.end(), o.spawned, by_id), o.spawned);
+                   if (plan_.layout.region_of(o.spawned.body.position) == index_)
+                     spawned_.emplace_back(o.spawned, i);
                  },
-                 [&](const ImpulseOp& o) {
-                   if (WholeBody* w = find_held(held_, o.body); w && w->body.inv_mass > 0.f)
-                     w->body.velocity += o.dv;
-                 },
-                 [&](const ShakeOp& o) {
-                   for (WholeBody& w : held_)
-                     if (w.body.inv_mass > 0.f)
-                       w.body.velocity += o.dv;
-                 },
-                 [&](const RemoveOp& o) {
-                   if (WholeBody* w = find_held(held_, o.body))
-                     held_.erase(held_.begin() + (w - held_.data()));
-                 },
+                 [&](const ImpulseOp& o) { touched_.emplace_back(o.body.index, i); },
+                 [&](const ShakeOp&) { shakes_.push_back(i); },
+                 [&](const RemoveOp& o) { touched_.emplace_back(o.body.index, i); },
                },
-               op);
+               plan_.ops[i]);
+  std::stable_sort(spawned_.begin(), spawned_.end(),
+                   [](const auto& a, const auto& b) { return by_id(a.first, b.first); });
+  std::sort(touched_.begin(), touched_.end());
+}
+
+bool Region::planned(WholeBody& w, std::size_t from) const {
+  if (shakes_.empty() && touched_.empty())
+    return true;
+  // This body's operations and the shakes, merged in the plan's order.
+  auto t = std::lower_bound(touched_.begin(), touched_.end(), std::pair{w.info.id.index, from});
+  const auto t_end = std::upper_bound(touched_.begin(), touched_.end(),
+                                      std::pair{w.info.id.index, std::numeric_limits<std::size_t>::max()});
+  auto sh = std::lower_bound(shakes_.begin(), shakes_.end(), from);
+  while (sh != shakes_.end() || t != t_end) {
+    const bool shake = t == t_end || (sh != shakes_.end() && *sh < t->second);
+    const std::size_t i = shake ? *sh++ : (t++)->second;
+    const bool removed = std::visit(Overloaded{
+                                      [&](const ShakeOp& o) {
+                                        if (w.body.inv_mass > 0.f)
+                                          w.body.velocity += o.dv;
+                                        return false;
+                                      },
+                                      [&](const ImpulseOp& o) {
+                                        if (o.body == w.info.id && w.body.inv_mass > 0.f)
+                                          w.body.velocity += o.dv;
+                                        return false;
+                                      },
+                                      [&](const RemoveOp& o) { return o.body == w.info.id; },
+                                      [&](const SpawnOp&) { return false; },
+                                    },
+                                    plan_.ops[i]);
+    if (removed)
+      return false;
+  }
+  return true;
+}
+
+template <class F> void Region::for_each_planned(F&& f) const {
+  // Held bodies and spawns merged by id (a spawn after a held body of its
+  // index: that one was removed first); a spawn undergoes the operations
+  // after its own.
+  std::size_t s = 0;
+  auto spawns_before = [&](std::uint64_t index) {
+    for (; s < spawned_.size() && spawned_[s].first.info.id.index < index; ++s) {
+      WholeBody w = spawned_[s].first;
+      if (planned(w, spawned_[s].second + 1))
+        f(std::as_const(w));
+    }
+  };
+  for (std::size_t k = 0; k < held_.size(); ++k) {
+    WholeBody w = held_[k];
+    spawns_before(w.info.id.index);
+    if (planned(w, 0))
+      f(std::as_const(w));
+  }
+  spawns_before(std::uint64_t{1} << 32); // the rest
 }
 
 Parcel Region::parcel_for(std::uint32_t to) const {
   Parcel parcel{index_, {}};
-  for (const WholeBody& w : held_)
-    if (plan_.layout.region_of(w.body.position) == to ||
-        plan_.layout.distance(w.body.position, to) <= plan_.halo)
+  const Layout::Box cell = plan_.layout.box(to);
+  for_each_planned([&](const WholeBody& w) {
+    if (cell.distance(w.body.position) <= plan_.halo || cell.contains(w.body.position))
       parcel.bodies.push_back(w);
+  });
   return parcel;
 }
 
 RegionReport Region::step(std::span<const Parcel> parcels, const PhysicsSettings& settings,
                           const Parallel& parallel) {
-  const Layout& layout = plan_.layout;
+  const Layout::Box cell = plan_.layout.box(index_);
   RegionReport report;
   report.region = index_;
-  // The working set: what this region holds within its halo and what it was
-  // sent, merged in id order (each list is in id order already) straight into
-  // the world it steps; the bodies whose centres are in its cell are its own.
-  std::erase_if(held_, [&](const WholeBody& w) {
-    return layout.region_of(w.body.position) != index_ && !(layout.distance(w.body.position, index_) <= plan_.halo);
-  });
+  // The working set: the bodies it holds (the plan applied) within its halo
+  // and what it was sent, merged in id order (each list is in id order
+  // already) straight into the world it steps; the bodies whose centres are
+  // in its cell are its own. What it holds stays as it was until the end.
   std::vector<std::vector<WholeBody>> unsorted; // a parcel out of order (not troupe's): sorted here
-  std::vector<std::span<const WholeBody>> lists{held_};
-  std::size_t total = held_.size();
+  std::vector<std::span<const WholeBody>> lists;
+  std::size_t total = held_.size() + spawned_.size();
   for (const Parcel& p : parcels) {
     total += p.bodies.size();
     if (std::is_sorted(p.bodies.begin(), p.bodies.end(), by_id)) {
@@ -212,35 +276,56 @@ RegionReport Region::step(std::span<const Parcel> parcels, const PhysicsSettings
       lists.emplace_back(unsorted.back());
     }
     for (const WholeBody& w : p.bodies)
-      if (layout.region_of(w.body.position) == index_)
-        ++report.arrived;
+      report.arrived += cell.contains(w.body.position) ? 1 : 0;
   }
+  // The world is built in the storage of the tick before last (the region
+  // keeps two, what it holds and what it steps into), so ticks allocate
+  // nothing once the region's size settles.
   World world;
   static_cast<WorldSettings&>(world) = plan_.settings;
   world.tick = plan_.tick;
-  world.bodies.reserve(total);
-  world.infos.reserve(total);
+  world.bodies = std::move(stepped_.bodies);
+  world.infos = std::move(stepped_.infos);
+  world.bodies.clear();
+  world.infos.clear();
+  if (world.bodies.capacity() < total) {
+    world.bodies.reserve(total + total / 16);
+    world.infos.reserve(total + total / 16);
+  }
   std::vector<std::uint8_t> owned;
   owned.reserve(total);
-  // A k-way merge: the heap holds the next body of each list, lowest id first.
-  using Next = std::pair<std::uint32_t, std::size_t>; // (id index, list)
-  std::priority_queue<Next, std::vector<Next>, std::greater<>> next;
-  std::vector<std::size_t> taken(lists.size(), 0);
-  for (std::size_t l = 0; l < lists.size(); ++l)
-    if (!lists[l].empty())
-      next.emplace(lists[l][0].info.id.index, l);
-  while (!next.empty()) {
-    const std::size_t l = next.top().second;
-    next.pop();
-    const WholeBody& w = lists[l][taken[l]];
+  auto add = [&](const WholeBody& w, bool own) {
     world.bodies.push_back(w.body);
     world.infos.push_back(w.info);
-    owned.push_back(layout.region_of(w.body.position) == index_ ? 1 : 0);
-    if (++taken[l] < lists[l].size())
-      next.emplace(lists[l][taken[l]].info.id.index, l);
-  }
-  // What it held is in the world now: let it go before the step (memory).
-  held_ = {};
+    owned.push_back(own ? 1 : 0);
+  };
+  // A k-way merge of the parcels (a few): the next body is the lowest id at
+  // the head of a list, the first list on a tie; its own bodies go in
+  // between (before a parcel's of the same id).
+  std::vector<std::size_t> taken(lists.size(), 0);
+  auto received_before = [&](std::uint64_t index) {
+    for (;;) {
+      std::size_t best = lists.size();
+      std::uint64_t lowest = index;
+      for (std::size_t l = 0; l < lists.size(); ++l)
+        if (taken[l] < lists[l].size() && lists[l][taken[l]].info.id.index < lowest) {
+          best = l;
+          lowest = lists[l][taken[l]].info.id.index;
+        }
+      if (best == lists.size())
+        return;
+      const WholeBody& w = lists[best][taken[best]++];
+      add(w, cell.contains(w.body.position));
+    }
+  };
+  for_each_planned([&](const WholeBody& w) {
+    const bool own = cell.contains(w.body.position);
+    if (!own && !(cell.distance(w.body.position) <= plan_.halo))
+      return; // neither its own nor within its halo (a rebalance moved the cut)
+    received_before(w.info.id.index);
+    add(w, own);
+  });
+  received_before(std::uint64_t{1} << 32); // the rest
   unsorted.clear();
 
   std::vector<ContactEvent> events;
@@ -253,7 +338,9 @@ RegionReport Region::step(std::span<const Parcel> parcels, const PhysicsSettings
     if (owned[static_cast<std::size_t>(at - world.infos.begin())])
       report.events.push_back(e);
   }
-  held_.reserve(static_cast<std::size_t>(std::count(owned.begin(), owned.end(), std::uint8_t{1})));
+  // Its own bodies that stay in the arena, kept where they lie in the world
+  // (moved down over ghosts and the removed): what it holds once committed.
+  std::size_t kept = 0;
   for (std::size_t k = 0; k < world.bodies.size(); ++k) {
     if (!owned[k]) {
       ++report.ghosts;
@@ -263,20 +350,26 @@ RegionReport Region::step(std::span<const Parcel> parcels, const PhysicsSettings
       report.removed.push_back(world.infos[k].id);
       continue;
     }
-    held_.push_back({world.bodies[k], world.infos[k]});
+    world.bodies[kept] = world.bodies[k];
+    world.infos[kept] = world.infos[k];
     report.hash_part += body_hash(world.bodies[k], world.infos[k]);
     report.max_radius = std::max(report.max_radius, world.bodies[k].radius);
     report.max_speed = std::max(report.max_speed, margin_speed(world.bodies[k]));
+    ++kept;
   }
-  report.owned = held_.size();
+  world.bodies.resize(kept);
+  world.infos.resize(kept);
+  stepped_.bodies = std::move(world.bodies);
+  stepped_.infos = std::move(world.infos);
+  report.owned = stepped_.size();
   if (plan_.survey != 0) {
     // Where its bodies lie now, slice by slice of the arena (a rebalance's input).
     report.survey.assign(3 * survey_bins, 0);
     const Arena& arena = plan_.settings.arena;
     const float lo[3] = {arena.min.x, arena.min.y, arena.min.z};
     const float hi[3] = {arena.max.x, arena.max.y, arena.max.z};
-    for (const WholeBody& w : held_) {
-      const float at[3] = {w.body.position.x, w.body.position.y, w.body.position.z};
+    for (const Body& body : stepped_.bodies) {
+      const float at[3] = {body.position.x, body.position.y, body.position.z};
       for (int a = 0; a < 3; ++a) {
         if ((plan_.survey & (1u << a)) == 0 || !std::isfinite(at[a]) || !(lo[a] < hi[a]))
           continue;
@@ -287,6 +380,15 @@ RegionReport Region::step(std::span<const Parcel> parcels, const PhysicsSettings
     }
   }
   return report;
+}
+
+void Region::commit() {
+  std::swap(held_, stepped_);
+  stepped_.bodies.clear(); // kept for the next tick's world
+  stepped_.infos.clear();
+  spawned_.clear();
+  shakes_.clear();
+  touched_.clear();
 }
 
 // ---- ledger -------------------------------------------------------------------
@@ -552,7 +654,8 @@ World assemble(const Ledger& ledger, std::span<const Region> regions) {
   world.rng_state = ledger.rng_state;
   std::vector<WholeBody> all;
   for (const Region& r : regions)
-    all.insert(all.end(), r.held().begin(), r.held().end());
+    for (std::size_t k = 0; k < r.held().size(); ++k)
+      all.push_back(r.held()[k]);
   std::sort(all.begin(), all.end(), by_id);
   world.slots = ledger.slots;
   for (Slot& slot : world.slots)
@@ -586,16 +689,12 @@ void name_bodies(World& world) {
 
 } // namespace
 
-World part_world(const WorldSettings& settings, std::uint64_t tick, std::span<const WholeBody> bodies) {
+World part_world(const WorldSettings& settings, std::uint64_t tick, const BodyList& bodies) {
   World world;
   static_cast<WorldSettings&>(world) = settings;
   world.tick = tick;
-  world.bodies.reserve(bodies.size());
-  world.infos.reserve(bodies.size());
-  for (const WholeBody& w : bodies) {
-    world.bodies.push_back(w.body);
-    world.infos.push_back(w.info);
-  }
+  world.bodies = bodies.bodies;
+  world.infos = bodies.infos;
   name_bodies(world);
   return world;
 }

@@ -123,8 +123,8 @@ std::pair<Checkpoint, Checkpoint> cut_pieces(std::uint32_t regions) {
   Checkpoint region;
   region.parts = regions;
   region.part = 1;
-  const auto bodies = sim::bodies_in(world, layout, 1);
-  region.world = sim::part_world(world, world.tick, bodies);
+  const sim::Region part(1, sim::bodies_in(world, layout, 1));
+  region.world = sim::part_world(world, world.tick, part.held());
   return {logic, region};
 }
 

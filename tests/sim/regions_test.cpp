@@ -39,6 +39,8 @@ std::uint64_t tick_regions(Ledger& ledger, std::vector<Region>& regions, std::ve
   std::vector<RegionReport> reports;
   for (Region& r : regions)
     reports.push_back(r.step(inbox[r.index()], settings, parallel));
+  for (Region& r : regions)
+    r.commit();
   for (const RegionReport& r : reports)
     stepped += r.owned + r.ghosts;
   return ledger.finish(reports, events);
@@ -62,6 +64,14 @@ std::vector<Command> commands_at(const World& w, std::uint64_t t) {
   }
   if (t == 25)
     add(Shake{{0.8f, 0.f, 0.3f}});
+  if (t == 37 && w.size() > 10) {
+    // After the impulse and removals above: a spawn, a shake that moves it
+    // too, and a second impulse on the body pushed before the shake (float
+    // sums: the order must be the plan's).
+    add(SpawnBody{{{1.f, 12.f, 1.f}, {0.5f, 0.f, 0.f}, 0.3f}});
+    add(Shake{{-0.4f, 0.2f, 0.1f}});
+    add(ApplyImpulse{w.infos[w.size() / 3].id, {-0.7f, 0.3f, 0.9f}});
+  }
   if (t == 30)
     add(SetGravity{{0.5f, -7.f, 0.f}});
   // Rebalances: from where the bodies are (in effect the tick after), and
@@ -196,6 +206,60 @@ TEST(Regions, LayoutNamesEveryPointsCellAndItsDistance) {
   EXPECT_DOUBLE_EQ(l.distance({-1.f, 3.f, -7.f}, 0), 0.0);
   EXPECT_DOUBLE_EQ(l.distance({-1.f, 3.f, -7.f}, 1), 1.0);
   EXPECT_DOUBLE_EQ(l.distance({-3.f, 3.f, -9.f}, 3), 5.0); // 3 along x, 4 along z
+}
+
+TEST(Regions, ACellsBoxAnswersAsTheLayoutForEveryPoint) {
+  const Layout l = Layout::even(Arena{}, {2, 1, 4}); // x cut at 0, z cuts at -5, 0, 5
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const float values[] = {-inf, -50.f, -5.f, -4.9999f, -0.f, 0.f, 1e-7f, 4.9999f, 5.f, 50.f, inf, nan};
+  for (const float x : values)
+    for (const float y : {0.f, nan})
+      for (const float z : values)
+        for (std::uint32_t r = 0; r < l.regions(); ++r) {
+          const Vec3 p{x, y, z};
+          const Layout::Box box = l.box(r);
+          EXPECT_EQ(box.contains(p), l.region_of(p) == r) << x << " " << y << " " << z << " in " << r;
+          if (box.contains(p) && std::isfinite(x) && std::isfinite(y) && std::isfinite(z)) {
+            EXPECT_EQ(box.distance(p), 0.0) << x << " " << y << " " << z << " in " << r;
+          }
+        }
+}
+
+TEST(Regions, ARegionHoldsWhatItHadUntilItsTickIsCommittedAndRunsTheTickAgainAlike) {
+  // A region that fails in the middle of a tick runs it again from what it
+  // holds: the step must leave that alone, and the second run must be the first.
+  const World start = make_scenario({"sandbox", 600, 11, 60.0});
+  Ledger ledger;
+  std::vector<Region> regions;
+  partition(start, Layout::even(start.arena, {2, 1, 1}), ledger, regions);
+  std::vector<Command> commands = {
+    {1, 1, 0, SpawnBody{{{-1.f, 10.f, 0.f}, {0.f, -1.f, 0.f}, 0.3f}}},
+    {1, 2, 0, ApplyImpulse{start.infos[5].id, {1.f, 2.f, 0.f}}},
+    {1, 3, 0, Shake{{0.5f, 0.f, -0.25f}}},
+    {1, 4, 0, RemoveBody{start.infos[9].id}},
+  };
+  const PhysicsSettings settings;
+  const TickPlan plan = ledger.plan(commands, settings);
+  for (Region& r : regions)
+    r.begin(plan);
+  const Parcel parcel = regions[1].parcel_for(0);
+  const BodyList before = regions[0].held();
+  const RegionReport first = regions[0].step({&parcel, 1}, settings, Parallel::sequential());
+  const BodyList stepped = regions[0].stepped();
+  auto same = [](const BodyList& a, const BodyList& b) {
+    return a.size() == b.size() && std::memcmp(a.bodies.data(), b.bodies.data(), a.size() * sizeof(Body)) == 0 &&
+           std::memcmp(a.infos.data(), b.infos.data(), a.size() * sizeof(BodyInfo)) == 0;
+  };
+  EXPECT_TRUE(same(regions[0].held(), before)) << "the step changed what the region holds";
+  EXPECT_FALSE(same(stepped, before));
+  regions[0].begin(plan);
+  const RegionReport again = regions[0].step({&parcel, 1}, settings, Parallel::sequential());
+  EXPECT_EQ(again.hash_part, first.hash_part);
+  EXPECT_EQ(again.owned, first.owned);
+  EXPECT_TRUE(same(regions[0].stepped(), stepped));
+  regions[0].commit();
+  EXPECT_TRUE(same(regions[0].held(), stepped));
+  EXPECT_EQ(regions[0].stepped().size(), 0u);
 }
 
 TEST(Regions, TheSandboxIsTheWholeWorldForAnyRegionCount) {

@@ -35,6 +35,7 @@
 #include <functional>
 #include <optional>
 #include <span>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -53,6 +54,17 @@ struct Layout {
   std::uint32_t region_of(Vec3 p) const;
   /// Distance from `p` to cell `region` (0 inside it).
   double distance(Vec3 p, std::uint32_t region) const;
+  /// One cell as a box: region_of and distance for one cell, with no search
+  /// and no division per point (what a region runs over all its bodies).
+  struct Box {
+    double lo[3], hi[3]; ///< -inf and +inf at the outer cells
+    bool top[3];         ///< the last cell on an axis (it takes NaN and +inf)
+    /// region_of(p) is this cell.
+    bool contains(Vec3 p) const;
+    /// distance(p, this cell).
+    double distance(Vec3 p) const;
+  };
+  Box box(std::uint32_t region) const;
   /// The cells of each axis, cut evenly over the arena.
   static Layout even(const Arena& arena, std::array<std::uint32_t, 3> cells);
   friend bool operator==(const Layout&, const Layout&) = default;
@@ -121,18 +133,32 @@ struct RegionReport {
 /// A slow world needs about half the halo of a fast one.
 float halo_width(const PhysicsSettings& settings, const WorldSettings& world, float max_radius, float max_speed);
 
+/// Bodies in id order, kept as a world keeps them (hot and cold parts apart),
+/// so a region's stepped world becomes what it holds without a copy.
+struct BodyList {
+  std::vector<Body> bodies;
+  std::vector<BodyInfo> infos;
+  std::size_t size() const { return bodies.size(); }
+  WholeBody operator[](std::size_t k) const { return {bodies[k], infos[k]}; }
+};
+
 /// A region: the bodies it holds between ticks (those it owned at the end of
-/// the last one, in id order) and what it does in a tick.
+/// the last one, in id order) and what it does in a tick. What it holds stays
+/// the state after the last tick until the tick is committed (begin and
+/// parcel_for read it through the plan, step writes its result apart), so a
+/// region that fails in the middle of a tick runs it again from there, and a
+/// tick needs no copy of it.
 class Region {
 public:
   Region(std::uint32_t index, std::vector<WholeBody> held);
 
   std::uint32_t index() const { return index_; }
   /// The bodies held, id order.
-  const std::vector<WholeBody>& held() const { return held_; }
+  const BodyList& held() const { return held_; }
 
-  /// Step 2 of a tick: applies the plan's body operations to the bodies held
-  /// (a spawn is kept when its centre is in this region's cell).
+  /// Step 2 of a tick: takes the plan; its body operations apply to the bodies
+  /// held as they are read (a spawn is kept when its centre is in this
+  /// region's cell).
   void begin(const TickPlan& plan);
   /// Step 2: what this region sends `to` (after `begin`).
   Parcel parcel_for(std::uint32_t to) const;
@@ -140,13 +166,30 @@ public:
   /// region's cell, steps them with the rest of what was received as ghosts,
   /// removes those that left the arena. The parcels from every other region
   /// of the layout, any order.
+  /// The result (`stepped()`) is held once committed.
   RegionReport step(std::span<const Parcel> parcels, const PhysicsSettings& settings,
                     const Parallel& parallel);
+  /// The bodies it owns after the step, id order.
+  const BodyList& stepped() const { return stepped_; }
+  /// Step 4: the stepped bodies are what it holds (the tick is done).
+  void commit();
 
 private:
+  /// Calls `f(const WholeBody&)` for each body held and spawned here, the
+  /// plan's operations applied, id order; removed ones are skipped.
+  template <class F> void for_each_planned(F&& f) const;
+  /// `w` as the plan's operations from op `from` on leave it; false when removed.
+  bool planned(WholeBody& w, std::size_t from) const;
+
   std::uint32_t index_;
-  std::vector<WholeBody> held_;
+  BodyList held_, stepped_;
   TickPlan plan_;
+  // The plan's body operations, indexed for planned(): spawns kept here (id
+  // order, with their op's index), the shakes' op indices, and (id index, op
+  // index) of each impulse and removal, sorted.
+  std::vector<std::pair<WholeBody, std::size_t>> spawned_;
+  std::vector<std::size_t> shakes_;
+  std::vector<std::pair<std::uint32_t, std::size_t>> touched_;
 };
 
 /// What a partitioned world's coordinator keeps: everything of the World but
@@ -225,7 +268,7 @@ World assemble(const Ledger& ledger, std::span<const Region> regions);
 /// What a region publishes of a tick: its bodies (id order) as a world with
 /// the plan's settings and the tick, and a slot table that names them (the
 /// other slots free), so it is a valid World wherever it goes.
-World part_world(const WorldSettings& settings, std::uint64_t tick, std::span<const WholeBody> bodies);
+World part_world(const WorldSettings& settings, std::uint64_t tick, const BodyList& bodies);
 
 /// What the coordinator publishes of a partitioned world: the settings, the
 /// tick and the generator, no bodies and no slot table (the parts bring them).
