@@ -244,11 +244,26 @@ template <class F> void Region::for_each_planned(F&& f) const {
   spawns_before(std::uint64_t{1} << 32); // the rest
 }
 
+namespace {
+/// Whether a body at `p` goes in a parcel for `cell`: within the halo of it,
+/// or in it (a NaN position is far from every cell but lies in one).
+bool in_parcel(const Layout::Box& cell, Vec3 p, float halo) {
+  return cell.distance(p) <= halo || cell.contains(p);
+}
+} // namespace
+
 Parcel Region::parcel_for(std::uint32_t to) const {
   Parcel parcel{index_, {}};
   const Layout::Box cell = plan_.layout.box(to);
+  if (spawned_.empty() && shakes_.empty() && touched_.empty()) {
+    // The plan changes no body here: what it holds, read as it lies.
+    for (std::size_t k = 0; k < held_.size(); ++k)
+      if (in_parcel(cell, held_.bodies[k].position, plan_.halo))
+        parcel.bodies.push_back(held_[k]);
+    return parcel;
+  }
   for_each_planned([&](const WholeBody& w) {
-    if (cell.distance(w.body.position) <= plan_.halo || cell.contains(w.body.position))
+    if (in_parcel(cell, w.body.position, plan_.halo))
       parcel.bodies.push_back(w);
   });
   return parcel;
