@@ -99,7 +99,7 @@ namespace {
 std::uint64_t payload_checksum(const char* payload, std::size_t length) { return XXH3_64bits(payload, length); }
 
 /// The checks every frame passes before its payload is read: size, length, checksum.
-DecodeResult check_frame(const std::vector<char>& bytes) {
+DecodeResult check_frame(std::span<const char> bytes) {
   if (bytes.size() < frame_header)
     return Error{errc::decode_failed, "frame of " + std::to_string(bytes.size()) + " bytes is shorter than its " +
                                         std::to_string(frame_header) + "-byte header"};
@@ -134,7 +134,7 @@ template <class T> void encode_framed(const T& value, std::vector<char>& out) {
   seal_frame(out);
 }
 
-template <class T> DecodeResult decode_framed(const std::vector<char>& bytes, T& out) {
+template <class T> DecodeResult decode_framed(std::span<const char> bytes, T& out) {
   if (bytes.size() < frame_header)
     return check_frame(bytes);
   const auto version = get_u32(bytes.data());
@@ -379,7 +379,7 @@ Expected<Checkpoint> load_checkpoint(const std::string& path) {
   template WireEnvelope wrap<T>(const T&);                                           \
   template DecodeResult unwrap<T>(const WireEnvelope&, T&);                          \
   template void encode_framed<T>(const T&, std::vector<char>&);                      \
-  template DecodeResult decode_framed<T>(const std::vector<char>&, T&);
+  template DecodeResult decode_framed<T>(std::span<const char>, T&);
 
 TROUPE_CODEC(sim::World)
 TROUPE_CODEC(Command)

@@ -438,6 +438,45 @@ TEST_F(CafRoundTrip, EveryMessageRoundTrips) {
   round_trip(sample_region_stepped());
 }
 
+TEST_F(CafRoundTrip, FramesAreReadWhereTheyLieInTheBufferAndLeaveTheRest) {
+  // BASP's deserializer: a frame is decoded in its buffer, and reading goes
+  // on right after it.
+  const Snapshot snapshot = sample_snapshot();
+  const RegionParcel parcel = sample_parcel();
+  std::uint32_t after = 0xfeedbeef;
+  std::vector<char> buf;
+  caf::binary_serializer sink{*sys, buf};
+  ASSERT_FALSE(sink(const_cast<Snapshot&>(snapshot), const_cast<RegionParcel&>(parcel), after));
+  Snapshot snapshot_back;
+  RegionParcel parcel_back;
+  std::uint32_t after_back = 0;
+  caf::binary_deserializer source{*sys, buf};
+  ASSERT_FALSE(source(snapshot_back, parcel_back, after_back));
+  expect_same(snapshot, snapshot_back);
+  expect_same(parcel, parcel_back);
+  EXPECT_EQ(after_back, after);
+  EXPECT_EQ(source.remaining(), 0u);
+  // Cut short anywhere in the snapshot's frame, or damaged inside it: an
+  // error, never a crash or a value half read.
+  std::vector<char> alone;
+  caf::binary_serializer alone_sink{*sys, alone};
+  ASSERT_FALSE(alone_sink(const_cast<Snapshot&>(snapshot)));
+  for (const std::size_t size : {alone.size() - 1, alone.size() / 2, std::size_t{40}, std::size_t{3}, std::size_t{0}}) {
+    Snapshot out;
+    caf::binary_deserializer cut{*sys, buf.data(), size};
+    EXPECT_TRUE(cut(out)) << size << " bytes";
+    EXPECT_EQ(out.world, nullptr) << size << " bytes";
+  }
+  std::vector<char> damaged = buf;
+  damaged[damaged.size() / 4] ^= 0x20;
+  Snapshot out;
+  caf::binary_deserializer source_damaged{*sys, damaged};
+  const auto err = source_damaged(out);
+  ASSERT_TRUE(err);
+  EXPECT_NE(sys->render(err).find("checksum"), std::string::npos) << sys->render(err);
+  EXPECT_EQ(out.world, nullptr);
+}
+
 TEST_F(CafRoundTrip, ErrorsRenderInWords) {
   auto err = make_error(errc::mailbox_full, "logic");
   EXPECT_EQ(sys->render(err), "troupe::mailbox_full: logic");

@@ -13,6 +13,8 @@
 #include <troupe/messages/wire.hpp>
 
 #include <caf/actor_system_config.hpp>
+#include <caf/binary_deserializer.hpp>
+#include <caf/deserializer.hpp>
 #include <caf/atom.hpp>
 #include <caf/detail/stringification_inspector.hpp>
 #include <caf/error.hpp>
@@ -71,6 +73,24 @@ void count_wire_bytes(std::size_t bytes);
 
 namespace detail {
 
+/// Reads a wire message where its frame lies in a binary deserializer's
+/// buffer (BASP's): the layout of a byte string (its length, then its bytes),
+/// without first copying a world's megabytes into a string of its own.
+template <class T> caf::error decode_in_place(caf::binary_deserializer& in, T& x) {
+  std::size_t size = 0;
+  if (auto err = in.begin_sequence(size))
+    return err;
+  if (size > in.remaining())
+    return make_error(errc::decode_failed, "a frame of " + std::to_string(size) + " bytes where " +
+                                             std::to_string(in.remaining()) + " are left");
+  const auto bytes = in.remainder();
+  const auto decoded = decode_framed(std::span<const char>(reinterpret_cast<const char*>(bytes.data()), size), x);
+  in.skip(size);
+  if (decoded)
+    return make_error(decoded->code, decoded->message);
+  return in.end_sequence();
+}
+
 /// The inspect of every wire message: the framed envelope as a byte string.
 template <class Inspector, class T>
 typename Inspector::result_type inspect_enveloped(Inspector& f, T& x) {
@@ -86,6 +106,9 @@ typename Inspector::result_type inspect_enveloped(Inspector& f, T& x) {
       count_wire_bytes(scratch.size());
       return f(caf::meta::type_name(wire_message<T>::name), scratch);
     } else {
+      if constexpr (std::is_base_of_v<caf::deserializer, Inspector>)
+        if (auto* in = dynamic_cast<caf::binary_deserializer*>(static_cast<caf::deserializer*>(&f)))
+          return decode_in_place(*in, x);
       std::vector<char> bytes;
       return f(caf::meta::type_name(wire_message<T>::name), bytes,
                caf::meta::load_callback([&]() -> caf::error {

@@ -52,7 +52,7 @@ template <class T> void encode_framed(const T& value, std::vector<char>& out);
 
 /// Reads what `encode_framed` wrote, in place: refuses another protocol version
 /// or kind, never throws, leaves `out` unchanged on error.
-template <class T> DecodeResult decode_framed(const std::vector<char>& bytes, T& out);
+template <class T> DecodeResult decode_framed(std::span<const char> bytes, T& out);
 
 /// A resumable state: the world after a tick, the acknowledgements that go with
 /// it, and the generation of its snapshot.
