@@ -309,37 +309,47 @@ RegionReport Region::step(std::span<const Parcel> parcels, const PhysicsSettings
   }
   std::vector<std::uint8_t> owned;
   owned.reserve(total);
-  auto add = [&](const WholeBody& w, bool own) {
-    world.bodies.push_back(w.body);
-    world.infos.push_back(w.info);
+  auto add = [&](const Body& body, const BodyInfo& info, bool own) {
+    world.bodies.push_back(body);
+    world.infos.push_back(info);
     owned.push_back(own ? 1 : 0);
   };
   // A k-way merge of the parcels (a few): the next body is the lowest id at
   // the head of a list, the first list on a tie; its own bodies go in
-  // between (before a parcel's of the same id).
+  // between (before a parcel's of the same id). `head` is the lowest id at a
+  // head (2^32 when every list is done).
   std::vector<std::size_t> taken(lists.size(), 0);
+  std::uint64_t head = 0;
   auto received_before = [&](std::uint64_t index) {
-    for (;;) {
+    while (head < index) {
       std::size_t best = lists.size();
-      std::uint64_t lowest = index;
+      std::uint64_t lowest = std::uint64_t{1} << 32;
       for (std::size_t l = 0; l < lists.size(); ++l)
         if (taken[l] < lists[l].size() && lists[l][taken[l]].info.id.index < lowest) {
           best = l;
           lowest = lists[l][taken[l]].info.id.index;
         }
-      if (best == lists.size())
+      head = lowest;
+      if (best == lists.size() || lowest >= index)
         return;
       const WholeBody& w = lists[best][taken[best]++];
-      add(w, cell.contains(w.body.position));
+      add(w.body, w.info, cell.contains(w.body.position));
+      head = 0; // look again
     }
   };
-  for_each_planned([&](const WholeBody& w) {
-    const bool own = cell.contains(w.body.position);
-    if (!own && !(cell.distance(w.body.position) <= plan_.halo))
-      return; // neither its own nor within its halo (a rebalance moved the cut)
-    received_before(w.info.id.index);
-    add(w, own);
-  });
+  auto keep = [&](const Body& body, const BodyInfo& info) {
+    const bool own = cell.contains(body.position);
+    if (!own && !(cell.distance(body.position) <= plan_.halo))
+      return; // not its own (it moved out, or a rebalance moved the cut), and beyond its halo
+    received_before(info.id.index);
+    add(body, info, own);
+  };
+  if (spawned_.empty() && shakes_.empty() && touched_.empty()) {
+    for (std::size_t k = 0; k < held_.size(); ++k) // the plan changes no body here
+      keep(held_.bodies[k], held_.infos[k]);
+  } else {
+    for_each_planned([&](const WholeBody& w) { keep(w.body, w.info); });
+  }
   received_before(std::uint64_t{1} << 32); // the rest
   unsorted.clear();
 
