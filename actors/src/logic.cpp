@@ -102,7 +102,7 @@ private:
 /// so the ticks after it can be run again the same way.
 struct CutLog {
   std::uint64_t tick = 0;
-  sim::Ledger ledger;
+  std::shared_ptr<const sim::Ledger> ledger;
   std::uint64_t hash = 0;
   std::uint64_t published_events = 0; ///< contact events published through the cut
   std::map<std::uint64_t, std::vector<Command>> commands; ///< by tick, from `tick` on
@@ -120,7 +120,7 @@ struct LogicState {
   std::optional<PendingReload> pending_reload;
   std::vector<RulesEvent> rules_events;
   WorldPtr world;
-  std::optional<sim::Ledger> ledger;          ///< a world run as regions: all of it but the bodies
+  std::shared_ptr<const sim::Ledger> ledger;  ///< a world run as regions: all of it but the bodies
   std::uint64_t last_hash = 0;                ///< the world hash of the last published tick
   std::uint64_t published_events = 0;         ///< contact events published through it
   std::shared_ptr<CutLog> cuts = std::make_shared<CutLog>(); ///< a world run as regions
@@ -143,7 +143,7 @@ struct LogicSetup {
   std::uint32_t regions = 0;    ///< the stepper runs as this many regions (0: one physics actor)
   std::vector<std::uint32_t> sources;   ///< command sources to wait for
   std::optional<Checkpoint> resume;     ///< start from here instead of the scenario
-  std::optional<sim::Ledger> ledger;    ///< a restart of a partitioned run: start from here
+  std::shared_ptr<const sim::Ledger> ledger; ///< a restart of a partitioned run: start from here
   std::uint64_t last_hash = 0;          ///< and the world hash there
   std::optional<Checkpoint> resumed_cut; ///< a partitioned run resumed from logic's piece of a cut
   std::uint64_t checkpoint_every = 0;
@@ -263,26 +263,28 @@ public:
     }
     if (partitioned()) {
       // Logic keeps all of the world but the bodies; the regions hold those.
+      sim::Ledger start;
       if (setup_.ledger) { // a restart of this logic
-        ledger_ = std::move(*setup_.ledger);
+        start = *setup_.ledger;
         last_hash_ = setup_.last_hash;
       } else if (setup_.resumed_cut) { // logic's piece of a cut
-        ledger_ = std::move(setup_.resumed_cut->ledger);
+        start = std::move(setup_.resumed_cut->ledger);
         last_hash_ = setup_.resumed_cut->world_hash;
       } else if (world_) { // a whole world's checkpoint
-        ledger_ = sim::make_ledger(*world_, starting_layout(world_->arena, setup_.physics));
+        start = sim::make_ledger(*world_, starting_layout(world_->arena, setup_.physics));
         last_hash_ = sim::world_hash(*world_);
       } else { // the scenario, never held whole
-        ledger_ = sim::scenario_ledger(
+        start = sim::scenario_ledger(
           scenario_of(setup_.simulation), [&](sim::WorldSettings& s) { override_fountain(s, setup_.params); },
           [&](const sim::Arena& arena) { return starting_layout(arena, setup_.physics); }, last_hash_);
       }
       // Rebalancing by itself is the config's, whatever the ledger came from.
-      ledger_.rebalance_every = setup_.physics.rebalance == "auto" ? setup_.physics.rebalance_every : 0;
-      ledger_.rebalance_after = setup_.physics.rebalance_after;
-      world_ = std::make_shared<const sim::World>(sim::header_world(ledger_));
+      start.rebalance_every = setup_.physics.rebalance == "auto" ? setup_.physics.rebalance_every : 0;
+      start.rebalance_after = setup_.physics.rebalance_after;
+      ledger_ = std::make_shared<const sim::Ledger>(std::move(start));
+      world_ = std::make_shared<const sim::World>(sim::header_world(*ledger_));
       if (!cuts_.restored) {
-        cuts_.tick = ledger_.tick;
+        cuts_.tick = ledger_->tick;
         cuts_.ledger = ledger_;
         cuts_.hash = last_hash_;
         cuts_.published_events = published_events_;
@@ -447,7 +449,7 @@ private:
   bool partitioned() const { return setup_.regions > 0; }
 
   /// Bodies in the world now (logic holds them only when not partitioned).
-  std::uint64_t bodies() const { return partitioned() ? ledger_.alive : world_->size(); }
+  std::uint64_t bodies() const { return partitioned() ? ledger_->alive : world_->size(); }
 
   void try_tick() {
     if (!controller_ || stepping_ || finished_ || restoring_ ||
@@ -577,10 +579,10 @@ private:
   /// from what it held); one that answered is not.
   void request_regions() {
     if (!plan_) {
-      next_ledger_ = ledger_;
+      next_ledger_ = *ledger_; // the tick's working copy: ledger_ stays the last tick's (shared with the kind state)
       plan_ = std::make_shared<const sim::TickPlan>(next_ledger_->plan(tick_commands_, setup_.physics));
       stepped_.assign(regions_.size(), std::nullopt);
-      if (!(plan_->layout == ledger_.layout))
+      if (!(plan_->layout == ledger_->layout))
         note_rebalance(plan_->layout);
     }
     setup_.chaos.strike(step_tick_);
@@ -645,7 +647,7 @@ private:
     ledger_ = cuts_.ledger;
     last_hash_ = cuts_.hash;
     published_events_ = cuts_.published_events;
-    world_ = std::make_shared<const sim::World>(sim::header_world(ledger_));
+    world_ = std::make_shared<const sim::World>(sim::header_world(*ledger_));
     restore_regions();
   }
 
@@ -702,11 +704,11 @@ private:
     }
     std::vector<sim::ContactEvent> contacts;
     const auto hash = next_ledger_->finish(reports, contacts);
-    ledger_ = std::move(*next_ledger_);
+    ledger_ = std::make_shared<const sim::Ledger>(std::move(*next_ledger_));
     next_ledger_.reset();
     plan_.reset();
     stepped_.clear();
-    world_ = std::make_shared<const sim::World>(sim::header_world(ledger_));
+    world_ = std::make_shared<const sim::World>(sim::header_world(*ledger_));
     if (checkpoint)
       write_cut(hash, published_events_ + contacts.size(), pieces_written);
     step_ms_.add(slowest);
@@ -721,7 +723,7 @@ private:
   /// cut is whole (every region wrote its piece first). It is where a
   /// rollback goes from now on.
   void write_cut(std::uint64_t hash, std::uint64_t published_events, bool pieces_written) {
-    const auto tick = ledger_.tick;
+    const auto tick = ledger_->tick;
     if (!pieces_written) {
       console() << "logic: a region could not write its piece of the cut after tick " << tick
                  << ": the cut is not kept\n";
@@ -730,7 +732,7 @@ private:
     Checkpoint cut;
     cut.generation = generation_ + 1;
     cut.parts = cut.part = setup_.regions;
-    cut.ledger = ledger_;
+    cut.ledger = *ledger_;
     cut.world_hash = hash;
     cut.published_events = published_events;
     for (auto& [source, seq] : applied_seq_)
@@ -1017,7 +1019,7 @@ private:
   // A world run as regions: the regions by index, what logic holds of the
   // world (all but the bodies), and the tick under way.
   std::vector<region_actor> regions_;
-  sim::Ledger ledger_;
+  std::shared_ptr<const sim::Ledger> ledger_; ///< after the last tick (set when partitioned)
   std::optional<sim::Ledger> next_ledger_;
   std::shared_ptr<const sim::TickPlan> plan_;
   std::vector<std::optional<RegionStepped>> stepped_;
