@@ -10,6 +10,8 @@
 #include <boost/serialization/shared_ptr.hpp>
 
 #include <cstdint>
+#include <cstring>
+#include <iterator>
 #include <limits>
 #include <stdexcept>
 #include <streambuf>
@@ -44,9 +46,79 @@ static_assert(sizeof(troupe::sim::WholeBody) == 56 && std::is_trivially_copyable
 // received (docs/architecture.md, "Trust").
 namespace troupe::codec {
 
+/// A streambuf reading a byte range in place: what every payload is decoded
+/// from.
+class SpanSource : public std::streambuf {
+public:
+  SpanSource(const char* data, std::size_t size) {
+    auto* p = const_cast<char*>(data); // read-only use; streambuf wants char*
+    setg(p, p, p + size);
+  }
+  /// The next `n` bytes, passed over (the caller checked that they are there).
+  const char* take(std::size_t n) {
+    char* at = gptr();
+    setg(eback(), at + n, egptr());
+    return at;
+  }
+};
+
 /// The payload being decoded on this thread (set by read_archive): what the
-/// counts are checked against. Null when encoding.
-inline thread_local std::streambuf* decoding = nullptr;
+/// counts are checked against, and where blocks are read from. Null when
+/// encoding.
+inline thread_local SpanSource* decoding = nullptr;
+
+/// Reads elements of a block type out of a byte range that may not be
+/// aligned for them (one memcpy each): a vector is built from the payload in
+/// one pass, with no value-initialised elements to overwrite.
+template <class T> class UnalignedReader {
+public:
+  using iterator_category = std::random_access_iterator_tag;
+  using value_type = T;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const T*;
+  using reference = T;
+  explicit UnalignedReader(const char* at) : at_(at) {}
+  T operator*() const {
+    T x;
+    std::memcpy(static_cast<void*>(&x), at_, sizeof(T));
+    return x;
+  }
+  UnalignedReader& operator++() {
+    at_ += sizeof(T);
+    return *this;
+  }
+  UnalignedReader operator++(int) {
+    auto before = *this;
+    ++*this;
+    return before;
+  }
+  UnalignedReader& operator--() {
+    at_ -= sizeof(T);
+    return *this;
+  }
+  UnalignedReader operator--(int) {
+    auto before = *this;
+    --*this;
+    return before;
+  }
+  UnalignedReader& operator+=(difference_type n) {
+    at_ += n * static_cast<difference_type>(sizeof(T));
+    return *this;
+  }
+  UnalignedReader& operator-=(difference_type n) { return *this += -n; }
+  T operator[](difference_type n) const { return *(*this + n); }
+  friend UnalignedReader operator+(UnalignedReader a, difference_type n) { return a += n; }
+  friend UnalignedReader operator+(difference_type n, UnalignedReader a) { return a += n; }
+  friend UnalignedReader operator-(UnalignedReader a, difference_type n) { return a -= n; }
+  friend difference_type operator-(const UnalignedReader& a, const UnalignedReader& b) {
+    return (a.at_ - b.at_) / static_cast<difference_type>(sizeof(T));
+  }
+  friend bool operator==(const UnalignedReader&, const UnalignedReader&) = default;
+  friend auto operator<=>(const UnalignedReader&, const UnalignedReader&) = default;
+
+private:
+  const char* at_;
+};
 
 template <class T> struct is_sequence : std::false_type {};
 template <class T, class Alloc> struct is_sequence<std::vector<T, Alloc>> : std::true_type {};
@@ -113,6 +185,13 @@ template <class A, class V> void sequence(A& ar, V& v) {
     if (count > left / min_bytes<T>())
       throw std::length_error("a sequence of " + std::to_string(count) + " elements in " + std::to_string(left) +
                               " bytes");
+    if constexpr (is_block<T>) {
+      if (decoding) { // straight from the payload: its bytes are the elements
+        const char* bytes = decoding->take(static_cast<std::size_t>(count) * sizeof(T));
+        v.assign(UnalignedReader<T>(bytes), UnalignedReader<T>(bytes + static_cast<std::size_t>(count) * sizeof(T)));
+        return;
+      }
+    }
     v.resize(static_cast<std::size_t>(count));
   }
   if constexpr (is_block<T>) {

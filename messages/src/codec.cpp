@@ -41,15 +41,6 @@ private:
   std::vector<char>& out_;
 };
 
-/// A streambuf reading a byte range in place.
-class SpanSource : public std::streambuf {
-public:
-  SpanSource(const char* data, std::size_t size) {
-    auto* p = const_cast<char*>(data); // read-only use; streambuf wants char*
-    setg(p, p, p + size);
-  }
-};
-
 template <class T> void write_archive(std::vector<char>& out, const T& value) {
   VectorSink sink(out);
   boost::archive::binary_oarchive ar(sink, archive_flags);
@@ -59,12 +50,12 @@ template <class T> void write_archive(std::vector<char>& out, const T& value) {
 template <class T>
 DecodeResult read_archive(const char* data, std::size_t size, T& out) {
   try {
-    SpanSource source(data, size);
+    codec::SpanSource source(data, size);
     // Counts are checked against the bytes left (boost_codecs.hpp).
     struct Decoding {
-      explicit Decoding(std::streambuf* s) : outer(codec::decoding) { codec::decoding = s; }
+      explicit Decoding(codec::SpanSource* s) : outer(codec::decoding) { codec::decoding = s; }
       ~Decoding() { codec::decoding = outer; }
-      std::streambuf* outer;
+      codec::SpanSource* outer;
     } decoding(&source);
     boost::archive::binary_iarchive ar(source, archive_flags);
     T value{};
