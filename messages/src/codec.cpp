@@ -41,6 +41,23 @@ private:
   std::vector<char>& out_;
 };
 
+/// A streambuf that only counts what is written to it.
+class CountingSink : public std::streambuf {
+public:
+  std::size_t count = 0;
+
+protected:
+  std::streamsize xsputn(const char*, std::streamsize n) override {
+    count += static_cast<std::size_t>(n);
+    return n;
+  }
+  int_type overflow(int_type ch) override {
+    if (!traits_type::eq_int_type(ch, traits_type::eof()))
+      ++count;
+    return ch;
+  }
+};
+
 template <class T> void write_archive(std::vector<char>& out, const T& value) {
   VectorSink sink(out);
   boost::archive::binary_oarchive ar(sink, archive_flags);
@@ -107,22 +124,39 @@ DecodeResult check_frame(std::span<const char> bytes) {
 
 } // namespace
 
-void seal_frame(std::vector<char>& bytes) {
-  if (bytes.size() < frame_header)
+namespace {
+/// Sets the length and checksum fields of the frame of `size` bytes at `frame`.
+void seal_frame_at(char* frame, std::size_t size) {
+  if (size < frame_header)
     return;
-  const auto length = static_cast<std::uint32_t>(bytes.size() - frame_header);
-  std::memcpy(bytes.data() + 8, &length, 4);
-  const std::uint64_t sum = payload_checksum(bytes.data() + frame_header, length);
-  std::memcpy(bytes.data() + 12, &sum, 8);
+  const auto length = static_cast<std::uint32_t>(size - frame_header);
+  std::memcpy(frame + 8, &length, 4);
+  const std::uint64_t sum = payload_checksum(frame + frame_header, length);
+  std::memcpy(frame + 12, &sum, 8);
+}
+} // namespace
+
+void seal_frame(std::vector<char>& bytes) { seal_frame_at(bytes.data(), bytes.size()); }
+
+template <class T> void append_framed(const T& value, std::vector<char>& out) {
+  const std::size_t at = out.size();
+  put_u32(out, protocol_version);
+  put_u32(out, static_cast<std::uint32_t>(wire_message<T>::kind));
+  out.resize(at + frame_header); // length and checksum, sealed below
+  write_archive(out, value);
+  seal_frame_at(out.data() + at, out.size() - at);
 }
 
 template <class T> void encode_framed(const T& value, std::vector<char>& out) {
   out.clear();
-  put_u32(out, protocol_version);
-  put_u32(out, static_cast<std::uint32_t>(wire_message<T>::kind));
-  out.resize(frame_header); // length and checksum, sealed below
-  write_archive(out, value);
-  seal_frame(out);
+  append_framed(value, out);
+}
+
+template <class T> std::size_t framed_size(const T& value) {
+  CountingSink sink;
+  boost::archive::binary_oarchive ar(sink, archive_flags);
+  ar << value;
+  return frame_header + sink.count;
 }
 
 template <class T> DecodeResult decode_framed(std::span<const char> bytes, T& out) {
@@ -370,6 +404,8 @@ Expected<Checkpoint> load_checkpoint(const std::string& path) {
   template WireEnvelope wrap<T>(const T&);                                           \
   template DecodeResult unwrap<T>(const WireEnvelope&, T&);                          \
   template void encode_framed<T>(const T&, std::vector<char>&);                      \
+  template void append_framed<T>(const T&, std::vector<char>&);                      \
+  template std::size_t framed_size<T>(const T&);                                     \
   template DecodeResult decode_framed<T>(std::span<const char>, T&);
 
 TROUPE_CODEC(sim::World)

@@ -10,6 +10,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
+#include <caf/serializer_impl.hpp>
 
 #include <gtest/gtest.h>
 
@@ -475,6 +476,32 @@ TEST_F(CafRoundTrip, FramesAreReadWhereTheyLieInTheBufferAndLeaveTheRest) {
   ASSERT_TRUE(err);
   EXPECT_NE(sys->render(err).find("checksum"), std::string::npos) << sys->render(err);
   EXPECT_EQ(out.world, nullptr);
+}
+
+TEST_F(CafRoundTrip, AFrameWrittenIntoBaspsBufferIsTheFrameWrittenApart) {
+  // binary_serializer (BASP's) gets the frame written in place; another
+  // serializer gets it framed apart and copied in: the same bytes.
+  auto same_both_ways = [&](auto value) {
+    EXPECT_EQ(framed_size(value), [&] {
+      std::vector<char> framed;
+      encode_framed(value, framed);
+      return framed.size();
+    }());
+    std::vector<char> in_place{'x'}; // something before it, as in BASP's buffer
+    caf::binary_serializer sink{*sys, in_place};
+    ASSERT_FALSE(sink(value));
+    std::vector<caf::byte> apart{caf::byte{'x'}};
+    caf::serializer_impl<std::vector<caf::byte>> other{*sys, apart};
+    ASSERT_FALSE(other(value));
+    ASSERT_EQ(in_place.size(), apart.size());
+    EXPECT_EQ(0, std::memcmp(in_place.data(), apart.data(), apart.size()));
+  };
+  same_both_ways(sample_snapshot());
+  same_both_ways(sample_compact_snapshot());
+  same_both_ways(sample_batch());
+  same_both_ways(sample_region_step());
+  same_both_ways(sample_parcel());
+  same_both_ways(sample_region_stepped());
 }
 
 TEST_F(CafRoundTrip, ErrorsRenderInWords) {

@@ -14,7 +14,9 @@
 
 #include <caf/actor_system_config.hpp>
 #include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
 #include <caf/deserializer.hpp>
+#include <caf/serializer.hpp>
 #include <caf/atom.hpp>
 #include <caf/detail/stringification_inspector.hpp>
 #include <caf/error.hpp>
@@ -91,6 +93,35 @@ template <class T> caf::error decode_in_place(caf::binary_deserializer& in, T& x
   return in.end_sequence();
 }
 
+/// Writes a wire message's frame straight into the end of a binary
+/// serializer's buffer (BASP's), laid out as a byte string (its length, then
+/// its bytes), instead of framing it apart and copying it in. False, with the
+/// buffer as it was, when the frame did not come out the size counted first.
+template <class T> bool encode_in_place(caf::binary_serializer& out, const T& x) {
+  auto& buf = out.buf();
+  const std::size_t start = buf.size();
+  const std::size_t size = framed_size(x);
+  std::size_t length = size;
+  bool written = !out.begin_sequence(length);
+  const std::size_t at = buf.size();
+  if (written) {
+    buf.reserve(at + size);
+    append_framed(x, buf);
+    written = buf.size() - at == size;
+  }
+  if (written) {
+    out.skip(size);
+    written = !out.end_sequence();
+  }
+  if (!written) {
+    buf.resize(start);
+    out.seek(start);
+    return false;
+  }
+  count_wire_bytes(size);
+  return true;
+}
+
 /// The inspect of every wire message: the framed envelope as a byte string.
 template <class Inspector, class T>
 typename Inspector::result_type inspect_enveloped(Inspector& f, T& x) {
@@ -99,6 +130,11 @@ typename Inspector::result_type inspect_enveloped(Inspector& f, T& x) {
     return f(caf::meta::type_name(wire_message<T>::name));
   } else {
     if constexpr (Inspector::reads_state) {
+      if constexpr (std::is_base_of_v<caf::serializer, Inspector>)
+        if (auto* out = dynamic_cast<caf::binary_serializer*>(static_cast<caf::serializer*>(&f)))
+          if (out->write_pos() == out->buf().size())
+            if (encode_in_place(*out, x))
+              return caf::none;
       // One scratch buffer per thread: a 100k-body snapshot is megabytes, and a
       // fresh buffer each time costs a page fault per 4 KiB.
       thread_local std::vector<char> scratch;

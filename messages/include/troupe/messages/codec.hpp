@@ -50,6 +50,12 @@ DecodeResult unframe(const std::vector<char>& bytes, WireEnvelope& out);
 /// `out` is reused. This is what goes on the wire.
 template <class T> void encode_framed(const T& value, std::vector<char>& out);
 
+/// encode_framed appended to `out` (what it held before is kept).
+template <class T> void append_framed(const T& value, std::vector<char>& out);
+
+/// How many bytes encode_framed writes for `value`, counted without writing them.
+template <class T> std::size_t framed_size(const T& value);
+
 /// Reads what `encode_framed` wrote, in place: refuses another protocol version
 /// or kind, never throws, leaves `out` unchanged on error.
 template <class T> DecodeResult decode_framed(std::span<const char> bytes, T& out);
