@@ -18,6 +18,8 @@
 // any chunk size. Events are gathered per chunk and then sorted by a complete key.
 #include <troupe/sim/physics.hpp>
 
+#include "world_internal.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -123,13 +125,10 @@ struct Scratch {
 
 thread_local Scratch tl_scratch;
 
-/// Sizes a buffer of the scratch; when it must grow, to a sixteenth more than
-/// asked, not to twice its size as resize would: the bodies a step sees (a
-/// region's with its ghosts, a world with spawns) move by a few each tick,
-/// and doubling would keep the buffers of twice as many.
+/// Sizes a buffer of the scratch, growing it by a sixteenth, not by twice as
+/// resize would (detail::reserve_with_headroom).
 template <class T> void fit(std::vector<T>& v, std::size_t size) {
-  if (v.capacity() < size)
-    v.reserve(size + size / 16);
+  detail::reserve_with_headroom(v, size);
   v.resize(size);
 }
 

@@ -224,6 +224,11 @@ bool Region::planned(WholeBody& w, std::size_t from) const {
 }
 
 template <class F> void Region::for_each_planned(F&& f) const {
+  if (spawned_.empty() && shakes_.empty() && touched_.empty()) {
+    for (std::size_t k = 0; k < held_.size(); ++k) // the plan changes no body here: read them as they lie
+      f(held_.bodies[k], held_.infos[k]);
+    return;
+  }
   // Held bodies and spawns merged by id (a spawn after a held body of its
   // index: that one was removed first); a spawn undergoes the operations
   // after its own.
@@ -232,14 +237,14 @@ template <class F> void Region::for_each_planned(F&& f) const {
     for (; s < spawned_.size() && spawned_[s].first.info.id.index < index; ++s) {
       WholeBody w = spawned_[s].first;
       if (planned(w, spawned_[s].second + 1))
-        f(std::as_const(w));
+        f(std::as_const(w.body), std::as_const(w.info));
     }
   };
   for (std::size_t k = 0; k < held_.size(); ++k) {
     WholeBody w = held_[k];
     spawns_before(w.info.id.index);
     if (planned(w, 0))
-      f(std::as_const(w));
+      f(std::as_const(w.body), std::as_const(w.info));
   }
   spawns_before(std::uint64_t{1} << 32); // the rest
 }
@@ -255,16 +260,9 @@ bool in_parcel(const Layout::Box& cell, Vec3 p, float halo) {
 Parcel Region::parcel_for(std::uint32_t to) const {
   Parcel parcel{index_, {}};
   const Layout::Box cell = plan_.layout.box(to);
-  if (spawned_.empty() && shakes_.empty() && touched_.empty()) {
-    // The plan changes no body here: what it holds, read as it lies.
-    for (std::size_t k = 0; k < held_.size(); ++k)
-      if (in_parcel(cell, held_.bodies[k].position, plan_.halo))
-        parcel.bodies.push_back(held_[k]);
-    return parcel;
-  }
-  for_each_planned([&](const WholeBody& w) {
-    if (in_parcel(cell, w.body.position, plan_.halo))
-      parcel.bodies.push_back(w);
+  for_each_planned([&](const Body& body, const BodyInfo& info) {
+    if (in_parcel(cell, body.position, plan_.halo))
+      parcel.bodies.push_back({body, info});
   });
   return parcel;
 }
@@ -303,10 +301,8 @@ RegionReport Region::step(std::span<const Parcel> parcels, const PhysicsSettings
   world.infos = std::move(stepped_.infos);
   world.bodies.clear();
   world.infos.clear();
-  if (world.bodies.capacity() < total) {
-    world.bodies.reserve(total + total / 16);
-    world.infos.reserve(total + total / 16);
-  }
+  detail::reserve_with_headroom(world.bodies, total);
+  detail::reserve_with_headroom(world.infos, total);
   std::vector<std::uint8_t> owned;
   owned.reserve(total);
   auto add = [&](const Body& body, const BodyInfo& info, bool own) {
@@ -344,12 +340,7 @@ RegionReport Region::step(std::span<const Parcel> parcels, const PhysicsSettings
     received_before(info.id.index);
     add(body, info, own);
   };
-  if (spawned_.empty() && shakes_.empty() && touched_.empty()) {
-    for (std::size_t k = 0; k < held_.size(); ++k) // the plan changes no body here
-      keep(held_.bodies[k], held_.infos[k]);
-  } else {
-    for_each_planned([&](const WholeBody& w) { keep(w.body, w.info); });
-  }
+  for_each_planned(keep);
   received_before(std::uint64_t{1} << 32); // the rest
   unsorted.clear();
 

@@ -46,4 +46,13 @@ std::uint64_t next_random(std::uint64_t& state);
 /// Uniform float in [lo, hi) from a bare generator state.
 float random_float(std::uint64_t& state, float lo, float hi);
 
+/// Makes room for `size` elements; when it must grow, to a sixteenth more
+/// than asked, not to twice as many: the bodies a step sees (a region's with
+/// its ghosts, a world with spawns) move by a few each tick, and doubling
+/// would keep buffers for twice as many.
+template <class T> void reserve_with_headroom(std::vector<T>& v, std::size_t size) {
+  if (v.capacity() < size)
+    v.reserve(size + size / 16);
+}
+
 } // namespace troupe::sim::detail

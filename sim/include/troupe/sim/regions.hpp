@@ -175,8 +175,8 @@ public:
   void commit();
 
 private:
-  /// Calls `f(const WholeBody&)` for each body held and spawned here, the
-  /// plan's operations applied, id order; removed ones are skipped.
+  /// Calls `f(const Body&, const BodyInfo&)` for each body held and spawned
+  /// here, the plan's operations applied, id order; removed ones are skipped.
   template <class F> void for_each_planned(F&& f) const;
   /// `w` as the plan's operations from op `from` on leave it; false when removed.
   bool planned(WholeBody& w, std::size_t from) const;
