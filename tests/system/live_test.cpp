@@ -207,20 +207,32 @@ TEST(Live, RegionsShowTheirOwnFigures) {
   ASSERT_NE(run, nullptr);
   std::string output;
   ASSERT_TRUE(wait_for(run, "live view at", output)) << output;
-  const auto metrics = scrape_until(port, [](const std::string& m) {
-    return series(m, R"(troupe_region_bodies{actor="physics/3",kind="physics",node="region-node"})") > 0;
+  // Labels of region i: it runs on region_nodes[i % 2] (main, region-node: the example).
+  auto labels = [](int i) {
+    return R"({actor="physics/)" + std::to_string(i) + R"(",kind="physics",node=")" +
+           (i % 2 == 0 ? "main" : "region-node") + R"("})";
+  };
+  auto region_bodies = [&](const std::string& m) {
+    double sum = 0;
+    for (int i = 0; i < 4; ++i)
+      sum += series(m, "troupe_region_bodies" + labels(i));
+    return sum;
+  };
+  auto logic_bodies = [](const std::string& m) {
+    return series(m, R"(troupe_bodies{actor="logic",kind="logic",node="main"})");
+  };
+  // A scrape reads the actors one by one while the fountain spawns: it is
+  // taken between ticks once every region has reported (regions set their
+  // gauges at the end of their step, logic at the end of the tick).
+  const auto metrics = scrape_until(port, [&](const std::string& m) {
+    return series(m, "troupe_region_bodies" + labels(3)) > 0 && region_bodies(m) == logic_bodies(m);
   });
   EXPECT_EQ(promtool_check(metrics, dir), "");
-  double bodies = 0;
   for (int i = 0; i < 4; ++i) {
-    const auto labels = R"({actor="physics/)" + std::to_string(i) + R"(",kind="physics",node=")";
-    // Region i runs on region_nodes[i % 2]: main, region-node (the example).
-    const auto node = std::string(i % 2 == 0 ? "main" : "region-node") + R"("})";
-    bodies += series(metrics, "troupe_region_bodies" + labels + node);
-    EXPECT_GE(series(metrics, "troupe_region_ghosts" + labels + node), 0) << i;
-    EXPECT_GT(series(metrics, "troupe_step_seconds_count" + labels + node), 0) << i;
+    EXPECT_GE(series(metrics, "troupe_region_ghosts" + labels(i)), 0) << i;
+    EXPECT_GT(series(metrics, "troupe_step_seconds_count" + labels(i)), 0) << i;
   }
-  EXPECT_EQ(bodies, series(metrics, R"(troupe_bodies{actor="logic",kind="logic",node="main"})")) << metrics;
+  EXPECT_EQ(region_bodies(metrics), logic_bodies(metrics)) << metrics;
   EXPECT_EQ(finish(run, output), 0) << output;
 }
 
