@@ -103,7 +103,7 @@ void RegionSplit(benchmark::State& state) {
     double slowest = 0.0;
     for (Region& r : parts) {
       const auto t0 = std::chrono::steady_clock::now();
-      reports.push_back(r.step(inbox[r.index()], settings, sequential));
+      reports.push_back(*r.step(inbox[r.index()], settings, sequential));
       r.commit();
       const auto t1 = std::chrono::steady_clock::now();
       slowest = std::max(slowest, std::chrono::duration<double, std::milli>(t1 - t0).count());

@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
   const sim::Parcel parcel = regions[0].parcel_for(1);
   envelope(dir, 9, RegionStep{plan, 10, true});
   envelope(dir, 10, RegionParcel{plan->tick, parcel});
-  envelope(dir, 11, RegionStepped{regions[1].step(std::vector<sim::Parcel>{parcel}, sim::PhysicsSettings{},
+  envelope(dir, 11, RegionStepped{*regions[1].step(std::vector<sim::Parcel>{parcel}, sim::PhysicsSettings{},
                                                   sim::Parallel::sequential()),
                                   0.5, 0.1, 4096, 1, false});
 

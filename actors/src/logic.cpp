@@ -106,6 +106,7 @@ struct CutLog {
   std::uint64_t hash = 0;
   std::uint64_t published_events = 0; ///< contact events published through the cut
   std::map<std::uint64_t, std::vector<Command>> commands; ///< by tick, from `tick` on
+  std::map<std::uint64_t, RulesPtr> rules;                ///< the body rules each tick ran, from `tick` on
   std::uint32_t epoch = 0;                                ///< RegionStep::epoch now
   bool restored = false;                                  ///< the regions were brought to the start once
 };
@@ -176,13 +177,47 @@ sim::World starting_world(const config::SimulationSpec& simulation, const LogicP
   return world;
 }
 
+/// The bodies a partitioned run smoke-tests rules on: the scenario's starting
+/// world, up to this many (logic never holds the whole world there).
+constexpr std::uint32_t partitioned_smoke_bodies = 20'000;
+
+/// What rules are smoke-tested on in a partitioned run: its scenario's
+/// starting world, with no more than partitioned_smoke_bodies.
+sim::World smoke_world(config::SimulationSpec simulation, const LogicParams& params) {
+  simulation.bodies = std::min(simulation.bodies, partitioned_smoke_bodies);
+  return starting_world(simulation, params);
+}
+
+/// How a plan names body rules (null: none): the file by its absolute path,
+/// which every region loads from its own plugin directory, and the digest.
+sim::RulesRef rules_ref(const RulesPtr& rules) {
+  if (!rules)
+    return {};
+  return {std::filesystem::absolute(rules->path()).lexically_normal().string(), rules->digest()};
+}
+
+/// The words of a troupe caf::error (its context), or "".
+std::string words_of(const caf::error& err) {
+  const auto& context = err.context();
+  return context.match_elements<std::string>() ? context.get_as<std::string>(0) : std::string{};
+}
+
+/// Why a partitioned run takes no world rules.
+constexpr const char* partitioned_rules_refusal =
+  "works on the whole world (scope world), which no actor holds when physics runs as regions (regions > 1): "
+  "write it as body rules (TROUPE_BODY_RULES_PLUGIN, rules_abi.hpp) or run it with regions = 1";
+
 /// Loads the rules plugin at `path` and smoke-tests it on a copy of `world` as
-/// logic's `params` say. Blocking (many ticks' work): off the tick path.
+/// logic's `params` say; a partitioned run takes body rules only. Blocking
+/// (many ticks' work): off the tick path.
 Expected<RulesPtr> load_tested_rules(const std::string& path, const std::string& plugin_dir, const sim::World& world,
-                                     const LogicParams& params, const sim::PhysicsSettings& physics) {
+                                     const LogicParams& params, const sim::PhysicsSettings& physics,
+                                     bool partitioned) {
   auto loaded = plugins::RulesPlugin::load(path, plugin_dir);
   if (!loaded)
     return loaded.error();
+  if (partitioned && loaded->scope() != plugins::RulesScope::body)
+    return Error{errc::bad_plugin, loaded->name() + " " + loaded->version() + " " + partitioned_rules_refusal, path};
   auto plugin = std::make_shared<plugins::RulesPlugin>(std::move(*loaded));
   plugins::SmokeTest test;
   test.ticks = params.smoke_ticks;
@@ -202,16 +237,11 @@ struct ReloadJob {
   LogicParams params;           ///< how to test it
   std::string plugin_dir;       ///< where it may be loaded from
   sim::PhysicsSettings physics; ///< with the topology's physics
+  bool partitioned = false;     ///< physics runs as regions: body rules only
   RulesPtr plugin;              ///< loaded and passed, or null
   std::string error;            ///< why not
   std::atomic<bool> done{false};
 };
-
-/// Why a partitioned run takes no rules plugin: today's plugin ABI hands a
-/// plugin the whole world.
-constexpr const char* partitioned_rules_refusal =
-  "rules plugins read and change the whole world, which no actor holds when physics runs as regions "
-  "(regions > 1): run the plugin with regions = 1";
 
 /// "installed", "rejected" or "rolled back".
 const char* verb(const RulesEvent& e) {
@@ -227,7 +257,8 @@ std::string subject(const RulesEvent& e) {
 
 /// Loads and smoke-tests a plugin (detached: the test takes many ticks' time).
 caf::behavior rules_validator(caf::event_based_actor* self, std::shared_ptr<ReloadJob> job, caf::actor logic) {
-  auto tested = load_tested_rules(job->request.path, job->plugin_dir, *job->world, job->params, job->physics);
+  auto tested =
+    load_tested_rules(job->request.path, job->plugin_dir, *job->world, job->params, job->physics, job->partitioned);
   if (tested)
     job->plugin = std::move(*tested);
   else
@@ -580,7 +611,10 @@ private:
   void request_regions() {
     if (!plan_) {
       next_ledger_ = *ledger_; // the tick's working copy: ledger_ stays the last tick's (shared with the kind state)
-      plan_ = std::make_shared<const sim::TickPlan>(next_ledger_->plan(tick_commands_, setup_.physics));
+      // The body rules this tick ran the first time, when it runs again.
+      const auto& rules = cuts_.rules.try_emplace(step_tick_, rules_).first->second;
+      plan_ = std::make_shared<const sim::TickPlan>(next_ledger_->plan(
+        tick_commands_, setup_.physics, rules_ref(rules), rules ? rules->max_speedup() : 0.f));
       stepped_.assign(regions_.size(), std::nullopt);
       if (!(plan_->layout == ledger_->layout))
         note_rebalance(plan_->layout);
@@ -604,7 +638,12 @@ private:
             if (epoch != cuts_.epoch || !stepping_)
               return;
             if (err.category() == caf::atom("troupe") && err.code() == static_cast<std::uint8_t>(errc::out_of_step)) {
-              roll_back_regions(); // a region lost what it held
+              roll_back_regions("a region lost its state"); // its node was restarted
+              return;
+            }
+            if (err.category() == caf::atom("troupe") && err.code() == static_cast<std::uint8_t>(errc::bad_plugin) &&
+                plan_ && !plan_->rules.path.empty()) {
+              roll_back_region_rules(words_of(err));
               return;
             }
             ++step_retries_total_;
@@ -633,11 +672,11 @@ private:
   /// Brings every region back to the newest consistent cut and runs the
   /// ticks since again, with the commands they took: a region lost what it
   /// held (its node was restarted), and the world must come out the same.
-  void roll_back_regions() {
+  void roll_back_regions(const std::string& why) {
     if (restoring_)
       return;
     ++rollbacks_;
-    console() << "logic: a region lost its state at tick " << step_tick_ << ": every region goes back to tick "
+    console() << "logic: " << why << " at tick " << step_tick_ << ": every region goes back to tick "
                << cuts_.tick << " and the ticks since run again\n";
     stepping_ = false;
     plan_.reset();
@@ -743,6 +782,7 @@ private:
     cuts_.hash = hash;
     cuts_.published_events = published_events;
     cuts_.commands.erase(cuts_.commands.begin(), cuts_.commands.lower_bound(tick));
+    cuts_.rules.erase(cuts_.rules.begin(), cuts_.rules.lower_bound(tick));
   }
 
   /// Publishes the tick that just ended (world_ holds it, or its header when
@@ -824,10 +864,6 @@ private:
   /// path, decide at tick + install_after_ticks (a fixed tick, so replays and
   /// restarts decide at the same place).
   void ask_reload(const std::string& path, std::uint64_t tick) {
-    if (partitioned()) {
-      publish_rules_event({RulesEvent::rejected, tick, path, "", "", partitioned_rules_refusal});
-      return;
-    }
     if (pending_reload_)
       publish_rules_event({RulesEvent::rejected, tick, pending_reload_->path, "", "",
                            "superseded by a reload of " + path + " before it was installed"});
@@ -839,7 +875,10 @@ private:
   void launch_reload() {
     reload_job_ = std::make_shared<ReloadJob>();
     reload_job_->request = *pending_reload_;
-    reload_job_->world = world_;
+    // A partitioned run's world_ is a header: a sample of its scenario instead.
+    reload_job_->world =
+      partitioned() ? std::make_shared<const sim::World>(smoke_world(setup_.simulation, setup_.params)) : world_;
+    reload_job_->partitioned = partitioned();
     reload_job_->params = setup_.params;
     reload_job_->physics = setup_.physics;
     reload_job_->plugin_dir = setup_.state->plugin_dir;
@@ -871,6 +910,26 @@ private:
     known_good_ = nullptr;
     save_rules();
     throw std::runtime_error("rules failed: " + why);
+  }
+
+  /// Body rules failed in a region at this tick (or a region could not load
+  /// them): the rules from before them run this tick in every region, from
+  /// the newest cut (the ticks since run again as they ran), as one physics
+  /// actor would run it again from the world before it.
+  void roll_back_region_rules(const std::string& why) {
+    const auto tick = step_tick_;
+    const auto failed = cuts_.rules[tick];
+    const auto back_to = known_good_ ? known_good_->name() + " " + known_good_->version() : "the built-in rules";
+    if (failed && failed == rules_) {
+      publish_rules_event({RulesEvent::rolled_back, tick, failed->path(), failed->name(), failed->version(),
+                           why + "; back to " + back_to});
+      rules_ = known_good_;
+      known_good_ = nullptr;
+      save_rules();
+    }
+    cuts_.rules.erase(cuts_.rules.lower_bound(tick), cuts_.rules.end());
+    cuts_.rules[tick] = rules_;
+    roll_back_regions("the body rules failed");
   }
 
   void publish_rules_event(RulesEvent event) {
@@ -1169,15 +1228,16 @@ Subsystem logic_subsystem() {
     if (ctx.options.watch && path.empty())
       return Error{errc::bad_argument, "--watch: no rules plugin to watch (give --rules PATH or set [actors." +
                                          ctx.spec.name + "] rules)"};
-    if (!path.empty() && ctx.topology.the(Role::stepper).parts > 1)
-      return Error{errc::bad_plugin, "rules " + path + ": " + partitioned_rules_refusal};
     if (!path.empty()) {
       const auto& params = ctx.params<LogicParams>();
-      const auto world = ctx.run.resume ? ctx.run.resume->world : starting_world(ctx.simulation, params);
+      const bool partitioned = ctx.topology.the(Role::stepper).parts > 1;
+      const auto world = partitioned        ? smoke_world(ctx.simulation, params)
+                         : ctx.run.resume ? ctx.run.resume->world
+                                          : starting_world(ctx.simulation, params);
       sim::PhysicsSettings physics;
       if (const auto* p = std::any_cast<PhysicsParams>(&ctx.topology.the(Role::stepper).params))
         physics = *p;
-      auto tested = load_tested_rules(path, state->plugin_dir, world, params, physics);
+      auto tested = load_tested_rules(path, state->plugin_dir, world, params, physics, partitioned);
       if (!tested)
         return Error{errc::bad_plugin, "rules: " + tested.error().to_string()};
       state->rules = std::move(*tested);

@@ -20,7 +20,9 @@
 
 #include <troupe/actors/bounded_actor.hpp>
 #include <troupe/actors/metrics.hpp>
+#include <troupe/actors/kinds.hpp>
 #include <troupe/actors/protocols.hpp>
+#include <troupe/plugins/rules_plugin.hpp>
 #include <troupe/sim/regions.hpp>
 #include <troupe/sim/scenario.hpp>
 
@@ -58,6 +60,10 @@ struct RegionState {
   std::uint64_t sent_tick = ~0ull;
   std::map<std::uint32_t, RegionParcel> sent;
   std::shared_ptr<Publisher> publisher;
+  /// The body rules it ran last, loaded from `plugin_dir` (the folder logic's
+  /// node loads from, by the same config), kept until a plan names others.
+  std::string plugin_dir;
+  std::shared_ptr<const plugins::RulesPlugin> rules;
   // What the report shows, over every incarnation.
   SampleRecorder step_ms, wait_ms, owned, ghosts, exchange_bytes;
   std::uint64_t steps = 0, migrations = 0, exchange_messages = 0, contacts = 0, events = 0;
@@ -258,7 +264,19 @@ private:
       parcels.push_back(std::move(parcel));
     inbox_.erase(inbox_.begin(), inbox_.upper_bound(tick));
     RegionStepped out;
-    out.report = state_.region.step(parcels, settings_, threads_.parallel);
+    auto rules = body_rules(step_->plan->rules);
+    if (!rules) {
+      fail_tick(rules.error());
+      return;
+    }
+    const sim::RulesStep run_rules =
+      *rules ? sim::RulesStep{[plugin = *rules](sim::World& w) { return plugin->step(w); }} : sim::RulesStep{};
+    auto report = state_.region.step(parcels, settings_, threads_.parallel, &run_rules);
+    if (!report) {
+      fail_tick(report.error());
+      return;
+    }
+    out.report = std::move(*report);
     const auto done_ns = steady_now_ns();
     out.step_ms = static_cast<double>(done_ns - parcels_in_ns) / 1e6;
     live::trace_span("step", spec_.node, spec_.name, parcels_in_ns, done_ns, static_cast<std::int64_t>(tick));
@@ -291,6 +309,41 @@ private:
     for (auto& promise : pending_)
       promise.deliver(out);
     pending_.clear();
+  }
+
+  /// The body rules a plan names, loaded here the first time (null: none).
+  /// Refused when this node's file is not the build logic tested.
+  Expected<const plugins::RulesPlugin*> body_rules(const sim::RulesRef& ref) {
+    if (ref.path.empty())
+      return nullptr;
+    std::lock_guard<std::mutex> guard{state_.mutex};
+    if (!state_.rules || state_.rules->path() != ref.path || state_.rules->digest() != ref.digest) {
+      state_.rules.reset();
+      auto loaded = plugins::RulesPlugin::load(ref.path, state_.plugin_dir);
+      if (!loaded)
+        return loaded.error();
+      if (loaded->digest() != ref.digest)
+        return Error{errc::bad_plugin,
+                     "this node's file is another build than the one logic tested (digest " +
+                       std::to_string(loaded->digest()) + ", logic's " + std::to_string(ref.digest) + ")",
+                     ref.path};
+      if (loaded->scope() != plugins::RulesScope::body)
+        return Error{errc::bad_plugin, "not body rules (scope body): a region runs no others", ref.path};
+      state_.rules = std::make_shared<const plugins::RulesPlugin>(std::move(*loaded));
+      console() << spec_.name << ": body rules " << state_.rules->name() << " " << state_.rules->version()
+                << " loaded from " << ref.path << "\n";
+    }
+    return state_.rules.get();
+  }
+
+  /// The body rules failed in this tick (or could not be loaded): nothing is
+  /// committed, and logic takes the rules back in every region.
+  void fail_tick(const Error& error) {
+    console() << spec_.name << ": tick " << step_->plan->tick << ": " << error.to_string() << "\n";
+    for (auto& promise : pending_)
+      promise.deliver(make_error(errc::bad_plugin, spec_.name + ": " + error.message)); // the event names the file
+    pending_.clear();
+    step_.reset();
   }
 
   /// This region's bodies after the tick: to the readers that subscribed
@@ -454,6 +507,7 @@ Expected<std::shared_ptr<void>> prepare_region(const ActorContext& ctx) {
     state->cut_dirs.push_back(std::filesystem::path(resume_from).parent_path().string());
   state->cut_dirs.push_back(state->write_dir);
   state->publisher = std::make_shared<Publisher>(ctx.topology.network.keyframe_every);
+  state->plugin_dir = plugin_dir(ctx.topology, ctx.options);
   return std::shared_ptr<void>(std::move(state));
 }
 

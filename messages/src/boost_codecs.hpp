@@ -309,7 +309,8 @@ template <class A> void serialize(A& ar, troupe::sim::TickPlan& x, unsigned) {
   ar & x.tick;
   troupe::sim::for_each_setting(x.settings, [&](auto& v) { field(ar, v); });
   sequence(ar, x.ops);
-  ar & x.layout & x.halo & x.survey;
+  sequence(ar, x.rules.path);
+  ar & x.rules.digest & x.layout & x.halo & x.survey;
 }
 
 template <class A> void serialize(A& ar, troupe::sim::Parcel& x, unsigned) {

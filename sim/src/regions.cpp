@@ -267,8 +267,8 @@ Parcel Region::parcel_for(std::uint32_t to) const {
   return parcel;
 }
 
-RegionReport Region::step(std::span<const Parcel> parcels, const PhysicsSettings& settings,
-                          const Parallel& parallel) {
+Expected<RegionReport> Region::step(std::span<const Parcel> parcels, const PhysicsSettings& settings,
+                                    const Parallel& parallel, const RulesStep* rules) {
   const Layout::Box cell = plan_.layout.box(index_);
   RegionReport report;
   report.region = index_;
@@ -344,6 +344,15 @@ RegionReport Region::step(std::span<const Parcel> parcels, const PhysicsSettings
   received_before(std::uint64_t{1} << 32); // the rest
   unsorted.clear();
 
+  // Body rules read each body alone, so a ghost comes out as its owner's copy.
+  if (rules && *rules)
+    if (auto ruled = (*rules)(world); !ruled) {
+      stepped_.bodies = std::move(world.bodies); // kept for the tick run again
+      stepped_.infos = std::move(world.infos);
+      stepped_.bodies.clear();
+      stepped_.infos.clear();
+      return ruled.error();
+    }
   std::vector<ContactEvent> events;
   report.stats = sim::step(world, settings, parallel, events);
   report.tick = world.tick;
@@ -409,8 +418,10 @@ void Region::commit() {
 
 // ---- ledger -------------------------------------------------------------------
 
-TickPlan Ledger::plan(std::span<Command> commands, const PhysicsSettings& physics) {
+TickPlan Ledger::plan(std::span<Command> commands, const PhysicsSettings& physics, RulesRef rules,
+                      float rules_speedup) {
   TickPlan plan;
+  plan.rules = std::move(rules);
   sort_canonical(commands);
   float fastest = max_speed; // a bound on any body's speed at the start of the step
   float pushed = 0.f;
@@ -490,7 +501,12 @@ TickPlan Ledger::plan(std::span<Command> commands, const PhysicsSettings& physic
   plan.layout = layout;
   // No body is faster at the start of the step than the fastest after the
   // last tick or spawned now, plus every push of this tick.
-  plan.halo = halo_width(physics, settings, max_radius, fastest + pushed);
+  // The body rules speed a body up after all of that, by at most their bound.
+  const float before_step = plan.rules.path.empty()
+                              ? fastest + pushed
+                              : static_cast<float>((static_cast<double>(fastest) + pushed + rules_speedup) *
+                                                   (1 + 2 * rules_speedup_slack));
+  plan.halo = halo_width(physics, settings, max_radius, before_step);
   plan.survey = surveying;
   return plan;
 }

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <span>
 
 namespace troupe::plugins {
 namespace {
@@ -37,12 +38,58 @@ sim::World sandbox() { return sim::make_scenario({"sandbox", 300, 7, 60.0}); }
 TEST(RulesPlugin, SamplesLoadAndChangeTheWorld) {
   const auto wind = load_ok("wind");
   EXPECT_EQ(wind.name(), "wind");
-  EXPECT_EQ(wind.version(), "1");
+  EXPECT_EQ(wind.version(), "2");
+  EXPECT_EQ(wind.scope(), RulesScope::body);
+  EXPECT_EQ(wind.max_speedup(), 0.5f);
   auto world = sandbox();
   const auto before = sim::world_hash(world);
   EXPECT_TRUE(wind.step(world));
   EXPECT_NE(sim::world_hash(world), before);
-  EXPECT_EQ(load_ok("drag").name(), "drag");
+  const auto drag = load_ok("drag");
+  EXPECT_EQ(drag.name(), "drag");
+  EXPECT_EQ(drag.max_speedup(), 0.f);
+  EXPECT_EQ(load_ok("broken_throws").scope(), RulesScope::world);
+  // The digest names the build: the same file twice, the same; another, not.
+  EXPECT_EQ(load_ok("wind").digest(), wind.digest());
+  EXPECT_NE(drag.digest(), wind.digest());
+}
+
+TEST(RulesPlugin, BodyRulesGiveEachBodyTheSameResultInAnyBatch) {
+  const auto wind = load_ok("wind");
+  auto whole = sandbox(), split = sandbox();
+  whole.tick = split.tick = 130; // the other gust
+  ASSERT_TRUE(wind.step(whole));
+  const std::size_t half = split.size() / 3;
+  std::span<sim::Body> bodies(split.bodies);
+  std::span<sim::BodyInfo> infos(split.infos);
+  ASSERT_TRUE(wind.step_bodies(split, split.tick, bodies.subspan(half), infos.subspan(half)));
+  ASSERT_TRUE(wind.step_bodies(split, split.tick, bodies.first(half), infos.first(half)));
+  ASSERT_TRUE(wind.step_bodies(split, split.tick, {}, {})); // none at all is a batch too
+  EXPECT_EQ(sim::world_hash(whole), sim::world_hash(split));
+  // A world plugin is no body rule.
+  auto world = sandbox();
+  const auto refused = load_ok("broken_throws").step_bodies(world, 0, world.bodies, world.infos);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("scope world"), std::string::npos) << refused.error().message;
+}
+
+TEST(RulesPlugin, BodyRulesThatReadOtherBodiesOrBreakTheirBoundAreRefused) {
+  const auto world = sandbox();
+  const auto local = smoke_test(load_ok("broken_local"), world, SmokeTest{});
+  ASSERT_FALSE(local);
+  EXPECT_NE(local.error().message.find("otherwise when it is handed alone than with the other bodies"),
+            std::string::npos)
+    << local.error().message;
+  const auto fast = smoke_test(load_ok("broken_speedup"), world, SmokeTest{});
+  ASSERT_FALSE(fast);
+  EXPECT_NE(fast.error().message.find("broke its body contract at tick 0"), std::string::npos) << fast.error().message;
+  EXPECT_NE(fast.error().message.find("more than the 0.000000 m/s it declares (max_speedup)"), std::string::npos)
+    << fast.error().message;
+  // Running, not only in the smoke test: the step fails on the body it broke.
+  auto w = sandbox();
+  const auto stepped = load_ok("broken_speedup").step(w);
+  ASSERT_FALSE(stepped);
+  EXPECT_NE(stepped.error().message.find("sped up by"), std::string::npos) << stepped.error().message;
 }
 
 TEST(RulesPlugin, SameRulesSameWorld) {
@@ -59,7 +106,7 @@ TEST(RulesPlugin, SameRulesSameWorld) {
 }
 
 TEST(RulesPlugin, BrokenPluginsAreRefusedWithTheirReason) {
-  EXPECT_NE(load_error(sample("broken_abi")).find("built for rules ABI 99, this troupe speaks 1"), std::string::npos)
+  EXPECT_NE(load_error(sample("broken_abi")).find("built for rules ABI 100, this troupe speaks 2"), std::string::npos)
       << load_error(sample("broken_abi"));
   EXPECT_NE(load_error(sample("broken_missing_symbol")).find("no troupe_rules_v1 symbol"), std::string::npos)
       << load_error(sample("broken_missing_symbol"));

@@ -26,8 +26,9 @@ using test::scaled;
 /// narrows the plan's halo (1: as planned).
 std::uint64_t tick_regions(Ledger& ledger, std::vector<Region>& regions, std::vector<Command> commands,
                            const PhysicsSettings& settings, const Parallel& parallel,
-                           std::vector<ContactEvent>& events, std::uint64_t& stepped, float halo_scale = 1.f) {
-  TickPlan plan = ledger.plan(commands, settings);
+                           std::vector<ContactEvent>& events, std::uint64_t& stepped, float halo_scale = 1.f,
+                           const RulesStep* rules = nullptr, float rules_speedup = 0.f) {
+  TickPlan plan = ledger.plan(commands, settings, rules ? RulesRef{"rules under test", 1} : RulesRef{}, rules_speedup);
   plan.halo *= halo_scale;
   for (Region& r : regions)
     r.begin(plan);
@@ -38,7 +39,7 @@ std::uint64_t tick_regions(Ledger& ledger, std::vector<Region>& regions, std::ve
         inbox[to.index()].push_back(from.parcel_for(to.index()));
   std::vector<RegionReport> reports;
   for (Region& r : regions)
-    reports.push_back(r.step(inbox[r.index()], settings, parallel));
+    reports.push_back(*r.step(inbox[r.index()], settings, parallel, rules));
   for (Region& r : regions)
     r.commit();
   for (const RegionReport& r : reports)
@@ -113,7 +114,8 @@ struct Case {
 /// (1 = no ghosts; the number of regions = every region stepped everything).
 std::vector<double> expect_same_as_whole(World start, const std::vector<Case>& cases, std::uint32_t ticks,
                                          const Parallel& parallel, std::uint64_t rebalance_at = ~0ull,
-                                         const PhysicsSettings& settings = {}, std::uint32_t auto_every = 0) {
+                                         const PhysicsSettings& settings = {}, std::uint32_t auto_every = 0,
+                                         const RulesStep* rules = nullptr, float rules_speedup = 0.f) {
   std::vector<std::uint64_t> stepped(cases.size(), 0);
   std::uint64_t whole_bodies = 0;
   std::vector<Ledger> ledgers(cases.size());
@@ -129,7 +131,7 @@ std::vector<double> expect_same_as_whole(World start, const std::vector<Case>& c
     auto commands = commands_at(whole, whole.tick);
     std::vector<ContactEvent> expected;
     auto mine = commands;
-    EXPECT_TRUE(advance(whole, mine, nullptr, settings, parallel, expected));
+    EXPECT_TRUE(advance(whole, mine, rules, settings, parallel, expected));
     whole_bodies += whole.size();
     collisions += expected.size();
     const std::uint64_t hash = world_hash(whole);
@@ -137,7 +139,8 @@ std::vector<double> expect_same_as_whole(World start, const std::vector<Case>& c
       if (whole.tick - 1 == rebalance_at)
         ledgers[c].layout = cases[c].rebalanced;
       std::vector<ContactEvent> events;
-      const std::uint64_t got = tick_regions(ledgers[c], parts[c], commands, settings, parallel, events, stepped[c]);
+      const std::uint64_t got =
+        tick_regions(ledgers[c], parts[c], commands, settings, parallel, events, stepped[c], 1.f, rules, rules_speedup);
       EXPECT_EQ(got, hash) << cases[c].name << " at tick " << whole.tick;
       if (got != hash)
         return {};
@@ -244,7 +247,7 @@ TEST(Regions, ARegionHoldsWhatItHadUntilItsTickIsCommittedAndRunsTheTickAgainAli
     r.begin(plan);
   const Parcel parcel = regions[1].parcel_for(0);
   const BodyList before = regions[0].held();
-  const RegionReport first = regions[0].step({&parcel, 1}, settings, Parallel::sequential());
+  const RegionReport first = *regions[0].step({&parcel, 1}, settings, Parallel::sequential());
   const BodyList stepped = regions[0].stepped();
   auto same = [](const BodyList& a, const BodyList& b) {
     return a.size() == b.size() && std::memcmp(a.bodies.data(), b.bodies.data(), a.size() * sizeof(Body)) == 0 &&
@@ -253,7 +256,7 @@ TEST(Regions, ARegionHoldsWhatItHadUntilItsTickIsCommittedAndRunsTheTickAgainAli
   EXPECT_TRUE(same(regions[0].held(), before)) << "the step changed what the region holds";
   EXPECT_FALSE(same(stepped, before));
   regions[0].begin(plan);
-  const RegionReport again = regions[0].step({&parcel, 1}, settings, Parallel::sequential());
+  const RegionReport again = *regions[0].step({&parcel, 1}, settings, Parallel::sequential());
   EXPECT_EQ(again.hash_part, first.hash_part);
   EXPECT_EQ(again.owned, first.owned);
   EXPECT_TRUE(same(regions[0].stepped(), stepped));
@@ -279,6 +282,48 @@ TEST(Regions, AnotherSeedAndCountStayTheWholeWorld) {
   const Arena a = start.arena;
   expect_same_as_whole(start, {{"3 slabs along x", slabs(a, 0, 3), {}}, {"2x1x2 grid", Layout::even(a, {2, 1, 2}), {}}},
                        scaled(60, 20), Parallel::sequential());
+}
+
+TEST(Regions, BodyRulesRunInEveryRegionAsOnTheWholeWorld) {
+  // Rules that read each body alone (a plugin of body scope) run in each
+  // region on what it steps, ghosts included: a gusty wind that speeds
+  // bodies up (the halo must allow for it), a drag, and a tag in the colour.
+  constexpr float gust = 1.5f; // m/s per tick, at most
+  const RulesStep rules = [](World& w) -> Expected<void> {
+    const float dv = (w.tick / 10) % 2 == 0 ? gust : -gust;
+    for (std::size_t k = 0; k < w.size(); ++k) {
+      Body& b = w.bodies[k];
+      if (b.inv_mass > 0.f)
+        b.velocity = {b.velocity.x * 0.99f + dv, b.velocity.y, b.velocity.z * 0.99f};
+      w.infos[k].color = (w.infos[k].color & 0xffffff00u) | static_cast<std::uint32_t>(w.tick & 0xffu);
+    }
+    return {};
+  };
+  World start = make_scenario({"sandbox", 900, 13, 60.0});
+  expect_same_as_whole(start, standard_cases(start.arena), scaled(80, 30), Parallel::sequential(), ~0ull, {}, 0,
+                       &rules, gust);
+}
+
+TEST(Regions, ARegionWhoseRulesFailHoldsWhatItHad) {
+  const World start = make_scenario({"sandbox", 400, 3, 60.0});
+  Ledger ledger;
+  std::vector<Region> regions;
+  partition(start, Layout::even(start.arena, {2, 1, 1}), ledger, regions);
+  std::vector<Command> none;
+  const TickPlan plan = ledger.plan(none, PhysicsSettings{}, RulesRef{"failing", 7}, 0.f);
+  EXPECT_EQ(plan.rules, (RulesRef{"failing", 7}));
+  const RulesStep failing = [](World&) -> Expected<void> { return Error{errc::bad_plugin, "on purpose"}; };
+  regions[0].begin(plan);
+  const Parcel parcel = regions[1].parcel_for(0);
+  const BodyList before = regions[0].held();
+  const auto failed = regions[0].step({&parcel, 1}, PhysicsSettings{}, Parallel::sequential(), &failing);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code, errc::bad_plugin);
+  EXPECT_EQ(regions[0].held().size(), before.size());
+  EXPECT_EQ(0, std::memcmp(regions[0].held().bodies.data(), before.bodies.data(), before.size() * sizeof(Body)));
+  // Run again without them (the rules were taken back), it steps.
+  regions[0].begin(plan);
+  EXPECT_TRUE(regions[0].step({&parcel, 1}, PhysicsSettings{}, Parallel::sequential()));
 }
 
 TEST(Regions, MovingTheCutsMidRunChangesNothing) {

@@ -180,6 +180,61 @@ TEST(Regions, RegionsThatFailAndRestartGiveTheSameHashFramesAndSound) {
   EXPECT_EQ(actor_value(json, "physics/2", "steps"), 240); // across incarnations, each tick once
 }
 
+std::string plugin(const std::string& name) { return std::string(TROUPE_PLUGIN_DIR) + "/" + name + ".so"; }
+
+/// `config` with the built sample plugins as the plugin directory.
+std::string with_plugins(const std::string& config) {
+  auto text = read_text(config);
+  text = std::regex_replace(text, std::regex("\\[actors\\.logic\\]\n"),
+                            "[actors.logic]\nplugin_dir = \"" + std::string(TROUPE_PLUGIN_DIR) + "\"\n");
+  std::ofstream(config) << text;
+  return config;
+}
+
+TEST(Regions, BodyRulesRunInEveryRegionAreReloadedAndRolledBackAsInOneActor) {
+  const auto dir = fresh_dir("regions-rules");
+  const auto one = with_plugins(regions_config(dir, "one.toml", "regions = 1"));
+  const auto four =
+    with_plugins(regions_config(dir, "four.toml", "regions = 4\nregion_nodes = [\"main\", \"region-node\"]"));
+  // World rules are refused at 50 (one actor refuses this build for its NaN,
+  // the regions for its scope first), wind is installed at 90 in every
+  // region, and body rules that throw from tick 300 on are taken back
+  // everywhere.
+  std::ofstream(dir + "/sandbox.timeline", std::ios::app)
+    << "20 reload " << plugin("broken_nan") << "\n60 reload " << plugin("wind") << "\n150 reload "
+    << plugin("broken_later") << "\n";
+  const std::string args = "--ticks 360";
+  const Outcome want = run_ok("run", one, args, dir + "/one");
+  const auto four_out = dir + "/four";
+  const Outcome got = run_ok("run", four, args + " --threads 2", four_out);
+  ASSERT_FALSE(want.hash.empty());
+  EXPECT_EQ(got.hash, want.hash);
+  EXPECT_TRUE(got.frames == want.frames) << "recorded frames differ";
+  EXPECT_TRUE(got.wav == want.wav) << "audio.wav differs";
+  for (const auto* out : {"/one", "/four"}) {
+    const auto json = read_text(dir + out + "/report.json");
+    EXPECT_EQ(actor_value(json, "logic", "rules_installed"), 2) << out;
+    EXPECT_EQ(actor_value(json, "logic", "rules_rejected"), 1) << out;
+    EXPECT_EQ(actor_value(json, "logic", "rules_rolled_back"), 1) << out;
+    EXPECT_NE(json.find("rolled back broken-later 1"), std::string::npos) << out;
+    EXPECT_EQ(commands_lost(json), 0) << out;
+  }
+  const auto json = read_text(four_out + "/report.json");
+  EXPECT_NE(json.find("works on the whole world (scope world)"), std::string::npos) << json.substr(0, 4000);
+  EXPECT_NE(json.find("tick 90: installed wind 2"), std::string::npos);
+  EXPECT_NE(json.find("broken_later.so): physics/"), std::string::npos) << "the region it failed in is named";
+  EXPECT_NE(json.find("broken-later threw at tick 300: rules broke at a later tick on purpose; back to wind 2"),
+            std::string::npos);
+  // Every region ran the ticks once each, the one it failed in again.
+  for (int i = 0; i < 4; ++i)
+    EXPECT_GE(actor_value(json, "physics/" + std::to_string(i), "steps"), 360) << i;
+  // A world plugin to start with: refused before the run, with the reason.
+  const auto refused = run_command(exe + " run " + four + " --quiet --ticks 10 --rules " + plugin("broken_nan") +
+                                   " --out " + dir + "/refused");
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("works on the whole world (scope world)"), std::string::npos) << refused.output;
+}
+
 TEST(Regions, RebalancingByHandAndByItselfMidRunKeepsTheHashAndReplays) {
   const auto dir = fresh_dir("regions-rebalance");
   const auto config = regions_config(dir, "four.toml",

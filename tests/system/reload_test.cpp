@@ -48,7 +48,7 @@ TEST(RulesReload, WatchedPluginIsReplacedRejectedAndRolledBackWhileRunning) {
   // B replaces A: installed, the run goes on from where it was.
   install_file(plugin("wind"), rules);
   ASSERT_TRUE(wait_for(troupe, "logic: rules installed at tick", output)) << output;
-  EXPECT_NE(output.find(": wind 1 ("), std::string::npos) << output;
+  EXPECT_NE(output.find(": wind 2 ("), std::string::npos) << output;
   // A broken build is refused with its reason; B keeps running.
   install_file(plugin("broken_nan"), rules);
   ASSERT_TRUE(wait_for(troupe, "logic: rules rejected at tick", output)) << output;
@@ -56,7 +56,7 @@ TEST(RulesReload, WatchedPluginIsReplacedRejectedAndRolledBackWhileRunning) {
   // One that passes its smoke test and fails later is rolled back to B.
   install_file(plugin("broken_later"), rules);
   ASSERT_TRUE(wait_for(troupe, "logic: rules rolled back at tick 300", output)) << output;
-  EXPECT_NE(output.find("back to wind 1"), std::string::npos) << output;
+  EXPECT_NE(output.find("back to wind 2"), std::string::npos) << output;
   char line[2048];
   while (std::fgets(line, sizeof line, troupe))
     output += line;
@@ -68,7 +68,7 @@ TEST(RulesReload, WatchedPluginIsReplacedRejectedAndRolledBackWhileRunning) {
   EXPECT_EQ(actor_value(json, "logic", "rules_rejected"), 1);
   EXPECT_EQ(actor_value(json, "logic", "rules_rolled_back"), 1);
   EXPECT_GE(actor_value(json, "supervisor@main", "restarts_logic"), 1);
-  EXPECT_EQ(report_actor(parse_report(json), "logic")["notes"].value("rules", "").rfind("wind 1 (", 0), 0u) << json;
+  EXPECT_EQ(report_actor(parse_report(json), "logic")["notes"].value("rules", "").rfind("wind 2 (", 0), 0u) << json;
   EXPECT_NE(json.find("rolled back broken-later 1"), std::string::npos) << json;
   EXPECT_EQ(commands_lost(json), 0);
 }
@@ -82,7 +82,7 @@ TEST(RulesReload, EveryBrokenPluginIsRejectedWithItsReasonAndTheRunGoesOn) {
                                                      "170 reload " + out + "/no-such-plugin.so\n");
   auto r = run_command(exe + " run " + config + " --quiet --ticks 300 --out " + out);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  for (const auto* reason : {"built for rules ABI 99", "no troupe_rules_v1 symbol", "rules exploded on purpose",
+  for (const auto* reason : {"built for rules ABI 100", "no troupe_rules_v1 symbol", "rules exploded on purpose",
                              "is no longer finite", "no such file"})
     EXPECT_NE(r.output.find(reason), std::string::npos) << reason << "\n" << r.output;
   const auto json = read_text(out + "/report.json");
@@ -104,7 +104,7 @@ TEST(RulesReload, AReloadInATimelineIsDeterministicAndReplays) {
   ASSERT_EQ(first.exit_code, 0) << first.output;
   ASSERT_EQ(second.exit_code, 0) << second.output;
   // Asked at tick 40, installed install_after_ticks (30) later, whatever the timing.
-  EXPECT_NE(first.output.find("logic: rules installed at tick 70: wind 1"), std::string::npos) << first.output;
+  EXPECT_NE(first.output.find("logic: rules installed at tick 70: wind 2"), std::string::npos) << first.output;
   const auto hash = report_hash(read_text(one + "/report.json"));
   EXPECT_EQ(hash, report_hash(read_text(two + "/report.json")));
   const auto replayed = fresh_dir("reload-timeline-replay");

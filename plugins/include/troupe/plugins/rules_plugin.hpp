@@ -20,6 +20,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <variant>
 
@@ -38,9 +39,21 @@ public:
   RulesPlugin& operator=(RulesPlugin&&) noexcept;
   ~RulesPlugin(); ///< unloads the private copy
 
-  /// Runs one tick of the rules; a bad_plugin Error with the reason when they
-  /// failed or threw.
+  /// Runs one tick of the rules on a whole world (body rules: on all its
+  /// bodies); a bad_plugin Error with the reason when they failed, threw or
+  /// (body rules) broke their contract.
   Expected<void> step(sim::World& world) const;
+  /// Body rules only: one tick of them on some bodies (id order), handed on
+  /// in batches, each checked against its contract (rules_abi.hpp). Called
+  /// once at least, with no bodies too.
+  Expected<void> step_bodies(const sim::WorldSettings& settings, std::uint64_t tick, std::span<sim::Body> bodies,
+                             std::span<sim::BodyInfo> infos) const;
+
+  RulesScope scope() const;
+  /// Body rules: the most they speed a body up in a tick (m/s); else 0.
+  float max_speedup() const;
+  /// XXH3-64 of the file's bytes as loaded: the same build everywhere.
+  std::uint64_t digest() const;
 
   const std::string& name() const;
   const std::string& version() const;
@@ -62,7 +75,9 @@ struct SmokeTest {
 /// Runs `plugin` for `test.ticks` ticks (its rules, then physics) on a copy of
 /// `world`. Fails with the reason when a step fails or throws, a body's
 /// position, velocity or radius stops being finite, the world's tables stop
-/// agreeing, or the budget is spent.
+/// agreeing, or the budget is spent; body rules also when they break their
+/// contract or give other results for the bodies handed one by one than for
+/// all of them at once (they are not body by body).
 Expected<void> smoke_test(const RulesPlugin& plugin, const sim::World& world, const SmokeTest& test);
 
 /// Why `path` may not be loaded from `plugin_dir` (outside it, not a regular

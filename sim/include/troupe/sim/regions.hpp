@@ -35,6 +35,7 @@
 #include <functional>
 #include <optional>
 #include <span>
+#include <string>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -84,12 +85,28 @@ struct ShakeOp { Vec3 dv; };
 struct RemoveOp { BodyId body; };
 using BodyOp = std::variant<SpawnOp, ImpulseOp, ShakeOp, RemoveOp>;
 
+/// The body rules a tick runs (a rules plugin of body scope, which reads and
+/// changes each body alone): the file each region loads from its own plugin
+/// directory, and the digest of the bytes the coordinator tested, so every
+/// region runs the same build. An empty path: none.
+struct RulesRef {
+  std::string path;
+  std::uint64_t digest = 0;
+  friend bool operator==(const RulesRef&, const RulesRef&) = default;
+};
+
+/// Body rules may speed a body up by their declared bound and this much of
+/// its speed more (float rounding): the halo allows for both.
+inline constexpr double rules_speedup_slack = 1e-6;
+
 /// One tick for every region: the settings it runs under, the body operations,
-/// the layout (a rebalance changes it between ticks) and the halo width.
+/// the body rules, the layout (a rebalance changes it between ticks) and the
+/// halo width.
 struct TickPlan {
   std::uint64_t tick = 0; ///< the tick being run (world.tick before the step)
   WorldSettings settings;
   std::vector<BodyOp> ops;
+  RulesRef rules; ///< run on every body a region steps, after the ops
   Layout layout;
   float halo = 0.f; ///< metres: ghosts are the bodies this close to a cell
   /// Axes (bit 0 = x) along which each region counts where its bodies lie
@@ -163,12 +180,14 @@ public:
   /// Step 2: what this region sends `to` (after `begin`).
   Parcel parcel_for(std::uint32_t to) const;
   /// Step 3: keeps the bodies held and received whose centres are in this
-  /// region's cell, steps them with the rest of what was received as ghosts,
-  /// removes those that left the arena. The parcels from every other region
-  /// of the layout, any order.
-  /// The result (`stepped()`) is held once committed.
-  RegionReport step(std::span<const Parcel> parcels, const PhysicsSettings& settings,
-                    const Parallel& parallel);
+  /// region's cell, runs the body rules (the plan's, given as `rules`; null:
+  /// none) on them and on the rest of what was received, steps them all
+  /// (the rest are ghosts) and removes those that left the arena. The parcels
+  /// from every other region of the layout, any order. The result
+  /// (`stepped()`) is held once committed; the rules' Error when they failed
+  /// (nothing is held then, and the tick can run again).
+  Expected<RegionReport> step(std::span<const Parcel> parcels, const PhysicsSettings& settings,
+                              const Parallel& parallel, const RulesStep* rules = nullptr);
   /// The bodies it owns after the step, id order.
   const BodyList& stepped() const { return stepped_; }
   /// Step 4: the stepped bodies are what it holds (the tick is done).
@@ -226,7 +245,10 @@ struct Ledger {
 
   /// Step 1: the tick's commands (sorted here) and the built-in rules, as
   /// `prepare_tick` runs them on a whole world; cuts due now take effect.
-  TickPlan plan(std::span<Command> commands, const PhysicsSettings& settings);
+  /// `rules` are the body rules the tick runs, which speed a body up by at
+  /// most `rules_speedup` m/s (the halo allows for it).
+  TickPlan plan(std::span<Command> commands, const PhysicsSettings& settings, RulesRef rules = {},
+                float rules_speedup = 0.f);
   /// Step 4: folds the reports of a tick; returns the world hash after it and
   /// appends the tick's contact events in the order `step_tick` gives them.
   std::uint64_t finish(std::span<const RegionReport> reports, std::vector<ContactEvent>& events);
