@@ -112,6 +112,7 @@ struct Scratch {
   std::vector<F4> v_pre, v_out;              // x y z restitution
   std::vector<F4> v_der;                     // x y z (w unused)
   std::vector<float> inv_mass;
+  std::vector<std::uint16_t> last_pass;  // sorted order: see step()'s last_pass
   std::vector<std::uint32_t> counts, offsets, nbr; // CSR over sorted order
   std::vector<float> lambda; // per entry: penetration at the substep's prediction
   std::vector<std::vector<std::uint32_t>> chunk_nbr;
@@ -174,6 +175,9 @@ struct Context {
   Vec3 gh;             // gravity * h
   float rest_threshold = 0.f; // approach speeds at or below this do not bounce
   Vec3 amin, amax;
+  const std::uint16_t* last_pass = nullptr; // sorted order; null: every body takes every pass
+  /// Whether body `i` (sorted) takes its contacts in pass `pass`.
+  bool active(std::size_t i, std::uint32_t pass) const { return !last_pass || last_pass[i] >= pass; }
 };
 
 /// Four entries' F4s, transposed: x, y, z and w of each as lanes.
@@ -216,7 +220,7 @@ inline v4i dense_lanes(const std::uint32_t* order, const std::uint32_t* idx) {
 // writes `dst`. The first iteration records each entry's penetration (lambda);
 // the last derives velocities.
 void position_pass(const Context& c, std::size_t begin, std::size_t end, const F4* src, F4* dst,
-                   bool first, bool last) {
+                   bool first, bool last, std::uint32_t pass) {
   Scratch& s = *c.s;
   const std::uint32_t* offsets = s.offsets.data();
   const std::uint32_t* nbr = s.nbr.data();
@@ -234,7 +238,7 @@ void position_pass(const Context& c, std::size_t begin, std::size_t end, const F
     const v4i self_dense{di, di, di, di};
     v4f sx = zero, sy = zero, sz = zero;
     v4i count{0, 0, 0, 0};
-    const std::uint32_t e_end = offsets[i + 1];
+    const std::uint32_t e_end = c.active(i, pass) ? offsets[i + 1] : offsets[i];
     for (std::uint32_t e = offsets[i]; e < e_end; e += 4) {
       const Lanes pj = gather(src, nbr + e);
       const v4f dx = px - pj.x, dy = py - pj.y, dz = pz - pj.z;
@@ -335,7 +339,7 @@ inline float wall_contact(const Context& c, float& vn, float& ta, float& tb, flo
 // every contact of this substep (Jacobi again: reads v_der/v_pre, writes v_out),
 // then the walls; records impacts; predicts the next substep unless `last`.
 void velocity_pass(const Context& c, std::size_t chunk_index, std::size_t begin, std::size_t end,
-                   const F4* pf, std::uint32_t substep, bool last) {
+                   const F4* pf, std::uint32_t substep, bool last, std::uint32_t pass) {
   Scratch& s = *c.s;
   const std::uint32_t* offsets = s.offsets.data();
   const std::uint32_t* nbr = s.nbr.data();
@@ -366,7 +370,7 @@ void velocity_pass(const Context& c, std::size_t chunk_index, std::size_t begin,
     const v4i self_dense{di, di, di, di};
     v4f sx = zero, sy = zero, sz = zero;
     v4i count{0, 0, 0, 0};
-    const std::uint32_t e_end = offsets[i + 1];
+    const std::uint32_t e_end = c.active(i, pass) ? offsets[i + 1] : offsets[i];
     for (std::uint32_t e = offsets[i]; e < e_end; e += 4) {
       const v4f lam = load4(lambda + e);
       const v4i act = lam > zero;
@@ -519,7 +523,7 @@ void velocity_pass(const Context& c, std::size_t chunk_index, std::size_t begin,
 } // namespace
 
 StepStats step(World& world, const PhysicsSettings& settings, const Parallel& parallel,
-               std::vector<ContactEvent>& events) {
+               std::vector<ContactEvent>& events, std::span<const std::uint16_t> last_pass) {
   StepStats stats;
   const std::size_t n = world.bodies.size();
   const bool can_move = std::isfinite(world.dt) && world.dt > 0.f;
@@ -683,6 +687,10 @@ StepStats step(World& world, const PhysicsSettings& settings, const Parallel& pa
   c.rest_threshold = 2.f * g_len * c.h;
   c.amin = world.arena.min;
   c.amax = world.arena.max;
+  if (last_pass.size() == n) {
+    fit(s.last_pass, n);
+    c.last_pass = s.last_pass.data();
+  }
 
   // 3. Gather into sorted order and predict the first substep.
   const BodyInfo* infos = world.infos.data();
@@ -698,6 +706,8 @@ StepStats step(World& world, const PhysicsSettings& settings, const Parallel& pa
       const F4 v4{v.x, v.y, v.z, infos[d].restitution};
       s.v_pre[i] = v4;
       predict(c, i, p, v4, wi);
+      if (c.last_pass)
+        s.last_pass[i] = last_pass[d];
     }
   }, min_parallel);
 
@@ -835,14 +845,16 @@ StepStats step(World& world, const PhysicsSettings& settings, const Parallel& pa
     for (std::uint32_t it = 0; it < iterations; ++it) {
       F4* dst = (it % 2 == 0) ? s.p_a.data() : s.p_b.data();
       const bool first = it == 0, last = it + 1 == iterations;
+      const std::uint32_t pass = sub * (iterations + 1) + it + 1;
       parallel.for_chunks(n, chunk, [&](std::size_t begin, std::size_t end) {
-        position_pass(c, begin, end, src, dst, first, last);
+        position_pass(c, begin, end, src, dst, first, last, pass);
       }, min_parallel);
       src = dst;
     }
     final_p = src;
+    const std::uint32_t velocity_pass_index = (sub + 1) * (iterations + 1);
     parallel.for_chunks(n, chunk, [&](std::size_t begin, std::size_t end) {
-      velocity_pass(c, begin / chunk, begin, end, final_p, sub, last_sub);
+      velocity_pass(c, begin / chunk, begin, end, final_p, sub, last_sub, velocity_pass_index);
     }, min_parallel);
     // The output velocity is the next substep's starting velocity.
     std::swap(s.v_pre, s.v_out);

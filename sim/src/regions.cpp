@@ -149,7 +149,7 @@ float halo_width(const PhysicsSettings& settings, const WorldSettings& world, fl
   // pass)) reads the neighbours' results of the pass before, so news travels
   // one candidate pair per pass: at most 2 (1.02 R + the largest margin's
   // motion part) apart, which is at most 4.04 R.
-  const std::uint32_t passes = std::max(1u, settings.substeps) * (std::max(1u, settings.iterations) + 1);
+  const std::uint32_t passes = passes_per_step(settings);
   const double r = max_radius > 0.f ? max_radius : 0.0;
   const double dt = world.dt;
   const double motion = static_cast<double>(max_speed) * dt + static_cast<double>(length(world.gravity)) * dt * dt;
@@ -157,6 +157,15 @@ float halo_width(const PhysicsSettings& settings, const WorldSettings& world, fl
   return static_cast<float>(static_cast<double>(passes) * 2.0 * reach * 1.001 + 1e-3);
 }
 
+
+std::uint16_t ghost_last_pass(double distance, float halo, std::uint32_t passes) {
+  constexpr std::uint32_t most = std::numeric_limits<std::uint16_t>::max();
+  const double reach = static_cast<double>(halo) / passes; // news travels at most this far a pass
+  const double hops = std::ceil(distance / reach);
+  if (passes > most || !(reach > 0.0) || !std::isfinite(reach) || !(hops >= 0.0))
+    return static_cast<std::uint16_t>(std::min(passes, most)); // no bound to trim by (or a NaN): every pass
+  return static_cast<std::uint16_t>(hops >= passes ? 0 : passes - static_cast<std::uint32_t>(hops));
+}
 
 // ---- region -------------------------------------------------------------------
 
@@ -305,10 +314,21 @@ Expected<RegionReport> Region::step(std::span<const Parcel> parcels, const Physi
   detail::reserve_with_headroom(world.infos, total);
   std::vector<std::uint8_t> owned;
   owned.reserve(total);
+  // The passes of the step each body takes its contacts in: every one for
+  // its own, the first ghost_last_pass for a ghost (what it computes later
+  // reaches none of its own within the tick).
+  const std::uint32_t passes = passes_per_step(settings);
+  const bool trim = passes <= std::numeric_limits<std::uint16_t>::max();
+  std::vector<std::uint16_t> last_pass;
+  if (trim)
+    last_pass.reserve(total);
   auto add = [&](const Body& body, const BodyInfo& info, bool own) {
     world.bodies.push_back(body);
     world.infos.push_back(info);
     owned.push_back(own ? 1 : 0);
+    if (trim)
+      last_pass.push_back(own ? static_cast<std::uint16_t>(passes)
+                              : ghost_last_pass(cell.distance(body.position), plan_.halo, passes));
   };
   // A k-way merge of the parcels (a few): the next body is the lowest id at
   // the head of a list, the first list on a tie; its own bodies go in
@@ -354,7 +374,7 @@ Expected<RegionReport> Region::step(std::span<const Parcel> parcels, const Physi
       return ruled.error();
     }
   std::vector<ContactEvent> events;
-  report.stats = sim::step(world, settings, parallel, events);
+  report.stats = sim::step(world, settings, parallel, events, last_pass);
   report.tick = world.tick;
   // Impacts are reported by the owner of their first body: exactly once.
   for (const ContactEvent& e : events) {

@@ -419,6 +419,59 @@ TEST(Regions, AHaloNarrowerThanTheBoundBreaksTheWorld) {
 namespace troupe::sim {
 namespace {
 
+TEST(Regions, AGhostTakesThePassesItsNewsNeedsAndOneFewerBreaksTheCell) {
+  // A region steps its ghosts only for the first ghost_last_pass passes: its
+  // own bodies come out as when every body takes every pass, tick after tick;
+  // a pass fewer for each ghost does not leave them alone (the bound is tight).
+  World w = make_scenario({"sandbox", 1500, 17, 60.0});
+  const PhysicsSettings settings;
+  const std::uint32_t passes = passes_per_step(settings);
+  const Layout::Box cell = Layout::even(w.arena, {2, 1, 1}).box(0);
+  std::vector<ContactEvent> events;
+  std::size_t trimmed = 0, owned = 0, same = 0, broken = 0;
+  for (std::uint32_t t = 0; t < scaled(60, 30); ++t) {
+    float max_radius = 0.f, max_speed = 0.f;
+    for (const Body& b : w.bodies) {
+      max_radius = std::max(max_radius, b.radius);
+      max_speed = std::max(max_speed, length(b.velocity));
+    }
+    const float halo = halo_width(settings, w, max_radius, max_speed);
+    World part; // the cell's bodies and the ghosts within the halo, as a region steps them
+    static_cast<WorldSettings&>(part) = w;
+    part.tick = w.tick;
+    std::vector<std::uint16_t> exact, short_by_one;
+    std::vector<bool> own;
+    for (std::size_t k = 0; k < w.size(); ++k) {
+      const bool mine = cell.contains(w.bodies[k].position);
+      const double d = cell.distance(w.bodies[k].position);
+      if (!mine && !(d <= halo))
+        continue;
+      part.bodies.push_back(w.bodies[k]);
+      part.infos.push_back(w.infos[k]);
+      own.push_back(mine);
+      const std::uint16_t last = mine ? static_cast<std::uint16_t>(passes) : ghost_last_pass(d, halo, passes);
+      trimmed += last < passes ? 1 : 0;
+      exact.push_back(last);
+      short_by_one.push_back(mine || last == 0 ? last : static_cast<std::uint16_t>(last - 1));
+    }
+    World all = part, trim = part, too_short = part;
+    step(all, settings, Parallel::sequential(), events);
+    step(trim, settings, Parallel::sequential(), events, exact);
+    step(too_short, settings, Parallel::sequential(), events, short_by_one);
+    for (std::size_t k = 0; k < part.size(); ++k) {
+      if (!own[k])
+        continue;
+      ++owned;
+      same += std::memcmp(&all.bodies[k], &trim.bodies[k], sizeof(Body)) == 0 ? 1 : 0;
+      broken += std::memcmp(&all.bodies[k], &too_short.bodies[k], sizeof(Body)) != 0 ? 1 : 0;
+    }
+    step(w, settings, Parallel::sequential(), events);
+  }
+  EXPECT_GT(trimmed, 1000u);
+  EXPECT_EQ(same, owned);
+  EXPECT_GT(broken, 0u) << "a pass fewer for each ghost changed none of the cell's bodies";
+}
+
 TEST(Regions, AScenarioStreamedIsTheScenarioBuilt) {
   // Built-in scenarios stream their bodies; one an application registers
   // with a builder only is walked: either way the ledger, its hash and each

@@ -235,6 +235,28 @@ TEST(Regions, BodyRulesRunInEveryRegionAreReloadedAndRolledBackAsInOneActor) {
   EXPECT_NE(refused.output.find("works on the whole world (scope world)"), std::string::npos) << refused.output;
 }
 
+TEST(Regions, UpOfRegionsWithStartingBodyRulesGivesTheOneActorHash) {
+  // Each region process loads the rules from its node's plugin directory
+  // (the config's) and checks they are the build logic tested.
+  const auto dir = fresh_dir("regions-up-rules");
+  auto starting = [&](const std::string& config) {
+    auto text = read_text(config);
+    text = std::regex_replace(text, std::regex("plugin_dir = "), "rules = \"" + plugin("wind") + "\"\nplugin_dir = ");
+    std::ofstream(config) << text;
+    return config;
+  };
+  const auto one = starting(with_plugins(regions_config(dir, "one.toml", "regions = 1")));
+  const auto four = starting(
+    with_plugins(regions_config(dir, "four.toml", "regions = 4\nregion_nodes = [\"main\", \"region-node\"]")));
+  const auto want = run_ok("run", one, "--ticks 120", dir + "/one").hash;
+  const auto up = run_command(exe + " up " + four + " --quiet --ticks 120 --out " + dir + "/up");
+  ASSERT_EQ(up.exit_code, 0) << up.output;
+  EXPECT_EQ(report_hash(read_text(dir + "/up/report.json")), want);
+  EXPECT_NE(want, run_ok("run", regions_config(dir, "plain.toml", "regions = 1"), "--ticks 120", dir + "/plain").hash)
+    << "the rules changed nothing";
+  EXPECT_NE(read_text(dir + "/up/report.json").find("wind 2 ("), std::string::npos);
+}
+
 TEST(Regions, RebalancingByHandAndByItselfMidRunKeepsTheHashAndReplays) {
   const auto dir = fresh_dir("regions-rebalance");
   const auto config = regions_config(dir, "four.toml",

@@ -15,6 +15,7 @@
 #include <troupe/sim/world.hpp>
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 namespace troupe::sim {
@@ -47,11 +48,24 @@ struct StepStats {
   std::uint64_t contacts = 0;      ///< touching pairs in the last substep
 };
 
+/// The passes of a step over the bodies, each reading its neighbours' results
+/// of the one before: per substep, the position iterations and the velocity
+/// pass. A body's result can reach at most one candidate pair further per pass.
+inline std::uint32_t passes_per_step(const PhysicsSettings& settings) {
+  return (settings.substeps > 0 ? settings.substeps : 1) * ((settings.iterations > 0 ? settings.iterations : 1) + 1);
+}
+
 /// Advances `world` by one tick of physics (world.dt) in place; ticks advance
 /// whatever `world.paused` says, but paused worlds do not move. Appends impacts
 /// to `events` in a deterministic order (by body dense index, then neighbour).
+///
+/// `last_pass`, when given, holds per body (dense order) the last pass (1 to
+/// passes_per_step) whose result of it is wanted: in later passes it leaves
+/// its contacts out, and its own result is then meaningless. A region gives it
+/// for ghosts far from its cell, whose later passes reach no body it owns;
+/// every other body's result is the same bits as without it.
 StepStats step(World& world, const PhysicsSettings& settings, const Parallel& parallel,
-               std::vector<ContactEvent>& events);
+               std::vector<ContactEvent>& events, std::span<const std::uint16_t> last_pass = {});
 
 /// Kinetic energy of all bodies (J), used by stability tests and reports.
 double kinetic_energy(const World& world);
