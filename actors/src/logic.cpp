@@ -233,7 +233,8 @@ Expected<RulesPtr> load_tested_rules(const std::string& path, const std::string&
 /// reads).
 struct ReloadJob {
   PendingReload request;
-  WorldPtr world;               ///< the world the smoke test starts from
+  WorldPtr world;               ///< the world the smoke test starts from (null: a sample of the scenario)
+  config::SimulationSpec simulation; ///< the scenario sampled when there is no world
   LogicParams params;           ///< how to test it
   std::string plugin_dir;       ///< where it may be loaded from
   sim::PhysicsSettings physics; ///< with the topology's physics
@@ -257,8 +258,11 @@ std::string subject(const RulesEvent& e) {
 
 /// Loads and smoke-tests a plugin (detached: the test takes many ticks' time).
 caf::behavior rules_validator(caf::event_based_actor* self, std::shared_ptr<ReloadJob> job, caf::actor logic) {
+  // A partitioned run's logic holds no bodies: a sample of the scenario, made here (off the tick path).
+  const auto world =
+    job->world ? job->world : std::make_shared<const sim::World>(smoke_world(job->simulation, job->params));
   auto tested =
-    load_tested_rules(job->request.path, job->plugin_dir, *job->world, job->params, job->physics, job->partitioned);
+    load_tested_rules(job->request.path, job->plugin_dir, *world, job->params, job->physics, job->partitioned);
   if (tested)
     job->plugin = std::move(*tested);
   else
@@ -875,9 +879,9 @@ private:
   void launch_reload() {
     reload_job_ = std::make_shared<ReloadJob>();
     reload_job_->request = *pending_reload_;
-    // A partitioned run's world_ is a header: a sample of its scenario instead.
-    reload_job_->world =
-      partitioned() ? std::make_shared<const sim::World>(smoke_world(setup_.simulation, setup_.params)) : world_;
+    // A partitioned run's world_ is a header: the validator samples the scenario.
+    reload_job_->world = partitioned() ? nullptr : world_;
+    reload_job_->simulation = setup_.simulation;
     reload_job_->partitioned = partitioned();
     reload_job_->params = setup_.params;
     reload_job_->physics = setup_.physics;

@@ -202,7 +202,8 @@ std::optional<std::string> broken_contract(const sim::Body& before, const sim::B
 Expected<void> RulesPlugin::step(sim::World& world) const {
   if (scope() == RulesScope::body)
     return step_bodies(world, world.tick, world.bodies, world.infos);
-  return guarded(*this, world.tick, [&](char* error, std::size_t size) { return impl_->api->step(world, error, size); });
+  return guarded(*this, world.tick,
+                 [&](char* error, std::size_t size) { return impl_->api->step(world, error, size); });
 }
 
 Expected<void> RulesPlugin::step_bodies(const sim::WorldSettings& settings, std::uint64_t tick,
@@ -231,8 +232,8 @@ Expected<void> RulesPlugin::step_bodies(const sim::WorldSettings& settings, std:
       return stepped;
     for (std::size_t k = 0; k < n; ++k)
       if (auto broken = broken_contract(before[k], ids[k], bodies[at + k], infos[at + k], max_speedup()))
-        return Error{errc::bad_plugin, name() + " broke its body contract at tick " + std::to_string(tick) + ": " + *broken,
-                     path()};
+        return Error{errc::bad_plugin,
+                     name() + " broke its body contract at tick " + std::to_string(tick) + ": " + *broken, path()};
     at += n;
   } while (at < bodies.size());
   return {};
