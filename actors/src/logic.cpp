@@ -930,6 +930,12 @@ private:
       rules_ = known_good_;
       known_good_ = nullptr;
       save_rules();
+    } else if (failed) {
+      // Rules of a tick run again that a region no longer has (its file was
+      // rebuilt in place, and the region lost the build it had loaded).
+      console() << "logic: tick " << tick << " ran " << failed->name() << " " << failed->version()
+                << ", which cannot run again (" << why << "): it runs again with the rules in force now, "
+                << "and the world departs from the first run\n";
     }
     cuts_.rules.erase(cuts_.rules.lower_bound(tick), cuts_.rules.end());
     cuts_.rules[tick] = rules_;

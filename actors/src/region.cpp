@@ -29,10 +29,12 @@
 #include <caf/all.hpp>
 
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <vector>
 
 namespace troupe {
 namespace {
@@ -60,10 +62,13 @@ struct RegionState {
   std::uint64_t sent_tick = ~0ull;
   std::map<std::uint32_t, RegionParcel> sent;
   std::shared_ptr<Publisher> publisher;
-  /// The body rules it ran last, loaded from `plugin_dir` (the folder logic's
-  /// node loads from, by the same config), kept until a plan names others.
+  /// The body rules it ran lately, newest first, loaded from `plugin_dir`
+  /// (the folder logic's node loads from, by the same config). A few builds
+  /// are kept: ticks run again after a rollback may need the build before a
+  /// reload, and its file may have been rebuilt in place since.
   std::string plugin_dir;
-  std::shared_ptr<const plugins::RulesPlugin> rules;
+  std::vector<std::shared_ptr<const plugins::RulesPlugin>> rules;
+  static constexpr std::size_t rules_kept = 4;
   // What the report shows, over every incarnation.
   SampleRecorder step_ms, wait_ms, owned, ghosts, exchange_bytes;
   std::uint64_t steps = 0, migrations = 0, exchange_messages = 0, contacts = 0, events = 0;
@@ -317,23 +322,30 @@ private:
     if (ref.path.empty())
       return nullptr;
     std::lock_guard<std::mutex> guard{state_.mutex};
-    if (!state_.rules || state_.rules->path() != ref.path || state_.rules->digest() != ref.digest) {
-      state_.rules.reset();
-      auto loaded = plugins::RulesPlugin::load(ref.path, state_.plugin_dir);
-      if (!loaded)
-        return loaded.error();
-      if (loaded->digest() != ref.digest)
-        return Error{errc::bad_plugin,
-                     "this node's file is another build than the one logic tested (digest " +
-                       std::to_string(loaded->digest()) + ", logic's " + std::to_string(ref.digest) + ")",
-                     ref.path};
-      if (loaded->scope() != plugins::RulesScope::body)
-        return Error{errc::bad_plugin, "not body rules (scope body): a region runs no others", ref.path};
-      state_.rules = std::make_shared<const plugins::RulesPlugin>(std::move(*loaded));
-      console() << spec_.name << ": body rules " << state_.rules->name() << " " << state_.rules->version()
-                << " loaded from " << ref.path << "\n";
+    auto& kept = state_.rules;
+    const auto known = std::find_if(kept.begin(), kept.end(), [&](const auto& rules) {
+      return rules->digest() == ref.digest && rules->path() == ref.path;
+    });
+    if (known != kept.end()) {
+      std::rotate(kept.begin(), known, known + 1);
+      return kept.front().get();
     }
-    return state_.rules.get();
+    auto loaded = plugins::RulesPlugin::load(ref.path, state_.plugin_dir);
+    if (!loaded)
+      return loaded.error();
+    if (loaded->digest() != ref.digest)
+      return Error{errc::bad_plugin,
+                   "this node's file is another build than the one logic tested (digest " +
+                     std::to_string(loaded->digest()) + ", logic's " + std::to_string(ref.digest) + ")",
+                   ref.path};
+    if (loaded->scope() != plugins::RulesScope::body)
+      return Error{errc::bad_plugin, "not body rules (scope body): a region runs no others", ref.path};
+    kept.insert(kept.begin(), std::make_shared<const plugins::RulesPlugin>(std::move(*loaded)));
+    if (kept.size() > RegionState::rules_kept)
+      kept.pop_back();
+    console() << spec_.name << ": body rules " << kept.front()->name() << " " << kept.front()->version()
+              << " loaded from " << ref.path << "\n";
+    return kept.front().get();
   }
 
   /// The body rules failed in this tick (or could not be loaded): nothing is
