@@ -27,7 +27,9 @@
 ///   at most `max_speedup` m/s in a tick: the regions' halo is sized from
 ///   it), restitution (0 to 1), colour and user data; never its position,
 ///   radius, mass or id. A rule that breaks this fails the tick, and the run
-///   goes back to the rules before it.
+///   goes back to the rules before it. For random draws, hash what is the
+///   body's own (its id and user data) with the tick: the world's generator is
+///   not theirs.
 
 #include <troupe/sim/world.hpp>
 
