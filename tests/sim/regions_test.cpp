@@ -429,7 +429,9 @@ TEST(Regions, AGhostTakesThePassesItsNewsNeedsAndOneFewerBreaksTheCell) {
   const Layout::Box cell = Layout::even(w.arena, {2, 1, 1}).box(0);
   std::vector<ContactEvent> events;
   std::size_t trimmed = 0, owned = 0, same = 0, broken = 0;
-  for (std::uint32_t t = 0; t < scaled(60, 30); ++t) {
+  // Every build runs the full count: before the bodies land (tick 40 here)
+  // the bound has no chance to show it is tight.
+  for (std::uint32_t t = 0; t < 90; ++t) {
     float max_radius = 0.f, max_speed = 0.f;
     for (const Body& b : w.bodies) {
       max_radius = std::max(max_radius, b.radius);
