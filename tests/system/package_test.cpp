@@ -159,6 +159,24 @@ TEST(Package, AnOutOfTreeKindAndScenarioRunOnOneNodeAndTwoWithOneHash) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(report_hash(read_text(up + "/report.json")), report_hash(one_json));
   EXPECT_EQ(read_text(up + "/census.csv"), csv);
+
+  // The application's body rules, a plugin built against the install: the
+  // rings drift apart, the same in one physics actor and in three regions.
+  const auto drift = build + "/tag_drift.so";
+  const auto ruled = fresh_dir("census-drift"), parts = fresh_dir("census-drift-regions");
+  r = run_command(sim_exe + " run " + dir + "census.toml --quiet --rules " + drift + " --out " + ruled);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto ruled_json = read_text(ruled + "/report.json");
+  EXPECT_NE(report_hash(ruled_json), report_hash(one_json)) << "the rules changed nothing";
+  EXPECT_NE(ruled_json.find("tag-drift 1 ("), std::string::npos);
+  text = read_text(dir + "census.toml");
+  text.replace(text.find("[actors.physics]\n"), std::string("[actors.physics]\n").size(),
+               "[actors.physics]\nregions = 3\n");
+  std::ofstream(parts + "/census-regions.toml") << text;
+  r = run_command(sim_exe + " run " + parts + "/census-regions.toml --quiet --rules " + drift + " --out " + parts);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(report_hash(read_text(parts + "/report.json")), report_hash(ruled_json));
+  EXPECT_EQ(read_text(parts + "/census.csv"), read_text(ruled + "/census.csv"));
 }
 
 TEST(Package, MakePackageGivesADebianPackageWithItsDependencies) {
