@@ -182,11 +182,14 @@ TEST(Regions, RegionsThatFailAndRestartGiveTheSameHashFramesAndSound) {
 
 std::string plugin(const std::string& name) { return std::string(TROUPE_PLUGIN_DIR) + "/" + name + ".so"; }
 
-/// `config` with the built sample plugins as the plugin directory.
+/// `config` with the built sample plugins as the plugin directory, and a
+/// smoke-test budget no loaded machine runs out of (what is tested here is
+/// where rules run, not how fast a candidate is).
 std::string with_plugins(const std::string& config) {
   auto text = read_text(config);
   text = std::regex_replace(text, std::regex("\\[actors\\.logic\\]\n"),
-                            "[actors.logic]\nplugin_dir = \"" + std::string(TROUPE_PLUGIN_DIR) + "\"\n");
+                            "[actors.logic]\nplugin_dir = \"" + std::string(TROUPE_PLUGIN_DIR) +
+                              "\"\nsmoke_budget_ms = 60000\n");
   std::ofstream(config) << text;
   return config;
 }
