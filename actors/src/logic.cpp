@@ -196,12 +196,6 @@ sim::RulesRef rules_ref(const RulesPtr& rules) {
   return {std::filesystem::absolute(rules->path()).lexically_normal().string(), rules->digest()};
 }
 
-/// The words of a troupe caf::error (its context), or "".
-std::string words_of(const caf::error& err) {
-  const auto& context = err.context();
-  return context.match_elements<std::string>() ? context.get_as<std::string>(0) : std::string{};
-}
-
 /// Why a partitioned run takes no world rules.
 constexpr const char* partitioned_rules_refusal =
   "works on the whole world (scope world), which no actor holds when physics runs as regions (regions > 1): "
@@ -647,7 +641,7 @@ private:
             }
             if (err.category() == caf::atom("troupe") && err.code() == static_cast<std::uint8_t>(errc::bad_plugin) &&
                 plan_ && !plan_->rules.path.empty()) {
-              roll_back_region_rules(words_of(err));
+              roll_back_region_rules(error_words(err));
               return;
             }
             ++step_retries_total_;

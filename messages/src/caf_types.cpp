@@ -16,6 +16,15 @@ Error to_error(const caf::error& error, const std::string& words) {
 }
 
 namespace {
+/// What make_error put in an error's context.
+std::string context_words(const caf::message& context) {
+  return context.match_elements<std::string>() ? context.get_as<std::string>(0) : std::string{};
+}
+} // namespace
+
+std::string error_words(const caf::error& error) { return context_words(error.context()); }
+
+namespace {
 std::atomic<std::uint64_t> wire_bytes{0};
 } // namespace
 
@@ -36,9 +45,9 @@ void register_message_types(caf::actor_system_config& cfg) {
                                                   const caf::message& context) {
     std::string out = "troupe::";
     out += to_string(static_cast<errc>(code));
-    if (context.match_elements<std::string>()) {
+    if (const auto words = context_words(context); !words.empty()) {
       out += ": ";
-      out += context.get_as<std::string>(0);
+      out += words;
     }
     return out;
   });

@@ -37,6 +37,9 @@ caf::error make_error(errc code, std::string context = {});
 /// error of another category) and its words.
 Error to_error(const caf::error& error, const std::string& words);
 
+/// The explanation a caf::error carries (make_error's `context`), or "".
+std::string error_words(const caf::error& error);
+
 /// Registers every troupe message type (same names on every node) and the
 /// troupe error category with a CAF config.
 void register_message_types(caf::actor_system_config& cfg);
