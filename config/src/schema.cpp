@@ -341,10 +341,11 @@ void TableReader::integers(std::string_view key, std::span<std::uint32_t> out, s
     const auto* array = e->value.as_array();
     bool ok = array != nullptr && array->size() == out.size();
     for (std::size_t i = 0; ok && i < out.size(); ++i) {
-      const auto v = (*array)[i].value<std::int64_t>();
-      ok = (*array)[i].is_integer() && v && *v >= lo && *v <= hi;
+      // as_integer, not value<int64_t>: toml++ casts a float such as 1e92 to an integer out of range (UB).
+      const auto* v = (*array)[i].as_integer();
+      ok = v != nullptr && v->get() >= lo && v->get() <= hi;
       if (ok)
-        out[i] = static_cast<std::uint32_t>(*v);
+        out[i] = static_cast<std::uint32_t>(v->get());
     }
     if (!ok)
       checker_.fail(e->at, e->path,

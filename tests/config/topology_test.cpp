@@ -904,6 +904,13 @@ TEST(TopologyRegions, BadLayoutsNameFileLineAndKey) {
   EXPECT_EQ(error_of(std::string(two_nodes) + "[actors.physics]\nregions = 2\ngrid = [2, 1]\n").to_string(),
             "test.toml:9:1: actors.physics.grid: expected an array of 3 integers, each an integer in [1, 1024], "
             "got an array");
+  // A float where an integer belongs is refused, however large (toml++ would cast 1e92 out of range).
+  EXPECT_EQ(error_of(std::string(two_nodes) + "[actors.physics]\nregions = 2\ngrid = [1e92, 1, 1]\n").to_string(),
+            "test.toml:9:1: actors.physics.grid: expected an array of 3 integers, each an integer in [1, 1024], "
+            "got an array");
+  EXPECT_EQ(error_of(std::string(two_nodes) + "[actors.physics]\nregions = 2\ngrid = [2.0, 1, 1]\n").to_string(),
+            "test.toml:9:1: actors.physics.grid: expected an array of 3 integers, each an integer in [1, 1024], "
+            "got an array");
   EXPECT_EQ(error_of(std::string(two_nodes) + "[actors.physics]\nregions = 2\ncut = \"w\"\n").to_string(),
             "test.toml:9:1: actors.physics.cut: expected x, y or z, got \"w\"");
 }
