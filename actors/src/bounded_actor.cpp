@@ -68,7 +68,7 @@ bounded_actor::bounded_actor(caf::actor_config& cfg, config::MailboxSpec spec)
                    spec.overflow == config::Overflow::reject),
     staged_(spec.overflow == config::Overflow::drop_oldest),
     credited_(counting_only_ || staged_),
-    window_(staged_ ? std::clamp<std::size_t>(spec.capacity / 8, 1, 16) : 1),
+    drain_batch_(std::clamp<std::size_t>(spec.capacity / 8, 1, 64)),
     sample_every_(std::clamp<std::size_t>(spec.capacity / 16, 1, 64)),
     credit_batch_(static_cast<std::int64_t>(std::clamp<std::size_t>(spec.capacity / (4 * credit_shards), 1, 64))),
     pool_(static_cast<std::int64_t>(spec.capacity)) {
@@ -213,7 +213,7 @@ void bounded_actor::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* e
         dropped_.fetch_add(1, std::memory_order_relaxed);
       if (verdict == Verdict::admit) {
         admitted_.fetch_add(1, std::memory_order_relaxed);
-        if (waiting_.empty() && in_flight_.load(std::memory_order_relaxed) < window_) {
+        if (waiting_.empty() && in_flight_.load(std::memory_order_relaxed) == 0) {
           // fetch_add, not store: the actor lowers the count without the lock.
           in_flight_.fetch_add(1, std::memory_order_acq_rel);
           deliver = std::move(ptr);
@@ -249,13 +249,83 @@ void bounded_actor::enqueue_staged(caf::mailbox_element_ptr ptr, caf::execution_
   do
     x->next = head;
   while (!staged_head_.compare_exchange_weak(head, x, std::memory_order_seq_cst, std::memory_order_relaxed));
-  // Pushed, then looked (both seq_cst): either the actor, lowering in_flight_
-  // to zero and then refilling, finds this message, or this sender sees zero
-  // and delivers it. An actor that closed meanwhile left it to us.
+  // An actor that closed meanwhile left it to us.
   if (closed_.load(std::memory_order_seq_cst))
     discard_queued(eu);
-  else if (in_flight_.load(std::memory_order_seq_cst) == 0)
-    refill(eu);
+  else
+    ensure_drain(eu);
+}
+
+namespace {
+
+/// The drain token of a drop-oldest mailbox. Never announced to CAF, so no
+/// peer can send one: only bounded_actor makes it.
+struct drain_token {};
+
+} // namespace
+
+void bounded_actor::ensure_drain(caf::execution_unit* eu) {
+  // Pushed, then looked (both seq_cst): either the actor, clearing the flag
+  // and then looking at the queue, finds this message, or this sender sees
+  // the flag clear and sends a token (one of them does if both try).
+  if (drain_pending_.load(std::memory_order_seq_cst) || drain_pending_.exchange(true, std::memory_order_seq_cst))
+    return;
+  super::enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, drain_token{}), eu);
+}
+
+void bounded_actor::drain() {
+  detail::waiting_queue batch;
+  {
+    std::lock_guard<detail::spin_lock> guard{mtx_};
+    if (closed_.load(std::memory_order_relaxed))
+      return;
+    // Every time, not only when `waiting_` runs short: a short chain of
+    // messages just sent is walked faster than a long one gone cold.
+    stage_into_waiting();
+    for (std::size_t i = 0; i < drain_batch_ && !waiting_.empty(); ++i)
+      batch.push_back(waiting_.pop_front());
+  }
+  // Handled here, as CAF's loop would: a message the behaviour skips goes to
+  // CAF's cache and comes back through consume. Their room goes back at the
+  // end of the batch: one write to the shared pool a batch.
+  std::size_t taken = 0;
+  while (!batch.empty()) {
+    auto ptr = batch.pop_front();
+    sanitizer::acquire(ptr.get());
+    try {
+      if (super::consume(*ptr) == caf::invoke_message_result::skipped)
+        push_to_cache(std::move(ptr));
+      else
+        ++taken;
+    } catch (...) {
+      count_taken(taken + 1);
+      // CAF answers the message it was handling (the token); the request that
+      // threw is ours to answer, and the rest of the batch goes as on exit.
+      auto eptr = std::current_exception();
+      if (ptr->mid.is_request())
+        make_response_promise().deliver(exception_to_error(this, eptr));
+      while (!batch.empty())
+        discard(batch.pop_front(), errc::shutting_down, context());
+      throw;
+    }
+    if (!has_behavior()) { // it quit: the rest goes as on exit
+      count_taken(taken);
+      while (!batch.empty())
+        discard(batch.pop_front(), errc::shutting_down, context());
+      return;
+    }
+  }
+  count_taken(taken);
+  // Cleared, then looked (see ensure_drain).
+  drain_pending_.store(false, std::memory_order_seq_cst);
+  bool more = false;
+  {
+    std::lock_guard<detail::spin_lock> guard{mtx_};
+    more = (!waiting_.empty() || staged_head_.load(std::memory_order_seq_cst)) &&
+           !closed_.load(std::memory_order_relaxed);
+  }
+  if (more)
+    ensure_drain(context());
 }
 
 void bounded_actor::enqueue_full(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) {
@@ -278,8 +348,7 @@ void bounded_actor::enqueue_full(caf::mailbox_element_ptr ptr, caf::execution_un
   }
   if (evicted) {
     discard(std::move(evicted), errc::mailbox_dropped, eu);
-    if (in_flight_.load(std::memory_order_seq_cst) == 0)
-      refill(eu);
+    ensure_drain(eu);
   } else if (closed) {
     discard(std::move(ptr), errc::shutting_down, eu);
   } else if (is_reliable(*ptr)) {
@@ -321,60 +390,55 @@ void bounded_actor::discard_queued(caf::execution_unit* eu) {
 
 caf::invoke_message_result bounded_actor::consume(caf::mailbox_element& x) {
   sanitizer::acquire(&x);
-  // Every message that is not unbounded came through our window (classify
+  if (staged_ && x.content().match_elements<drain_token>()) {
+    drain();
+    return caf::invoke_message_result::consumed;
+  }
+  // Every message that is not unbounded came through our admission (classify
   // before the handler may move the content out).
   const bool bounded = !is_unbounded(x);
   auto result = super::consume(x);
   if (!bounded || result == caf::invoke_message_result::skipped)
     return result;
-  // Single writer (this actor): no read-modify-write needed.
-  consumed_.store(consumed_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  if (credited_) {
-    if (++unsampled_ >= sample_every_) { // this one still counts as held
-      unsampled_ = 0;
-      note_held(held_by_credits());
-    }
-    pool_.fetch_add(1, std::memory_order_acq_rel); // its room, back
-  }
-  if (counting_only_)
+  count_taken(1);
+  if (credited_)
     return result;
-  // Producers only add to the window while it is empty (drop-oldest) or
-  // `waiting_` is (latest), so once messages wait, what is in flight falls one
-  // by one and passes window/2 exactly: that is when we look (under the lock)
-  // and refill; at zero we look once more (a sender that saw messages in
-  // flight left its own to us). drop-oldest lowers in_flight_ only then, so
-  // the senders that read it on every send find it changed twice a window.
-  std::size_t left = 0;
-  if (staged_) {
-    left = in_flight_.load(std::memory_order_relaxed) - ++taken_since_sync_;
-    if (left != window_ / 2 && left != 0)
-      return result;
-    in_flight_.fetch_sub(std::exchange(taken_since_sync_, 0), std::memory_order_seq_cst);
-  } else {
-    left = in_flight_.fetch_sub(1, std::memory_order_seq_cst) - 1;
-  }
-  if (left == window_ / 2 || left == 0)
+  // latest: producers add to the window only while `waiting_` is empty, so
+  // once one waits, what is in flight falls to zero: then we look (under the
+  // lock) and refill.
+  if (in_flight_.fetch_sub(1, std::memory_order_seq_cst) == 1)
     refill(context());
   return result;
 }
 
+void bounded_actor::count_taken(std::size_t count) {
+  if (count == 0)
+    return;
+  // Single writer (this actor): no read-modify-write needed.
+  consumed_.store(consumed_.load(std::memory_order_relaxed) + count, std::memory_order_relaxed);
+  if (!credited_)
+    return;
+  if ((unsampled_ += count) >= sample_every_) { // these still count as held
+    unsampled_ = 0;
+    note_held(held_by_credits());
+  }
+  pool_.fetch_add(static_cast<std::int64_t>(count), std::memory_order_acq_rel); // their room, back
+}
+
 void bounded_actor::refill(caf::execution_unit* eu) {
-  std::vector<caf::mailbox_element_ptr> batch;
+  caf::mailbox_element_ptr deliver;
   {
     std::lock_guard<detail::spin_lock> guard{mtx_};
     if (closed_.load(std::memory_order_relaxed))
       return;
-    if (staged_)
-      stage_into_waiting();
     // Only the actor lowers in_flight_ (maybe right now): room is never
     // overestimated, and an actor that empties its window refills itself.
-    auto room = window_ - std::min(window_, in_flight_.load(std::memory_order_seq_cst));
-    while (!waiting_.empty() && room-- > 0)
-      batch.push_back(waiting_.pop_front());
-    in_flight_.fetch_add(batch.size(), std::memory_order_acq_rel);
+    if (waiting_.empty() || in_flight_.load(std::memory_order_seq_cst) > 0)
+      return;
+    deliver = waiting_.pop_front();
+    in_flight_.fetch_add(1, std::memory_order_acq_rel);
   }
-  for (auto& ptr : batch)
-    super::enqueue(std::move(ptr), eu);
+  super::enqueue(std::move(deliver), eu);
 }
 
 bool bounded_actor::cleanup(caf::error&& reason, caf::execution_unit* host) {

@@ -20,15 +20,18 @@ using config::Overflow;
 using gate_atom = caf::atom_constant<caf::atom("gate")>;
 
 /// Records the ints it handles; its first message (a gate) blocks it until the
-/// test opens the gate.
+/// test opens the gate, after saying it has taken it.
 class recorder : public bounded_actor {
 public:
-  recorder(caf::actor_config& cfg, MailboxSpec spec, std::shared_future<void> gate)
-    : bounded_actor(cfg, spec), gate_(std::move(gate)) {}
+  recorder(caf::actor_config& cfg, MailboxSpec spec, std::shared_future<void> gate, std::promise<void>* entered)
+    : bounded_actor(cfg, spec), gate_(std::move(gate)), entered_(entered) {}
 
   caf::behavior make_behavior() override {
     return {
-      [this](gate_atom) { gate_.wait(); },
+      [this](gate_atom) {
+        entered_->set_value();
+        gate_.wait();
+      },
       [this](int value) { seen_.push_back(value); },
       [this](const std::string& text) { texts_.push_back(text); },
       [this](CommandBatch& batch) { commands_ += batch.commands.size(); },
@@ -40,6 +43,7 @@ public:
 
 private:
   std::shared_future<void> gate_;
+  std::promise<void>* entered_;
   std::vector<int> seen_;
   std::vector<std::string> texts_;
   std::size_t commands_ = 0;
@@ -49,6 +53,7 @@ struct BoundedMailbox : ::testing::Test {
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::promise<void> gate;
+  std::promise<void> entered;
   caf::actor actor;
   recorder* raw = nullptr;
 
@@ -64,12 +69,13 @@ struct BoundedMailbox : ::testing::Test {
   }
 
   /// Spawns a recorder and holds it at its gate: the gate message is held (in
-  /// delivery) until the test opens it, so it takes one place of the capacity
-  /// and every message sent next waits or meets the policy.
+  /// its handler) until the test opens it, so it takes one place of the
+  /// capacity and every message sent next waits or meets the policy.
   void spawn_blocked(MailboxSpec spec) {
-    actor = sys->spawn<recorder, caf::detached>(spec, gate.get_future().share());
+    actor = sys->spawn<recorder, caf::detached>(spec, gate.get_future().share(), &entered);
     raw = dynamic_cast<recorder*>(caf::actor_cast<caf::abstract_actor*>(actor));
     caf::anon_send(actor, gate_atom::value);
+    entered.get_future().wait(); // taken: no flood can evict it now
   }
 
   std::vector<int> release_and_collect(std::vector<std::string>* texts = nullptr,
@@ -233,6 +239,7 @@ TEST_F(BoundedMailbox, RoomInOtherSendersShardsIsFoundBeforeARefusal) {
   for (const auto policy : {Overflow::reject, Overflow::drop_oldest}) {
     SCOPED_TRACE(policy == Overflow::reject ? "reject" : "drop-oldest");
     gate = {};
+    entered = {};
     spawn_blocked({1024, policy});
     for (int t = 0; t < 7; ++t) // one after another: no race to depend on
       std::thread([&] { caf::anon_send(actor, -1); }).join();
@@ -247,6 +254,64 @@ TEST_F(BoundedMailbox, RoomInOtherSendersShardsIsFoundBeforeARefusal) {
     // (It waits for the depth to come back to 0: every place given back.)
     EXPECT_EQ(release_and_collect().size(), 1023u);
     TearDown();
+  }
+}
+
+/// Answers int requests with the int, throws on 3 and quits on 7; held at a
+/// gate like the recorder.
+class answerer : public bounded_actor {
+public:
+  answerer(caf::actor_config& cfg, MailboxSpec spec, std::shared_future<void> gate)
+    : bounded_actor(cfg, spec), gate_(std::move(gate)) {}
+
+  caf::behavior make_behavior() override {
+    return {
+      [this](gate_atom) { gate_.wait(); },
+      [this](int value) -> int {
+        if (value == 3)
+          throw std::runtime_error("three");
+        if (value == 7)
+          quit();
+        return value;
+      },
+    };
+  }
+
+private:
+  std::shared_future<void> gate_;
+};
+
+// A drop-oldest mailbox hands its actor a batch of messages at once: a request
+// whose handler throws, or one queued behind the throw or behind a quit, is
+// still answered (with an error), as by a plain CAF actor; the request that
+// quits gets its answer.
+TEST_F(BoundedMailbox, EveryRequestInADrainedBatchIsAnsweredWhenTheActorThrowsOrQuits) {
+  for (const int last : {3, 7}) {
+    SCOPED_TRACE(last == 3 ? "throws" : "quits");
+    std::promise<void> open;
+    auto target = sys->spawn<answerer, caf::detached>(MailboxSpec{256, Overflow::drop_oldest},
+                                                      open.get_future().share());
+    caf::anon_send(target, gate_atom::value);
+    caf::scoped_actor self{*sys};
+    std::vector<caf::response_handle<caf::blocking_actor, caf::message, true>> pending;
+    for (int i = 0; i < 20; ++i) // 256 / 8 = 32 a batch: all 20 in the gate's batch or the next
+      pending.push_back(self->request(target, 10s, i == 0 ? 1 : last + i - 1));
+    open.set_value();
+    for (int i = 0; i < 20; ++i) {
+      const int sent = i == 0 ? 1 : last + i - 1;
+      pending[static_cast<std::size_t>(i)].receive(
+        [&](int value) {
+          EXPECT_TRUE(sent < last || sent == 7) << sent << " answered after the actor ended";
+          EXPECT_EQ(value, sent);
+        },
+        [&](caf::error& e) {
+          EXPECT_GE(sent, 3) << sys->render(e);
+          EXPECT_NE(e, caf::sec::request_timeout) << "request " << sent << " never answered";
+          if (sent == 3) {
+            EXPECT_EQ(error_words(e), "three");
+          }
+        });
+    }
   }
 }
 

@@ -6,9 +6,10 @@
 /// sender's thread, and `consume` tells when the actor took a message:
 /// - `reject` and `drop-newest` never touch a queued message, so counting is
 ///   the whole bound and messages go straight to CAF.
-/// - `drop-oldest` stages messages on a lock-free stack; the actor moves them
-///   into CAF's mailbox a window at a time (up to 16), so what waits beyond the
-///   window can still be evicted.
+/// - `drop-oldest` stages messages on a lock-free stack and puts one drain
+///   token into CAF's mailbox; on the token the actor takes a batch (up to 64)
+///   from the stack and handles it right there, so each message is queued once
+///   and what waits beyond the batch can still be evicted.
 /// - `latest` waits in a queue of ours, handed to CAF one at a time (the newest
 ///   must replace whatever is not handled yet).
 /// The first three count room as credits, `capacity` in all: a sender takes
@@ -86,9 +87,21 @@ private:
   /// Hands a refused reliable message back to its sender.
   void refuse(caf::mailbox_element_ptr ptr, caf::execution_unit* eu);
 
-  /// Moves waiting (and staged) messages into the window: on the actor's
+  /// `latest`: moves a waiting message into the window: on the actor's
   /// thread after it took one, or on a sender's when nothing is in flight.
   void refill(caf::execution_unit* eu);
+
+  /// drop-oldest: puts a drain token into CAF's mailbox unless one is there
+  /// (or being handled) already.
+  void ensure_drain(caf::execution_unit* eu);
+
+  /// drop-oldest, on the token: handles a batch of staged messages, then
+  /// sends the next token if more wait.
+  void drain();
+
+  /// Bookkeeping for bounded messages the actor took: their credits back, the
+  /// high-water sample.
+  void count_taken(std::size_t count);
 
   /// drop-oldest: admission below the bound (lock-free), and at the bound
   /// (under the lock: evict the oldest droppable message).
@@ -118,20 +131,20 @@ private:
   // holds, and take the lock only to evict at the bound.
   const bool staged_;
   const bool credited_; // the counting policies and drop-oldest: room is credits
-  // Messages handed to CAF's mailbox at once; the rest wait in our queue, where
-  // they can still be evicted. `latest` hands one at a time (the newest must
-  // replace whatever is not handled yet); a large drop-oldest mailbox hands a
-  // batch, so its actor refills once a batch rather than once a message.
-  const std::size_t window_;
+  // drop-oldest: messages the actor takes from the stack per token; the rest
+  // can still be evicted meanwhile.
+  const std::size_t drain_batch_;
   // Counting and drop-oldest: the high-water mark is sampled this often.
   const std::size_t sample_every_;
   // Credits a shard takes from the pool at once.
   const std::int64_t credit_batch_;
   mutable detail::spin_lock mtx_;
   detail::waiting_queue waiting_;    // guarded by mtx_
-  // drop-oldest and latest: bounded messages in CAF's mailbox, raised under
-  // mtx_, lowered by the actor (drop-oldest: at half the window and at zero).
+  // latest: bounded messages in CAF's mailbox (at most one), raised under
+  // mtx_, lowered by the actor.
   std::atomic<std::size_t> in_flight_{0};
+  // drop-oldest: a drain token is in CAF's mailbox or being handled.
+  std::atomic<bool> drain_pending_{false};
   std::atomic<bool> closed_{false}; // set under mtx_; senders of staged messages read it
   std::atomic<caf::mailbox_element*> staged_head_{nullptr}; // newest first
   std::atomic<std::uint64_t> admitted_{0}; // latest only (the others derive it)
@@ -148,8 +161,7 @@ private:
   std::array<CreditShard, credit_shards> shards_;
   alignas(64) std::atomic<std::int64_t> pool_;
   alignas(64) std::atomic<std::uint64_t> consumed_{0}; // bounded messages the actor took
-  std::size_t unsampled_ = 0;        // the actor's: taken since the last high-water sample
-  std::size_t taken_since_sync_ = 0; // the actor's: drop-oldest, taken since in_flight_ was lowered
+  std::size_t unsampled_ = 0; // the actor's: taken since the last high-water sample
 };
 
 /// Exposes the mailbox of `actor` (a bounded_actor; anything else is left
