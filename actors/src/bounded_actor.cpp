@@ -70,8 +70,7 @@ bounded_actor::bounded_actor(caf::actor_config& cfg, config::MailboxSpec spec)
     credited_(counting_only_ || staged_),
     drain_batch_(std::clamp<std::size_t>(spec.capacity / 8, 1, 64)),
     sample_every_(std::clamp<std::size_t>(spec.capacity / 16, 1, 64)),
-    credit_batch_(static_cast<std::int64_t>(std::clamp<std::size_t>(spec.capacity / (4 * credit_shards), 1, 64))),
-    pool_(static_cast<std::int64_t>(spec.capacity)) {
+    credit_batch_(static_cast<std::int64_t>(std::clamp<std::size_t>(spec.capacity / (4 * credit_shards), 1, 64))) {
   set_exception_handler(exception_to_error);
 }
 
@@ -145,10 +144,15 @@ bool bounded_actor::take_credit() {
   if (take_one(own))
     return true;
   // A batch from the pool: one for this message, the rest for the shard.
-  auto pool = pool_.load(std::memory_order_acquire);
-  while (pool > 0) {
+  const auto capacity = static_cast<std::int64_t>(spec_.capacity);
+  auto taken = pool_taken_.load(std::memory_order_acquire);
+  for (;;) {
+    const auto pool = capacity + static_cast<std::int64_t>(consumed_.load(std::memory_order_acquire)) - taken;
+    if (pool <= 0)
+      break;
     const auto take = std::min(pool, credit_batch_);
-    if (pool_.compare_exchange_weak(pool, pool - take, std::memory_order_acq_rel, std::memory_order_acquire)) {
+    if (pool_taken_.compare_exchange_weak(taken, taken + take, std::memory_order_acq_rel,
+                                          std::memory_order_acquire)) {
       if (take > 1)
         own.fetch_add(take - 1, std::memory_order_release);
       return true;
@@ -163,7 +167,9 @@ bool bounded_actor::take_credit() {
 }
 
 std::size_t bounded_actor::held_by_credits() const {
-  auto free = pool_.load(std::memory_order_acquire);
+  // Given back, then taken: a race can only make the pool look smaller.
+  const auto given_back = static_cast<std::int64_t>(consumed_.load(std::memory_order_acquire));
+  auto free = static_cast<std::int64_t>(spec_.capacity) + given_back - pool_taken_.load(std::memory_order_acquire);
   for (const auto& shard : shards_)
     free += shard.credits.load(std::memory_order_acquire);
   const auto capacity = static_cast<std::int64_t>(spec_.capacity);
@@ -414,15 +420,13 @@ caf::invoke_message_result bounded_actor::consume(caf::mailbox_element& x) {
 void bounded_actor::count_taken(std::size_t count) {
   if (count == 0)
     return;
-  // Single writer (this actor): no read-modify-write needed.
-  consumed_.store(consumed_.load(std::memory_order_relaxed) + count, std::memory_order_relaxed);
-  if (!credited_)
-    return;
-  if ((unsampled_ += count) >= sample_every_) { // these still count as held
+  if (credited_ && (unsampled_ += count) >= sample_every_) { // these still count as held
     unsampled_ = 0;
     note_held(held_by_credits());
   }
-  pool_.fetch_add(static_cast<std::int64_t>(count), std::memory_order_acq_rel); // their room, back
+  // Their room, back: the pool is what senders took from it less what the
+  // actor took, so giving back is one plain store of the single writer.
+  consumed_.store(consumed_.load(std::memory_order_relaxed) + count, std::memory_order_release);
 }
 
 void bounded_actor::refill(caf::execution_unit* eu) {

@@ -153,14 +153,16 @@ private:
   std::atomic<std::uint64_t> rejected_{0};
   std::atomic<std::uint64_t> high_water_{0};
   // Counting and drop-oldest: free room as credits, each on a cache line of
-  // its own (shards by sender thread, the pool, the actor's count).
+  // its own (shards by sender thread, the pool, the actor's count). The pool
+  // holds capacity + consumed_ - pool_taken_: senders take from it with a
+  // compare-and-swap, the actor gives back by counting what it took.
   static constexpr std::size_t credit_shards = 8;
   struct alignas(64) CreditShard {
     std::atomic<std::int64_t> credits{0};
   };
   std::array<CreditShard, credit_shards> shards_;
-  alignas(64) std::atomic<std::int64_t> pool_;
-  alignas(64) std::atomic<std::uint64_t> consumed_{0}; // bounded messages the actor took
+  alignas(64) std::atomic<std::int64_t> pool_taken_{0};
+  alignas(64) std::atomic<std::uint64_t> consumed_{0}; // bounded messages the actor took (its writes only)
   std::size_t unsampled_ = 0; // the actor's: taken since the last high-water sample
 };
 
