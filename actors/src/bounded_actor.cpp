@@ -102,7 +102,7 @@ bounded_actor::Verdict bounded_actor::make_room(const caf::mailbox_element& inco
                       return x.sender == incoming.sender && same_type(x, incoming);
                     })))
     return Verdict::admit;
-  if (waiting_.size() + in_flight_.load(std::memory_order_relaxed) < spec_.capacity)
+  if (latest_held() < spec_.capacity)
     return Verdict::admit;
   if ((evicted = evict_oldest_droppable()))
     return Verdict::admit;
@@ -226,7 +226,7 @@ void bounded_actor::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* e
         } else {
           waiting_.push_back(std::move(ptr));
         }
-        note_held(waiting_.size() + in_flight_.load(std::memory_order_relaxed));
+        note_held(latest_held());
       } else if (verdict == Verdict::drop_new) {
         dropped_.fetch_add(1, std::memory_order_relaxed);
       } else {
@@ -291,17 +291,19 @@ void bounded_actor::drain() {
     for (std::size_t i = 0; i < drain_batch_ && !waiting_.empty(); ++i)
       batch.push_back(waiting_.pop_front());
   }
-  // Handled here, as CAF's loop would: a message the behaviour skips goes to
-  // CAF's cache and comes back through consume. Their room goes back at the
-  // end of the batch: one write to the shared pool a batch.
+  // Handled here, as CAF's loop would. A message the behaviour skips goes on
+  // into CAF's mailbox, whose loop keeps it in its cache until the behaviour
+  // takes it (CAF's cache cannot be written from inside that loop, which runs
+  // this token). Room goes back at the end of the batch, in one write.
   std::size_t taken = 0;
   while (!batch.empty()) {
     auto ptr = batch.pop_front();
     sanitizer::acquire(ptr.get());
     try {
-      if (super::consume(*ptr) == caf::invoke_message_result::skipped)
-        push_to_cache(std::move(ptr));
-      else
+      if (super::consume(*ptr) == caf::invoke_message_result::skipped) {
+        sanitizer::release(ptr.get());
+        super::enqueue(std::move(ptr), context());
+      } else
         ++taken;
     } catch (...) {
       count_taken(taken + 1);
@@ -404,17 +406,39 @@ caf::invoke_message_result bounded_actor::consume(caf::mailbox_element& x) {
   // before the handler may move the content out).
   const bool bounded = !is_unbounded(x);
   auto result = super::consume(x);
-  if (!bounded || result == caf::invoke_message_result::skipped)
+  if (!bounded)
     return result;
+  if (result == caf::invoke_message_result::skipped) {
+    // latest: a message the behaviour skips waits in CAF's cache; it leaves
+    // the window (or nothing would come after it) and stays held, parked.
+    if (!credited_ && parked_.insert(&x).second) {
+      parked_count_.fetch_add(1, std::memory_order_acq_rel);
+      leave_window();
+    }
+    return result;
+  }
   count_taken(1);
   if (credited_)
     return result;
+  if (!parked_.empty() && parked_.erase(&x) > 0) {
+    parked_count_.fetch_sub(1, std::memory_order_acq_rel);
+    return result;
+  }
+  leave_window();
+  return result;
+}
+
+void bounded_actor::leave_window() {
   // latest: producers add to the window only while `waiting_` is empty, so
   // once one waits, what is in flight falls to zero: then we look (under the
   // lock) and refill.
   if (in_flight_.fetch_sub(1, std::memory_order_seq_cst) == 1)
     refill(context());
-  return result;
+}
+
+std::size_t bounded_actor::latest_held() const {
+  return waiting_.size() + in_flight_.load(std::memory_order_relaxed) +
+         parked_count_.load(std::memory_order_relaxed);
 }
 
 void bounded_actor::count_taken(std::size_t count) {
@@ -497,7 +521,7 @@ std::size_t bounded_actor::mailbox_depth() const {
   if (credited_)
     return held_by_credits();
   std::lock_guard<detail::spin_lock> guard{mtx_};
-  return waiting_.size() + in_flight_.load(std::memory_order_relaxed);
+  return latest_held();
 }
 
 } // namespace troupe

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <numeric>
 
 namespace troupe {
 namespace {
@@ -312,6 +313,49 @@ TEST_F(BoundedMailbox, EveryRequestInADrainedBatchIsAnsweredWhenTheActorThrowsOr
           }
         });
     }
+  }
+}
+
+/// Skips ints until it is told to go (CAF's skip: the message waits in CAF's
+/// cache), then records them.
+class late_starter : public bounded_actor {
+public:
+  late_starter(caf::actor_config& cfg, MailboxSpec spec) : bounded_actor(cfg, spec) {}
+
+  caf::behavior make_behavior() override {
+    set_default_handler(caf::skip);
+    return {
+      [this](const std::string& go) {
+        become(caf::keep_behavior, [this](int value) { seen_.push_back(value); },
+               [this](report_atom) { return seen_; });
+        return go;
+      },
+    };
+  }
+
+private:
+  std::vector<int> seen_;
+};
+
+// A message the behaviour skips is kept, in order, and handled once the
+// behaviour takes it, under every policy (drop-oldest hands its actor batches
+// of its own, the others go through CAF's mailbox).
+TEST_F(BoundedMailbox, SkippedMessagesAreHandledOnceTheBehaviourTakesThem) {
+  for (const auto policy : {Overflow::drop_oldest, Overflow::reject, Overflow::drop_newest, Overflow::latest}) {
+    SCOPED_TRACE(static_cast<int>(policy));
+    auto target = sys->spawn<late_starter>(MailboxSpec{256, policy});
+    caf::scoped_actor self{*sys};
+    const int sent = policy == Overflow::latest ? 1 : 100; // latest keeps the newest int only
+    for (int i = 0; i < sent; ++i)
+      self->send(target, i);
+    self->request(target, 10s, std::string{"go"}).receive([](const std::string&) {},
+                                                          [&](caf::error& e) { ADD_FAILURE() << sys->render(e); });
+    std::vector<int> expected(static_cast<std::size_t>(sent));
+    std::iota(expected.begin(), expected.end(), 0);
+    self->request(target, 10s, report_atom::value)
+      .receive([&](const std::vector<int>& seen) { EXPECT_EQ(seen, expected); },
+               [&](caf::error& e) { ADD_FAILURE() << sys->render(e); });
+    caf::anon_send_exit(target, caf::exit_reason::user_shutdown);
   }
 }
 

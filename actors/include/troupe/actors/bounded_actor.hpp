@@ -40,6 +40,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <unordered_set>
 #include <vector>
 
 namespace troupe {
@@ -90,6 +91,13 @@ private:
   /// `latest`: moves a waiting message into the window: on the actor's
   /// thread after it took one, or on a sender's when nothing is in flight.
   void refill(caf::execution_unit* eu);
+
+  /// `latest`: a message left the window (taken or parked); refills it.
+  void leave_window();
+
+  /// `latest`: messages held (waiting, in the window, parked). Caller holds
+  /// `mtx_`.
+  std::size_t latest_held() const;
 
   /// drop-oldest: puts a drain token into CAF's mailbox unless one is there
   /// (or being handled) already.
@@ -143,6 +151,10 @@ private:
   // latest: bounded messages in CAF's mailbox (at most one), raised under
   // mtx_, lowered by the actor.
   std::atomic<std::size_t> in_flight_{0};
+  // latest: messages the behaviour skipped, held in CAF's cache until taken
+  // (the set is the actor's; the count is read under mtx_).
+  std::unordered_set<const caf::mailbox_element*> parked_;
+  std::atomic<std::size_t> parked_count_{0};
   // drop-oldest: a drain token is in CAF's mailbox or being handled.
   std::atomic<bool> drain_pending_{false};
   std::atomic<bool> closed_{false}; // set under mtx_; senders of staged messages read it
