@@ -279,7 +279,7 @@ void bounded_actor::ensure_drain(caf::execution_unit* eu) {
   super::enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, drain_token{}), eu);
 }
 
-void bounded_actor::drain() {
+void bounded_actor::drain(caf::mailbox_element& token) {
   detail::waiting_queue batch;
   {
     std::lock_guard<detail::spin_lock> guard{mtx_};
@@ -314,6 +314,7 @@ void bounded_actor::drain() {
         make_response_promise().deliver(exception_to_error(this, eptr));
       while (!batch.empty())
         discard(batch.pop_front(), errc::shutting_down, context());
+      current_mailbox_element(&token); // CAF's loop goes on with the token, not a freed message
       throw;
     }
     if (!has_behavior()) { // it quit: the rest goes as on exit
@@ -399,7 +400,8 @@ void bounded_actor::discard_queued(caf::execution_unit* eu) {
 caf::invoke_message_result bounded_actor::consume(caf::mailbox_element& x) {
   sanitizer::acquire(&x);
   if (staged_ && x.content().match_elements<drain_token>()) {
-    drain();
+    drain(x);
+    current_mailbox_element(&x); // CAF's loop goes on with the token, not a freed message
     return caf::invoke_message_result::consumed;
   }
   // Every message that is not unbounded came through our admission (classify

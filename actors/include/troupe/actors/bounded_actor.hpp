@@ -105,7 +105,7 @@ private:
 
   /// drop-oldest, on the token: handles a batch of staged messages, then
   /// sends the next token if more wait.
-  void drain();
+  void drain(caf::mailbox_element& token);
 
   /// Bookkeeping for bounded messages the actor took: their credits back, the
   /// high-water sample.
