@@ -309,6 +309,7 @@ template <class Sink> void fan_in(benchmark::State& state) {
   bench_config cfg;
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
+  double high_water = 0;
   for (auto _ : state) {
     auto sink = sys.spawn<Sink>(caf::actor{self});
     for (int s = 0; s < senders; ++s)
@@ -318,8 +319,12 @@ template <class Sink> void fan_in(benchmark::State& state) {
         sender->quit();
       });
     self->receive([](done_atom) {});
+    if (auto* bounded = dynamic_cast<bounded_actor*>(caf::actor_cast<caf::abstract_actor*>(sink)))
+      high_water = std::max(high_water, static_cast<double>(bounded->mailbox_stats().high_water));
     caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
   }
+  if (high_water > 0) // how far the sink fell behind the senders
+    state.counters["high_water"] = high_water;
   state.counters["msg_per_s"] = benchmark::Counter(
     static_cast<double>(senders * per_sender) * static_cast<double>(state.iterations()),
     benchmark::Counter::kIsRate);
