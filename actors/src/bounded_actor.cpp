@@ -317,7 +317,7 @@ void bounded_actor::drain(caf::mailbox_element& token) {
       current_mailbox_element(&token); // CAF's loop goes on with the token, not a freed message
       throw;
     }
-    if (!has_behavior()) { // it quit: the rest goes as on exit
+    if (!alive()) { // it is done (CAF's own test, in finalize): the rest goes as on exit
       count_taken(taken);
       while (!batch.empty())
         discard(batch.pop_front(), errc::shutting_down, context());
