@@ -296,6 +296,10 @@ void bounded_actor::drain(caf::mailbox_element& token) {
   // takes it (CAF's cache cannot be written from inside that loop, which runs
   // this token). Room goes back at the end of the batch, in one write.
   std::size_t taken = 0;
+  auto drop_rest = [&] { // as on exit: requests are answered
+    while (!batch.empty())
+      discard(batch.pop_front(), errc::shutting_down, context());
+  };
   while (!batch.empty()) {
     auto ptr = batch.pop_front();
     sanitizer::acquire(ptr.get());
@@ -312,15 +316,13 @@ void bounded_actor::drain(caf::mailbox_element& token) {
       auto eptr = std::current_exception();
       if (ptr->mid.is_request())
         make_response_promise().deliver(exception_to_error(this, eptr));
-      while (!batch.empty())
-        discard(batch.pop_front(), errc::shutting_down, context());
+      drop_rest();
       current_mailbox_element(&token); // CAF's loop goes on with the token, not a freed message
       throw;
     }
     if (!alive()) { // it is done (CAF's own test, in finalize): the rest goes as on exit
       count_taken(taken);
-      while (!batch.empty())
-        discard(batch.pop_front(), errc::shutting_down, context());
+      drop_rest();
       return;
     }
   }
