@@ -29,7 +29,11 @@ bool Publisher::subscribe(caf::event_based_actor* self, const caf::actor& reader
     log.reader = reader;
     log.every = every;
     log.window = std::max<std::uint32_t>(window, 1);
-    // A new incarnation of the reader: what the last one did not write.
+    // A new incarnation of the reader: where its recording stands (one on a
+    // restarted node lost its cursor with its process), then what the last
+    // one did not write.
+    if (const auto next = next_recorded(log); next != 0)
+      self->send(reader, capture_atom::value, next);
     for (const auto& snapshot : log.unacked)
       self->send(reader, capture_atom::value, snapshot);
   }
@@ -71,7 +75,17 @@ void Publisher::broadcast(caf::event_based_actor* self, std::uint8_t topic, cons
       self->send(s.reader, message);
 }
 
+std::uint64_t Publisher::next_recorded(const CaptureLog& log) const {
+  if (!log.unacked.empty())
+    return log.unacked.front().tick;
+  if (!published_any_)
+    return 0;
+  return (published_tick_ / log.every + 1) * log.every;
+}
+
 void Publisher::publish(caf::event_based_actor* self, const Snapshot& snapshot) {
+  published_tick_ = snapshot.tick;
+  published_any_ = true;
   for (auto& [name, log] : captures_) {
     if (snapshot.tick % log.every != 0)
       continue;

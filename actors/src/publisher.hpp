@@ -116,12 +116,19 @@ private:
 
   std::shared_ptr<SnapshotHistory> history();
 
+  /// The first recorded tick `log`'s reader has not acknowledged: the oldest
+  /// kept, or else the next one due after the newest published tick (0: none
+  /// published yet, nothing to say).
+  std::uint64_t next_recorded(const CaptureLog& log) const;
+
   std::uint32_t keyframe_every_;
   std::vector<Subscription> subscribers_;
   std::map<caf::actor_addr, Remote> remote_;
   std::shared_ptr<SnapshotHistory> history_;
   std::map<std::string, CaptureLog> captures_; ///< by reader name
   Counters counters_;
+  std::uint64_t published_tick_ = 0;
+  bool published_any_ = false;
 };
 
 } // namespace troupe

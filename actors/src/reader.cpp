@@ -103,6 +103,7 @@ public:
         reader_->on_rules_event(event, *this);
       },
       [this](capture_atom, const Snapshot& snapshot) { on_recorded_piece(snapshot); },
+      [this](capture_atom, std::uint64_t next) { resume_recording_at(next); },
       [this](tick_atom) { reader_->on_timer(*this); },
       [this](flush_atom, std::uint64_t final_tick) -> caf::result<ActorReport> {
         final_tick_ = final_tick;
@@ -299,6 +300,12 @@ private:
       return;
     }
     take_recorded(snapshot);
+    take_waiting();
+    finish_if_due();
+  }
+
+  /// The recorded snapshots that waited for their turn and have it now.
+  void take_waiting() {
     for (auto i = waiting_.begin(); i != waiting_.end();) {
       const auto due = next_recorded();
       if (i->first < due) {
@@ -310,6 +317,20 @@ private:
         break;
       }
     }
+  }
+
+  /// Logic's word on where this reader's recording stands: the first recorded
+  /// tick it holds unacknowledged (or the next one due). A reader whose node was
+  /// killed lost its cursor with its process and starts there; one further
+  /// along (a tick it took is still being written) stays where it is.
+  void resume_recording_at(std::uint64_t next) {
+    if (!recording())
+      return;
+    {
+      std::lock_guard<std::mutex> guard{cursor_->mutex};
+      cursor_->next_recorded = std::max(cursor_->next_recorded, next);
+    }
+    take_waiting();
     finish_if_due();
   }
 

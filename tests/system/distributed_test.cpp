@@ -194,6 +194,33 @@ TEST(Distributed, ASigkilledLogicNodeResumesFromItsNewestCheckpointAndTheRunEnds
   }
 }
 
+TEST(Distributed, ASigkilledReaderNodeWritesEveryRecordedFrameOnceRestarted) {
+  // Render's cursor (the next tick it records) died with its process: the
+  // restarted render learns it from logic, which kept every frame not yet
+  // acknowledged, and writes them all.
+  const auto dir = fresh_dir("up-sigkill-media");
+  const auto cluster = three_nodes(dir);
+  const auto one = one_process_hash(dir + "/one", 300);
+  FILE* up = start_up(cluster.config, "--realtime --ticks 300 --out " + dir + "/up");
+  ASSERT_NE(up, nullptr);
+  std::string output;
+  const auto pid = kill_mid_run(up, "media-node", 130, output);
+  ASSERT_GT(pid, 0) << output;
+  ASSERT_TRUE(wait_for(up, "node media-node is back after", output)) << output;
+  ASSERT_EQ(finish(up, output), 0) << output;
+  EXPECT_NE(output.find("node media-node (pid " + std::to_string(pid) + ") died from SIGKILL; restarting"),
+            std::string::npos)
+    << output;
+  const auto json = read_text(dir + "/up/report.json");
+  EXPECT_EQ(report_hash(json), one);
+  EXPECT_EQ(commands_lost(json), 0);
+  for (int tick = 60; tick <= 300; tick += 60) {
+    char name[32];
+    std::snprintf(name, sizeof name, "/frame-%06d.png", tick);
+    EXPECT_EQ(read_text(dir + "/up/frames" + name), read_text(dir + "/one/frames" + name)) << name;
+  }
+}
+
 TEST(Distributed, ANodeOfAnotherProtocolVersionOrTopologyIsRefusedAndTheClusterRunsOn) {
   const auto dir = fresh_dir("up-refused");
   const auto cluster = three_nodes(dir);

@@ -122,6 +122,9 @@ using reader_actor = caf::typed_actor<
   /// From the coordinator, by topic.
   caf::reacts_to<Snapshot>, caf::reacts_to<CompactSnapshot>, caf::reacts_to<ContactBatch>,
   caf::reacts_to<RulesEvent>, caf::reacts_to<capture_atom, Snapshot>,
+  /// From the coordinator as a recording reader subscribes: the first recorded
+  /// tick it has not seen acknowledged (before it sends those again).
+  caf::reacts_to<capture_atom, std::uint64_t>,
   /// Its own: a timer of the reader's; the flush's deadline.
   caf::reacts_to<tick_atom>, caf::reacts_to<flush_atom>,
   /// From the runtime at the end of a finished run: deliver everything through
