@@ -8,6 +8,7 @@
 
 #include <troupe/actors/bounded_actor.hpp>
 #include <troupe/actors/metrics.hpp>
+#include <troupe/actors/runtime.hpp>
 #include <troupe/messages/caf_types.hpp>
 #include <troupe/messages/compact.hpp>
 #include <troupe/sim/advance.hpp>
@@ -33,13 +34,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
+/// An actor system as a troupe node has it (its scheduler included), so the
+/// figures are those of a run.
 class bench_config : public caf::actor_system_config {
 public:
-  bench_config() {
-    load<caf::io::middleman>();
-    register_message_types(*this);
-    set("logger.console", caf::atom("none"));
-  }
+  bench_config() { configure_actor_system(*this); }
 };
 
 /// Answers every snapshot with its hand-off latency in nanoseconds.

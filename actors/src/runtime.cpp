@@ -58,10 +58,28 @@ std::string hex(std::uint64_t value) {
 /// How long a run may go without a progress message before it is declared stuck.
 constexpr auto stall_timeout = 60s;
 
+} // namespace
+
+void configure_actor_system(caf::actor_system_config& cfg) {
+  cfg.load<caf::io::middleman>();
+  register_message_types(cfg);
+  cfg.set("logger.console", caf::atom("none"));
+  // An idle CAF worker polls 100 times, then 500 times with a 50 us sleep
+  // in between (25 ms), and only then waits on a condition variable that a
+  // new job signals. A realtime run is idle most of each tick, so each
+  // snapshot found its readers' workers in those sleeps and waited out one
+  // (60 to 110 us here with the kernel's timer slack). Without the middle
+  // phase a job wakes its worker at once (a futex, a few us), and an idle
+  // node burns no CPU on polls.
+  cfg.set("work-stealing.moderate-poll-attempts", size_t{0});
+}
+
+namespace {
+
 class node_config : public caf::actor_system_config {
 public:
   node_config(const config::Topology& topology, const config::NodeSpec& node) {
-    load<caf::io::middleman>();
+    configure_actor_system(*this);
     if (topology.network.tls()) {
       // Mutual TLS: this node shows its certificate and trusts only the CA's.
       load<caf::openssl::manager>();
@@ -69,16 +87,6 @@ public:
       openssl_certificate = config::resolve_relative(topology, node.tls_certificate);
       openssl_key = config::resolve_relative(topology, node.tls_key);
     }
-    register_message_types(*this);
-    set("logger.console", caf::atom("none"));
-    // An idle CAF worker polls 100 times, then 500 times with a 50 us sleep
-    // in between (25 ms), and only then waits on a condition variable that a
-    // new job signals. A realtime run is idle most of each tick, so each
-    // snapshot found its readers' workers in those sleeps and waited out one
-    // (60 to 110 us here with the kernel's timer slack). Without the middle
-    // phase a job wakes its worker at once (a futex, a few us), and an idle
-    // node burns no CPU on polls. Measured: docs/architecture.md, "Scheduling".
-    set("work-stealing.moderate-poll-attempts", size_t{0});
     // 0.17 ships heartbeats off: a dead peer would be noticed only when TCP
     // gives up. Over TLS, 0.17's heartbeats break links (they drop every few
     // seconds): there the link watcher pings instead.

@@ -31,7 +31,17 @@
 #include <string_view>
 #include <vector>
 
+namespace caf {
+class actor_system_config;
+}
+
 namespace troupe {
+
+/// What every actor system troupe runs is given (a node's, a benchmark's):
+/// the middleman, troupe's message types, CAF's console log off, and the
+/// scheduler tuned for a simulation that idles between ticks
+/// (docs/architecture.md, "Scheduling"). A node adds TLS and heartbeats.
+void configure_actor_system(caf::actor_system_config& cfg);
 
 /// One command of a script: the tick it is due and what it does, or an input
 /// directive (`burst N`: N droppable input events at that tick). The source
