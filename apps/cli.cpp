@@ -323,8 +323,9 @@ int troupe::cli::main(int argc, char** argv) {
   node_cmd->add_option("--node", node_name, "the node of the topology this process runs")->required();
   bool resume_latest = false;
   node_cmd->add_flag("--resume-latest", resume_latest,
-                     "resume from the newest checkpoint in OUT/checkpoints when there is one (what `up` does for a "
-                     "restarted node with logic)");
+                     "this node ran before in this run: with logic, resume from the newest checkpoint in "
+                     "OUT/checkpoints when there is one; readers carry on from what they wrote (what `up` does for "
+                     "a restarted node)");
   // Version skew tests: this node greets its peers as another protocol version.
   node_cmd->add_option("--announce-version", announce_version)->group("");
   // up forwards its arguments (the config and run options) to every node.
@@ -475,7 +476,9 @@ int troupe::cli::main(int argc, char** argv) {
     live::start_trace();
   }
   if (*node_cmd) {
-    if (resume_latest) {
+    const bool coordinator = topology->node(node_name) && topology->the(Role::coordinator).node == node_name;
+    options.restarted = resume_latest;
+    if (resume_latest && coordinator) {
       // tick-N.ckpt, written whole (renamed into place): the highest N is the newest.
       std::uint64_t newest = 0;
       std::error_code none;
@@ -494,7 +497,6 @@ int troupe::cli::main(int argc, char** argv) {
     }
     if (announce_version != 0)
       options.announce_version = announce_version;
-    const bool coordinator = topology->node(node_name) && topology->the(Role::coordinator).node == node_name;
     if (!coordinator) {
       const auto result = troupe::run(*topology, options);
       if (!result.ok) {

@@ -133,9 +133,11 @@ private:
       // newest: the others wait for it, and the run goes on from there.
       if (std::find(args_.begin(), args_.end(), "--checkpoint-every") == args_.end())
         argv.insert(argv.end(), {"--checkpoint-every", std::to_string(default_checkpoint_every)});
-      if (node.starts > 0)
-        argv.push_back("--resume-latest");
     }
+    // A node started again: logic's resumes from its newest checkpoint, and
+    // every node's readers carry on from what they wrote.
+    if (node.starts > 0)
+      argv.push_back("--resume-latest");
     ++node.starts;
     const pid_t parent = ::getpid();
     const pid_t pid = ::fork();

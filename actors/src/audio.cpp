@@ -12,8 +12,13 @@
 #include <troupe/audio/mixer.hpp>
 #include <troupe/live/trace.hpp>
 
+#include <troupe/messages/codec.hpp>
+
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <initializer_list>
 #include <sstream>
 
@@ -21,6 +26,91 @@ namespace troupe {
 namespace {
 
 constexpr std::array<std::string_view, 2> output_names = {"wav", "device"};
+
+/// Every contact batch a WAV-writing audio actor took, in order, on its node's
+/// disk (beside the WAV): a header (magic, the tick the WAV starts at), then
+/// records of a 4-byte length and a framed batch (codec.hpp: versioned,
+/// checksummed), little-endian as the WAV. The WAV is a function of these
+/// batches, so a process started again after its node died renders it again
+/// from the log, and logic sends what came after.
+class ContactLog {
+public:
+  static constexpr char magic[8] = {'T', 'R', 'P', 'C', 'L', 'O', 'G', '1'};
+  static constexpr std::size_t header_size = sizeof magic + sizeof(std::uint64_t);
+
+  /// What a log holds, read back: the batches of its whole records, and how
+  /// many bytes of it those are (a torn or damaged tail ends it; no header:
+  /// nothing is read).
+  struct Contents {
+    std::uint64_t start_tick = 0;
+    std::vector<ContactBatch> batches;
+    std::uintmax_t whole_bytes = 0;
+    std::string problem; ///< why (the rest of) it was not read ("" when all of it was)
+  };
+
+  static Contents read(const std::string& path) {
+    Contents out;
+    std::ifstream in(path, std::ios::binary);
+    const std::vector<char> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    if (bytes.size() < header_size || std::memcmp(bytes.data(), magic, sizeof magic) != 0) {
+      out.problem = "no contact log header";
+      return out;
+    }
+    std::memcpy(&out.start_tick, bytes.data() + sizeof magic, sizeof out.start_tick);
+    std::size_t at = header_size;
+    while (at < bytes.size()) {
+      std::uint32_t length = 0;
+      if (bytes.size() - at < sizeof length) {
+        out.problem = "a torn record at byte " + std::to_string(at);
+        break;
+      }
+      std::memcpy(&length, bytes.data() + at, sizeof length); // little-endian hosts only, as the WAV
+      if (length > bytes.size() - at - sizeof length) {
+        out.problem = "a torn record at byte " + std::to_string(at);
+        break;
+      }
+      ContactBatch batch;
+      if (auto err = decode_framed(std::span<const char>(bytes.data() + at + sizeof length, length), batch)) {
+        out.problem = "a damaged record at byte " + std::to_string(at) + " (" + err->message + ")";
+        break;
+      }
+      out.batches.push_back(std::move(batch));
+      at += sizeof length + length;
+    }
+    out.whole_bytes = at;
+    return out;
+  }
+
+  /// Opens `path` to append to what it holds (`keep` bytes, a header
+  /// included), or anew (keep = 0) for a WAV that starts at `start_tick`.
+  ContactLog(const std::string& path, std::uintmax_t keep, std::uint64_t start_tick) {
+    std::error_code ignored;
+    if (keep == 0) {
+      std::ofstream fresh(path, std::ios::binary | std::ios::trunc);
+      fresh.write(magic, sizeof magic);
+      fresh.write(reinterpret_cast<const char*>(&start_tick), sizeof start_tick);
+    } else {
+      std::filesystem::resize_file(path, keep, ignored);
+    }
+    out_.open(path, std::ios::binary | std::ios::app);
+  }
+
+  bool ok() const { return out_.good(); }
+
+  /// Appends one batch and hands it to the kernel (a killed process loses
+  /// nothing written), before the batch is acknowledged.
+  void append(const ContactBatch& batch) {
+    encode_framed(batch, frame_);
+    const auto length = static_cast<std::uint32_t>(frame_.size());
+    out_.write(reinterpret_cast<const char*>(&length), sizeof length);
+    out_.write(frame_.data(), static_cast<std::streamsize>(frame_.size()));
+    out_.flush();
+  }
+
+private:
+  std::ofstream out_;
+  std::vector<char> frame_;
+};
 
 /// What an audio actor leaves for its next incarnation: the mixer (its voices
 /// keep ringing), the WAV file and how far it is rendered, so a restart neither
@@ -30,7 +120,9 @@ struct AudioState {
   bool opened = false;
   std::unique_ptr<audio::Mixer> mixer;
   std::unique_ptr<audio::WavWriter> wav;
+  std::unique_ptr<ContactLog> log;
   std::uint64_t rendered_tick = 0;
+  std::uint64_t logged_through = 0; ///< published events of the newest batch in the log
 };
 
 class Audio final : public Reader {
@@ -38,14 +130,17 @@ public:
   Audio(const ActorContext& ctx, ReaderContext& out)
     : params_(ctx.params<AudioParams>()), state_(ctx.state_as<AudioState>()), tick_hz_(ctx.simulation.tick_hz),
       wav_path_(ctx.options.out_dir + (ctx.spec.name == "audio" ? "/audio.wav" : "/audio-" + ctx.spec.name + ".wav")),
-      name_(ctx.spec.name), node_(ctx.spec.node) {
+      log_path_(wav_path_.substr(0, wav_path_.size() - 4) + ".contacts"), name_(ctx.spec.name),
+      node_(ctx.spec.node) {
     {
       // A restarted incarnation carries on with its predecessor's mixer and file.
       std::lock_guard<std::mutex> guard{state_.mutex};
       if (state_.opened) {
         mixer_ = std::move(state_.mixer);
         wav_ = std::move(state_.wav);
+        log_ = std::move(state_.log);
         rendered_tick_ = state_.rendered_tick;
+        logged_through_ = state_.logged_through;
         if (mixer_ && mixer_->is_loopback())
           out.yield_to_simulation(); // an offline mix: no deadline to keep
         return;
@@ -82,6 +177,8 @@ public:
       }
     }
     rendered_tick_ = ctx.run.start_tick;
+    if (wav_)
+      open_log(ctx.options.restarted, out);
     if (!notice.empty())
       out.say("audio: " + notice);
   }
@@ -92,12 +189,28 @@ public:
     std::lock_guard<std::mutex> guard{state_.mutex};
     state_.mixer = std::move(mixer_);
     state_.wav = std::move(wav_);
+    state_.log = std::move(log_);
     state_.rendered_tick = rendered_tick_;
+    state_.logged_through = logged_through_;
   }
 
-  Subscription subscription() const override { return {topic_snapshots | topic_contacts, 0, 1}; }
+  /// A WAV takes every batch (kept by logic until taken, and logged here); a
+  /// live device plays what comes.
+  Subscription subscription() const override {
+    return {static_cast<std::uint8_t>(topic_snapshots | (log_ ? topic_kept_contacts : topic_contacts)), 0, 1};
+  }
 
   void on_contacts(const ContactBatch& batch, ReaderContext&) override {
+    if (log_) {
+      if (batch.published_events != 0 && batch.published_events <= logged_through_)
+        return; // in the log, so in the WAV already (a resend from before this process)
+      log_->append(batch);
+      logged_through_ = batch.published_events;
+    }
+    mix(batch);
+  }
+
+  void mix(const ContactBatch& batch) {
     if (batch.tick < rendered_tick_)
       ++late_batches_; // already rendered past it: the sound starts now
     render_until(batch.tick);
@@ -142,6 +255,31 @@ public:
   }
 
 private:
+  /// The log of the batches this WAV is made of. A process started again
+  /// within the run (its node died) renders the WAV again from it, the same
+  /// bytes, and takes up where it ends; a fresh run starts both empty.
+  void open_log(bool restarted, ReaderContext& out) {
+    std::uintmax_t keep = 0;
+    if (restarted && std::filesystem::exists(log_path_)) {
+      auto contents = ContactLog::read(log_path_);
+      if (contents.whole_bytes > 0) {
+        rendered_tick_ = contents.start_tick; // where the WAV began, before this process
+        for (const auto& batch : contents.batches) {
+          mix(batch);
+          logged_through_ = std::max(logged_through_, batch.published_events);
+        }
+        keep = contents.whole_bytes;
+      }
+      out.say("audio: rendered " + wav_path_ + " again from " + std::to_string(contents.batches.size()) +
+              " logged contact batches" + (contents.problem.empty() ? "" : "; stopped at " + contents.problem));
+    }
+    log_ = std::make_unique<ContactLog>(log_path_, keep, rendered_tick_);
+    if (!log_->ok()) {
+      out.say("audio: cannot write " + log_path_ + "; a restart of this node will not make the WAV whole");
+      log_.reset();
+    }
+  }
+
   std::int64_t frame_of(std::uint64_t tick) const {
     return std::llround(static_cast<double>(tick) * sample_rate / tick_hz_);
   }
@@ -170,9 +308,12 @@ private:
   AudioState& state_;
   double tick_hz_;
   std::string wav_path_;
+  std::string log_path_;
   std::string name_, node_;
   std::unique_ptr<audio::Mixer> mixer_;
   std::unique_ptr<audio::WavWriter> wav_;
+  std::unique_ptr<ContactLog> log_;
+  std::uint64_t logged_through_ = 0;
   std::vector<std::int16_t> buffer_;
   std::uint64_t rendered_tick_ = 0;
   std::uint64_t received_ = 0;

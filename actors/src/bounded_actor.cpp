@@ -48,7 +48,8 @@ bool is_reliable(const caf::mailbox_element& x) {
   const auto& content = x.content();
   return content.match_element<CommandBatch>(0) ||
          (content.size() == 2 && content.match_element<caf::atom_value>(0) &&
-          content.get_as<caf::atom_value>(0) == capture_atom::value && content.match_element<Snapshot>(1));
+          content.get_as<caf::atom_value>(0) == capture_atom::value &&
+          (content.match_element<Snapshot>(1) || content.match_element<ContactBatch>(1)));
 }
 
 caf::error exception_to_error(caf::scheduled_actor*, std::exception_ptr& eptr) {

@@ -391,6 +391,15 @@ public:
         delayed_send(caf::actor_cast<caf::actor>(current_sender()), 1ms, capture_atom::value,
                      std::move(snapshot));
       },
+      [this](ack_atom, const std::string& name, std::uint64_t published_events) {
+        publisher_.contacts_taken(name, published_events);
+        save_checkpoint_when_recorded();
+        try_tick();
+      },
+      [this](rejected_atom, capture_atom, ContactBatch& batch) {
+        ++capture_retries_; // as a recorded snapshot: again shortly, still kept
+        delayed_send(caf::actor_cast<caf::actor>(current_sender()), 1ms, capture_atom::value, std::move(batch));
+      },
       [this](start_atom, const caf::actor& controller) {
         if (controller_)
           return; // already running (a repeated start after a restart of someone else)
@@ -806,7 +815,7 @@ private:
       ContactBatch batch{world_->tick - 1, std::move(contacts), 0};
       published_events_ += batch.events.size();
       batch.published_events = published_events_;
-      publisher_.broadcast(this, topic_contacts, caf::make_message(std::move(batch)));
+      publisher_.publish_contacts(this, std::move(batch));
     }
     const auto publish_ns = steady_now_ns();
     publisher_.publish(this, snapshot);

@@ -37,6 +37,14 @@ bool Publisher::subscribe(caf::event_based_actor* self, const caf::actor& reader
     for (const auto& snapshot : log.unacked)
       self->send(reader, capture_atom::value, snapshot);
   }
+  if ((topics & topic_kept_contacts) == 0) {
+    kept_.erase(name);
+  } else {
+    auto& log = kept_[name];
+    log.reader = reader;
+    for (const auto& batch : log.unacked) // what the last incarnation did not take
+      self->send(reader, capture_atom::value, batch);
+  }
   return fresh;
 }
 
@@ -48,17 +56,29 @@ bool Publisher::down(const caf::actor_addr& reader, bool node_lost) {
     for (auto& [name, log] : captures_)
       if (log.reader.address() == reader)
         log.reader = nullptr;
+    for (auto& [name, log] : kept_)
+      if (log.reader.address() == reader)
+        log.reader = nullptr;
     return false;
   }
   // A recording reader's stable name goes down only when its supervisor
   // removed it for good: stop recording for it.
-  return std::erase_if(captures_, [&](const auto& kv) { return kv.second.reader.address() == reader; }) > 0;
+  const auto gone = [&](const auto& kv) { return kv.second.reader.address() == reader; };
+  return (std::erase_if(captures_, gone) + std::erase_if(kept_, gone)) > 0;
 }
 
 void Publisher::captured(const std::string& name, std::uint64_t tick) {
   if (auto i = captures_.find(name); i != captures_.end()) {
     auto& unacked = i->second.unacked;
     while (!unacked.empty() && unacked.front().tick <= tick)
+      unacked.pop_front();
+  }
+}
+
+void Publisher::contacts_taken(const std::string& name, std::uint64_t published_events) {
+  if (auto i = kept_.find(name); i != kept_.end()) {
+    auto& unacked = i->second.unacked;
+    while (!unacked.empty() && unacked.front().published_events <= published_events)
       unacked.pop_front();
   }
 }
@@ -73,6 +93,15 @@ void Publisher::broadcast(caf::event_based_actor* self, std::uint8_t topic, cons
   for (const auto& s : subscribers_)
     if (s.topics & topic)
       self->send(s.reader, message);
+}
+
+void Publisher::publish_contacts(caf::event_based_actor* self, ContactBatch batch) {
+  for (auto& [name, log] : kept_) {
+    log.unacked.push_back(batch);
+    if (log.reader) // null while the reader's node is lost
+      self->send(log.reader, capture_atom::value, batch);
+  }
+  broadcast(self, topic_contacts, caf::make_message(std::move(batch)));
 }
 
 std::uint64_t Publisher::next_recorded(const CaptureLog& log) const {
@@ -117,13 +146,20 @@ void Publisher::publish(caf::event_based_actor* self, const Snapshot& snapshot) 
 
 bool Publisher::holding() const {
   return std::any_of(captures_.begin(), captures_.end(),
-                     [](const auto& kv) { return kv.second.unacked.size() >= kv.second.window; });
+                     [](const auto& kv) { return kv.second.unacked.size() >= kv.second.window; }) ||
+         std::any_of(kept_.begin(), kept_.end(),
+                     [](const auto& kv) { return kv.second.unacked.size() >= kept_contacts_window; });
 }
 
 bool Publisher::recorded_through(std::uint64_t tick) const {
-  return std::none_of(captures_.begin(), captures_.end(), [&](const auto& kv) {
-    return !kv.second.unacked.empty() && kv.second.unacked.front().tick <= tick;
-  });
+  // A batch names the tick stepped: the world at `tick` follows batch tick - 1.
+  return std::none_of(captures_.begin(), captures_.end(),
+                      [&](const auto& kv) {
+                        return !kv.second.unacked.empty() && kv.second.unacked.front().tick <= tick;
+                      }) &&
+         std::none_of(kept_.begin(), kept_.end(), [&](const auto& kv) {
+           return !kv.second.unacked.empty() && kv.second.unacked.front().tick < tick;
+         });
 }
 
 std::vector<std::string> Publisher::recording() const {

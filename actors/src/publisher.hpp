@@ -44,6 +44,17 @@ struct CaptureLog {
   std::deque<Snapshot> unacked; ///< oldest first
 };
 
+/// A reader that takes every contact batch (topic_kept_contacts): each is kept
+/// until the reader acknowledges it and sent again when it subscribes again.
+struct KeptContacts {
+  caf::actor reader; ///< the reader's stable name (null while its node is lost)
+  std::deque<ContactBatch> unacked; ///< oldest first
+};
+
+/// Contact batches a kept-contacts reader may leave unacknowledged before the
+/// tick waits (ten seconds at 60 Hz): what bounds the log while its node is lost.
+constexpr std::size_t kept_contacts_window = 600;
+
 class Publisher {
 public:
   explicit Publisher(std::uint32_t keyframe_every) : keyframe_every_(keyframe_every) {}
@@ -64,6 +75,9 @@ public:
   /// A recording reader wrote every recorded tick through `tick`.
   void captured(const std::string& name, std::uint64_t tick);
 
+  /// A kept-contacts reader took every batch through `published_events`.
+  void contacts_taken(const std::string& name, std::uint64_t published_events);
+
   /// A reader on another node decoded `generation` (0: it holds none).
   void acked(const caf::actor_addr& reader, std::uint64_t generation);
 
@@ -71,16 +85,21 @@ public:
   /// serialized once per link to another).
   void broadcast(caf::event_based_actor* self, std::uint8_t topic, const caf::message& message);
 
+  /// A tick's contacts to every subscriber of contacts, and, kept until
+  /// acknowledged, to every kept-contacts reader.
+  void publish_contacts(caf::event_based_actor* self, ContactBatch batch);
+
   /// A snapshot to every subscriber of snapshots, and to every recording
   /// reader whose turn it is.
   void publish(caf::event_based_actor* self, const Snapshot& snapshot);
 
-  /// Whether some recording reader has `window` snapshots unacknowledged:
-  /// the tick waits.
+  /// Whether some recording reader has `window` snapshots unacknowledged, or
+  /// a kept-contacts reader kept_contacts_window batches: the tick waits.
   bool holding() const;
 
-  /// Whether every recorded snapshot through `tick` was written (a
-  /// checkpoint at `tick` may be saved: a run resumed from it loses none).
+  /// Whether every recorded snapshot through `tick` was written and every
+  /// kept contact batch before it taken (a checkpoint at `tick` may be saved:
+  /// a run resumed from it loses none).
   bool recorded_through(std::uint64_t tick) const;
 
   /// A subscription as it was taken.
@@ -126,6 +145,7 @@ private:
   std::map<caf::actor_addr, Remote> remote_;
   std::shared_ptr<SnapshotHistory> history_;
   std::map<std::string, CaptureLog> captures_; ///< by reader name
+  std::map<std::string, KeptContacts> kept_;   ///< by reader name
   Counters counters_;
   std::uint64_t published_tick_ = 0;
   bool published_any_ = false;

@@ -83,20 +83,11 @@ public:
           anon_send(logic, ack_atom::value, self_name_, generation);
         }
       },
-      [this](const ContactBatch& batch) {
-        {
-          // Each batch once: a world rolled back to a cut runs the ticks
-          // since again, and publishes their contacts again, counted the same.
-          std::lock_guard<std::mutex> guard{cursor_->mutex};
-          if (batch.published_events != 0 && batch.published_events <= cursor_->contacts_through) {
-            ++contact_duplicates_;
-            return;
-          }
-          cursor_->contacts_through = std::max(cursor_->contacts_through, batch.published_events);
-        }
-        ++contact_batches_;
-        contact_events_ += batch.events.size();
-        reader_->on_contacts(batch, *this);
+      [this](const ContactBatch& batch) { on_contacts(batch); },
+      [this](capture_atom, const ContactBatch& batch) {
+        on_contacts(batch);
+        // Taken (the hook returned): logic may forget it.
+        send(coordinator_, ack_atom::value, ctx_.spec.name, batch.published_events);
       },
       [this](const RulesEvent& event) {
         ++rules_events_;
@@ -252,6 +243,22 @@ private:
       return;
     recorded_pieces_.erase(piece.tick);
     on_recorded(*whole);
+  }
+
+  void on_contacts(const ContactBatch& batch) {
+    {
+      // Each batch once: a world rolled back to a cut runs the ticks since
+      // again, and publishes their contacts again, counted the same.
+      std::lock_guard<std::mutex> guard{cursor_->mutex};
+      if (batch.published_events != 0 && batch.published_events <= cursor_->contacts_through) {
+        ++contact_duplicates_;
+        return;
+      }
+      cursor_->contacts_through = std::max(cursor_->contacts_through, batch.published_events);
+    }
+    ++contact_batches_;
+    contact_events_ += batch.events.size();
+    reader_->on_contacts(batch, *this);
   }
 
   void on_live(const Snapshot& snapshot) {

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 namespace troupe {
 namespace {
@@ -85,6 +86,97 @@ TEST(AudioActor, AFloodOfContactsStaysWithinMailboxAndVoiceBounds) {
   ASSERT_TRUE(std::holds_alternative<audio::WavData>(wav));
   EXPECT_EQ(std::get<audio::WavData>(wav).samples.size(), (events / 10) * 800 * 2);
   caf::anon_send_exit(audio, caf::exit_reason::user_shutdown);
+}
+
+/// One audio actor of a fresh process (its own actor system and state) that
+/// takes `batches` and ends at `final_tick`; `restarted` as a node `troupe up`
+/// started again.
+ActorReport run_audio(const std::filesystem::path& dir, bool restarted, const std::vector<ContactBatch>& batches,
+                      std::uint64_t final_tick) {
+  caf::actor_system_config cfg;
+  register_message_types(cfg);
+  caf::actor_system sys{cfg};
+  auto topology = config::parse_topology("[[nodes]]\nname = \"main\"\n[actors.physics]\n[actors.logic]\n"
+                                         "[actors.input]\n[actors.audio]\n",
+                                         (dir / "t.toml").string(), subsystems());
+  EXPECT_TRUE(topology);
+  const auto& spec = *topology->actor("audio");
+  RunOptions options;
+  options.out_dir = dir.string();
+  options.restarted = restarted;
+  const RunFacts facts;
+  const auto& kind = subsystem_of(spec);
+  ActorContext ctx{spec, *topology, topology->simulation, options, facts, 0, {}, nullptr};
+  ctx.state = *kind.prepare(ctx);
+  auto audio = spawn_reader(sys, kind, ctx, std::make_shared<ReaderCursor>());
+  for (const auto& batch : batches)
+    caf::anon_send(audio, batch);
+  caf::anon_send(audio, Snapshot{1, final_tick, nullptr, {}, 0, 0});
+  caf::scoped_actor self{sys};
+  ActorReport report;
+  self->request(audio, 60s, flush_atom::value, final_tick)
+    .receive([&](ActorReport& r) { report = std::move(r); },
+             [&](caf::error& e) { ADD_FAILURE() << sys.render(e); });
+  caf::anon_send_exit(audio, caf::exit_reason::user_shutdown);
+  return report;
+}
+
+std::vector<char> bytes_of(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+TEST(AudioActor, AProcessStartedAgainRendersTheWavAgainFromItsContactLog) {
+  const auto dir = std::filesystem::path(TROUPE_BINARY_DIR) / "test-output" / "audio-log";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::vector<ContactBatch> batches;
+  for (std::uint64_t i = 0; i < 40; ++i) {
+    sim::ContactEvent event;
+    event.a = {static_cast<std::uint32_t>(i), 1};
+    event.point = {static_cast<float>(i % 9) - 4.f, 0.5f, 1.f};
+    event.impulse = 0.5f + static_cast<float>(i % 5);
+    event.approach_speed = 3.f;
+    event.radius = 0.3f;
+    event.restitution = 0.4f;
+    batches.push_back({3 * i, {event}, i + 1});
+  }
+  // The first process takes every batch: the WAV, and the log it is made of.
+  run_audio(dir, false, batches, 150);
+  const auto wav = bytes_of(dir / "audio.wav");
+  const auto log = bytes_of(dir / "audio.contacts");
+  ASSERT_GT(wav.size(), 44u);
+  ASSERT_GT(log.size(), 16u);
+
+  // Killed while it appended a record: the tail is torn. The process started
+  // again renders the same WAV from the whole records, drops the torn one,
+  // and takes no batch twice (logic sends the unacknowledged ones again).
+  {
+    std::ofstream torn(dir / "audio.contacts", std::ios::binary | std::ios::app);
+    const std::uint32_t length = 1000;
+    torn.write(reinterpret_cast<const char*>(&length), sizeof length);
+    torn.write("half a record", 13);
+  }
+  const auto again = run_audio(dir, true, {batches.end() - 5, batches.end()}, 150);
+  EXPECT_EQ(bytes_of(dir / "audio.wav"), wav);
+  EXPECT_EQ(bytes_of(dir / "audio.contacts"), log);
+  EXPECT_EQ(counter(again, "late_batches"), 0);
+
+  // Damaged bytes in a record (a disk, a person): the replay stops before it,
+  // says so, and the process runs on; the log keeps the records before it.
+  auto damaged = log;
+  damaged[damaged.size() / 2] ^= 0x5a;
+  std::ofstream(dir / "audio.contacts", std::ios::binary | std::ios::trunc)
+    .write(damaged.data(), static_cast<std::streamsize>(damaged.size()));
+  run_audio(dir, true, {}, 150);
+  const auto kept = bytes_of(dir / "audio.contacts");
+  EXPECT_LT(kept.size(), log.size() / 2 + 1);
+  EXPECT_TRUE(std::equal(kept.begin(), kept.end(), log.begin()));
+  EXPECT_TRUE(std::holds_alternative<audio::WavData>(audio::read_wav((dir / "audio.wav").string())));
+
+  // A fresh run (not started again) begins both anew.
+  run_audio(dir, false, {batches.front()}, 150);
+  EXPECT_LT(bytes_of(dir / "audio.contacts").size(), log.size() / 10);
 }
 
 } // namespace

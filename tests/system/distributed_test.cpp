@@ -186,18 +186,23 @@ TEST(Distributed, ASigkilledLogicNodeResumesFromItsNewestCheckpointAndTheRunEnds
   const auto json = read_text(dir + "/up/report.json");
   EXPECT_EQ(report_hash(json), one);
   EXPECT_EQ(commands_lost(json), 0);
-  // Render lived on in its own process: every recorded frame, as in one process.
+  // Render and audio lived on in their own process: every recorded frame and
+  // the WAV, as in one process (logic's checkpoint waits until audio took every
+  // contact batch before it, and the ticks run again are not heard twice).
   for (int tick = 60; tick <= 300; tick += 60) {
     char name[32];
     std::snprintf(name, sizeof name, "/frame-%06d.png", tick);
     EXPECT_EQ(read_text(dir + "/up/frames" + name), read_text(dir + "/one/frames" + name)) << name;
   }
+  EXPECT_EQ(read_text(dir + "/up/audio.wav"), read_text(dir + "/one/audio.wav"));
 }
 
-TEST(Distributed, ASigkilledReaderNodeWritesEveryRecordedFrameOnceRestarted) {
+TEST(Distributed, ASigkilledReaderNodeWritesEveryRecordedFrameAndTheWholeWavOnceRestarted) {
   // Render's cursor (the next tick it records) died with its process: the
   // restarted render learns it from logic, which kept every frame not yet
-  // acknowledged, and writes them all.
+  // acknowledged, and writes them all. Audio's mixer died too: the restarted
+  // audio renders the WAV again from its log of contact batches, and logic
+  // sends the batches it has not acknowledged.
   const auto dir = fresh_dir("up-sigkill-media");
   const auto cluster = three_nodes(dir);
   const auto one = one_process_hash(dir + "/one", 300);
@@ -219,6 +224,8 @@ TEST(Distributed, ASigkilledReaderNodeWritesEveryRecordedFrameOnceRestarted) {
     std::snprintf(name, sizeof name, "/frame-%06d.png", tick);
     EXPECT_EQ(read_text(dir + "/up/frames" + name), read_text(dir + "/one/frames" + name)) << name;
   }
+  EXPECT_EQ(read_text(dir + "/up/audio.wav"), read_text(dir + "/one/audio.wav"));
+  EXPECT_NE(read_text(dir + "/up/logs/media-node.log").find("audio: rendered "), std::string::npos);
 }
 
 TEST(Distributed, ANodeOfAnotherProtocolVersionOrTopologyIsRefusedAndTheClusterRunsOn) {

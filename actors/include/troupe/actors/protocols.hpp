@@ -83,8 +83,12 @@ using coordinator_actor = caf::typed_actor<
   caf::reacts_to<capture_atom, std::string, std::uint64_t>,
   /// From a reader on another node: the newest generation it decoded (0: none).
   caf::reacts_to<ack_atom, caf::actor, std::uint64_t>,
-  /// From a reader's bounded mailbox: a recorded snapshot refused for room.
-  caf::reacts_to<rejected_atom, capture_atom, Snapshot>,
+  /// From a kept-contacts reader (by name): every batch through this count of
+  /// published events taken.
+  caf::reacts_to<ack_atom, std::string, std::uint64_t>,
+  /// From a reader's bounded mailbox: a recorded snapshot or kept contact
+  /// batch refused for room.
+  caf::reacts_to<rejected_atom, capture_atom, Snapshot>, caf::reacts_to<rejected_atom, capture_atom, ContactBatch>,
   /// From a reader (a window closed) or the runtime (a signal): end at this tick.
   caf::reacts_to<done_atom>,
   /// Its own: a paced tick is due; ask the step again; a reload verdict is in;
@@ -125,6 +129,9 @@ using reader_actor = caf::typed_actor<
   /// From the coordinator as a recording reader subscribes: the first recorded
   /// tick it has not seen acknowledged (before it sends those again).
   caf::reacts_to<capture_atom, std::uint64_t>,
+  /// From the coordinator (topic_kept_contacts): a tick's contacts, kept there
+  /// until acknowledged.
+  caf::reacts_to<capture_atom, ContactBatch>,
   /// Its own: a timer of the reader's; the flush's deadline.
   caf::reacts_to<tick_atom>, caf::reacts_to<flush_atom>,
   /// From the runtime at the end of a finished run: deliver everything through

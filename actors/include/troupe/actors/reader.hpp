@@ -40,6 +40,10 @@ enum Topic : std::uint8_t {
   topic_contacts = 1 << 1,        ///< the impacts of every tick (before its snapshot)
   topic_rules_events = 1 << 2,    ///< rules plugins installed, rejected, rolled back
   topic_recorded_frames = 1 << 3, ///< every record_every-th tick's world, never dropped
+  /// The impacts of every tick, none lost (instead of topic_contacts): logic
+  /// keeps each batch until the reader took it and sends it again to its next
+  /// incarnation (its node's too); the tick waits while 600 are outstanding.
+  topic_kept_contacts = 1 << 4,
 };
 
 /// What a reader subscribes to.

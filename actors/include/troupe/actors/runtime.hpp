@@ -97,6 +97,10 @@ struct RunOptions {
   std::string out_dir = "out";           ///< where logs and checkpoints go
   std::uint64_t checkpoint_every = 0;    ///< 0 = no checkpoints
   std::string resume_from;               ///< checkpoint file to start from
+  /// This node's process was started again within the same run (`troupe up`
+  /// restarting a node that died): what its readers wrote is on disk, and a
+  /// reader that logs what it took (audio) carries on from its log.
+  bool restarted = false;
   std::string replay_log;                ///< command log to replay instead of the timeline
   /// The TOML text the topology was read from, embedded in the command log;
   /// empty = read the file at topology.path.
