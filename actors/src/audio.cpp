@@ -248,6 +248,7 @@ public:
            {"wav_seconds", wav_ ? static_cast<double>(wav_->frames_written()) / sample_rate : 0.0},
            {"first_impact_tick", first_impact_tick_},
            {"late_batches", static_cast<double>(late_batches_)},
+           {"contact_batches_replayed", static_cast<double>(replayed_)},
            {"live_device", mixer_ && !mixer_->is_loopback() ? 1.0 : 0.0}})
       set_counter(out, name, value);
     if (wav_)
@@ -264,6 +265,7 @@ private:
       auto contents = ContactLog::read(log_path_);
       if (contents.whole_bytes > 0) {
         rendered_tick_ = contents.start_tick; // where the WAV began, before this process
+        replayed_ = contents.batches.size();
         for (const auto& batch : contents.batches) {
           mix(batch);
           logged_through_ = std::max(logged_through_, batch.published_events);
@@ -314,6 +316,7 @@ private:
   std::unique_ptr<audio::WavWriter> wav_;
   std::unique_ptr<ContactLog> log_;
   std::uint64_t logged_through_ = 0;
+  std::uint64_t replayed_ = 0; ///< batches this incarnation rendered again from the log
   std::vector<std::int16_t> buffer_;
   std::uint64_t rendered_tick_ = 0;
   std::uint64_t received_ = 0;

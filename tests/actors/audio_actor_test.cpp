@@ -161,6 +161,7 @@ TEST(AudioActor, AProcessStartedAgainRendersTheWavAgainFromItsContactLog) {
   EXPECT_EQ(bytes_of(dir / "audio.wav"), wav);
   EXPECT_EQ(bytes_of(dir / "audio.contacts"), log);
   EXPECT_EQ(counter(again, "late_batches"), 0);
+  EXPECT_EQ(counter(again, "contact_batches_replayed"), static_cast<double>(batches.size()));
 
   // Damaged bytes in a record (a disk, a person): the replay stops before it,
   // says so, and the process runs on; the log keeps the records before it.

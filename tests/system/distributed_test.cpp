@@ -226,6 +226,7 @@ TEST(Distributed, ASigkilledReaderNodeWritesEveryRecordedFrameAndTheWholeWavOnce
   }
   EXPECT_EQ(read_text(dir + "/up/audio.wav"), read_text(dir + "/one/audio.wav"));
   EXPECT_NE(read_text(dir + "/up/logs/media-node.log").find("audio: rendered "), std::string::npos);
+  EXPECT_GT(actor_value(json, "audio", "contact_batches_replayed"), 0);
 }
 
 TEST(Distributed, ANodeOfAnotherProtocolVersionOrTopologyIsRefusedAndTheClusterRunsOn) {
