@@ -53,12 +53,13 @@ bool Publisher::down(const caf::actor_addr& reader, bool node_lost) {
   remote_.erase(reader);
   if (node_lost) {
     // Keep what it has not written: its next incarnation subscribes and gets it all.
-    for (auto& [name, log] : captures_)
-      if (log.reader.address() == reader)
-        log.reader = nullptr;
-    for (auto& [name, log] : kept_)
-      if (log.reader.address() == reader)
-        log.reader = nullptr;
+    const auto wait = [&](auto& logs) {
+      for (auto& [name, log] : logs)
+        if (log.reader.address() == reader)
+          log.reader = nullptr;
+    };
+    wait(captures_);
+    wait(kept_);
     return false;
   }
   // A recording reader's stable name goes down only when its supervisor
@@ -107,14 +108,13 @@ void Publisher::publish_contacts(caf::event_based_actor* self, ContactBatch batc
 std::uint64_t Publisher::next_recorded(const CaptureLog& log) const {
   if (!log.unacked.empty())
     return log.unacked.front().tick;
-  if (!published_any_)
+  if (!published_tick_)
     return 0;
-  return (published_tick_ / log.every + 1) * log.every;
+  return (*published_tick_ / log.every + 1) * log.every;
 }
 
 void Publisher::publish(caf::event_based_actor* self, const Snapshot& snapshot) {
   published_tick_ = snapshot.tick;
-  published_any_ = true;
   for (auto& [name, log] : captures_) {
     if (snapshot.tick % log.every != 0)
       continue;

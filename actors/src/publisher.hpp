@@ -29,6 +29,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -147,8 +148,7 @@ private:
   std::map<std::string, CaptureLog> captures_; ///< by reader name
   std::map<std::string, KeptContacts> kept_;   ///< by reader name
   Counters counters_;
-  std::uint64_t published_tick_ = 0;
-  bool published_any_ = false;
+  std::optional<std::uint64_t> published_tick_; ///< the newest published snapshot's tick
 };
 
 } // namespace troupe

@@ -27,29 +27,52 @@ double counter(const ActorReport& r, const std::string& name) {
   return -1;
 }
 
+/// The real audio kind as the runtime makes one: a topology (`audio_keys`
+/// under [actors.audio]), its prepare, then one incarnation of the reader
+/// actor. Holds what the actor refers to, so it outlives the actor.
+class AudioUnderTest {
+public:
+  AudioUnderTest(const std::filesystem::path& dir, const std::string& audio_keys, bool restarted = false)
+    : topology_(config::parse_topology("[[nodes]]\nname = \"main\"\n[actors.physics]\n[actors.logic]\n"
+                                       "[actors.input]\n[actors.audio]\n" +
+                                         audio_keys,
+                                       (dir / "t.toml").string(), subsystems())) {
+    options_.out_dir = dir.string();
+    options_.restarted = restarted; // as a node `troupe up` started again
+  }
+
+  /// The topology's error, or "" when it parsed.
+  std::string error() const { return topology_ ? std::string{} : topology_.error().to_string(); }
+  const config::ActorSpec& spec() const { return *topology_->actor("audio"); }
+
+  caf::actor spawn(caf::actor_system& sys) {
+    const auto& kind = subsystem_of(spec());
+    ActorContext ctx{spec(), *topology_, topology_->simulation, options_, facts_, 0, {}, nullptr};
+    auto state = kind.prepare(ctx);
+    if (!state) {
+      ADD_FAILURE() << state.error().message;
+      return {};
+    }
+    ctx.state = *state;
+    return spawn_reader(sys, kind, ctx, std::make_shared<ReaderCursor>());
+  }
+
+private:
+  config::LoadResult topology_;
+  RunOptions options_;
+  const RunFacts facts_;
+};
+
 TEST(AudioActor, AFloodOfContactsStaysWithinMailboxAndVoiceBounds) {
   caf::actor_system_config cfg;
   register_message_types(cfg);
   caf::actor_system sys{cfg};
   const auto dir = std::filesystem::path(TROUPE_BINARY_DIR) / "test-output" / "audio-flood";
   std::filesystem::create_directories(dir);
-  // The real audio kind, as the runtime makes one: a topology, its prepare,
-  // then one incarnation of the reader actor.
-  auto topology = config::parse_topology("[[nodes]]\nname = \"main\"\n[actors.physics]\n[actors.logic]\n"
-                                         "[actors.input]\n[actors.audio]\nvoices = 16\n",
-                                         (dir / "t.toml").string(), subsystems());
-  ASSERT_TRUE(topology) << topology.error().to_string();
-  const auto& spec = *topology->actor("audio");
-  ASSERT_EQ(spec.mailbox.capacity, 256u);
-  RunOptions options;
-  options.out_dir = dir.string();
-  const RunFacts facts;
-  const auto& kind = subsystem_of(spec);
-  ActorContext ctx{spec, *topology, topology->simulation, options, facts, 0, {}, nullptr};
-  auto state = kind.prepare(ctx);
-  ASSERT_TRUE(state);
-  ctx.state = *state;
-  auto audio = spawn_reader(sys, kind, ctx, std::make_shared<ReaderCursor>());
+  AudioUnderTest under_test{dir, "voices = 16\n"};
+  ASSERT_EQ(under_test.error(), "");
+  ASSERT_EQ(under_test.spec().mailbox.capacity, 256u);
+  auto audio = under_test.spawn(sys);
   const auto wav_path = (dir / "audio.wav").string();
   auto* raw = dynamic_cast<bounded_actor*>(caf::actor_cast<caf::abstract_actor*>(audio));
   ASSERT_NE(raw, nullptr);
@@ -96,19 +119,9 @@ ActorReport run_audio(const std::filesystem::path& dir, bool restarted, const st
   caf::actor_system_config cfg;
   register_message_types(cfg);
   caf::actor_system sys{cfg};
-  auto topology = config::parse_topology("[[nodes]]\nname = \"main\"\n[actors.physics]\n[actors.logic]\n"
-                                         "[actors.input]\n[actors.audio]\n",
-                                         (dir / "t.toml").string(), subsystems());
-  EXPECT_TRUE(topology);
-  const auto& spec = *topology->actor("audio");
-  RunOptions options;
-  options.out_dir = dir.string();
-  options.restarted = restarted;
-  const RunFacts facts;
-  const auto& kind = subsystem_of(spec);
-  ActorContext ctx{spec, *topology, topology->simulation, options, facts, 0, {}, nullptr};
-  ctx.state = *kind.prepare(ctx);
-  auto audio = spawn_reader(sys, kind, ctx, std::make_shared<ReaderCursor>());
+  AudioUnderTest under_test{dir, "", restarted};
+  EXPECT_EQ(under_test.error(), "");
+  auto audio = under_test.spawn(sys);
   for (const auto& batch : batches)
     caf::anon_send(audio, batch);
   caf::anon_send(audio, Snapshot{1, final_tick, nullptr, {}, 0, 0});

@@ -83,6 +83,17 @@ std::string one_process_hash(const std::string& dir, int ticks) {
 }
 
 
+/// Run `dir` recorded every frame (one each 60 ticks) through `ticks` and
+/// the WAV as the one-process run `one` did, byte for byte.
+void expect_same_frames_and_sound(const std::string& dir, const std::string& one, int ticks) {
+  for (int tick = 60; tick <= ticks; tick += 60) {
+    char name[32];
+    std::snprintf(name, sizeof name, "/frame-%06d.png", tick);
+    EXPECT_EQ(read_text(dir + "/frames" + name), read_text(one + "/frames" + name)) << name;
+  }
+  EXPECT_EQ(read_text(dir + "/audio.wav"), read_text(one + "/audio.wav"));
+}
+
 TEST(Distributed, UpOfThreeNodesGivesTheOneProcessHashFramesAndSound) {
   const auto dir = fresh_dir("up-three");
   const auto cluster = three_nodes(dir);
@@ -100,12 +111,7 @@ TEST(Distributed, UpOfThreeNodesGivesTheOneProcessHashFramesAndSound) {
   EXPECT_GT(actor_value(json, "links@main", "process_wire_bytes_sent"), 0);
   EXPECT_GT(actor_value(json, "logic", "compact_snapshots_sent"), 0);
   EXPECT_LE(actor_value(json, "logic", "bytes_per_moving_body"), 8);
-  for (int tick : {60, 120, 180, 240}) {
-    char name[32];
-    std::snprintf(name, sizeof name, "/frame-%06d.png", tick);
-    EXPECT_EQ(read_text(dir + "/up/frames" + name), read_text(dir + "/one/frames" + name)) << name;
-  }
-  EXPECT_EQ(read_text(dir + "/up/audio.wav"), read_text(dir + "/one/audio.wav"));
+  expect_same_frames_and_sound(dir + "/up", dir + "/one", 240);
   // The other nodes ended on the coordinator's word.
   EXPECT_NE(read_text(dir + "/up/logs/physics-node.log").find("the run is over"), std::string::npos);
   EXPECT_NE(read_text(dir + "/up/logs/media-node.log").find("the run is over"), std::string::npos);
@@ -189,12 +195,7 @@ TEST(Distributed, ASigkilledLogicNodeResumesFromItsNewestCheckpointAndTheRunEnds
   // Render and audio lived on in their own process: every recorded frame and
   // the WAV, as in one process (logic's checkpoint waits until audio took every
   // contact batch before it, and the ticks run again are not heard twice).
-  for (int tick = 60; tick <= 300; tick += 60) {
-    char name[32];
-    std::snprintf(name, sizeof name, "/frame-%06d.png", tick);
-    EXPECT_EQ(read_text(dir + "/up/frames" + name), read_text(dir + "/one/frames" + name)) << name;
-  }
-  EXPECT_EQ(read_text(dir + "/up/audio.wav"), read_text(dir + "/one/audio.wav"));
+  expect_same_frames_and_sound(dir + "/up", dir + "/one", 300);
 }
 
 TEST(Distributed, ASigkilledReaderNodeWritesEveryRecordedFrameAndTheWholeWavOnceRestarted) {
@@ -219,12 +220,7 @@ TEST(Distributed, ASigkilledReaderNodeWritesEveryRecordedFrameAndTheWholeWavOnce
   const auto json = read_text(dir + "/up/report.json");
   EXPECT_EQ(report_hash(json), one);
   EXPECT_EQ(commands_lost(json), 0);
-  for (int tick = 60; tick <= 300; tick += 60) {
-    char name[32];
-    std::snprintf(name, sizeof name, "/frame-%06d.png", tick);
-    EXPECT_EQ(read_text(dir + "/up/frames" + name), read_text(dir + "/one/frames" + name)) << name;
-  }
-  EXPECT_EQ(read_text(dir + "/up/audio.wav"), read_text(dir + "/one/audio.wav"));
+  expect_same_frames_and_sound(dir + "/up", dir + "/one", 300);
   EXPECT_NE(read_text(dir + "/up/logs/media-node.log").find("audio: rendered "), std::string::npos);
   EXPECT_GT(actor_value(json, "audio", "contact_batches_replayed"), 0);
 }
