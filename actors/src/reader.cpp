@@ -18,8 +18,6 @@
 
 #include <caf/all.hpp>
 
-#include <pthread.h>
-#include <sched.h>
 
 #include <iostream>
 #include <map>
@@ -365,8 +363,7 @@ private:
   bool yield_to_simulation() override {
     if (!kind_->blocking)
       return false; // a CAF worker's thread is every actor's
-    sched_param unused{};
-    return ::pthread_setschedparam(::pthread_self(), SCHED_BATCH, &unused) == 0;
+    return stop_preempting_on_wakeup();
   }
 
   RecordedDone finish_recorded_later() override {

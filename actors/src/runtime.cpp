@@ -32,6 +32,8 @@
 #include <thread>
 
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/inotify.h>
 #include <unistd.h>
@@ -72,6 +74,11 @@ void configure_actor_system(caf::actor_system_config& cfg) {
   // phase a job wakes its worker at once (a futex, a few us), and an idle
   // node burns no CPU on polls.
   cfg.set("work-stealing.moderate-poll-attempts", size_t{0});
+}
+
+bool stop_preempting_on_wakeup() {
+  sched_param unused{};
+  return ::pthread_setschedparam(::pthread_self(), SCHED_BATCH, &unused) == 0;
 }
 
 namespace {

@@ -23,6 +23,12 @@
 
 namespace troupe {
 
+/// Puts the calling thread, and the threads it starts from then on, under
+/// Linux SCHED_BATCH: it keeps its share of the CPU but no longer preempts the
+/// running thread each time it wakes (docs/architecture.md, "Scheduling").
+/// False when not done (another OS, or refused).
+bool stop_preempting_on_wakeup();
+
 /// A config triple [x, y, z] as a sim vector.
 inline sim::Vec3 vec3(const std::array<double, 3>& v) {
   return {static_cast<float>(v[0]), static_cast<float>(v[1]), static_cast<float>(v[2])};

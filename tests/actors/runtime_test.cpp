@@ -70,6 +70,25 @@ TEST(Runtime, OneNodeAndTwoNodesAndAnyThreadCountAgree) {
   EXPECT_EQ(counter(two, "observer", "out_of_order"), 0);
 }
 
+// A batch run wakes physics for the next step right after publishing a tick;
+// its thread must not take the core of the worker still handing that tick to
+// the readers. A realtime run keeps the step's claim on a core.
+TEST(Runtime, PhysicsYieldsOnWakeupInABatchRunOnly) {
+  const auto batch_dir = fresh_dir("batch-policy");
+  const auto realtime_dir = fresh_dir("realtime-policy");
+  auto batch = run_in(topology(1, batch_dir), batch_dir, 1);
+  RunOptions paced;
+  paced.out_dir = realtime_dir;
+  paced.threads = 1;
+  paced.progress = false;
+  paced.mode = config::Mode::realtime; // 40 ticks at 60 Hz
+  auto realtime = run(topology(1, realtime_dir), paced);
+  ASSERT_TRUE(realtime.ok) << realtime.error;
+  EXPECT_EQ(counter(batch, "physics", "yields_on_wakeup"), 1);
+  EXPECT_EQ(counter(realtime, "physics", "yields_on_wakeup"), 0);
+  EXPECT_EQ(batch.world_hash, realtime.world_hash);
+}
+
 TEST(Runtime, RegionsOnTwoNodesGiveTheOneActorHashThroughARestartAndARebalance) {
   // The region actors in this process (so the sanitizer presets cover them):
   // three regions over two nodes, one of them killed mid-run, the cuts moved
