@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -105,6 +106,36 @@ inline std::string read_text(const std::string& path) {
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
+}
+
+/// The frames run `out` recorded (OUT/frames/*.png): file name -> bytes, in
+/// tick order (names sort by tick); empty when it recorded none.
+inline std::map<std::string, std::string> recorded_frames(const std::string& out) {
+  std::map<std::string, std::string> frames;
+  if (std::filesystem::exists(out + "/frames"))
+    for (const auto& f : std::filesystem::directory_iterator(out + "/frames"))
+      frames[f.path().filename().string()] = read_text(f.path().string());
+  return frames;
+}
+
+/// Runs `a` and `b` recorded the same `count` frames: names and bytes. A
+/// failure names the frame (without printing megabytes of PNG).
+inline void expect_same_frames(const std::string& a, const std::string& b, std::size_t count) {
+  const auto got = recorded_frames(a);
+  const auto want = recorded_frames(b);
+  ASSERT_EQ(got.size(), count) << a;
+  ASSERT_EQ(want.size(), count) << b;
+  for (auto g = got.begin(), w = want.begin(); g != got.end(); ++g, ++w) {
+    EXPECT_EQ(g->first, w->first);
+    EXPECT_TRUE(g->second == w->second) << g->first << " differs between " << a << " and " << b;
+  }
+}
+
+/// The files at `a` and `b` hold the same bytes (and are not both missing).
+inline void expect_same_bytes(const std::string& a, const std::string& b) {
+  const auto got = read_text(a);
+  EXPECT_FALSE(got.empty()) << a << " is empty or missing";
+  EXPECT_TRUE(got == read_text(b)) << a << " differs from " << b;
 }
 
 /// A report.json, parsed; an empty object when the text is not JSON, so that a

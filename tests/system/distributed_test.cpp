@@ -86,12 +86,8 @@ std::string one_process_hash(const std::string& dir, int ticks) {
 /// Run `dir` recorded every frame (one each 60 ticks) through `ticks` and
 /// the WAV as the one-process run `one` did, byte for byte.
 void expect_same_frames_and_sound(const std::string& dir, const std::string& one, int ticks) {
-  for (int tick = 60; tick <= ticks; tick += 60) {
-    char name[32];
-    std::snprintf(name, sizeof name, "/frame-%06d.png", tick);
-    EXPECT_EQ(read_text(dir + "/frames" + name), read_text(one + "/frames" + name)) << name;
-  }
-  EXPECT_EQ(read_text(dir + "/audio.wav"), read_text(one + "/audio.wav"));
+  expect_same_frames(dir, one, static_cast<std::size_t>(ticks / 60));
+  expect_same_bytes(dir + "/audio.wav", one + "/audio.wav");
 }
 
 TEST(Distributed, UpOfThreeNodesGivesTheOneProcessHashFramesAndSound) {

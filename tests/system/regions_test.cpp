@@ -22,20 +22,14 @@ namespace {
 struct Outcome {
   std::string hash;
   std::string wav;                 ///< audio.wav, bytes
-  std::vector<std::string> frames; ///< every recorded frame, bytes, in tick order
+  std::map<std::string, std::string> frames; ///< every recorded frame (recorded_frames)
 };
 
 Outcome outcome_of(const std::string& out) {
   Outcome o;
   o.hash = report_hash(read_text(out + "/report.json"));
   o.wav = read_text(out + "/audio.wav");
-  std::vector<std::filesystem::path> files;
-  if (std::filesystem::exists(out + "/frames"))
-    for (const auto& f : std::filesystem::directory_iterator(out + "/frames"))
-      files.push_back(f.path());
-  std::sort(files.begin(), files.end());
-  for (const auto& f : files)
-    o.frames.push_back(read_text(f.string()));
+  o.frames = recorded_frames(out);
   return o;
 }
 
@@ -346,7 +340,7 @@ TEST(Regions, ACutResumesToTheSameWorldAndAnotherRegionCountIsRefused) {
   const auto cut = dir + "/whole/checkpoints/tick-120.ckpt";
   const auto resumed = run_ok("run", config, "--ticks 240 --resume " + cut, dir + "/resumed");
   EXPECT_EQ(resumed.hash, whole.hash);
-  EXPECT_TRUE(resumed.frames == std::vector<std::string>(whole.frames.begin() + 2, whole.frames.end()));
+  EXPECT_TRUE(resumed.frames == decltype(whole.frames)(std::next(whole.frames.begin(), 2), whole.frames.end()));
   const auto other = regions_config(dir, "two.toml", "regions = 2");
   const auto refused = run_command(exe + " run " + other + " --quiet --resume " + cut + " --out " + dir + "/refused");
   EXPECT_EQ(refused.exit_code, 2) << refused.output;

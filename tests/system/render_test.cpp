@@ -63,15 +63,6 @@ render::Image load(const std::string& path) {
   return std::move(*image);
 }
 
-/// Both runs recorded `count` frames, the same names and the same images.
-void expect_same_frames(const std::string& a, const std::string& b, std::size_t count) {
-  const auto names = frame_names(a + "/frames");
-  ASSERT_EQ(names.size(), count);
-  EXPECT_EQ(frame_names(b + "/frames"), names);
-  for (const auto& name : names)
-    EXPECT_EQ(load(a + "/frames/" + name).rgba, load(b + "/frames/" + name).rgba) << name;
-}
-
 std::array<int, 3> pixel(const render::Image& image, int x, int y) {
   const auto* p = &image.rgba[(static_cast<std::size_t>(y) * image.width + static_cast<std::size_t>(x)) * 4];
   return {p[0], p[1], p[2]};
