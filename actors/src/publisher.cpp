@@ -34,16 +34,14 @@ bool Publisher::subscribe(caf::event_based_actor* self, const caf::actor& reader
     // one did not write.
     if (const auto next = next_recorded(log); next != 0)
       self->send(reader, capture_atom::value, next);
-    for (const auto& snapshot : log.unacked)
-      self->send(reader, capture_atom::value, snapshot);
+    log.resend(self);
   }
   if ((topics & topic_kept_contacts) == 0) {
     kept_.erase(name);
   } else {
     auto& log = kept_[name];
     log.reader = reader;
-    for (const auto& batch : log.unacked) // what the last incarnation did not take
-      self->send(reader, capture_atom::value, batch);
+    log.resend(self); // what the last incarnation did not take
   }
   return fresh;
 }
@@ -69,19 +67,13 @@ bool Publisher::down(const caf::actor_addr& reader, bool node_lost) {
 }
 
 void Publisher::captured(const std::string& name, std::uint64_t tick) {
-  if (auto i = captures_.find(name); i != captures_.end()) {
-    auto& unacked = i->second.unacked;
-    while (!unacked.empty() && unacked.front().tick <= tick)
-      unacked.pop_front();
-  }
+  if (auto i = captures_.find(name); i != captures_.end())
+    i->second.forget([&](const Snapshot& snapshot) { return snapshot.tick <= tick; });
 }
 
 void Publisher::contacts_taken(const std::string& name, std::uint64_t published_events) {
-  if (auto i = kept_.find(name); i != kept_.end()) {
-    auto& unacked = i->second.unacked;
-    while (!unacked.empty() && unacked.front().published_events <= published_events)
-      unacked.pop_front();
-  }
+  if (auto i = kept_.find(name); i != kept_.end())
+    i->second.forget([&](const ContactBatch& batch) { return batch.published_events <= published_events; });
 }
 
 void Publisher::acked(const caf::actor_addr& reader, std::uint64_t generation) {
@@ -97,11 +89,8 @@ void Publisher::broadcast(caf::event_based_actor* self, std::uint8_t topic, cons
 }
 
 void Publisher::publish_contacts(caf::event_based_actor* self, ContactBatch batch) {
-  for (auto& [name, log] : kept_) {
-    log.unacked.push_back(batch);
-    if (log.reader) // null while the reader's node is lost
-      self->send(log.reader, capture_atom::value, batch);
-  }
+  for (auto& [name, log] : kept_)
+    log.keep_and_send(self, batch);
   broadcast(self, topic_contacts, caf::make_message(std::move(batch)));
 }
 
@@ -115,13 +104,9 @@ std::uint64_t Publisher::next_recorded(const CaptureLog& log) const {
 
 void Publisher::publish(caf::event_based_actor* self, const Snapshot& snapshot) {
   published_tick_ = snapshot.tick;
-  for (auto& [name, log] : captures_) {
-    if (snapshot.tick % log.every != 0)
-      continue;
-    log.unacked.push_back(snapshot);
-    if (log.reader) // null while the reader's node is lost
-      self->send(log.reader, capture_atom::value, snapshot);
-  }
+  for (auto& [name, log] : captures_)
+    if (snapshot.tick % log.every == 0)
+      log.keep_and_send(self, snapshot);
   std::optional<caf::message> local;
   for (const auto& [reader, name, topics, every, window] : subscribers_) {
     if ((topics & topic_snapshots) == 0)

@@ -8,8 +8,9 @@
 // - Live snapshots go as they are (a pointer) on this node, compact to a
 //   reader on another node (quantized, a delta against the newest
 //   generation that reader acknowledged).
-// - Recorded snapshots (every N ticks to a recording reader) are kept until
-//   the reader acknowledges them, and sent again to its next incarnation.
+// - Recorded snapshots (every N ticks to a recording reader) and, for a reader
+//   that asks, every contact batch are kept until the reader acknowledges
+//   them, and sent again to its next incarnation (KeptFor).
 //
 // Threads: used by one incarnation of its owner at a time, on its thread. It
 // lives in the owner's kind state, so it outlives incarnations.
@@ -35,22 +36,42 @@
 
 namespace troupe {
 
-/// A reader that records snapshots (render's frames): it is sent every
-/// `every`-th tick's snapshot as `(capture_atom, Snapshot)`, each kept until
-/// the reader acknowledges it and sent again when the reader subscribes again.
-struct CaptureLog {
-  caf::actor reader; ///< the reader's stable name (null while its node is lost)
-  std::uint64_t every = 0;
-  std::uint32_t window = 1;
-  std::deque<Snapshot> unacked; ///< oldest first
+/// What a publisher keeps for one reader until the reader acknowledges it,
+/// sent as `(capture_atom, Message)` and again, in order, to each new
+/// incarnation of the reader (one on a restarted node too).
+template <class Message> struct KeptFor {
+  caf::actor reader;             ///< the reader's stable name (null while its node is lost)
+  std::deque<Message> unacked;   ///< oldest first
+
+  /// Keeps `message` and sends it (unless the reader's node is lost).
+  void keep_and_send(caf::event_based_actor* self, const Message& message) {
+    unacked.push_back(message);
+    if (reader)
+      self->send(reader, capture_atom::value, message);
+  }
+
+  /// Sends everything kept to the reader again.
+  void resend(caf::event_based_actor* self) const {
+    for (const auto& message : unacked)
+      self->send(reader, capture_atom::value, message);
+  }
+
+  /// Forgets the oldest messages while `taken` says the reader took them.
+  template <class Taken> void forget(Taken taken) {
+    while (!unacked.empty() && taken(unacked.front()))
+      unacked.pop_front();
+  }
 };
 
-/// A reader that takes every contact batch (topic_kept_contacts): each is kept
-/// until the reader acknowledges it and sent again when it subscribes again.
-struct KeptContacts {
-  caf::actor reader; ///< the reader's stable name (null while its node is lost)
-  std::deque<ContactBatch> unacked; ///< oldest first
+/// A reader that records snapshots (render's frames): it is sent every
+/// `every`-th tick's snapshot, `window` of them at most unacknowledged.
+struct CaptureLog : KeptFor<Snapshot> {
+  std::uint64_t every = 0;
+  std::uint32_t window = 1;
 };
+
+/// A reader that takes every contact batch (topic_kept_contacts).
+using KeptContacts = KeptFor<ContactBatch>;
 
 /// Contact batches a kept-contacts reader may leave unacknowledged before the
 /// tick waits (ten seconds at 60 Hz): what bounds the log while its node is lost.
