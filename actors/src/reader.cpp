@@ -18,7 +18,6 @@
 
 #include <caf/all.hpp>
 
-
 #include <iostream>
 #include <map>
 #include <optional>
