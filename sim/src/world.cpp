@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstddef>
+#include <cstring>
+#include <span>
 #include <numbers>
 
 namespace troupe::sim {
@@ -182,6 +185,33 @@ std::optional<std::size_t> find(const World& world, BodyId id) {
   return slot.dense;
 }
 
+namespace {
+
+/// Whether every body's numbers are usable: finite, radius > 0, inverse mass
+/// >= 0. Four lanes at a time and no branch per body: a world from a peer or a
+/// file is checked whole and nearly always passes, and one check per number
+/// and body took a third of decoding a 100k-body world.
+bool numbers_usable(std::span<const Body> bodies) {
+  static_assert(offsetof(Body, radius) == 12 && offsetof(Body, velocity) == 16 &&
+                offsetof(Body, inv_mass) == 28, "a Body is two rows of four numbers");
+  using Lanes = std::uint32_t __attribute__((vector_size(16)));
+  constexpr std::uint32_t e = 0x7f800000u; // an exponent of all ones: an infinity or a NaN
+  constexpr Lanes exponent = {e, e, e, e};
+  Lanes not_finite = {};
+  unsigned out_of_range = 0;
+  for (const Body& b : bodies) {
+    Lanes position_radius;
+    Lanes velocity_mass;
+    std::memcpy(&position_radius, &b, sizeof position_radius);
+    std::memcpy(&velocity_mass, &b.velocity, sizeof velocity_mass);
+    not_finite |= ((position_radius & exponent) == exponent) | ((velocity_mass & exponent) == exponent);
+    out_of_range |= (b.radius > 0.f ? 0u : 1u) | (b.inv_mass >= 0.f ? 0u : 1u);
+  }
+  return out_of_range == 0 && (not_finite[0] | not_finite[1] | not_finite[2] | not_finite[3]) == 0;
+}
+
+} // namespace
+
 std::optional<const char*> check_invariants(const World& world) {
   if (world.bodies.size() != world.infos.size())
     return "bodies and infos differ in size";
@@ -230,15 +260,18 @@ std::optional<const char*> check_invariants(const World& world) {
       return "slot's dense index does not point back at its body";
     if (slot.generation != id.generation)
       return "body's handle generation differs from its slot's";
-    const Body& b = world.bodies[k];
+    if (!std::isfinite(world.infos[k].restitution))
+      return "a body's restitution is not finite";
+  }
+  if (numbers_usable(world.bodies))
+    return std::nullopt;
+  for (const Body& b : world.bodies) { // which one, and why
     if (!is_finite(b.position) || !is_finite(b.velocity))
       return "a body's position or velocity is not finite";
     if (!(std::isfinite(b.radius) && b.radius > 0.f))
       return "a body's radius is not a positive finite number";
     if (!(std::isfinite(b.inv_mass) && b.inv_mass >= 0.f))
       return "a body's inverse mass is negative or not finite";
-    if (!std::isfinite(world.infos[k].restitution))
-      return "a body's restitution is not finite";
   }
   return std::nullopt;
 }

@@ -6,7 +6,11 @@
 
 #include <bit>
 #include <cmath>
+#include <functional>
+#include <limits>
 #include <numbers>
+#include <string>
+#include <vector>
 
 using namespace troupe::sim;
 using troupe::test::empty_world;
@@ -114,6 +118,55 @@ TEST(WorldInvariants, DetectNonFiniteStateAndBadRadius) {
   World mismatch = w;
   mismatch.infos.pop_back();
   EXPECT_TRUE(check_invariants(mismatch).has_value());
+}
+
+// Every number of every body is checked, wherever the body lies (the check
+// takes four lanes at a time), and each fault is named.
+TEST(WorldInvariants, EveryBadNumberOfAnyBodyIsNamed) {
+  World w = empty_world();
+  for (int i = 0; i < 7; ++i)
+    spawn(w, at(static_cast<float>(i)));
+  ASSERT_FALSE(check_invariants(w).has_value());
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::nanf("");
+  const std::string not_finite = "a body's position or velocity is not finite";
+  const std::string radius = "a body's radius is not a positive finite number";
+  const std::string mass = "a body's inverse mass is negative or not finite";
+  const std::string restitution = "a body's restitution is not finite";
+  struct Fault {
+    const char* what;
+    std::function<void(Body&, BodyInfo&)> apply;
+    std::string message;
+  };
+  const std::vector<Fault> faults = {
+    {"position.x inf", [&](Body& b, BodyInfo&) { b.position.x = inf; }, not_finite},
+    {"position.y nan", [&](Body& b, BodyInfo&) { b.position.y = nan; }, not_finite},
+    {"position.z -inf", [&](Body& b, BodyInfo&) { b.position.z = -inf; }, not_finite},
+    {"velocity.x nan", [&](Body& b, BodyInfo&) { b.velocity.x = nan; }, not_finite},
+    {"velocity.z inf", [&](Body& b, BodyInfo&) { b.velocity.z = inf; }, not_finite},
+    {"radius 0", [&](Body& b, BodyInfo&) { b.radius = 0.f; }, radius},
+    {"radius -1", [&](Body& b, BodyInfo&) { b.radius = -1.f; }, radius},
+    {"radius nan", [&](Body& b, BodyInfo&) { b.radius = nan; }, radius},
+    {"radius inf", [&](Body& b, BodyInfo&) { b.radius = inf; }, radius},
+    {"inv_mass -1", [&](Body& b, BodyInfo&) { b.inv_mass = -1.f; }, mass},
+    {"inv_mass nan", [&](Body& b, BodyInfo&) { b.inv_mass = nan; }, mass},
+    {"inv_mass inf", [&](Body& b, BodyInfo&) { b.inv_mass = inf; }, mass},
+    {"restitution nan", [&](Body&, BodyInfo& info) { info.restitution = nan; }, restitution},
+  };
+  for (const auto& fault : faults)
+    for (const std::size_t k : {std::size_t{0}, std::size_t{3}, w.size() - 1}) {
+      World broken = w;
+      fault.apply(broken.bodies[k], broken.infos[k]);
+      const auto found = check_invariants(broken);
+      ASSERT_TRUE(found.has_value()) << fault.what << " on body " << k;
+      EXPECT_EQ(std::string(*found), fault.message) << fault.what << " on body " << k;
+    }
+  // The edges that are fine: a static body (inverse mass 0, also -0) and a tiny radius.
+  World edges = w;
+  edges.bodies[2].inv_mass = 0.f;
+  edges.bodies[4].inv_mass = -0.f;
+  edges.bodies[5].radius = std::numeric_limits<float>::denorm_min();
+  EXPECT_FALSE(check_invariants(edges).has_value()) << *check_invariants(edges);
 }
 
 TEST(WorldMass, InverseMassComesFromDensityAndVolume) {
