@@ -6,6 +6,7 @@
 #include <caf/all.hpp>
 
 #include <algorithm>
+#include <array>
 #include <mutex>
 #include <utility>
 
@@ -69,19 +70,49 @@ bounded_actor::bounded_actor(caf::actor_config& cfg, config::MailboxSpec spec)
                    spec.overflow == config::Overflow::reject),
     staged_(spec.overflow == config::Overflow::drop_oldest),
     credited_(counting_only_ || staged_),
-    drain_batch_(std::clamp<std::size_t>(spec.capacity / 8, 1, 64)),
+    drain_batch_(std::clamp<std::size_t>(spec.capacity / 8, 1, max_drain_batch)),
     sample_every_(std::clamp<std::size_t>(spec.capacity / 16, 1, 64)),
     credit_batch_(static_cast<std::int64_t>(std::clamp<std::size_t>(spec.capacity / (4 * credit_shards), 1, 64))) {
   set_exception_handler(exception_to_error);
 }
 
-void detail::waiting_queue::push_back(caf::mailbox_element_ptr ptr) noexcept {
-  auto* x = ptr.release();
-  append_chain(x, x, 1);
+void detail::waiting_queue::reserve_more(std::size_t more) {
+  if (size_ + more <= ring_.size())
+    return;
+  std::size_t capacity = std::max<std::size_t>(ring_.size(), 16);
+  while (capacity < size_ + more)
+    capacity *= 2;
+  std::vector<caf::mailbox_element*> grown(capacity);
+  for (std::size_t i = 0; i < size_; ++i)
+    grown[i] = at(i);
+  ring_ = std::move(grown);
+  head_ = 0;
+}
+
+void detail::waiting_queue::push_back(caf::mailbox_element_ptr ptr) {
+  reserve_more(1);
+  at(size_) = ptr.release();
+  ++size_;
 }
 
 caf::mailbox_element_ptr detail::waiting_queue::pop_front() noexcept {
-  return take_first([](const caf::mailbox_element&) { return true; });
+  if (size_ == 0)
+    return nullptr;
+  caf::mailbox_element* x = at(0);
+  head_ = (head_ + 1) & (ring_.size() - 1);
+  --size_;
+  return caf::mailbox_element_ptr{x};
+}
+
+void detail::waiting_queue::append_stack(caf::mailbox_element* newest) {
+  scratch_.clear();
+  for (auto* x = newest; x != nullptr; x = static_cast<caf::mailbox_element*>(x->next))
+    scratch_.push_back(x);
+  reserve_more(scratch_.size());
+  for (auto x = scratch_.rbegin(); x != scratch_.rend(); ++x) {
+    (*x)->next = nullptr;
+    at(size_++) = *x;
+  }
 }
 
 void detail::waiting_queue::drain_into(std::vector<caf::mailbox_element_ptr>& out) {
@@ -269,6 +300,9 @@ namespace {
 /// peer can send one: only bounded_actor makes it.
 struct drain_token {};
 
+/// Messages a drain asks the memory for ahead of the one it handles.
+constexpr std::size_t prefetch_ahead = 4;
+
 } // namespace
 
 void bounded_actor::ensure_drain(caf::execution_unit* eu) {
@@ -281,7 +315,8 @@ void bounded_actor::ensure_drain(caf::execution_unit* eu) {
 }
 
 void bounded_actor::drain(caf::mailbox_element& token) {
-  detail::waiting_queue batch;
+  std::array<caf::mailbox_element_ptr, max_drain_batch> batch;
+  std::size_t count = 0;
   {
     std::lock_guard<detail::spin_lock> guard{mtx_};
     if (closed_.load(std::memory_order_relaxed))
@@ -289,20 +324,25 @@ void bounded_actor::drain(caf::mailbox_element& token) {
     // Every time, not only when `waiting_` runs short: a short chain of
     // messages just sent is walked faster than a long one gone cold.
     stage_into_waiting();
-    for (std::size_t i = 0; i < drain_batch_ && !waiting_.empty(); ++i)
-      batch.push_back(waiting_.pop_front());
+    while (count < drain_batch_ && !waiting_.empty())
+      batch[count++] = waiting_.pop_front();
   }
   // Handled here, as CAF's loop would. A message the behaviour skips goes on
   // into CAF's mailbox, whose loop keeps it in its cache until the behaviour
   // takes it (CAF's cache cannot be written from inside that loop, which runs
   // this token). Room goes back at the end of the batch, in one write.
   std::size_t taken = 0;
+  std::size_t next = 0;
   auto drop_rest = [&] { // as on exit: requests are answered
-    while (!batch.empty())
-      discard(batch.pop_front(), errc::shutting_down, context());
+    for (; next < count; ++next)
+      discard(std::move(batch[next]), errc::shutting_down, context());
   };
-  while (!batch.empty()) {
-    auto ptr = batch.pop_front();
+  while (next < count) {
+    // The messages are where they were written, cold in a flood: ask for a
+    // few ahead while handling this one.
+    if (next + prefetch_ahead < count)
+      __builtin_prefetch(batch[next + prefetch_ahead].get());
+    auto ptr = std::move(batch[next++]);
     sanitizer::acquire(ptr.get());
     try {
       if (super::consume(*ptr) == caf::invoke_message_result::skipped) {
@@ -372,21 +412,8 @@ void bounded_actor::enqueue_full(caf::mailbox_element_ptr ptr, caf::execution_un
   }
 }
 
-void bounded_actor::stage_into_waiting() noexcept {
-  auto* newest = staged_head_.exchange(nullptr, std::memory_order_seq_cst);
-  // Reverse (the stack is newest first) in one walk, and append the chain
-  // whole: a flood leaves long chains, and each step of a walk is a miss.
-  caf::mailbox_element* const last = newest;
-  caf::mailbox_element* oldest = nullptr;
-  std::size_t count = 0;
-  while (newest) {
-    auto* next = static_cast<caf::mailbox_element*>(newest->next);
-    newest->next = oldest;
-    oldest = newest;
-    newest = next;
-    ++count;
-  }
-  waiting_.append_chain(oldest, last, count);
+void bounded_actor::stage_into_waiting() {
+  waiting_.append_stack(staged_head_.exchange(nullptr, std::memory_order_seq_cst));
 }
 
 void bounded_actor::discard_queued(caf::execution_unit* eu) {

@@ -118,7 +118,10 @@ private:
 
   /// Moves staged messages, oldest first, to the end of `waiting_`. Caller
   /// holds `mtx_`.
-  void stage_into_waiting() noexcept;
+  void stage_into_waiting();
+
+  /// drop-oldest: the most messages one drain token handles.
+  static constexpr std::size_t max_drain_batch = 64;
 
   /// Drops everything queued after the actor closed. Takes `mtx_`.
   void discard_queued(caf::execution_unit* eu);

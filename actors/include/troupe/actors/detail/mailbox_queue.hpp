@@ -29,9 +29,11 @@ private:
   std::atomic<bool> flag_{false};
 };
 
-/// A FIFO of mailbox elements linked through their own `next` field: admitting
-/// a message allocates nothing (a flood into a std::deque spent its time in
-/// malloc).
+/// A FIFO of mailbox elements: their addresses in a ring that doubles when
+/// full (a flood allocates a few times, never per message). Whoever takes
+/// from it knows the next messages' addresses ahead and can fetch them while
+/// it handles the one before (a list linked through the messages made every
+/// step a cache miss in series).
 class waiting_queue {
 public:
   waiting_queue() = default;
@@ -39,44 +41,30 @@ public:
   waiting_queue& operator=(const waiting_queue&) = delete;
   ~waiting_queue() { clear(); }
 
-  bool empty() const noexcept { return head_ == nullptr; }
+  bool empty() const noexcept { return size_ == 0; }
   std::size_t size() const noexcept { return size_; }
 
-  void push_back(caf::mailbox_element_ptr ptr) noexcept;
+  void push_back(caf::mailbox_element_ptr ptr);
   caf::mailbox_element_ptr pop_front() noexcept;
 
   /// Unlinks and returns the first element for which `pred` holds, or null.
   template <class Predicate> caf::mailbox_element_ptr take_first(Predicate pred) noexcept {
-    caf::mailbox_element* prev = nullptr;
-    for (auto* x = head_; x != nullptr; prev = x, x = next_of(x)) {
+    for (std::size_t i = 0; i < size_; ++i) {
+      caf::mailbox_element* x = at(i);
       if (pred(*x)) {
-        if (prev)
-          prev->next = x->next;
-        else
-          head_ = next_of(x);
-        if (x == tail_)
-          tail_ = prev;
+        for (std::size_t j = i; j > 0; --j) // close the gap from the front: it is near it
+          at(j) = at(j - 1);
+        head_ = (head_ + 1) & (ring_.size() - 1);
         --size_;
-        x->next = nullptr;
         return caf::mailbox_element_ptr{x};
       }
     }
     return nullptr;
   }
 
-  /// Appends a chain already linked through `next`, `first` to `last`, of
-  /// `count` elements: O(1), so a long chain is walked once, by its maker.
-  void append_chain(caf::mailbox_element* first, caf::mailbox_element* last, std::size_t count) noexcept {
-    if (!first)
-      return;
-    last->next = nullptr;
-    if (tail_)
-      tail_->next = first;
-    else
-      head_ = first;
-    tail_ = last;
-    size_ += count;
-  }
+  /// Appends a chain linked through `next`, newest first (a staging stack),
+  /// oldest first: one walk of the chain.
+  void append_stack(caf::mailbox_element* newest);
 
   /// Moves everything out (in order) into `out`.
   void drain_into(std::vector<caf::mailbox_element_ptr>& out);
@@ -84,12 +72,14 @@ public:
   void clear() noexcept;
 
 private:
-  static caf::mailbox_element* next_of(caf::mailbox_element* x) noexcept {
-    return static_cast<caf::mailbox_element*>(x->next);
-  }
-  caf::mailbox_element* head_ = nullptr;
-  caf::mailbox_element* tail_ = nullptr;
+  caf::mailbox_element*& at(std::size_t i) noexcept { return ring_[(head_ + i) & (ring_.size() - 1)]; }
+  /// Room for `more` elements (the ring's size stays a power of two).
+  void reserve_more(std::size_t more);
+
+  std::vector<caf::mailbox_element*> ring_;
+  std::size_t head_ = 0;
   std::size_t size_ = 0;
+  std::vector<caf::mailbox_element*> scratch_; // append_stack's, kept to reuse
 };
 
 } // namespace troupe::detail
