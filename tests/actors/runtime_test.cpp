@@ -38,11 +38,17 @@ std::string fresh_dir(const std::string& name) {
   return dir.string();
 }
 
-RunResult run_in(const config::Topology& t, const std::string& dir, std::uint32_t threads) {
+/// A run's options for a test: outputs in `dir`, no progress line.
+RunOptions quiet_options(const std::string& dir) {
   RunOptions options;
   options.out_dir = dir;
-  options.threads = threads;
   options.progress = false;
+  return options;
+}
+
+RunResult run_in(const config::Topology& t, const std::string& dir, std::uint32_t threads) {
+  auto options = quiet_options(dir);
+  options.threads = threads;
   auto result = run(t, options);
   EXPECT_TRUE(result.ok) << result.error;
   return result;
@@ -77,10 +83,8 @@ TEST(Runtime, PhysicsYieldsOnWakeupInABatchRunOnly) {
   const auto batch_dir = fresh_dir("batch-policy");
   const auto realtime_dir = fresh_dir("realtime-policy");
   auto batch = run_in(topology(1, batch_dir), batch_dir, 1);
-  RunOptions paced;
-  paced.out_dir = realtime_dir;
+  auto paced = quiet_options(realtime_dir);
   paced.threads = 1;
-  paced.progress = false;
   paced.mode = config::Mode::realtime; // 40 ticks at 60 Hz
   auto realtime = run(topology(1, realtime_dir), paced);
   ASSERT_TRUE(realtime.ok) << realtime.error;
@@ -97,10 +101,8 @@ TEST(Runtime, RegionsOnTwoNodesGiveTheOneActorHashThroughARestartAndARebalance) 
   const auto one_dir = fresh_dir("regions-one");
   const auto split_dir = fresh_dir("regions-split");
   auto one = run_in(topology(1, one_dir), one_dir, 2);
-  RunOptions options;
-  options.out_dir = split_dir;
+  auto options = quiet_options(split_dir);
   options.threads = 2;
-  options.progress = false;
   options.kill["physics/1"] = 15;
   const auto split = run(topology(2, split_dir, "", "regions = 3\nregion_nodes = [\"n0\", \"n1\"]\n"
                                                    "rebalance = \"auto\"\nrebalance_every = 10\n"),
@@ -130,10 +132,8 @@ TEST(Runtime, BurstIntoASmallDropOldestMailboxKeepsEveryCommand) {
 
 TEST(Runtime, UnreadableCheckpointIsAnErrorWithItsPath) {
   const auto dir = fresh_dir("bad-checkpoint");
-  RunOptions options;
-  options.out_dir = dir;
+  auto options = quiet_options(dir);
   options.resume_from = dir + "/missing.ckpt";
-  options.progress = false;
   auto r = run(topology(1, dir), options);
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.error.code, errc::bad_file);
@@ -211,12 +211,10 @@ TEST(Runtime, AReloadSentFromAnotherNodeIsInstalled) {
   ASSERT_TRUE(parsed) << parsed.error();
   const auto t = *parsed;
 
-  RunOptions options;
+  auto options = quiet_options(dir);
   RemoteNode node{key_in(dir, options)};
   auto& remote = *node.system;
   bool sent = false;
-  options.out_dir = dir;
-  options.progress = false;
   options.topology_text = text;
   options.on_progress = [&](std::uint64_t tick, std::uint64_t, std::size_t, double) {
     if (sent || tick < 20)
@@ -255,13 +253,11 @@ TEST(Runtime, ANodeRefusesPeersOfAnotherVersionOrTopologyAndThoseThatDidNotGreet
   other.simulation.bodies = 101; // another topology: another digest
   ASSERT_NE(config::topology_digest(t), config::topology_digest(other));
 
-  RunOptions options;
+  auto options = quiet_options(dir);
   RemoteNode node{key_in(dir, options)};
   auto& remote = *node.system;
   std::vector<std::string> answers;
   bool asked = false;
-  options.out_dir = dir;
-  options.progress = false;
   options.topology_text = text;
   options.on_progress = [&](std::uint64_t tick, std::uint64_t, std::size_t, double) {
     if (asked || tick < 10)
@@ -341,10 +337,8 @@ TEST(Runtime, APeerWithTheKeyIsStillCutOffForAMessageOverTheSizeLimit) {
                            "[actors.physics]\n[actors.logic]\n[actors.input]\n";
   auto parsed = config::parse_topology(text, dir + "/t.toml", subsystems());
   ASSERT_TRUE(parsed) << parsed.error();
-  RunOptions options;
+  auto options = quiet_options(dir);
   const auto key = key_in(dir, options);
-  options.out_dir = dir;
-  options.progress = false;
   options.topology_text = text;
   std::atomic<bool> stop{false};
   options.stop_requested = &stop;
@@ -379,10 +373,8 @@ TEST(Runtime, APeerThatDoesNotKnowTheClusterKeyReachesNoActor) {
                            "[actors.physics]\n[actors.logic]\n[actors.input]\nlive = true\n";
   auto parsed = config::parse_topology(text, dir + "/t.toml", subsystems());
   ASSERT_TRUE(parsed) << parsed.error();
-  RunOptions options;
+  auto options = quiet_options(dir);
   key_in(dir, options);
-  options.out_dir = dir;
-  options.progress = false;
   options.topology_text = text;
   std::atomic<bool> stop{false};
   options.stop_requested = &stop;

@@ -171,27 +171,46 @@ TEST(Distributed, NodesStoppedAndContinuedInTurnsLeaveTheUndisturbedHash) {
   EXPECT_GE(actor_value(json, "links@main", "peers_back"), 3);
 }
 
-TEST(Distributed, ASigkilledLogicNodeResumesFromItsNewestCheckpointAndTheRunEndsTheSame) {
-  const auto dir = fresh_dir("up-sigkill-main");
+/// What `up` left when one node was SIGKILLed mid-run: its report and output.
+struct KilledRun {
+  std::string json;
+  std::string output;
+};
+
+/// `troupe up` of the three-node example, realtime through 300 ticks (`args`
+/// added), with `node` SIGKILLed once the run passed `tick`. Once up said
+/// `recovered` the run must end as the one-process run did: up saw the kill
+/// and restarted the node, the same hash, no command lost, every recorded
+/// frame and the WAV byte for byte.
+KilledRun up_with_a_node_killed(const std::string& dir, const std::string& node, std::uint64_t tick,
+                                const std::string& args, const std::string& recovered) {
+  KilledRun run;
   const auto cluster = three_nodes(dir);
   const auto one = one_process_hash(dir + "/one", 300);
-  FILE* up = start_up(cluster.config, "--realtime --ticks 300 --checkpoint-every 30 --out " + dir + "/up");
-  ASSERT_NE(up, nullptr);
-  std::string output;
-  const auto pid = kill_mid_run(up, "main", 100, output);
-  ASSERT_GT(pid, 0) << output;
-  ASSERT_TRUE(wait_for(up, "node main: resuming from", output)) << output;
-  ASSERT_EQ(finish(up, output), 0) << output;
-  EXPECT_NE(output.find("node main (pid " + std::to_string(pid) + ") died from SIGKILL; restarting"),
+  FILE* up = start_up(cluster.config, "--realtime --ticks 300 " + args + " --out " + dir + "/up");
+  EXPECT_NE(up, nullptr);
+  if (!up)
+    return run;
+  const auto pid = kill_mid_run(up, node, tick, run.output);
+  EXPECT_GT(pid, 0) << run.output;
+  EXPECT_TRUE(wait_for(up, recovered, run.output)) << run.output;
+  EXPECT_EQ(finish(up, run.output), 0) << run.output;
+  EXPECT_NE(run.output.find("node " + node + " (pid " + std::to_string(pid) + ") died from SIGKILL; restarting"),
             std::string::npos)
-    << output;
-  const auto json = read_text(dir + "/up/report.json");
-  EXPECT_EQ(report_hash(json), one);
-  EXPECT_EQ(commands_lost(json), 0);
-  // Render and audio lived on in their own process: every recorded frame and
-  // the WAV, as in one process (logic's checkpoint waits until audio took every
-  // contact batch before it, and the ticks run again are not heard twice).
+    << run.output;
+  run.json = read_text(dir + "/up/report.json");
+  EXPECT_EQ(report_hash(run.json), one);
+  EXPECT_EQ(commands_lost(run.json), 0);
   expect_same_frames_and_sound(dir + "/up", dir + "/one", 300);
+  return run;
+}
+
+TEST(Distributed, ASigkilledLogicNodeResumesFromItsNewestCheckpointAndTheRunEndsTheSame) {
+  // Render and audio live on in their own process: every recorded frame and
+  // the WAV, as in one process (logic's checkpoint waits until audio took
+  // every contact batch before it, and the ticks run again are not heard twice).
+  up_with_a_node_killed(fresh_dir("up-sigkill-main"), "main", 100, "--checkpoint-every 30",
+                        "node main: resuming from");
 }
 
 TEST(Distributed, ASigkilledReaderNodeWritesEveryRecordedFrameAndTheWholeWavOnceRestarted) {
@@ -201,24 +220,9 @@ TEST(Distributed, ASigkilledReaderNodeWritesEveryRecordedFrameAndTheWholeWavOnce
   // audio renders the WAV again from its log of contact batches, and logic
   // sends the batches it has not acknowledged.
   const auto dir = fresh_dir("up-sigkill-media");
-  const auto cluster = three_nodes(dir);
-  const auto one = one_process_hash(dir + "/one", 300);
-  FILE* up = start_up(cluster.config, "--realtime --ticks 300 --out " + dir + "/up");
-  ASSERT_NE(up, nullptr);
-  std::string output;
-  const auto pid = kill_mid_run(up, "media-node", 130, output);
-  ASSERT_GT(pid, 0) << output;
-  ASSERT_TRUE(wait_for(up, "node media-node is back after", output)) << output;
-  ASSERT_EQ(finish(up, output), 0) << output;
-  EXPECT_NE(output.find("node media-node (pid " + std::to_string(pid) + ") died from SIGKILL; restarting"),
-            std::string::npos)
-    << output;
-  const auto json = read_text(dir + "/up/report.json");
-  EXPECT_EQ(report_hash(json), one);
-  EXPECT_EQ(commands_lost(json), 0);
-  expect_same_frames_and_sound(dir + "/up", dir + "/one", 300);
+  const auto run = up_with_a_node_killed(dir, "media-node", 130, "", "node media-node is back after");
   EXPECT_NE(read_text(dir + "/up/logs/media-node.log").find("audio: rendered "), std::string::npos);
-  EXPECT_GT(actor_value(json, "audio", "contact_batches_replayed"), 0);
+  EXPECT_GT(actor_value(run.json, "audio", "contact_batches_replayed"), 0);
 }
 
 TEST(Distributed, ANodeOfAnotherProtocolVersionOrTopologyIsRefusedAndTheClusterRunsOn) {
