@@ -22,6 +22,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
@@ -31,6 +32,7 @@
 #include <iostream>
 #include <thread>
 
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -62,7 +64,23 @@ constexpr auto stall_timeout = 60s;
 
 } // namespace
 
+// glibc maps each block above its threshold (128 KiB at first, then the
+// largest block freed) and gives back a free heap top above twice that, so the
+// worlds, snapshots and frames a node builds every tick were fresh pages each
+// time. 32 MiB is the largest threshold glibc accepts.
+void keep_freed_memory() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const char* tunables = std::getenv("GLIBC_TUNABLES");
+    if (tunables && std::strstr(tunables, "glibc.malloc."))
+      return;
+    ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    ::mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  });
+}
+
 void configure_actor_system(caf::actor_system_config& cfg) {
+  keep_freed_memory();
   cfg.load<caf::io::middleman>();
   register_message_types(cfg);
   cfg.set("logger.console", caf::atom("none"));

@@ -7,8 +7,15 @@
 
 #include <gtest/gtest.h>
 
+#include <caf/actor_system_config.hpp>
+
+#include <sys/resource.h>
+
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 namespace troupe {
 namespace {
@@ -91,6 +98,36 @@ TEST(Runtime, PhysicsYieldsOnWakeupInABatchRunOnly) {
   EXPECT_EQ(counter(batch, "physics", "yields_on_wakeup"), 1);
   EXPECT_EQ(counter(realtime, "physics", "yields_on_wakeup"), 0);
   EXPECT_EQ(batch.world_hash, realtime.world_hash);
+}
+
+/// Pages this thread faulted in while running `touch`.
+template <class F> long page_faults_of(F&& touch) {
+  rusage before{}, after{};
+  ::getrusage(RUSAGE_THREAD, &before);
+  touch();
+  ::getrusage(RUSAGE_THREAD, &after);
+  return after.ru_minflt - before.ru_minflt;
+}
+
+// A process that runs actor systems keeps big freed blocks for the next tick:
+// a world-sized buffer freed and asked for again costs no new pages (glibc
+// mapped and unmapped it each time, a page fault per 4 KiB touched).
+TEST(Runtime, AProcessWithAnActorSystemReusesFreedWorldSizedBuffers) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "the sanitizers bring their own allocator";
+#endif
+  if (const char* tunables = std::getenv("GLIBC_TUNABLES"); tunables && std::strstr(tunables, "glibc.malloc."))
+    GTEST_SKIP() << "GLIBC_TUNABLES sets malloc's thresholds";
+  caf::actor_system_config cfg;
+  configure_actor_system(cfg);
+  constexpr std::size_t bytes = 8u << 20; // the body table of 250k bodies
+  auto fill = [] {
+    std::vector<char> buffer(bytes, 1);
+    return static_cast<int>(buffer[bytes / 2]);
+  };
+  EXPECT_EQ(fill(), 1); // the first time may take new pages
+  const long faults = page_faults_of([&] { EXPECT_EQ(fill(), 1); });
+  EXPECT_LT(faults, 64) << "an 8 MiB buffer asked for again took " << faults << " new pages of " << bytes / 4096;
 }
 
 TEST(Runtime, RegionsOnTwoNodesGiveTheOneActorHashThroughARestartAndARebalance) {
