@@ -10,6 +10,7 @@
 #include <troupe/actors/metrics.hpp>
 #include <troupe/actors/runtime.hpp>
 #include <troupe/messages/caf_types.hpp>
+#include <troupe/memory.hpp>
 #include <troupe/messages/compact.hpp>
 #include <troupe/sim/advance.hpp>
 #include <troupe/sim/physics.hpp>

@@ -16,6 +16,7 @@
 #include <caf/io/all.hpp>
 #include <caf/openssl/all.hpp>
 
+#include <troupe/memory.hpp>
 #include <troupe/sim/scenario.hpp>
 
 #include <algorithm>
@@ -32,7 +33,6 @@
 #include <iostream>
 #include <thread>
 
-#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -63,21 +63,6 @@ std::string hex(std::uint64_t value) {
 constexpr auto stall_timeout = 60s;
 
 } // namespace
-
-// glibc maps each block above its threshold (128 KiB at first, then the
-// largest block freed) and gives back a free heap top above twice that, so the
-// worlds, snapshots and frames a node builds every tick were fresh pages each
-// time. 32 MiB is the largest threshold glibc accepts.
-void keep_freed_memory() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    const char* tunables = std::getenv("GLIBC_TUNABLES");
-    if (tunables && std::strstr(tunables, "glibc.malloc."))
-      return;
-    ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    ::mallopt(M_TRIM_THRESHOLD, 64 << 20);
-  });
-}
 
 void configure_actor_system(caf::actor_system_config& cfg) {
   keep_freed_memory();

@@ -41,16 +41,9 @@ namespace troupe {
 /// the middleman, troupe's message types, CAF's console log off, and the
 /// scheduler tuned for a simulation that idles between ticks
 /// (docs/architecture.md, "Scheduling"). A node adds TLS and heartbeats.
-/// It also calls keep_freed_memory.
+/// It also keeps the process's freed memory for reuse (keep_freed_memory,
+/// troupe/memory.hpp).
 void configure_actor_system(caf::actor_system_config& cfg);
-
-/// Big blocks this process frees are kept for reuse instead of going back to
-/// the kernel (glibc malloc: blocks under 32 MiB come from the heap, and up to
-/// 64 MiB of free heap top is kept), so a tick's worlds, snapshots and frames
-/// do not fault in fresh pages every tick: on a virtual machine that was most
-/// of a 100k-body snapshot's hand-off (docs/architecture.md, "Memory"). Once
-/// per process; left alone when GLIBC_TUNABLES sets malloc's own tunables.
-void keep_freed_memory();
 
 /// One command of a script: the tick it is due and what it does, or an input
 /// directive (`burst N`: N droppable input events at that tick). The source

@@ -62,11 +62,11 @@ struct Settings {
   /// Fixed camera; when empty every `draw` aims with `fit_arena` at the world's arena.
   std::optional<Camera> camera;
   std::uint32_t background = 0x1a1f29ffu; ///< 0xRRGGBBAA, the clear colour
-  /// Only with a CPU device (lavapipe) and glibc: raise malloc's trim and mmap
-  /// thresholds (mallopt, process-wide, never lowered again) so the driver's
-  /// per-frame scratch memory is reused instead of being returned to the kernel and
-  /// faulted in anew every frame. Measured here: 100k spheres ~120 -> ~40-55 ms per
-  /// frame. Costs up to 512 MiB of freed heap kept mapped. False leaves malloc alone.
+  /// Only with a CPU device (lavapipe): keep_freed_memory (troupe/memory.hpp)
+  /// with 512 MiB, so the driver's per-frame scratch memory is reused instead of
+  /// being returned to the kernel and faulted in anew every frame. Measured here:
+  /// 100k spheres ~120 -> ~40-55 ms per frame. Costs up to 512 MiB of freed heap
+  /// kept mapped. False leaves malloc alone.
   bool tune_allocator = true;
   /// Open a window (GLFW + a Vulkan swapchain) that `present` shows frames in.
   /// Needs a display; without one `create` fails with words that say so.
