@@ -404,7 +404,6 @@ public:
         if (controller_)
           return; // already running (a repeated start after a restart of someone else)
         controller_ = controller;
-        started_ns_ = steady_now_ns();
         start_tick_ = world_->tick;
         if (pending_reload_)
           launch_reload(); // the last incarnation's test died with it
@@ -509,8 +508,13 @@ private:
       return; // a recording reader is behind: its acknowledgement calls again
     }
     if (setup_.simulation.mode == config::Mode::realtime) {
-      const auto due = due_ns(tick);
       const auto now = steady_now_ns();
+      // The schedule starts with the first tick that can run: waiting for the
+      // readers to subscribe (render opening its device) or for the first
+      // commands is not lateness to make up with ticks back to back.
+      if (started_ns_ == 0)
+        started_ns_ = now;
+      const auto due = due_ns(tick);
       if (now < due) {
         if (!timer_pending_) {
           timer_pending_ = true;
@@ -518,6 +522,8 @@ private:
         }
         return;
       }
+      if (now - due > period_ns())
+        ++ticks_behind_;
     }
     begin_tick(tick);
   }
@@ -526,9 +532,10 @@ private:
   std::int64_t due_ns(std::uint64_t tick) const {
     if (setup_.simulation.mode != config::Mode::realtime)
       return 0;
-    const auto period_ns = static_cast<std::int64_t>(1e9 / setup_.simulation.tick_hz);
-    return started_ns_ + static_cast<std::int64_t>(tick - start_tick_) * period_ns;
+    return started_ns_ + static_cast<std::int64_t>(tick - start_tick_) * period_ns();
   }
+
+  std::int64_t period_ns() const { return static_cast<std::int64_t>(1e9 / setup_.simulation.tick_hz); }
 
   void begin_tick(std::uint64_t tick) {
     tick_started_ns_ = steady_now_ns();
@@ -1042,6 +1049,7 @@ private:
                     {"rebalances", static_cast<double>(rebalances_.size())},
                     {"step_retries", static_cast<double>(step_retries_total_)},
                     {"capture_holds", static_cast<double>(capture_holds_)},
+                    {"ticks_behind", static_cast<double>(ticks_behind_)},
                     {"rules_installed", rules_count(RulesEvent::installed)},
                     {"rules_rejected", rules_count(RulesEvent::rejected)},
                     {"rules_rolled_back", rules_count(RulesEvent::rolled_back)},
@@ -1115,6 +1123,7 @@ private:
   std::uint64_t step_retries_total_ = 0;
   std::set<std::string> awaiting_;              // recording readers yet to subscribe
   std::uint64_t capture_holds_ = 0;
+  std::uint64_t ticks_behind_ = 0; // realtime: ticks that could start only a period or more after they were due
   RulesPtr rules_;                         // the plugin running (null: built-in only)
   RulesPtr known_good_;                    // what rules_ falls back to
   std::optional<PendingReload> pending_reload_;
@@ -1129,7 +1138,7 @@ private:
   bool finished_ = false;
   bool stop_requested_ = false;
   bool timer_pending_ = false;
-  std::int64_t started_ns_ = 0;
+  std::int64_t started_ns_ = 0; // realtime: when the first tick of this incarnation could run
   std::int64_t tick_started_ns_ = 0;
   std::int64_t last_progress_ns_ = 0;
   std::uint64_t start_tick_ = 0;
