@@ -9,8 +9,8 @@
 #include <troupe/actors/bounded_actor.hpp>
 #include <troupe/actors/metrics.hpp>
 #include <troupe/actors/runtime.hpp>
-#include <troupe/messages/caf_types.hpp>
 #include <troupe/memory.hpp>
+#include <troupe/messages/caf_types.hpp>
 #include <troupe/messages/compact.hpp>
 #include <troupe/sim/advance.hpp>
 #include <troupe/sim/physics.hpp>

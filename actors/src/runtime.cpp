@@ -23,7 +23,6 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
