@@ -96,12 +96,7 @@ void detail::waiting_queue::push_back(caf::mailbox_element_ptr ptr) {
 }
 
 caf::mailbox_element_ptr detail::waiting_queue::pop_front() noexcept {
-  if (size_ == 0)
-    return nullptr;
-  caf::mailbox_element* x = at(0);
-  head_ = (head_ + 1) & (ring_.size() - 1);
-  --size_;
-  return caf::mailbox_element_ptr{x};
+  return take_first([](const caf::mailbox_element&) { return true; });
 }
 
 void detail::waiting_queue::append_stack(caf::mailbox_element* newest) {
