@@ -66,10 +66,7 @@ caf::error exception_to_error(caf::scheduled_actor*, std::exception_ptr& eptr) {
 bounded_actor::bounded_actor(caf::actor_config& cfg, config::MailboxSpec spec)
   : super(cfg),
     spec_(spec),
-    counting_only_(spec.overflow == config::Overflow::drop_newest ||
-                   spec.overflow == config::Overflow::reject),
-    staged_(spec.overflow == config::Overflow::drop_oldest),
-    credited_(counting_only_ || staged_),
+    staged_(spec.overflow != config::Overflow::latest),
     drain_batch_(std::clamp<std::size_t>(spec.capacity / 8, 1, max_drain_batch)),
     sample_every_(std::clamp<std::size_t>(spec.capacity / 16, 1, 64)),
     credit_batch_(static_cast<std::int64_t>(std::clamp<std::size_t>(spec.capacity / (4 * credit_shards), 1, 64))) {
@@ -211,22 +208,6 @@ void bounded_actor::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* e
     super::enqueue(std::move(ptr), eu);
     return;
   }
-  if (counting_only_) {
-    // drop-newest and reject never touch a queued message: a count is all the
-    // bound needs, and messages go straight to CAF's mailbox.
-    if (take_credit()) {
-      super::enqueue(std::move(ptr), eu);
-      return;
-    }
-    if (is_reliable(*ptr) || spec_.overflow == config::Overflow::reject) {
-      rejected_.fetch_add(1, std::memory_order_relaxed);
-      refuse(std::move(ptr), eu);
-    } else {
-      dropped_.fetch_add(1, std::memory_order_relaxed);
-      discard(std::move(ptr), errc::mailbox_dropped, eu);
-    }
-    return;
-  }
   if (staged_) {
     enqueue_staged(std::move(ptr), eu);
     return;
@@ -272,26 +253,9 @@ void bounded_actor::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* e
     discard(std::move(ptr), drop_reason, eu);
 }
 
-void bounded_actor::enqueue_staged(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) {
-  if (!take_credit()) {
-    enqueue_full(std::move(ptr), eu);
-    return;
-  }
-  auto* x = ptr.release();
-  auto* head = staged_head_.load(std::memory_order_relaxed);
-  do
-    x->next = head;
-  while (!staged_head_.compare_exchange_weak(head, x, std::memory_order_seq_cst, std::memory_order_relaxed));
-  // An actor that closed meanwhile left it to us.
-  if (closed_.load(std::memory_order_seq_cst))
-    discard_queued(eu);
-  else
-    ensure_drain(eu);
-}
-
 namespace {
 
-/// The drain token of a drop-oldest mailbox. Never announced to CAF, so no
+/// The drain token of a staged mailbox. Never announced to CAF, so no
 /// peer can send one: only bounded_actor makes it.
 struct drain_token {};
 
@@ -300,13 +264,72 @@ constexpr std::size_t prefetch_ahead = 4;
 
 } // namespace
 
+void bounded_actor::enqueue_staged(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) {
+  if (!take_credit()) {
+    enqueue_full(std::move(ptr), eu);
+    return;
+  }
+  if (take_drain_duty()) {
+    // Nothing drains the stack: this sender must see to it. When nothing is
+    // staged or waiting either (an idle mailbox: a step request, a command
+    // now and then), the message itself goes to CAF's mailbox and carries the
+    // duty (consume discharges it), so a lone message costs no token. Under
+    // the lock: the actor's moves from the stack to the ring are atomic then.
+    bool idle = false;
+    {
+      std::lock_guard<detail::spin_lock> guard{mtx_};
+      idle = !closed_.load(std::memory_order_relaxed) &&
+             staged_head_.load(std::memory_order_seq_cst) == nullptr && waiting_.empty();
+    }
+    if (idle) {
+      super::enqueue(std::move(ptr), eu);
+      return;
+    }
+    push_staged(ptr.release());
+    if (closed_.load(std::memory_order_seq_cst))
+      discard_queued(eu);
+    else
+      super::enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, drain_token{}), eu);
+    return;
+  }
+  push_staged(ptr.release());
+  // An actor that closed meanwhile left it to us.
+  if (closed_.load(std::memory_order_seq_cst))
+    discard_queued(eu);
+  else
+    ensure_drain(eu);
+}
+
+void bounded_actor::push_staged(caf::mailbox_element* x) {
+  auto* head = staged_head_.load(std::memory_order_relaxed);
+  do
+    x->next = head;
+  while (!staged_head_.compare_exchange_weak(head, x, std::memory_order_seq_cst, std::memory_order_relaxed));
+}
+
+bool bounded_actor::take_drain_duty() {
+  return !drain_pending_.load(std::memory_order_seq_cst) && !drain_pending_.exchange(true, std::memory_order_seq_cst);
+}
+
 void bounded_actor::ensure_drain(caf::execution_unit* eu) {
   // Pushed, then looked (both seq_cst): either the actor, clearing the flag
   // and then looking at the queue, finds this message, or this sender sees
   // the flag clear and sends a token (one of them does if both try).
-  if (drain_pending_.load(std::memory_order_seq_cst) || drain_pending_.exchange(true, std::memory_order_seq_cst))
-    return;
-  super::enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, drain_token{}), eu);
+  if (take_drain_duty())
+    super::enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, drain_token{}), eu);
+}
+
+void bounded_actor::discharge_drain_duty() {
+  // Cleared, then looked (see ensure_drain).
+  drain_pending_.store(false, std::memory_order_seq_cst);
+  bool more = false;
+  {
+    std::lock_guard<detail::spin_lock> guard{mtx_};
+    more = (!waiting_.empty() || staged_head_.load(std::memory_order_seq_cst)) &&
+           !closed_.load(std::memory_order_relaxed);
+  }
+  if (more)
+    ensure_drain(context());
 }
 
 void bounded_actor::drain(caf::mailbox_element& token) {
@@ -341,6 +364,7 @@ void bounded_actor::drain(caf::mailbox_element& token) {
     sanitizer::acquire(ptr.get());
     try {
       if (super::consume(*ptr) == caf::invoke_message_result::skipped) {
+        parked_.insert(ptr.get()); // it carries no duty to drain (see consume)
         sanitizer::release(ptr.get());
         super::enqueue(std::move(ptr), context());
       } else
@@ -363,22 +387,16 @@ void bounded_actor::drain(caf::mailbox_element& token) {
     }
   }
   count_taken(taken);
-  // Cleared, then looked (see ensure_drain).
-  drain_pending_.store(false, std::memory_order_seq_cst);
-  bool more = false;
-  {
-    std::lock_guard<detail::spin_lock> guard{mtx_};
-    more = (!waiting_.empty() || staged_head_.load(std::memory_order_seq_cst)) &&
-           !closed_.load(std::memory_order_relaxed);
-  }
-  if (more)
-    ensure_drain(context());
+  discharge_drain_duty();
 }
 
 void bounded_actor::enqueue_full(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) {
   caf::mailbox_element_ptr evicted;
   bool closed = false;
-  {
+  if (spec_.overflow != config::Overflow::drop_oldest) {
+    // reject and drop-newest never touch a queued message.
+    closed = closed_.load(std::memory_order_seq_cst);
+  } else {
     std::lock_guard<detail::spin_lock> guard{mtx_};
     closed = closed_.load(std::memory_order_relaxed);
     if (!closed) {
@@ -398,7 +416,7 @@ void bounded_actor::enqueue_full(caf::mailbox_element_ptr ptr, caf::execution_un
     ensure_drain(eu);
   } else if (closed) {
     discard(std::move(ptr), errc::shutting_down, eu);
-  } else if (is_reliable(*ptr)) {
+  } else if (is_reliable(*ptr) || spec_.overflow == config::Overflow::reject) {
     rejected_.fetch_add(1, std::memory_order_relaxed);
     refuse(std::move(ptr), eu);
   } else {
@@ -432,21 +450,50 @@ caf::invoke_message_result bounded_actor::consume(caf::mailbox_element& x) {
   // Every message that is not unbounded came through our admission (classify
   // before the handler may move the content out).
   const bool bounded = !is_unbounded(x);
-  auto result = super::consume(x);
   if (!bounded)
+    return super::consume(x);
+  if (staged_) {
+    // A bounded message in CAF's mailbox came from a sender that found the
+    // mailbox idle and carries the duty to drain what was staged behind it,
+    // unless it is parked: skipped by the behaviour once already (it gave the
+    // duty up then, or a drain put it there). The duty is given up once,
+    // whatever the handler does: kept, the staged messages would wait for a
+    // token nobody sends; given up twice, two tokens could be in flight and
+    // the later one hand over messages ahead of parked ones.
+    const bool parked = !parked_.empty() && parked_.count(&x) > 0;
+    caf::invoke_message_result result;
+    try {
+      result = super::consume(x);
+    } catch (...) {
+      if (!parked)
+        discharge_drain_duty();
+      throw;
+    }
+    if (result == caf::invoke_message_result::skipped) {
+      if (!parked) {
+        parked_.insert(&x);
+        discharge_drain_duty();
+      }
+      return result;
+    }
+    count_taken(1);
+    if (parked)
+      parked_.erase(&x);
+    else
+      discharge_drain_duty();
     return result;
+  }
+  auto result = super::consume(x);
   if (result == caf::invoke_message_result::skipped) {
     // latest: a message the behaviour skips waits in CAF's cache; it leaves
     // the window (or nothing would come after it) and stays held, parked.
-    if (!credited_ && parked_.insert(&x).second) {
+    if (parked_.insert(&x).second) {
       parked_count_.fetch_add(1, std::memory_order_acq_rel);
       leave_window();
     }
     return result;
   }
   count_taken(1);
-  if (credited_)
-    return result;
   if (!parked_.empty() && parked_.erase(&x) > 0) {
     parked_count_.fetch_sub(1, std::memory_order_acq_rel);
     return result;
@@ -471,7 +518,7 @@ std::size_t bounded_actor::latest_held() const {
 void bounded_actor::count_taken(std::size_t count) {
   if (count == 0)
     return;
-  if (credited_ && (unsampled_ += count) >= sample_every_) { // these still count as held
+  if (staged_ && (unsampled_ += count) >= sample_every_) { // these still count as held
     unsampled_ = 0;
     note_held(held_by_credits());
   }
@@ -535,7 +582,7 @@ MailboxStats bounded_actor::mailbox_stats() const {
   out.capacity = spec_.capacity;
   out.overflow = static_cast<std::uint8_t>(spec_.overflow);
   // Everything that went in, evicted or not.
-  out.admitted = credited_ ? consumed_.load(std::memory_order_relaxed) + held_by_credits() +
+  out.admitted = staged_ ? consumed_.load(std::memory_order_relaxed) + held_by_credits() +
                                evicted_.load(std::memory_order_relaxed)
                            : admitted_.load(std::memory_order_relaxed);
   out.dropped = dropped_.load(std::memory_order_relaxed);
@@ -545,7 +592,7 @@ MailboxStats bounded_actor::mailbox_stats() const {
 }
 
 std::size_t bounded_actor::mailbox_depth() const {
-  if (credited_)
+  if (staged_)
     return held_by_credits();
   std::lock_guard<detail::spin_lock> guard{mtx_};
   return latest_held();

@@ -4,15 +4,16 @@
 ///
 /// CAF 0.17 mailboxes are unbounded, so admission happens in `enqueue`, on the
 /// sender's thread, and `consume` tells when the actor took a message:
-/// - `reject` and `drop-newest` never touch a queued message, so counting is
-///   the whole bound and messages go straight to CAF.
-/// - `drop-oldest` stages messages on a lock-free stack and puts one drain
-///   token into CAF's mailbox; on the token the actor takes a batch (up to 64)
-///   from the stack and handles it right there, so each message is queued once
-///   and what waits beyond the batch can still be evicted.
+/// - `reject`, `drop-newest` and `drop-oldest` stage messages on a lock-free
+///   stack and put one drain token into CAF's mailbox; on the token the actor
+///   takes a batch (up to 64) from the stack and handles it right there, so
+///   each message is queued once and (drop-oldest) what waits beyond the
+///   batch can still be evicted. A message that finds the mailbox idle
+///   (nothing staged, waiting or being drained) goes to CAF's mailbox itself
+///   and carries the token's duty: a lone message costs no token.
 /// - `latest` waits in a queue of ours, handed to CAF one at a time (the newest
 ///   must replace whatever is not handled yet).
-/// The first three count room as credits, `capacity` in all: a sender takes
+/// The staged policies count room as credits, `capacity` in all: a sender takes
 /// one from a shard of credits its thread alone uses (mostly), refilled from a
 /// pool a batch at a time and, when the pool is dry, from the other shards; the
 /// actor gives one back for every message it takes. So senders on different
@@ -99,11 +100,22 @@ private:
   /// `mtx_`.
   std::size_t latest_held() const;
 
-  /// drop-oldest: puts a drain token into CAF's mailbox unless one is there
-  /// (or being handled) already.
+  /// Staged policies: whether the caller took the duty to see the stack
+  /// drained (nobody held it).
+  bool take_drain_duty();
+
+  /// Staged policies: puts a drain token into CAF's mailbox unless one is
+  /// there (or being handled) already.
   void ensure_drain(caf::execution_unit* eu);
 
-  /// drop-oldest, on the token: handles a batch of staged messages, then
+  /// Staged policies, on the actor's thread after a drain or a message that
+  /// carried the duty: gives the duty up, and sends a token if more wait.
+  void discharge_drain_duty();
+
+  /// Pushes a message onto the staging stack (lock-free).
+  void push_staged(caf::mailbox_element* x);
+
+  /// Staged policies, on the token: handles a batch of staged messages, then
   /// sends the next token if more wait.
   void drain(caf::mailbox_element& token);
 
@@ -111,8 +123,9 @@ private:
   /// high-water sample.
   void count_taken(std::size_t count);
 
-  /// drop-oldest: admission below the bound (lock-free), and at the bound
-  /// (under the lock: evict the oldest droppable message).
+  /// Staged policies: admission below the bound (lock-free), and at the
+  /// bound (drop-oldest, under the lock: evict the oldest droppable message;
+  /// the others refuse or drop the new one).
   void enqueue_staged(caf::mailbox_element_ptr ptr, caf::execution_unit* eu);
   void enqueue_full(caf::mailbox_element_ptr ptr, caf::execution_unit* eu);
 
@@ -120,7 +133,7 @@ private:
   /// holds `mtx_`.
   void stage_into_waiting();
 
-  /// drop-oldest: the most messages one drain token handles.
+  /// The most messages one drain token handles.
   static constexpr std::size_t max_drain_batch = 64;
 
   /// Drops everything queued after the actor closed. Takes `mtx_`.
@@ -129,23 +142,21 @@ private:
   /// Raises the high-water mark to `held` if it is higher.
   void note_held(std::size_t held);
 
-  /// Counting and drop-oldest: takes the credit of one message, or says
+  /// Staged policies: takes the credit of one message, or says
   /// there is no room.
   bool take_credit();
 
-  /// Counting and drop-oldest: messages held now (capacity less free credits).
+  /// Staged policies: messages held now (capacity less free credits).
   std::size_t held_by_credits() const;
 
   const config::MailboxSpec spec_;
-  const bool counting_only_; // reject / drop-newest: no queue of ours
-  // drop-oldest: senders stage messages on a lock-free stack while the bound
-  // holds, and take the lock only to evict at the bound.
+  // Every policy but latest: senders stage messages on a lock-free stack while
+  // the bound holds (drop-oldest takes the lock only to evict at the bound).
   const bool staged_;
-  const bool credited_; // the counting policies and drop-oldest: room is credits
-  // drop-oldest: messages the actor takes from the stack per token; the rest
+  // Staged policies: messages the actor takes from the stack per token; the rest
   // can still be evicted meanwhile.
   const std::size_t drain_batch_;
-  // Counting and drop-oldest: the high-water mark is sampled this often.
+  // Staged policies: the high-water mark is sampled this often.
   const std::size_t sample_every_;
   // Credits a shard takes from the pool at once.
   const std::int64_t credit_batch_;
@@ -154,11 +165,13 @@ private:
   // latest: bounded messages in CAF's mailbox (at most one), raised under
   // mtx_, lowered by the actor.
   std::atomic<std::size_t> in_flight_{0};
-  // latest: messages the behaviour skipped, held in CAF's cache until taken
-  // (the set is the actor's; the count is read under mtx_).
+  // Messages the behaviour skipped, held by CAF (its mailbox or cache) until
+  // taken; the actor's own. latest: they left the window (the count is read
+  // under mtx_); staged policies: they carry no duty to drain.
   std::unordered_set<const caf::mailbox_element*> parked_;
-  std::atomic<std::size_t> parked_count_{0};
-  // drop-oldest: a drain token is in CAF's mailbox or being handled.
+  std::atomic<std::size_t> parked_count_{0}; // latest only
+  // Staged policies: someone has the duty to see the stack drained (a token
+  // or a message that carries the duty is in CAF's mailbox, or being handled).
   std::atomic<bool> drain_pending_{false};
   std::atomic<bool> closed_{false}; // set under mtx_; senders of staged messages read it
   std::atomic<caf::mailbox_element*> staged_head_{nullptr}; // newest first
@@ -167,7 +180,7 @@ private:
   std::atomic<std::uint64_t> dropped_{0};
   std::atomic<std::uint64_t> rejected_{0};
   std::atomic<std::uint64_t> high_water_{0};
-  // Counting and drop-oldest: free room as credits, each on a cache line of
+  // Staged policies: free room as credits, each on a cache line of
   // its own (shards by sender thread, the pool, the actor's count). The pool
   // holds capacity + consumed_ - pool_taken_: senders take from it with a
   // compare-and-swap, the actor gives back by counting what it took.
