@@ -273,12 +273,12 @@ QuantizedWorld quantize(const sim::World& world, std::uint64_t generation) {
   s.tick = world.tick;
   s.settings = world;
   s.slot_count = static_cast<std::uint32_t>(world.slots.size());
-  s.bodies.resize(world.size());
+  s.bodies.reserve(world.size()); // each body written once (a resize would write it twice)
   for (std::size_t i = 0; i < world.size(); ++i) {
     const sim::Body& b = world.bodies[i];
     const sim::BodyInfo& info = world.infos[i];
-    s.bodies[i] = {info.id, quantize(b.position.x), quantize(b.position.y), quantize(b.position.z),
-                   b.radius, info.color, info.user_data};
+    s.bodies.push_back({info.id, quantize(b.position.x), quantize(b.position.y), quantize(b.position.z),
+                        b.radius, info.color, info.user_data});
     // A world that breaks its own invariants still gets a table that holds it.
     if (info.id.index >= s.slot_count && info.id.valid())
       s.slot_count = info.id.index + 1;
@@ -292,15 +292,21 @@ sim::World dequantize(const QuantizedWorld& s) {
   w.tick = s.tick;
   static_cast<sim::WorldSettings&>(w) = s.settings;
   w.slots.resize(s.slot_count);
-  w.bodies.resize(s.bodies.size());
-  w.infos.resize(s.bodies.size());
+  // Each body written once (a resize would write it twice): what is not
+  // sent keeps its default.
+  w.bodies.reserve(s.bodies.size());
+  w.infos.reserve(s.bodies.size());
   for (std::size_t i = 0; i < s.bodies.size(); ++i) {
     const QuantizedBody& q = s.bodies[i];
-    w.bodies[i].position = {dequantize(q.x), dequantize(q.y), dequantize(q.z)};
-    w.bodies[i].radius = q.radius;
-    w.infos[i].id = q.id;
-    w.infos[i].color = q.color;
-    w.infos[i].user_data = q.user_data;
+    sim::Body body;
+    body.position = {dequantize(q.x), dequantize(q.y), dequantize(q.z)};
+    body.radius = q.radius;
+    w.bodies.push_back(body);
+    sim::BodyInfo info;
+    info.id = q.id;
+    info.color = q.color;
+    info.user_data = q.user_data;
+    w.infos.push_back(info);
     if (q.id.index < w.slots.size())
       w.slots[q.id.index] = {q.id.generation, static_cast<std::uint32_t>(i)};
   }
@@ -540,12 +546,15 @@ DecodeResult decode_compact(const CompactSnapshot& in, const QuantizedWorld* bas
       return corrupt("user data index");
     s.bodies[kept + after++].user_data = r.varint();
   }
-  // Put the new bodies (now at the end) in their places among the survivors.
+  // Put the new bodies (now at the end) in their places among the survivors,
+  // in place from the back: survivors only move up, the new bodies come from
+  // a copy, and below the first new place nothing moves (a spawn takes a new
+  // slot at the end: then nothing does).
   if (added > 0) {
-    std::vector<QuantizedBody> placed(total);
-    for (std::uint64_t i = 0, old = 0, young = kept; i < total; ++i)
-      placed[i] = s.bodies[is_new[i] ? young++ : old++];
-    s.bodies = std::move(placed);
+    const std::vector<QuantizedBody> young(s.bodies.begin() + static_cast<std::ptrdiff_t>(kept), s.bodies.end());
+    std::uint64_t old = kept, fresh = added;
+    for (std::uint64_t i = total; fresh > 0 && i-- > 0;)
+      s.bodies[i] = is_new[i] ? young[--fresh] : s.bodies[--old];
   }
   moving += static_cast<std::uint32_t>(added);
   const std::uint32_t sum = r.u32();
