@@ -173,7 +173,14 @@ caf::behavior directory_behavior(caf::stateful_actor<DirectoryState>* self, Dire
         say("troupe: node " + st.node + ": refused node " + peer + ": " + why);
         return make_error(errc::protocol_mismatch, "node " + st.node + " refused node " + peer + ": " + why);
       }
-      st.greeted.insert(self->current_sender()->node());
+      // A greeting may come without a sender: BASP delivers one so when the
+      // peer's proxy could not be made (its link went down as it arrived).
+      // Nothing to admit then; the peer greets again once its link is back.
+      const auto& sender = self->current_sender();
+      if (!sender)
+        return make_error(errc::not_greeted, "node " + st.node + " took a greeting from node " + peer +
+                                               " without a sender (its link went down): greet again");
+      st.greeted.insert(sender->node());
       st.greeters[peer] = {directory, ++st.greetings};
       return st.node;
     },

@@ -304,6 +304,11 @@ TEST(Runtime, ANodeRefusesPeersOfAnotherVersionOrTopologyAndThoseThatDidNotGreet
     ASSERT_TRUE(directory) << remote.render(directory.error());
     caf::scoped_actor self{remote};
     auto note = [&](caf::error& e) { answers.push_back(remote.render(e)); };
+    // A greeting without a sender (as BASP delivers one whose link went down
+    // as it arrived) admits no one and leaves the node up: it crashed the
+    // node once (a SIGSEGV when a frozen node was thawed).
+    caf::anon_send(*directory, hello_atom::value, protocol_version, config::topology_digest(t),
+                   std::string{"anonymous"}, caf::actor{});
     self->request(*directory, std::chrono::seconds(10), lookup_atom::value, std::string{"input"})
       .receive([&](caf::actor&) { answers.push_back("lookup served"); }, note);
     self->request(*directory, std::chrono::seconds(10), hello_atom::value, protocol_version + 1,

@@ -2,6 +2,8 @@
 // Network helpers for tests that start nodes.
 
 #include <cstdint>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -13,17 +15,25 @@
 namespace troupe::testing {
 
 /// A TCP port on 127.0.0.1 that was free a moment ago (the kernel's pick; a
-/// node binds it right after).
+/// node binds it right after), and never one this process was given before:
+/// the kernel may hand the same free port to two calls in a row, and two
+/// nodes of one config must not get it both.
 inline std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  static std::mutex mutex;
+  static std::set<std::uint16_t> given;
+  std::lock_guard<std::mutex> guard{mutex};
+  for (;;) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);
+    if (const auto port = ntohs(addr.sin_port); given.insert(port).second)
+      return port;
+  }
 }
 
 /// A topology's text with each node's fixed `port = N` (N > 0) replaced by a
