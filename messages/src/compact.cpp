@@ -546,15 +546,12 @@ DecodeResult decode_compact(const CompactSnapshot& in, const QuantizedWorld* bas
       return corrupt("user data index");
     s.bodies[kept + after++].user_data = r.varint();
   }
-  // Put the new bodies (now at the end) in their places among the survivors,
-  // in place from the back: survivors only move up, the new bodies come from
-  // a copy, and below the first new place nothing moves (a spawn takes a new
-  // slot at the end: then nothing does).
+  // Put the new bodies (now at the end) in their places among the survivors.
   if (added > 0) {
-    const std::vector<QuantizedBody> young(s.bodies.begin() + static_cast<std::ptrdiff_t>(kept), s.bodies.end());
-    std::uint64_t old = kept, fresh = added;
-    for (std::uint64_t i = total; fresh > 0 && i-- > 0;)
-      s.bodies[i] = is_new[i] ? young[--fresh] : s.bodies[--old];
+    std::vector<QuantizedBody> placed(total);
+    for (std::uint64_t i = 0, old = 0, young = kept; i < total; ++i)
+      placed[i] = s.bodies[is_new[i] ? young++ : old++];
+    s.bodies = std::move(placed);
   }
   moving += static_cast<std::uint32_t>(added);
   const std::uint32_t sum = r.u32();
