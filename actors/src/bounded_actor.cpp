@@ -262,6 +262,10 @@ struct drain_token {};
 /// Messages a drain asks the memory for ahead of the one it handles.
 constexpr std::size_t prefetch_ahead = 4;
 
+caf::mailbox_element_ptr make_drain_token() {
+  return caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, drain_token{});
+}
+
 } // namespace
 
 void bounded_actor::enqueue_staged(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) {
@@ -269,12 +273,14 @@ void bounded_actor::enqueue_staged(caf::mailbox_element_ptr ptr, caf::execution_
     enqueue_full(std::move(ptr), eu);
     return;
   }
-  if (take_drain_duty()) {
-    // Nothing drains the stack: this sender must see to it. When nothing is
-    // staged or waiting either (an idle mailbox: a step request, a command
-    // now and then), the message itself goes to CAF's mailbox and carries the
-    // duty (consume discharges it), so a lone message costs no token. Under
-    // the lock: the actor's moves from the stack to the ring are atomic then.
+  // A sender that takes the drain duty (nobody held it) must see the stack
+  // drained. When nothing is
+  // staged or waiting either (an idle mailbox: a step request, a command now
+  // and then), the message itself goes to CAF's mailbox and carries the duty
+  // (consume discharges it), so a lone message costs no token. Under the
+  // lock: the actor's moves from the stack to the ring are atomic then.
+  const bool duty = take_drain_duty();
+  if (duty) {
     bool idle = false;
     {
       std::lock_guard<detail::spin_lock> guard{mtx_};
@@ -285,17 +291,12 @@ void bounded_actor::enqueue_staged(caf::mailbox_element_ptr ptr, caf::execution_
       super::enqueue(std::move(ptr), eu);
       return;
     }
-    push_staged(ptr.release());
-    if (closed_.load(std::memory_order_seq_cst))
-      discard_queued(eu);
-    else
-      super::enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, drain_token{}), eu);
-    return;
   }
   push_staged(ptr.release());
-  // An actor that closed meanwhile left it to us.
   if (closed_.load(std::memory_order_seq_cst))
-    discard_queued(eu);
+    discard_queued(eu); // an actor that closed meanwhile left it to us
+  else if (duty)
+    super::enqueue(make_drain_token(), eu);
   else
     ensure_drain(eu);
 }
@@ -316,7 +317,7 @@ void bounded_actor::ensure_drain(caf::execution_unit* eu) {
   // and then looking at the queue, finds this message, or this sender sees
   // the flag clear and sends a token (one of them does if both try).
   if (take_drain_duty())
-    super::enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, drain_token{}), eu);
+    super::enqueue(make_drain_token(), eu);
 }
 
 void bounded_actor::discharge_drain_duty() {
