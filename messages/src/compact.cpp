@@ -154,6 +154,18 @@ private:
   bool ok_ = true;
 };
 
+/// Reads the gap to the next index of an ascending list (removed bodies, new
+/// places, tagged bodies): `next` becomes the index, which must lie below
+/// `size`. A gap is refused before it is added, so one near 2^64 cannot wrap
+/// round to an index the list already named.
+bool next_in_list(Reader& r, std::uint64_t& next, std::uint64_t size) {
+  const std::uint64_t gap = r.varint();
+  if (!r.ok() || next >= size || gap >= size - next)
+    return false;
+  next += gap;
+  return true;
+}
+
 /// The settings' bytes on the wire: each field as for_each_setting lists it.
 void write_settings(Writer& w, const sim::WorldSettings& s) {
   sim::for_each_setting(s, [&](auto v) {
@@ -472,8 +484,7 @@ DecodeResult decode_compact(const CompactSnapshot& in, const QuantizedWorld* bas
   std::vector<std::uint8_t> gone(from.bodies.size(), 0);
   std::uint64_t next = 0;
   for (std::uint64_t k = 0; k < removed; ++k) {
-    next += r.varint();
-    if (!r.ok() || next >= from.bodies.size())
+    if (!next_in_list(r, next, from.bodies.size()))
       return corrupt("removed index");
     gone[next++] = 1;
   }
@@ -517,8 +528,7 @@ DecodeResult decode_compact(const CompactSnapshot& in, const QuantizedWorld* bas
   std::vector<std::uint8_t> is_new(total, 0);
   std::uint64_t free_place = 0;
   for (std::uint64_t k = 0; k < added; ++k) {
-    free_place += r.varint();
-    if (!r.ok() || free_place >= total)
+    if (!next_in_list(r, free_place, total))
       return corrupt("new body place");
     is_new[free_place++] = 1;
   }
@@ -541,8 +551,7 @@ DecodeResult decode_compact(const CompactSnapshot& in, const QuantizedWorld* bas
     return corrupt("user data count");
   std::uint64_t after = 0;
   for (std::uint64_t k = 0; k < tagged; ++k) {
-    after += r.varint();
-    if (!r.ok() || after >= added)
+    if (!next_in_list(r, after, added))
       return corrupt("user data index");
     s.bodies[kept + after++].user_data = r.varint();
   }

@@ -386,6 +386,53 @@ TEST(CompactSnapshot, GarbageAndTruncatedBytesFailCleanly) {
   EXPECT_TRUE(fails(endless));
 }
 
+TEST(CompactSnapshot, AGapThatWrapsRoundIsRefusedWhereItIsRead) {
+  // Each list of indices (removed bodies, places of new bodies, new bodies
+  // with user data) is written as gaps; a gap of nearly 2^64 would wrap the
+  // index round to one the list already named. Hand-made deltas, so the
+  // checksum at the end is never what refuses them.
+  const QuantizedWorld base = quantize(test::pile(10), 1);
+  auto varint = [](std::vector<std::uint8_t>& out, std::uint64_t v) {
+    for (; v >= 0x80; v >>= 7)
+      out.push_back(static_cast<std::uint8_t>(v | 0x80));
+    out.push_back(static_cast<std::uint8_t>(v));
+  };
+  constexpr std::uint64_t wraps = std::numeric_limits<std::uint64_t>::max(); // next + gap = next - 1
+  auto delta = [&](const std::vector<std::uint64_t>& fields, std::size_t zeros) {
+    CompactSnapshot c;
+    c.generation = 2;
+    c.base_generation = 1;
+    c.bytes.push_back(0); // no settings
+    varint(c.bytes, base.slot_count);
+    for (const std::uint64_t f : fields)
+      varint(c.bytes, f);
+    c.bytes.insert(c.bytes.end(), zeros, 0); // new bodies, counts, checksum
+    return c;
+  };
+  auto refused = [&](const CompactSnapshot& c) {
+    QuantizedWorld out;
+    const auto err = decode_compact(c, &base, out);
+    return err ? err->message : std::string("accepted");
+  };
+  // removed: 2, at gap 0 and a gap that wraps back to index 0.
+  EXPECT_NE(refused(delta({2, 0, wraps}, 8)).find("removed index"), std::string::npos);
+  // no removals, no runs; two new bodies placed at 0 and 0 again.
+  EXPECT_NE(refused(delta({0, 0, 2, 0, wraps}, 64)).find("new body place"), std::string::npos);
+  // two new bodies at places 0 and 1 (13 zero bytes each), two with user
+  // data: the first (data 5), then the first again.
+  CompactSnapshot tagged = delta({0, 0, 2, 0, 0}, 26);
+  for (const std::uint64_t f : {std::uint64_t{2}, std::uint64_t{0}, std::uint64_t{5}, wraps, std::uint64_t{7}})
+    varint(tagged.bytes, f);
+  tagged.bytes.insert(tagged.bytes.end(), 4, 0);
+  EXPECT_NE(refused(tagged).find("user data index"), std::string::npos);
+  // The same deltas with honest gaps get past the lists (the checksum, made
+  // up here, is what fails them).
+  CompactSnapshot fair = delta({2, 0, 0}, 7);
+  fair.body_count = static_cast<std::uint32_t>(base.bodies.size() - 2);
+  const std::string honest = refused(fair);
+  EXPECT_NE(honest.find("checksum"), std::string::npos) << honest;
+}
+
 TEST(CompactSnapshot, ALaterKeyframeOfAnEarlierGenerationResetsTheDecoder) {
   // Logic restarted from a checkpoint: generations repeat with other worlds.
   sim::World world = test::pile(100);
