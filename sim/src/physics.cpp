@@ -135,6 +135,30 @@ template <class T> void fit(std::vector<T>& v, std::size_t size) {
 
 inline float clampf(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
+/// How far a body's candidate pairs reach (reach_of): its radius plus a margin that
+/// covers its motion over the whole step (the lists serve every substep),
+/// |v| dt + |g| dt^2, capped at its radius so one fast body cannot blow up the
+/// grid, plus a small slop for the position corrections. It reads the body
+/// alone, never a figure of the whole world (such as the largest radius): so
+/// a region that holds a part of the world finds the same pairs.
+inline float margin_of(const Body& body, float dt, float motion_extra) {
+  const float speed = body.inv_mass > 0.f ? length(body.velocity) : 0.f;
+  const float m = speed * dt + motion_extra;
+  const float r = body.radius;
+  return (m < r ? m : r) + 0.02f * r; // NaN -> r
+}
+inline float reach_of(const Body& body, float dt, float motion_extra) {
+  return body.radius + margin_of(body, dt, motion_extra);
+}
+
+/// Whether two bodies (centre and reach) are a candidate pair of the step:
+/// the one test the neighbour lists and hops_to_own share.
+inline bool candidates(const F4& a, const F4& b) {
+  const float dx = a.x - b.x, dy = a.y - b.y, dz = a.z - b.z;
+  const float r = a.w + b.w;
+  return dx * dx + dy * dy + dz * dz < r * r;
+}
+
 /// Grid cell coordinate along one axis; NaN and out-of-range values clamp to the
 /// border cells. Clamping keeps neighbouring cells neighbouring (it is
 /// 1-Lipschitz), so outliers cost time, never contacts.
@@ -567,18 +591,8 @@ StepStats step(World& world, const PhysicsSettings& settings, const Parallel& pa
   fit(s.counts, n);
   fit(s.offsets, n + 1);
 
-  // A body's margin covers its motion over the whole step (the lists serve every
-  // substep): |v| dt + |g| dt^2, capped at its radius so one fast body cannot
-  // blow up the grid, plus a small slop for the position corrections. It reads
-  // the body alone, never a figure of the whole world (such as the largest
-  // radius): so a region that holds a part of the world finds the same pairs.
+  // A body's margin (margin_of): what it may move in the step, and a slop.
   const float motion_extra = g_len * dt * dt;
-  auto margin_of = [&](const Body& body) {
-    const float speed = body.inv_mass > 0.f ? length(body.velocity) : 0.f;
-    const float m = speed * dt + motion_extra;
-    const float r = body.radius;
-    return (m < r ? m : r) + 0.02f * r; // NaN -> r
-  };
 
   // 1. Reduce: bounds of finite centres, largest radius and margin. Min/max are
   // exact, so the combine order does not matter.
@@ -595,7 +609,7 @@ StepStats step(World& world, const PhysicsSettings& settings, const Parallel& pa
         b.hi[a] = std::max(b.hi[a], p[a]);
       }
       b.max_radius = std::max(b.max_radius, body.radius);
-      b.max_margin = std::max(b.max_margin, margin_of(body));
+      b.max_margin = std::max(b.max_margin, margin_of(body, dt, motion_extra));
     }
     s.chunk_bounds[begin / chunk] = b;
   }, min_parallel);
@@ -702,7 +716,7 @@ StepStats step(World& world, const PhysicsSettings& settings, const Parallel& pa
       const Vec3 v = wi > 0.f ? b.velocity : Vec3{};
       const F4 p{b.position.x, b.position.y, b.position.z, b.radius};
       s.inv_mass[i] = wi;
-      s.query[i] = F4{p.x, p.y, p.z, b.radius + margin_of(b)};
+      s.query[i] = F4{p.x, p.y, p.z, reach_of(b, dt, motion_extra)};
       const F4 v4{v.x, v.y, v.z, infos[d].restitution};
       s.v_pre[i] = v4;
       predict(c, i, p, v4, wi);
@@ -769,12 +783,9 @@ StepStats step(World& world, const PhysicsSettings& settings, const Parallel& pa
             const std::uint32_t jb = cell_start[row];
             const std::uint32_t je = cell_start[row + (x1 - x0) + 1];
             for (std::uint32_t j = jb; j < je; ++j) {
-              const F4 qj = q[j];
-              const float dx = qi.x - qj.x, dy = qi.y - qj.y, dz = qi.z - qj.z;
-              const float r = qi.w + qj.w;
               // Branch-free append: write always, advance only on a hit.
               *dst = j;
-              dst += static_cast<std::size_t>((dx * dx + dy * dy + dz * dz < r * r) & (j != i));
+              dst += static_cast<std::size_t>(candidates(qi, q[j]) & (j != i));
             }
           }
         }
@@ -915,6 +926,122 @@ StepStats step(World& world, const PhysicsSettings& settings, const Parallel& pa
 
   ++world.tick;
   return stats;
+}
+
+std::vector<std::uint16_t> hops_to_own(const World& world, std::span<const std::uint8_t> own,
+                                       std::uint16_t most) {
+  const std::size_t n = world.bodies.size();
+  const std::uint16_t beyond = most == std::numeric_limits<std::uint16_t>::max() ? most : most + 1;
+  std::vector<std::uint16_t> hops(n, beyond);
+  const float dt = world.dt;
+  const float motion_extra = length(world.gravity) * dt * dt;
+  // Each body as the step's broadphase sees it (centre and reach), and the
+  // bodies that are not its own and can be in a pair at all (finite centres).
+  std::vector<F4> q(n);
+  std::vector<std::uint32_t> others;
+  float reach_max = 0.f;
+  float lo[3] = {std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity(),
+                 std::numeric_limits<float>::infinity()};
+  float hi[3] = {-lo[0], -lo[1], -lo[2]};
+  for (std::size_t k = 0; k < n; ++k) {
+    const Body& b = world.bodies[k];
+    q[k] = F4{b.position.x, b.position.y, b.position.z, reach_of(b, dt, motion_extra)};
+    if (k < own.size() && own[k] != 0) {
+      hops[k] = 0;
+      continue;
+    }
+    if (!is_finite(b.position))
+      continue; // in no pair: it can reach nobody
+    others.push_back(static_cast<std::uint32_t>(k));
+    reach_max = std::max(reach_max, q[k].w);
+    const float p[3] = {b.position.x, b.position.y, b.position.z};
+    for (int a = 0; a < 3; ++a) {
+      lo[a] = std::min(lo[a], p[a]);
+      hi[a] = std::max(hi[a], p[a]);
+    }
+  }
+  if (others.empty() || most == 0)
+    return hops;
+  float own_reach = 0.f;
+  for (std::size_t k = 0; k < n; ++k)
+    if (hops[k] == 0)
+      own_reach = std::max(own_reach, q[k].w);
+  // A grid of the others, cells at least as wide as any pair reaches, so a
+  // body's pairs lie in the 3x3x3 cells around it.
+  float cell = std::max(reach_max + std::max(reach_max, own_reach), 1e-6f) * 1.001f;
+  if (!std::isfinite(cell)) {
+    for (const std::uint32_t k : others)
+      hops[k] = 1; // no grid to search: as near as a body can be
+    return hops;
+  }
+  std::uint32_t dims[3];
+  for (;;) {
+    double total = 1.0;
+    for (int a = 0; a < 3; ++a)
+      total *= std::floor(static_cast<double>(hi[a] - lo[a]) / cell) + 1.0;
+    if (total <= 4.0 * static_cast<double>(others.size()) + 64.0)
+      break;
+    cell *= 1.25f;
+  }
+  for (int a = 0; a < 3; ++a)
+    dims[a] = static_cast<std::uint32_t>((hi[a] - lo[a]) / cell) + 1;
+  const float inv_cell = 1.f / cell;
+  auto coord = [&](int a, float v) { return cell_coord(v, lo[a], inv_cell, dims[a]); };
+  auto index = [&](std::uint32_t x, std::uint32_t y, std::uint32_t z) { return (z * dims[1] + y) * dims[0] + x; };
+  const std::uint32_t cells = dims[0] * dims[1] * dims[2];
+  std::vector<std::uint32_t> start(static_cast<std::size_t>(cells) + 1, 0), sorted(others.size());
+  std::vector<std::uint32_t> cell_of(others.size());
+  for (std::size_t o = 0; o < others.size(); ++o) {
+    const F4& p = q[others[o]];
+    cell_of[o] = index(coord(0, p.x), coord(1, p.y), coord(2, p.z));
+    ++start[cell_of[o] + 1];
+  }
+  for (std::uint32_t c = 0; c < cells; ++c)
+    start[c + 1] += start[c];
+  {
+    std::vector<std::uint32_t> fill(start.begin(), start.end() - 1);
+    for (std::size_t o = 0; o < others.size(); ++o)
+      sorted[fill[cell_of[o]]++] = others[o];
+  }
+  // Calls f(j) for each other body that is a candidate pair with `from`.
+  auto pairs_of = [&](const F4& from, auto&& f) {
+    for (int a = 0; a < 3; ++a) {
+      const float v = a == 0 ? from.x : (a == 1 ? from.y : from.z);
+      if (!(v >= lo[a] - cell && v <= hi[a] + cell))
+        return; // farther than a cell from every other body (or not finite)
+    }
+    const std::uint32_t x0 = coord(0, from.x - cell), x1 = coord(0, from.x + cell);
+    const std::uint32_t y0 = coord(1, from.y - cell), y1 = coord(1, from.y + cell);
+    const std::uint32_t z0 = coord(2, from.z - cell), z1 = coord(2, from.z + cell);
+    for (std::uint32_t z = z0; z <= z1; ++z)
+      for (std::uint32_t y = y0; y <= y1; ++y)
+        for (std::uint32_t j = start[index(x0, y, z)]; j < start[index(x1, y, z) + 1]; ++j)
+          if (candidates(from, q[sorted[j]]))
+            f(sorted[j]);
+  };
+  // Breadth first from its own bodies, through the others only: the first
+  // of its own on a shortest path ends it.
+  std::vector<std::uint32_t> frontier, next;
+  for (std::size_t k = 0; k < n; ++k)
+    if (hops[k] == 0)
+      pairs_of(q[k], [&](std::uint32_t j) {
+        if (hops[j] > 1) {
+          hops[j] = 1;
+          frontier.push_back(j);
+        }
+      });
+  for (std::uint16_t h = 1; h < most && !frontier.empty(); ++h) {
+    next.clear();
+    for (const std::uint32_t k : frontier)
+      pairs_of(q[k], [&](std::uint32_t j) {
+        if (hops[j] > h + 1) {
+          hops[j] = static_cast<std::uint16_t>(h + 1);
+          next.push_back(j);
+        }
+      });
+    frontier.swap(next);
+  }
+  return hops;
 }
 
 double kinetic_energy(const World& world) {

@@ -158,15 +158,6 @@ float halo_width(const PhysicsSettings& settings, const WorldSettings& world, fl
 }
 
 
-std::uint16_t ghost_last_pass(double distance, float halo, std::uint32_t passes) {
-  constexpr std::uint32_t most = std::numeric_limits<std::uint16_t>::max();
-  const double reach = static_cast<double>(halo) / passes; // news travels at most this far a pass
-  const double hops = std::ceil(distance / reach);
-  if (passes > most || !(reach > 0.0) || !std::isfinite(reach) || !(hops >= 0.0))
-    return static_cast<std::uint16_t>(std::min(passes, most)); // no bound to trim by (or a NaN): every pass
-  return static_cast<std::uint16_t>(hops >= passes ? 0 : passes - static_cast<std::uint32_t>(hops));
-}
-
 // ---- region -------------------------------------------------------------------
 
 Region::Region(std::uint32_t index, std::vector<WholeBody> held) : index_(index) {
@@ -314,21 +305,10 @@ Expected<RegionReport> Region::step(std::span<const Parcel> parcels, const Physi
   detail::reserve_with_headroom(world.infos, total);
   std::vector<std::uint8_t> owned;
   owned.reserve(total);
-  // The passes of the step each body takes its contacts in: every one for
-  // its own, the first ghost_last_pass for a ghost (what it computes later
-  // reaches none of its own within the tick).
-  const std::uint32_t passes = passes_per_step(settings);
-  const bool trim = passes <= std::numeric_limits<std::uint16_t>::max();
-  std::vector<std::uint16_t> last_pass;
-  if (trim)
-    last_pass.reserve(total);
   auto add = [&](const Body& body, const BodyInfo& info, bool own) {
     world.bodies.push_back(body);
     world.infos.push_back(info);
     owned.push_back(own ? 1 : 0);
-    if (trim)
-      last_pass.push_back(own ? static_cast<std::uint16_t>(passes)
-                              : ghost_last_pass(cell.distance(body.position), plan_.halo, passes));
   };
   // A k-way merge of the parcels (a few): the next body is the lowest id at
   // the head of a list, the first list on a tie; its own bodies go in
@@ -373,6 +353,32 @@ Expected<RegionReport> Region::step(std::span<const Parcel> parcels, const Physi
       stepped_.infos.clear();
       return ruled.error();
     }
+  // The ghosts it steps, and for how many passes: the halo bounds how far a
+  // chain of candidate pairs can reach in the worst case; the pairs as they
+  // are (hops_to_own, after the rules: they change speeds, so margins) say
+  // which ghosts really link to a body it owns within the passes of the step,
+  // and how many pairs away. One h pairs away takes its contacts in the first
+  // passes - h passes (what it computes later reaches none of its own within
+  // the tick); one farther is left out (in a pile of columns, most are).
+  const std::uint32_t passes = passes_per_step(settings);
+  std::vector<std::uint16_t> last_pass;
+  if (passes < std::numeric_limits<std::uint16_t>::max()) {
+    const std::vector<std::uint16_t> hops = hops_to_own(world, owned, static_cast<std::uint16_t>(passes));
+    last_pass.reserve(world.size());
+    std::size_t kept = 0;
+    for (std::size_t k = 0; k < world.size(); ++k) {
+      if (hops[k] > passes)
+        continue;
+      world.bodies[kept] = world.bodies[k];
+      world.infos[kept] = world.infos[k];
+      owned[kept] = owned[k];
+      last_pass.push_back(static_cast<std::uint16_t>(passes - hops[k]));
+      ++kept;
+    }
+    world.bodies.resize(kept);
+    world.infos.resize(kept);
+    owned.resize(kept);
+  }
   std::vector<ContactEvent> events;
   report.stats = sim::step(world, settings, parallel, events, last_pass);
   report.tick = world.tick;

@@ -67,6 +67,18 @@ inline std::uint32_t passes_per_step(const PhysicsSettings& settings) {
 StepStats step(World& world, const PhysicsSettings& settings, const Parallel& parallel,
                std::vector<ContactEvent>& events, std::span<const std::uint16_t> last_pass = {});
 
+/// For each body of `world`, the fewest candidate pairs of the step (pairs
+/// as `step` would find them in this world: the same test) that link it to a
+/// body marked in `own` (one flag per body), through bodies not marked: 0 for
+/// a marked body, `most + 1` for one farther than `most` pairs or linked to
+/// none. A body `h` pairs away is read by a marked one only from pass h + 1
+/// of the step on, so it needs its contacts in the first
+/// passes_per_step - h passes alone (`last_pass`), and a body more than
+/// passes_per_step pairs away does not change a marked body's result at all:
+/// what a region uses to step only the ghosts that can reach its own bodies.
+std::vector<std::uint16_t> hops_to_own(const World& world, std::span<const std::uint8_t> own,
+                                       std::uint16_t most);
+
 /// Kinetic energy of all bodies (J), used by stability tests and reports.
 double kinetic_energy(const World& world);
 

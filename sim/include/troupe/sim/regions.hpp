@@ -150,13 +150,6 @@ struct RegionReport {
 /// A slow world needs about half the halo of a fast one.
 float halo_width(const PhysicsSettings& settings, const WorldSettings& world, float max_radius, float max_speed);
 
-/// The last pass of the step (sim::step's `last_pass`) whose result of a
-/// ghost `distance` metres from a region's cell can reach a body of the cell
-/// within the tick: news travels at most halo / passes a pass (halo_width),
-/// so the ghost's result after pass p takes at least ceil(distance / that)
-/// more passes to arrive. Every pass when there is no such bound.
-std::uint16_t ghost_last_pass(double distance, float halo, std::uint32_t passes);
-
 /// Bodies in id order, kept as a world keeps them (hot and cold parts apart),
 /// so a region's stepped world becomes what it holds without a copy.
 struct BodyList {
