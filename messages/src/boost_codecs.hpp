@@ -310,7 +310,7 @@ template <class A> void serialize(A& ar, troupe::sim::TickPlan& x, unsigned) {
   troupe::sim::for_each_setting(x.settings, [&](auto& v) { field(ar, v); });
   sequence(ar, x.ops);
   sequence(ar, x.rules.path);
-  ar & x.rules.digest & x.layout & x.halo & x.survey;
+  ar & x.rules.digest & x.layout & x.halo & x.passes & x.max_move & x.survey;
 }
 
 template <class A> void serialize(A& ar, troupe::sim::Parcel& x, unsigned) {
@@ -324,7 +324,7 @@ template <class A> void serialize(A& ar, troupe::sim::RegionReport& x, unsigned)
   ar & x.region & x.tick;
   sequence(ar, x.removed);
   sequence(ar, x.events);
-  ar & x.hash_part & x.owned & x.ghosts & x.arrived & x.max_radius & x.max_speed & x.stats;
+  ar & x.hash_part & x.owned & x.ghosts & x.arrived & x.max_radius & x.max_speed & x.max_move & x.stats;
   sequence(ar, x.survey);
 }
 

@@ -928,30 +928,35 @@ StepStats step(World& world, const PhysicsSettings& settings, const Parallel& pa
   return stats;
 }
 
-std::vector<std::uint16_t> hops_to_own(const World& world, std::span<const std::uint8_t> own,
-                                       std::uint16_t most) {
+float candidate_reach(const Body& body, float dt, float gravity) {
+  return reach_of(body, dt, gravity * dt * dt);
+}
+
+std::vector<std::uint16_t> pair_hops(const World& world, std::span<const std::uint16_t> start, std::uint16_t most) {
   const std::size_t n = world.bodies.size();
   const std::uint16_t beyond = most == std::numeric_limits<std::uint16_t>::max() ? most : most + 1;
   std::vector<std::uint16_t> hops(n, beyond);
   const float dt = world.dt;
   const float motion_extra = length(world.gravity) * dt * dt;
-  // Each body as the step's broadphase sees it (centre and reach), and the
-  // bodies that are not its own and can be in a pair at all (finite centres).
+  // Each body as the step's broadphase sees it (centre and reach); the
+  // bodies a path may reach (start not 0, finite centre: one that is not
+  // finite is in no pair) go in a grid.
   std::vector<F4> q(n);
   std::vector<std::uint32_t> others;
-  float reach_max = 0.f;
+  float reach_max = 0.f, anchor_reach = 0.f;
   float lo[3] = {std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity(),
                  std::numeric_limits<float>::infinity()};
   float hi[3] = {-lo[0], -lo[1], -lo[2]};
   for (std::size_t k = 0; k < n; ++k) {
     const Body& b = world.bodies[k];
     q[k] = F4{b.position.x, b.position.y, b.position.z, reach_of(b, dt, motion_extra)};
-    if (k < own.size() && own[k] != 0) {
-      hops[k] = 0;
+    hops[k] = std::min(k < start.size() ? start[k] : beyond, beyond);
+    if (hops[k] == 0) {
+      anchor_reach = std::max(anchor_reach, q[k].w);
       continue;
     }
     if (!is_finite(b.position))
-      continue; // in no pair: it can reach nobody
+      continue;
     others.push_back(static_cast<std::uint32_t>(k));
     reach_max = std::max(reach_max, q[k].w);
     const float p[3] = {b.position.x, b.position.y, b.position.z};
@@ -962,19 +967,14 @@ std::vector<std::uint16_t> hops_to_own(const World& world, std::span<const std::
   }
   if (others.empty() || most == 0)
     return hops;
-  float own_reach = 0.f;
-  for (std::size_t k = 0; k < n; ++k)
-    if (hops[k] == 0)
-      own_reach = std::max(own_reach, q[k].w);
   // A grid of the others, cells at least as wide as any pair reaches, so a
-  // body's pairs lie in the 3x3x3 cells around it.
-  float cell = std::max(reach_max + std::max(reach_max, own_reach), 1e-6f) * 1.001f;
+  // body's pairs lie in the cells within one cell of it.
+  float cell = std::max(reach_max + std::max(reach_max, anchor_reach), 1e-6f) * 1.001f;
   if (!std::isfinite(cell)) {
     for (const std::uint32_t k : others)
-      hops[k] = 1; // no grid to search: as near as a body can be
+      hops[k] = std::min<std::uint16_t>(hops[k], 1); // no grid to search by: as near as a pair can be
     return hops;
   }
-  std::uint32_t dims[3];
   for (;;) {
     double total = 1.0;
     for (int a = 0; a < 3; ++a)
@@ -983,65 +983,78 @@ std::vector<std::uint16_t> hops_to_own(const World& world, std::span<const std::
       break;
     cell *= 1.25f;
   }
+  std::uint32_t dims[3];
   for (int a = 0; a < 3; ++a)
     dims[a] = static_cast<std::uint32_t>((hi[a] - lo[a]) / cell) + 1;
   const float inv_cell = 1.f / cell;
   auto coord = [&](int a, float v) { return cell_coord(v, lo[a], inv_cell, dims[a]); };
   auto index = [&](std::uint32_t x, std::uint32_t y, std::uint32_t z) { return (z * dims[1] + y) * dims[0] + x; };
   const std::uint32_t cells = dims[0] * dims[1] * dims[2];
-  std::vector<std::uint32_t> start(static_cast<std::size_t>(cells) + 1, 0), sorted(others.size());
-  std::vector<std::uint32_t> cell_of(others.size());
+  std::vector<std::uint32_t> start_of(static_cast<std::size_t>(cells) + 1, 0), sorted(others.size()),
+    cell_of(others.size());
   for (std::size_t o = 0; o < others.size(); ++o) {
     const F4& p = q[others[o]];
     cell_of[o] = index(coord(0, p.x), coord(1, p.y), coord(2, p.z));
-    ++start[cell_of[o] + 1];
+    ++start_of[cell_of[o] + 1];
   }
   for (std::uint32_t c = 0; c < cells; ++c)
-    start[c + 1] += start[c];
+    start_of[c + 1] += start_of[c];
   {
-    std::vector<std::uint32_t> fill(start.begin(), start.end() - 1);
+    std::vector<std::uint32_t> fill(start_of.begin(), start_of.end() - 1);
     for (std::size_t o = 0; o < others.size(); ++o)
       sorted[fill[cell_of[o]]++] = others[o];
   }
-  // Calls f(j) for each other body that is a candidate pair with `from`.
+  // Calls f(j) for each other body j that makes a candidate pair with `from`.
   auto pairs_of = [&](const F4& from, auto&& f) {
-    for (int a = 0; a < 3; ++a) {
-      const float v = a == 0 ? from.x : (a == 1 ? from.y : from.z);
-      if (!(v >= lo[a] - cell && v <= hi[a] + cell))
+    const float v[3] = {from.x, from.y, from.z};
+    for (int a = 0; a < 3; ++a)
+      if (!(v[a] >= lo[a] - cell && v[a] <= hi[a] + cell))
         return; // farther than a cell from every other body (or not finite)
-    }
     const std::uint32_t x0 = coord(0, from.x - cell), x1 = coord(0, from.x + cell);
     const std::uint32_t y0 = coord(1, from.y - cell), y1 = coord(1, from.y + cell);
     const std::uint32_t z0 = coord(2, from.z - cell), z1 = coord(2, from.z + cell);
     for (std::uint32_t z = z0; z <= z1; ++z)
       for (std::uint32_t y = y0; y <= y1; ++y)
-        for (std::uint32_t j = start[index(x0, y, z)]; j < start[index(x1, y, z) + 1]; ++j)
+        for (std::uint32_t j = start_of[index(x0, y, z)]; j < start_of[index(x1, y, z) + 1]; ++j)
           if (candidates(from, q[sorted[j]]))
             f(sorted[j]);
   };
-  // Breadth first from its own bodies, through the others only: the first
-  // of its own on a shortest path ends it.
-  std::vector<std::uint32_t> frontier, next;
+  // Breadth first, a bucket per count (a body may start at any count up to
+  // `most`): the anchors reach their pairs at 1.
+  std::vector<std::vector<std::uint32_t>> bucket(static_cast<std::size_t>(most) + 1);
+  for (const std::uint32_t k : others)
+    if (hops[k] <= most)
+      bucket[hops[k]].push_back(k);
   for (std::size_t k = 0; k < n; ++k)
     if (hops[k] == 0)
       pairs_of(q[k], [&](std::uint32_t j) {
         if (hops[j] > 1) {
           hops[j] = 1;
-          frontier.push_back(j);
+          bucket[1].push_back(j);
         }
       });
-  for (std::uint16_t h = 1; h < most && !frontier.empty(); ++h) {
-    next.clear();
-    for (const std::uint32_t k : frontier)
+  for (std::uint16_t h = 1; h < most; ++h)
+    for (std::size_t b = 0; b < bucket[h].size(); ++b) {
+      const std::uint32_t k = bucket[h][b];
+      if (hops[k] != h)
+        continue; // reached cheaper since
       pairs_of(q[k], [&](std::uint32_t j) {
         if (hops[j] > h + 1) {
           hops[j] = static_cast<std::uint16_t>(h + 1);
-          next.push_back(j);
+          bucket[h + 1].push_back(j);
         }
       });
-    frontier.swap(next);
-  }
+    }
   return hops;
+}
+
+std::vector<std::uint16_t> hops_to_own(const World& world, std::span<const std::uint8_t> own,
+                                       std::uint16_t most) {
+  std::vector<std::uint16_t> start(world.bodies.size(), std::numeric_limits<std::uint16_t>::max());
+  for (std::size_t k = 0; k < start.size() && k < own.size(); ++k)
+    if (own[k] != 0)
+      start[k] = 0;
+  return pair_hops(world, start, most);
 }
 
 double kinetic_energy(const World& world) {

@@ -264,6 +264,63 @@ Parcel Region::parcel_for(std::uint32_t to) const {
     if (in_parcel(cell, body.position, plan_.halo))
       parcel.bodies.push_back({body, info});
   });
+  const std::uint32_t passes = plan_.passes;
+  if (!std::isfinite(plan_.max_move) || !plan_.rules.path.empty() || passes == 0 ||
+      passes >= std::numeric_limits<std::uint16_t>::max() || parcel.bodies.empty())
+    return parcel; // no bound on where the others' bodies are, or on speeds: the whole halo
+  // Which of these can a chain of at most `passes` candidate pairs link to a
+  // body in `to`'s cell? Such a chain runs through bodies held here, then
+  // (if it leaves them) through a body held elsewhere, which lies outside
+  // this region's cell or at most max_move inside it (it was in another cell
+  // when the last tick began). A body held here starts: at 0 in `to`'s
+  // cell; where no body held elsewhere can pair with it, nowhere; else at
+  // 1 + the pairs a chain needs from there by distance alone, each pair
+  // spanning less than twice the largest reach. pair_hops counts on through
+  // the pairs among the bodies held here. Those beyond `passes` stay home.
+  const Layout::Box mine = plan_.layout.box(index_);
+  const double reach_max = static_cast<double>(plan_.halo) / (2.0 * passes); // >= every reach (halo_width)
+  const double slack = 1e-4; // metres: float rounding of reaches and distances, and more
+  const float gravity = length(plan_.settings.gravity);
+  World band;
+  static_cast<WorldSettings&>(band) = plan_.settings;
+  band.bodies.reserve(parcel.bodies.size());
+  std::vector<std::uint16_t> start;
+  start.reserve(parcel.bodies.size());
+  const auto never = std::numeric_limits<std::uint16_t>::max();
+  for (const WholeBody& w : parcel.bodies) {
+    band.bodies.push_back(w.body);
+    const Vec3 p = w.body.position;
+    if (cell.contains(p)) {
+      start.push_back(0);
+      continue;
+    }
+    const double reach = static_cast<double>(candidate_reach(w.body, plan_.settings.dt, gravity)) + reach_max + slack;
+    if (!(reach < std::numeric_limits<double>::infinity()) || !is_finite(p)) {
+      start.push_back(1); // no bound: as near as can be
+      continue;
+    }
+    // Depth inside this region's cell: distance to the nearest face (0 outside).
+    double depth = 0.0;
+    if (mine.contains(p)) {
+      const double v[3] = {p.x, p.y, p.z};
+      depth = std::numeric_limits<double>::infinity();
+      for (int a = 0; a < 3; ++a)
+        depth = std::min({depth, v[a] - mine.lo[a], mine.hi[a] - v[a]});
+    }
+    if (depth - static_cast<double>(plan_.max_move) >= reach) {
+      start.push_back(never); // every body it can pair with is held here
+      continue;
+    }
+    const double rest = std::max(0.0, cell.distance(p) - reach) / (2.0 * reach_max);
+    const double hops = 1.0 + std::ceil(rest);
+    start.push_back(hops <= passes ? static_cast<std::uint16_t>(hops) : never);
+  }
+  const std::vector<std::uint16_t> hops = pair_hops(band, start, static_cast<std::uint16_t>(passes));
+  std::size_t kept = 0;
+  for (std::size_t k = 0; k < parcel.bodies.size(); ++k)
+    if (hops[k] <= passes)
+      parcel.bodies[kept++] = parcel.bodies[k];
+  parcel.bodies.resize(kept);
   return parcel;
 }
 
@@ -344,6 +401,13 @@ Expected<RegionReport> Region::step(std::span<const Parcel> parcels, const Physi
   received_before(std::uint64_t{1} << 32); // the rest
   unsorted.clear();
 
+  // Where its own bodies start, before the rules (which may move one too):
+  // how far one moves in the tick is a bound the next plan carries
+  // (TickPlan::max_move).
+  std::vector<Vec3> started;
+  started.reserve(world.size());
+  for (std::size_t k = 0; k < world.size(); ++k)
+    started.push_back(owned[k] ? world.bodies[k].position : Vec3{});
   // Body rules read each body alone, so a ghost comes out as its owner's copy.
   if (rules && *rules)
     if (auto ruled = (*rules)(world); !ruled) {
@@ -372,6 +436,7 @@ Expected<RegionReport> Region::step(std::span<const Parcel> parcels, const Physi
       world.bodies[kept] = world.bodies[k];
       world.infos[kept] = world.infos[k];
       owned[kept] = owned[k];
+      started[kept] = started[k];
       last_pass.push_back(static_cast<std::uint16_t>(passes - hops[k]));
       ++kept;
     }
@@ -397,6 +462,7 @@ Expected<RegionReport> Region::step(std::span<const Parcel> parcels, const Physi
       ++report.ghosts;
       continue;
     }
+    report.max_move = std::max(report.max_move, speed_bound(world.bodies[k].position - started[k]));
     if (detail::left_arena(world.arena, world.bodies[k])) {
       report.removed.push_back(world.infos[k].id);
       continue;
@@ -533,6 +599,11 @@ TickPlan Ledger::plan(std::span<Command> commands, const PhysicsSettings& physic
                               : static_cast<float>((static_cast<double>(fastest) + pushed + rules_speedup) *
                                                    (1 + 2 * rules_speedup_slack));
   plan.halo = halo_width(physics, settings, max_radius, before_step);
+  plan.passes = passes_per_step(physics);
+  // The bodies held elsewhere lie near their holders' cells as the cuts were:
+  // a bound only while the cuts stay.
+  plan.max_move = last_planned == layout ? max_move : std::numeric_limits<float>::infinity();
+  last_planned = layout;
   plan.survey = surveying;
   return plan;
 }
@@ -544,6 +615,7 @@ std::uint64_t Ledger::finish(std::span<const RegionReport> reports, std::vector<
   std::uint64_t sum = 0;
   float radius = 0.f;
   float speed = 0.f;
+  float moved = 0.f;
   const std::size_t first_event = events.size();
   for (const RegionReport& r : reports) {
     removed.insert(removed.end(), r.removed.begin(), r.removed.end());
@@ -551,6 +623,7 @@ std::uint64_t Ledger::finish(std::span<const RegionReport> reports, std::vector<
     sum += r.hash_part;
     radius = std::max(radius, r.max_radius);
     speed = std::max(speed, r.max_speed);
+    moved = std::max(moved, std::isnan(r.max_move) ? std::numeric_limits<float>::infinity() : r.max_move);
   }
   std::sort(removed.begin(), removed.end(),
             [](BodyId a, BodyId b) { return a.index < b.index; });
@@ -564,6 +637,7 @@ std::uint64_t Ledger::finish(std::span<const RegionReport> reports, std::vector<
                    [](const ContactEvent& a, const ContactEvent& b) { return a.a.index < b.a.index; });
   max_radius = radius;
   max_speed = speed;
+  max_move = moved;
   if (surveying != 0) {
     // Cuts from where the bodies are now, summed over the regions in any
     // order (counts add exactly), in effect from `survey_applies`.

@@ -10,6 +10,8 @@
 
 #include <oneapi/tbb/task_arena.h>
 
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -490,6 +492,55 @@ TEST(Regions, AGhostTakesThePassesItsNewsNeedsAndOneFewerBreaksTheCell) {
     EXPECT_GT(broken, 0u) << spec.name << ": a pass fewer for each ghost changed none of the cell's bodies";
     EXPECT_LT(stepped, in_halo) << spec.name << ": every ghost within the halo links to the cell";
     std::printf("%s: %zu of %zu ghosts in the halo stepped\n", spec.name.c_str(), stepped, in_halo);
+  }
+}
+
+TEST(Regions, AParcelCarriesOnlyTheGhostsPairsCanLink) {
+  // From the second tick on (the plan knows how far bodies moved) a region
+  // sends the ghosts that candidate pairs can link to the other cell, not
+  // the whole halo; the world stays the whole one, through spawns,
+  // removals, a shake, a pause and moved cuts (which send the halo again).
+  for (const ScenarioSpec& spec : {ScenarioSpec{"sandbox", 1500, 17, 60.0}, ScenarioSpec{"pile", 3000, 5, 60.0}}) {
+    World whole = make_scenario(spec);
+    Ledger ledger;
+    std::vector<Region> regions;
+    partition(whole, Layout::even(whole.arena, {2, 1, 2}), ledger, regions);
+    const PhysicsSettings settings;
+    std::uint64_t sent = 0, in_halo = 0, pruned_ticks = 0;
+    for (std::uint32_t t = 0; t < 60; ++t) {
+      auto commands = commands_at(whole, whole.tick);
+      auto mine = commands;
+      std::vector<ContactEvent> expected, events;
+      ASSERT_TRUE(advance(whole, mine, nullptr, settings, Parallel::sequential(), expected));
+      const TickPlan plan = ledger.plan(commands, settings);
+      pruned_ticks += std::isfinite(plan.max_move) ? 1 : 0;
+      TickPlan halo_plan = plan;
+      halo_plan.max_move = std::numeric_limits<float>::infinity();
+      for (Region& r : regions)
+        r.begin(plan);
+      std::vector<std::vector<Parcel>> inbox(regions.size());
+      for (const Region& from : regions) {
+        Region as_before = from;
+        as_before.begin(halo_plan);
+        for (const Region& to : regions)
+          if (from.index() != to.index()) {
+            inbox[to.index()].push_back(from.parcel_for(to.index()));
+            sent += inbox[to.index()].back().bodies.size();
+            in_halo += as_before.parcel_for(to.index()).bodies.size();
+          }
+      }
+      std::vector<RegionReport> reports;
+      for (Region& r : regions)
+        reports.push_back(*r.step(inbox[r.index()], settings, Parallel::sequential()));
+      for (Region& r : regions)
+        r.commit();
+      ASSERT_EQ(ledger.finish(reports, events), world_hash(whole)) << spec.name << " at tick " << whole.tick;
+      ASSERT_TRUE(same_events(events, expected)) << spec.name << " at tick " << whole.tick;
+    }
+    EXPECT_GT(pruned_ticks, 40u) << spec.name;
+    EXPECT_LT(sent, in_halo) << spec.name;
+    std::printf("%s: %llu bodies sent, %llu within the halo\n", spec.name.c_str(),
+                static_cast<unsigned long long>(sent), static_cast<unsigned long long>(in_halo));
   }
 }
 

@@ -23,7 +23,7 @@ namespace troupe {
 /// Wire protocol version: bumped on any change of a message's encoding. A peer
 /// speaking another version is refused (errc::protocol_mismatch). The message
 /// types that cross node boundaries are listed in wire.hpp.
-inline constexpr std::uint32_t protocol_version = 10;
+inline constexpr std::uint32_t protocol_version = 11;
 
 /// A world nobody may change any more.
 using WorldPtr = std::shared_ptr<const sim::World>;

@@ -67,6 +67,18 @@ inline std::uint32_t passes_per_step(const PhysicsSettings& settings) {
 StepStats step(World& world, const PhysicsSettings& settings, const Parallel& parallel,
                std::vector<ContactEvent>& events, std::span<const std::uint16_t> last_pass = {});
 
+/// How far `body`'s candidate pairs reach in a step of `dt` under gravity
+/// of magnitude `gravity`: its radius plus its broadphase margin. Two bodies
+/// are a candidate pair when their centres are closer than the sum.
+float candidate_reach(const Body& body, float dt, float gravity);
+
+/// Counts of candidate pairs (as `step` would find them in this world: the
+/// same test) from a set of starts: for each body, the least start[s] +
+/// pairs(body, s) over the bodies s, through bodies whose start is not 0
+/// (a start of 0 ends a path), counted up to `most` (`most + 1` beyond it,
+/// and for a start above `most`).
+std::vector<std::uint16_t> pair_hops(const World& world, std::span<const std::uint16_t> start, std::uint16_t most);
+
 /// For each body of `world`, the fewest candidate pairs of the step (pairs
 /// as `step` would find them in this world: the same test) that link it to a
 /// body marked in `own` (one flag per body), through bodies not marked: 0 for

@@ -33,6 +33,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <span>
 #include <string>
@@ -109,6 +110,13 @@ struct TickPlan {
   RulesRef rules; ///< run on every body a region steps, after the ops
   Layout layout;
   float halo = 0.f; ///< metres: ghosts are the bodies this close to a cell
+  std::uint32_t passes = 0; ///< the passes of the step the halo covers (passes_per_step)
+  /// A bound on how far any body moved in the tick before, the cuts as they
+  /// are now (+inf when none is known: the first tick, after a resume, when
+  /// the cuts move). A body another region holds is then this close to its
+  /// cell, which lets a region send only the ghosts candidate pairs can link
+  /// to the other cell (Region::parcel_for).
+  float max_move = std::numeric_limits<float>::infinity();
   /// Axes (bit 0 = x) along which each region counts where its bodies lie
   /// after the step (RegionReport::survey): a rebalance chooses cuts from it.
   std::uint8_t survey = 0;
@@ -135,6 +143,7 @@ struct RegionReport {
   std::uint64_t arrived = 0;       ///< bodies that changed owner into it
   float max_radius = 0.f;          ///< largest radius it owns
   float max_speed = 0.f;           ///< fastest body it owns (not static; +inf for one not finite)
+  float max_move = 0.f;            ///< farthest a body it owned moved in the step (+inf for one not finite)
   StepStats stats;                 ///< of its step, ghosts included
   /// With TickPlan::survey: its bodies per slice of the arena, survey_bins
   /// per axis, x then y then z (axes not surveyed count nothing).
@@ -177,7 +186,11 @@ public:
   /// held as they are read (a spawn is kept when its centre is in this
   /// region's cell).
   void begin(const TickPlan& plan);
-  /// Step 2: what this region sends `to` (after `begin`).
+  /// Step 2: what this region sends `to` (after `begin`): the bodies now in
+  /// its cell, and the ghosts that candidate pairs can link to a body of
+  /// that cell within the plan's passes, counting through the bodies held
+  /// here and, past them, by distance (all within the halo when the plan
+  /// knows no TickPlan::max_move or runs body rules, which change speeds).
   Parcel parcel_for(std::uint32_t to) const;
   /// Step 3: keeps the bodies held and received whose centres are in this
   /// region's cell, runs the body rules (the plan's, given as `rules`; null:
@@ -223,6 +236,11 @@ struct Ledger {
   std::uint64_t alive = 0;
   float max_radius = 0.f; ///< a bound: the largest radius alive (or removed lately)
   float max_speed = 0.f;  ///< a bound: the fastest body after the last tick (not static)
+  /// How far a body moved at most in the last tick (TickPlan::max_move), and
+  /// the cuts that tick ran with. Not kept in checkpoints: a ledger read back
+  /// starts without either (+inf, none).
+  float max_move = std::numeric_limits<float>::infinity();
+  std::optional<Layout> last_planned;
   /// The cuts the next tick runs with. A rebalance moves cuts between ticks;
   /// the number of cells (regions) stays.
   Layout layout;
