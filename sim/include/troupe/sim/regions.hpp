@@ -12,11 +12,13 @@
 ///   2. each region applies the plan to the bodies it holds (`Region::begin`),
 ///      then sends every other region one `Parcel`: the bodies whose centres are
 ///      now in that region's cell (they change owner) and those within the halo
-///      of it (ghosts, a copy to read);
+///      of it that candidate pairs can link to that cell within the tick
+///      (ghosts, a copy to read);
 ///   3. each region steps its own bodies together with the ghosts it received
-///      (`Region::step`); the halo is wide enough that every owned body's result
-///      is exact after the whole tick, so one exchange per tick is all (ghosts
-///      are stepped redundantly, and thrown away);
+///      that pairs link to its own (`Region::step`); the halo is wide enough
+///      that every owned body's result is exact after the whole tick, so one
+///      exchange per tick is all (ghosts are stepped redundantly, and thrown
+///      away);
 ///   4. the coordinator folds the regions' `RegionReport`s (`Ledger::finish`):
 ///      removed ids in id order, contact events merged by id, the world hash
 ///      summed from the regions' parts.
