@@ -274,11 +274,11 @@ void bounded_actor::enqueue_staged(caf::mailbox_element_ptr ptr, caf::execution_
     return;
   }
   // A sender that takes the drain duty (nobody held it) must see the stack
-  // drained. When nothing is
-  // staged or waiting either (an idle mailbox: a step request, a command now
-  // and then), the message itself goes to CAF's mailbox and carries the duty
-  // (consume discharges it), so a lone message costs no token. Under the
-  // lock: the actor's moves from the stack to the ring are atomic then.
+  // drained. When nothing is staged or waiting either (an idle mailbox: a
+  // step request, a command now and then), the message itself goes to CAF's
+  // mailbox and carries the duty (consume discharges it), so a lone message
+  // costs no token. Under the lock: the actor's moves from the stack to the
+  // ring are atomic then.
   const bool duty = take_drain_duty();
   if (duty) {
     bool idle = false;

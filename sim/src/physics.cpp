@@ -135,10 +135,11 @@ template <class T> void fit(std::vector<T>& v, std::size_t size) {
 
 inline float clampf(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
-/// How far a body's candidate pairs reach (reach_of): its radius plus a margin that
-/// covers its motion over the whole step (the lists serve every substep),
-/// |v| dt + |g| dt^2, capped at its radius so one fast body cannot blow up the
-/// grid, plus a small slop for the position corrections. It reads the body
+/// A body's broadphase margin (reach_of adds its radius: how far its
+/// candidate pairs reach). It covers its motion over the whole step (the
+/// lists serve every substep), |v| dt + |g| dt^2, capped at its radius so one
+/// fast body cannot blow up the grid, plus a small slop for the position
+/// corrections. It reads the body
 /// alone, never a figure of the whole world (such as the largest radius): so
 /// a region that holds a part of the world finds the same pairs.
 inline float margin_of(const Body& body, float dt, float motion_extra) {
@@ -152,7 +153,7 @@ inline float reach_of(const Body& body, float dt, float motion_extra) {
 }
 
 /// Whether two bodies (centre and reach) are a candidate pair of the step:
-/// the one test the neighbour lists and hops_to_own share.
+/// the one test the neighbour lists and pair_hops share.
 inline bool candidates(const F4& a, const F4& b) {
   const float dx = a.x - b.x, dy = a.y - b.y, dz = a.z - b.z;
   const float r = a.w + b.w;
@@ -181,6 +182,31 @@ struct Grid {
     // x fastest: the three cells of a row are contiguous, so one range of the
     // sorted bodies covers them.
     return (iz * n[1] + iy) * n[0] + ix;
+  }
+  /// The cell of a point (clamped into the grid).
+  std::uint32_t cell_of(float x, float y, float z) const {
+    return index(cell_coord(x, origin[0], inv_cell, n[0]), cell_coord(y, origin[1], inv_cell, n[1]),
+                 cell_coord(z, origin[2], inv_cell, n[2]));
+  }
+  /// Cells of at least `cell` over [lo, hi], grown until there are at most
+  /// `limit` of them (bigger cells stay correct, only slower to scan).
+  static Grid over(const float lo[3], const float hi[3], float cell, double limit) {
+    for (;;) {
+      double total = 1.0;
+      for (int a = 0; a < 3; ++a)
+        total *= std::floor(static_cast<double>(hi[a] - lo[a]) / cell) + 1.0;
+      if (total <= limit)
+        break;
+      cell *= 1.25f;
+    }
+    Grid grid;
+    grid.cell = cell;
+    grid.inv_cell = 1.f / cell;
+    for (int a = 0; a < 3; ++a) {
+      grid.origin[a] = lo[a];
+      grid.n[a] = static_cast<std::uint32_t>((hi[a] - lo[a]) / cell) + 1;
+    }
+    return grid;
   }
 };
 
@@ -649,30 +675,14 @@ StepStats step(World& world, const PhysicsSettings& settings, const Parallel& pa
       if (lo[a] > hi[a])
         hi[a] = lo[a];
     }
-    // Cap the cell count near the body count; bigger cells stay correct.
-    const double limit = 8.0 * static_cast<double>(n) + 4096.0;
-    for (;;) {
-      double total = 1.0;
-      for (int a = 0; a < 3; ++a)
-        total *= std::floor(static_cast<double>(hi[a] - lo[a]) / cell) + 1.0;
-      if (total <= limit)
-        break;
-      cell *= 1.25f;
-    }
-    grid.cell = cell;
-    grid.inv_cell = 1.f / cell;
-    for (int a = 0; a < 3; ++a) {
-      grid.origin[a] = lo[a];
-      grid.n[a] = static_cast<std::uint32_t>((hi[a] - lo[a]) / cell) + 1;
-    }
+    // Cap the cell count near the body count.
+    grid = Grid::over(lo, hi, cell, 8.0 * static_cast<double>(n) + 4096.0);
   }
   const std::uint32_t cells = grid.cells();
   parallel.for_chunks(n, chunk, [&](std::size_t begin, std::size_t end) {
     for (std::size_t k = begin; k < end; ++k) {
       const Vec3 p = bodies[k].position;
-      s.cell_of[k] = grid.index(cell_coord(p.x, grid.origin[0], grid.inv_cell, grid.n[0]),
-                                cell_coord(p.y, grid.origin[1], grid.inv_cell, grid.n[1]),
-                                cell_coord(p.z, grid.origin[2], grid.inv_cell, grid.n[2]));
+      s.cell_of[k] = grid.cell_of(p.x, p.y, p.z);
     }
   }, min_parallel);
   // Counting sort, stable: ties in a cell keep dense order. Sequential but O(n)
@@ -975,26 +985,15 @@ std::vector<std::uint16_t> pair_hops(const World& world, std::span<const std::ui
       hops[k] = std::min<std::uint16_t>(hops[k], 1); // no grid to search by: as near as a pair can be
     return hops;
   }
-  for (;;) {
-    double total = 1.0;
-    for (int a = 0; a < 3; ++a)
-      total *= std::floor(static_cast<double>(hi[a] - lo[a]) / cell) + 1.0;
-    if (total <= 4.0 * static_cast<double>(others.size()) + 64.0)
-      break;
-    cell *= 1.25f;
-  }
-  std::uint32_t dims[3];
-  for (int a = 0; a < 3; ++a)
-    dims[a] = static_cast<std::uint32_t>((hi[a] - lo[a]) / cell) + 1;
-  const float inv_cell = 1.f / cell;
-  auto coord = [&](int a, float v) { return cell_coord(v, lo[a], inv_cell, dims[a]); };
-  auto index = [&](std::uint32_t x, std::uint32_t y, std::uint32_t z) { return (z * dims[1] + y) * dims[0] + x; };
-  const std::uint32_t cells = dims[0] * dims[1] * dims[2];
+  const Grid grid = Grid::over(lo, hi, cell, 4.0 * static_cast<double>(others.size()) + 64.0);
+  cell = grid.cell;
+  auto coord = [&](int a, float v) { return cell_coord(v, grid.origin[a], grid.inv_cell, grid.n[a]); };
+  const std::uint32_t cells = grid.cells();
   std::vector<std::uint32_t> start_of(static_cast<std::size_t>(cells) + 1, 0), sorted(others.size()),
     cell_of(others.size());
   for (std::size_t o = 0; o < others.size(); ++o) {
     const F4& p = q[others[o]];
-    cell_of[o] = index(coord(0, p.x), coord(1, p.y), coord(2, p.z));
+    cell_of[o] = grid.cell_of(p.x, p.y, p.z);
     ++start_of[cell_of[o] + 1];
   }
   for (std::uint32_t c = 0; c < cells; ++c)
@@ -1015,7 +1014,7 @@ std::vector<std::uint16_t> pair_hops(const World& world, std::span<const std::ui
     const std::uint32_t z0 = coord(2, from.z - cell), z1 = coord(2, from.z + cell);
     for (std::uint32_t z = z0; z <= z1; ++z)
       for (std::uint32_t y = y0; y <= y1; ++y)
-        for (std::uint32_t j = start_of[index(x0, y, z)]; j < start_of[index(x1, y, z) + 1]; ++j)
+        for (std::uint32_t j = start_of[grid.index(x0, y, z)]; j < start_of[grid.index(x1, y, z) + 1]; ++j)
           if (candidates(from, q[sorted[j]]))
             f(sorted[j]);
   };

@@ -456,7 +456,7 @@ TEST(Regions, AGhostTakesThePassesItsNewsNeedsAndOneFewerBreaksTheCell) {
         own.push_back(mine ? 1 : 0);
       }
       const std::vector<std::uint16_t> hops = hops_to_own(part, own, static_cast<std::uint16_t>(passes));
-      World trim = part, too_short = part; // the ghosts within reach only
+      World trim = part; // the ghosts within reach only
       trim.bodies.clear();
       trim.infos.clear();
       std::vector<std::uint16_t> exact, short_by_one;
@@ -473,9 +473,7 @@ TEST(Regions, AGhostTakesThePassesItsNewsNeedsAndOneFewerBreaksTheCell) {
         exact.push_back(last);
         short_by_one.push_back(own[k] || last == 0 ? last : static_cast<std::uint16_t>(last - 1));
       }
-      too_short.bodies = trim.bodies;
-      too_short.infos = trim.infos;
-      World all = part;
+      World too_short = trim, all = part;
       step(all, settings, Parallel::sequential(), events);
       step(trim, settings, Parallel::sequential(), events, exact);
       step(too_short, settings, Parallel::sequential(), events, short_by_one);
