@@ -256,14 +256,15 @@ void before_physics(World& world) {
 }
 
 std::size_t after_physics(World& world) {
+  // Most ticks nobody leaves: look first, mark only from the first one gone.
+  const auto gone = [&](const Body& b) { return detail::left_arena(world.arena, b); };
+  const auto first = std::find_if(world.bodies.begin(), world.bodies.end(), gone);
+  if (first == world.bodies.end())
+    return 0;
   std::vector<std::uint8_t> marked(world.size(), 0);
-  bool any = false;
-  for (std::size_t k = 0; k < world.size(); ++k) {
-    const bool gone = detail::left_arena(world.arena, world.bodies[k]);
-    marked[k] = gone ? 1 : 0;
-    any = any || gone;
-  }
-  return any ? detail::remove_marked(world, marked) : 0;
+  for (auto k = static_cast<std::size_t>(first - world.bodies.begin()); k < world.size(); ++k)
+    marked[k] = gone(world.bodies[k]) ? 1 : 0;
+  return detail::remove_marked(world, marked);
 }
 
 std::string format_action(const Action& action) {
