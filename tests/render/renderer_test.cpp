@@ -7,6 +7,10 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <utility>
+#include <vector>
 #include <set>
 #include <string>
 #include <unistd.h>
@@ -260,6 +264,36 @@ TEST(Renderer, PngRoundTripKeepsEveryPixel) {
   EXPECT_EQ(image->height, height);
   ASSERT_EQ(image->rgba.size(), px.size());
   EXPECT_TRUE(std::equal(px.begin(), px.end(), image->rgba.begin()));
+}
+
+// Frames are deflated in bands of rows on more than one thread: whatever the
+// size (one band, a part band at the end, one pixel), every write gives the
+// same bytes, and they decode to the pixels written.
+TEST(Renderer, PngBytesAreTheSameEveryWriteAndKeepEveryPixel) {
+  const auto path = std::filesystem::temp_directory_path() / ("troupe_png_test_" + std::to_string(::getpid()) + ".png");
+  auto bytes_of = [&] {
+    std::ifstream in(path, std::ios::binary);
+    return std::vector<char>((std::istreambuf_iterator<char>(in)), {});
+  };
+  std::uint32_t seed = 12345;
+  for (const auto& [w, h] : std::vector<std::pair<std::uint32_t, std::uint32_t>>{{1, 1}, {7, 1}, {33, 65}, {1280, 130}}) {
+    // Flat runs (as a rendered frame has) and noise.
+    std::vector<std::uint8_t> px(std::size_t{w} * h * 4);
+    for (std::size_t i = 0; i < px.size(); ++i) {
+      seed = seed * 1664525u + 1013904223u;
+      px[i] = (i / 64) % 3 == 0 ? static_cast<std::uint8_t>(seed >> 24) : static_cast<std::uint8_t>(i / 4096);
+    }
+    ASSERT_TRUE(write_png(path.string(), w, h, px)) << w << "x" << h;
+    const auto first = bytes_of();
+    ASSERT_TRUE(write_png(path.string(), w, h, px));
+    EXPECT_EQ(bytes_of(), first) << w << "x" << h;
+    const auto image = read_png(path.string());
+    ASSERT_TRUE(image.has_value()) << image.error().message;
+    EXPECT_EQ(image->width, w);
+    EXPECT_EQ(image->height, h);
+    EXPECT_EQ(image->rgba, px) << w << "x" << h;
+  }
+  std::filesystem::remove(path);
 }
 
 TEST(Renderer, PngWriteToMissingDirectoryGivesError) {
