@@ -12,26 +12,34 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <unistd.h>
 #include <vector>
 
 namespace {
 
-void BM_RenderPile(benchmark::State& state) {
-  // Pin lavapipe, as the targets are stated for it; a GPU run sets
-  // TROUPE_RENDER_DEVICE (e.g. "gpu") and leaves VK_ICD_FILENAMES alone.
+/// A renderer with default settings on lavapipe, as the targets are stated for
+/// it; a GPU run sets TROUPE_RENDER_DEVICE (e.g. "gpu") and leaves
+/// VK_ICD_FILENAMES alone. Empty (the benchmark skipped) when there is none.
+std::optional<troupe::render::Renderer> benchmark_renderer(benchmark::State& state) {
   const char* device = std::getenv("TROUPE_RENDER_DEVICE");
-  if (device == nullptr) {
+  if (device == nullptr)
     ::setenv("VK_ICD_FILENAMES", "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json", 1);
-  }
   troupe::render::Settings settings;
   settings.device = device ? device : "lavapipe";
   auto renderer = troupe::render::Renderer::create(settings);
   if (!renderer) {
     state.SkipWithError(renderer.error().message.c_str());
-    return;
+    return std::nullopt;
   }
+  return std::move(*renderer);
+}
+
+void BM_RenderPile(benchmark::State& state) {
+  auto renderer = benchmark_renderer(state);
+  if (!renderer)
+    return;
   const auto bodies = static_cast<std::uint32_t>(state.range(0));
   const troupe::sim::World world =
       troupe::sim::make_scenario(troupe::sim::ScenarioSpec{.name = "pile", .bodies = bodies});
@@ -93,16 +101,9 @@ bool libpng_fastest(const std::string& path, std::uint32_t w, std::uint32_t h, c
 /// run's report): a 1280x720 frame of the 10k pile on lavapipe, written by
 /// `write_png` and by the libpng baseline in turns, to files in /tmp.
 void BM_FrameSave(benchmark::State& state) {
-  const char* device = std::getenv("TROUPE_RENDER_DEVICE");
-  if (device == nullptr)
-    ::setenv("VK_ICD_FILENAMES", "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json", 1);
-  troupe::render::Settings settings;
-  settings.device = device ? device : "lavapipe";
-  auto renderer = troupe::render::Renderer::create(settings);
-  if (!renderer) {
-    state.SkipWithError(renderer.error().message.c_str());
+  auto renderer = benchmark_renderer(state);
+  if (!renderer)
     return;
-  }
   const auto world = troupe::sim::make_scenario(troupe::sim::ScenarioSpec{.name = "pile", .bodies = 10'000});
   if (auto drawn = renderer->draw(world); !drawn) {
     state.SkipWithError(drawn.error().message.c_str());
@@ -117,12 +118,12 @@ void BM_FrameSave(benchmark::State& state) {
   double ours_ms = 0, theirs_ms = 0;
   for (auto _ : state) {
     const auto t0 = clock::now();
-    if (!troupe::render::write_png(ours, settings.width, settings.height, frame)) {
+    if (!troupe::render::write_png(ours, renderer->width(), renderer->height(), frame)) {
       state.SkipWithError("write_png failed");
       return;
     }
     const auto t1 = clock::now();
-    if (!libpng_fastest(theirs, settings.width, settings.height, frame)) {
+    if (!libpng_fastest(theirs, renderer->width(), renderer->height(), frame)) {
       state.SkipWithError("libpng failed");
       return;
     }

@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <new>
 #include <system_error>
 #include <thread>
 
@@ -99,7 +100,11 @@ Expected<std::vector<std::uint8_t>> encode_png(std::uint32_t width, std::uint32_
   auto work = [&] {
     for (std::size_t b; (b = next.fetch_add(1)) < bands.size();) {
       const auto y0 = static_cast<std::uint32_t>(b * band_rows);
-      deflate_band(rgba, stride, y0, std::min(height, y0 + band_rows), b + 1 == bands.size(), bands[b]);
+      try {
+        deflate_band(rgba, stride, y0, std::min(height, y0 + band_rows), b + 1 == bands.size(), bands[b]);
+      } catch (const std::bad_alloc&) { // not out of the helper: that would end the process
+        bands[b].failed = "out of memory";
+      }
     }
   };
   {
