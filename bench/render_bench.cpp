@@ -99,7 +99,7 @@ bool libpng_fastest(const std::string& path, std::uint32_t w, std::uint32_t h, c
 
 /// Saving one recorded frame (render's writer thread, `frame_save_ms` in a
 /// run's report): a 1280x720 frame of the 10k pile on lavapipe, written by
-/// `write_png` and by the libpng baseline in turns, to files in /tmp.
+/// `write_png` and by the libpng baseline in turns, to files in the temporary directory.
 void BM_FrameSave(benchmark::State& state) {
   auto renderer = benchmark_renderer(state);
   if (!renderer)
