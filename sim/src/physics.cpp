@@ -210,6 +210,24 @@ struct Grid {
   }
 };
 
+/// Counting sort by cell, stable (ties keep index order): order[0, n) gets the
+/// indices 0..n-1 of `cell_of` by cell, and start (cells + 1 entries) where
+/// each cell's run begins: cell c holds order[start[c], start[c + 1]).
+void sort_by_cell(std::span<const std::uint32_t> cell_of, std::uint32_t cells, std::vector<std::uint32_t>& start,
+                  std::uint32_t* order) {
+  start.assign(static_cast<std::size_t>(cells) + 1, 0);
+  for (const std::uint32_t c : cell_of)
+    ++start[c + 1];
+  for (std::uint32_t c = 0; c < cells; ++c)
+    start[c + 1] += start[c];
+  // start[c] is used as the fill cursor, then shifted back.
+  for (std::size_t k = 0; k < cell_of.size(); ++k)
+    order[start[cell_of[k]]++] = static_cast<std::uint32_t>(k);
+  for (std::uint32_t c = cells; c > 0; --c)
+    start[c] = start[c - 1];
+  start[0] = 0;
+}
+
 std::size_t chunk_size(std::size_t n) {
   // About 32 chunks: enough for load balance on a few workers, few enough that
   // task overhead stays small. Results never depend on it.
@@ -685,21 +703,8 @@ StepStats step(World& world, const PhysicsSettings& settings, const Parallel& pa
       s.cell_of[k] = grid.cell_of(p.x, p.y, p.z);
     }
   }, min_parallel);
-  // Counting sort, stable: ties in a cell keep dense order. Sequential but O(n)
-  // with a tiny constant.
-  s.cell_start.assign(static_cast<std::size_t>(cells) + 1, 0);
-  for (std::size_t k = 0; k < n; ++k)
-    ++s.cell_start[s.cell_of[k] + 1];
-  for (std::uint32_t cidx = 0; cidx < cells; ++cidx)
-    s.cell_start[cidx + 1] += s.cell_start[cidx];
-  {
-    // cell_start[c] is used as the fill cursor, then shifted back.
-    for (std::size_t k = 0; k < n; ++k)
-      s.order[s.cell_start[s.cell_of[k]]++] = static_cast<std::uint32_t>(k);
-    for (std::uint32_t cidx = cells; cidx > 0; --cidx)
-      s.cell_start[cidx] = s.cell_start[cidx - 1];
-    s.cell_start[0] = 0;
-  }
+  // Sequential but O(n) with a tiny constant.
+  sort_by_cell({s.cell_of.data(), n}, cells, s.cell_start, s.order.data());
 
   Context c;
   c.settings = &settings;
@@ -989,20 +994,14 @@ std::vector<std::uint16_t> pair_hops(const World& world, std::span<const std::ui
   cell = grid.cell;
   auto coord = [&](int a, float v) { return cell_coord(v, grid.origin[a], grid.inv_cell, grid.n[a]); };
   const std::uint32_t cells = grid.cells();
-  std::vector<std::uint32_t> start_of(static_cast<std::size_t>(cells) + 1, 0), sorted(others.size()),
-    cell_of(others.size());
+  std::vector<std::uint32_t> start_of, sorted(others.size()), cell_of(others.size());
   for (std::size_t o = 0; o < others.size(); ++o) {
     const F4& p = q[others[o]];
     cell_of[o] = grid.cell_of(p.x, p.y, p.z);
-    ++start_of[cell_of[o] + 1];
   }
-  for (std::uint32_t c = 0; c < cells; ++c)
-    start_of[c + 1] += start_of[c];
-  {
-    std::vector<std::uint32_t> fill(start_of.begin(), start_of.end() - 1);
-    for (std::size_t o = 0; o < others.size(); ++o)
-      sorted[fill[cell_of[o]]++] = others[o];
-  }
+  sort_by_cell(cell_of, cells, start_of, sorted.data());
+  for (std::uint32_t& o : sorted)
+    o = others[o]; // places in `others` -> bodies
   // Calls f(j) for each other body j that makes a candidate pair with `from`.
   auto pairs_of = [&](const F4& from, auto&& f) {
     const float v[3] = {from.x, from.y, from.z};
