@@ -31,7 +31,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <cstring>
 #include <functional>
+#include <vector>
+
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/wait.h>
 
 namespace troupe {
 namespace {
@@ -363,9 +369,81 @@ BENCHMARK(BM_FanIn)->Iterations(6)->UseRealTime()->Unit(benchmark::kMillisecond)
 } // namespace
 } // namespace troupe
 
+namespace {
+
+/// The machine's own floor under a snapshot to another process: one message of
+/// `bytes` from a forked process over loopback TCP to this one, blocked in
+/// `recv`, once per 60 Hz tick (each send finds the receiver asleep, as a
+/// tick's snapshot finds its reader). Send to received, p50 in microseconds;
+/// -1 when a socket failed.
+double loopback_hop_p50_us(std::size_t bytes, int sends) {
+  bytes = std::max(bytes, sizeof(std::int64_t));
+  std::vector<char> buf(bytes); // before the fork: the child allocates nothing
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (listener < 0 || ::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0 || ::listen(listener, 1) != 0) {
+    ::close(listener);
+    return -1;
+  }
+  const pid_t child = ::fork();
+  if (child == 0) {
+    const int out = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    if (out < 0 || ::connect(out, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::setsockopt(out, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+      ::_exit(1);
+    for (int i = 0; i < sends; ++i) {
+      timespec tick{0, 16'666'667};
+      ::nanosleep(&tick, nullptr);
+      const std::int64_t now = troupe::steady_now_ns();
+      std::memcpy(buf.data(), &now, sizeof now);
+      for (std::size_t at = 0; at < bytes;) {
+        const ssize_t n = ::send(out, buf.data() + at, bytes - at, MSG_NOSIGNAL);
+        if (n <= 0)
+          ::_exit(1);
+        at += static_cast<std::size_t>(n);
+      }
+    }
+    ::_exit(0);
+  }
+  pollfd ready{listener, POLLIN, 0};
+  const int in = child > 0 && ::poll(&ready, 1, 5000) == 1 ? ::accept(listener, nullptr, nullptr) : -1;
+  ::close(listener);
+  troupe::SampleRecorder hop_us;
+  for (int i = 0; in >= 0 && i < sends; ++i) {
+    std::size_t at = 0;
+    while (at < bytes) {
+      const ssize_t n = ::recv(in, buf.data() + at, bytes - at, 0);
+      if (n <= 0)
+        break;
+      at += static_cast<std::size_t>(n);
+    }
+    if (at < bytes)
+      break;
+    std::int64_t sent = 0;
+    std::memcpy(&sent, buf.data(), sizeof sent);
+    hop_us.add(static_cast<double>(troupe::steady_now_ns() - sent) / 1e3);
+  }
+  if (in >= 0)
+    ::close(in);
+  if (child > 0)
+    ::waitpid(child, nullptr, 0);
+  return hop_us.size() == static_cast<std::size_t>(sends) ? hop_us.percentiles().p50 : -1;
+}
+
+} // namespace
+
 // A snapshot from logic to an observer in another process (`troupe up`, two
 // nodes on this host): publish to handled, after the wire and the compact
 // decode. Both processes read the same monotonic clock. Arg: bodies.
+// Beside it, the floor this machine puts under it in the same run: logic's
+// compact encode p50, the reader's decode p50, and one loopback TCP message
+// of the run's mean compact size between two processes (loopback_hop_p50_us);
+// `floor_us` is their sum, what is left above it is the middleman's hops.
 void BM_SnapshotAcrossProcesses(benchmark::State& state) {
   using troupe::testing::free_port;
   const auto dir = std::filesystem::temp_directory_path() / ("troupe-bench-procs-" + std::to_string(::getpid()));
@@ -392,12 +470,24 @@ void BM_SnapshotAcrossProcesses(benchmark::State& state) {
         return entry;
     return nlohmann::json::object();
   };
+  auto p50 = [&](const std::string& name, const std::string& distribution) {
+    return actor(name).value("distributions", nlohmann::json::object())
+        .value(distribution, nlohmann::json::object()).value("p50", -1.0);
+  };
   const auto handoff = actor("observer").value("distributions", nlohmann::json::object())
                            .value("handoff_us", nlohmann::json::object());
+  const auto logic = actor("logic").value("counters", nlohmann::json::object());
   state.counters["p50_us"] = handoff.value("p50", -1.0);
   state.counters["p99_us"] = handoff.value("p99", -1.0);
-  state.counters["bytes_per_moving_body"] =
-      actor("logic").value("counters", nlohmann::json::object()).value("bytes_per_moving_body", -1.0);
+  state.counters["bytes_per_moving_body"] = logic.value("bytes_per_moving_body", -1.0);
+  const double encode = p50("logic", "compact_encode_us"), decode = p50("observer", "compact_decode_us");
+  const double sent = logic.value("compact_snapshots_sent", 0.0);
+  const double hop = loopback_hop_p50_us(
+    sent > 0 ? static_cast<std::size_t>(logic.value("compact_bytes_sent", 0.0) / sent) : 0, 300);
+  state.counters["encode_p50_us"] = encode;
+  state.counters["decode_p50_us"] = decode;
+  state.counters["loopback_hop_p50_us"] = hop;
+  state.counters["floor_us"] = encode < 0 || decode < 0 || hop < 0 ? -1.0 : encode + decode + hop;
   std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_SnapshotAcrossProcesses)->Arg(1000)->Arg(10000)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);

@@ -1058,8 +1058,10 @@ private:
     out.distributions = {{"tick_ms", tick_ms_.percentiles()},
                          {"step_ms", step_ms_.percentiles()},
                          {"install_pause_ms", install_pause_ms_.percentiles()}};
-    if (c.compact_sent > 0)
+    if (c.compact_sent > 0) {
       out.distributions.emplace_back("bytes_per_moving_body", c.bytes_per_moving.percentiles());
+      out.distributions.emplace_back("compact_encode_us", c.encode_us.percentiles());
+    }
     if (partitioned()) {
       // How even the regions' work is: the slowest region's step over the mean, per tick.
       out.distributions.emplace_back("region_imbalance", imbalance_.percentiles());

@@ -118,7 +118,9 @@ void Publisher::publish(caf::event_based_actor* self, const Snapshot& snapshot) 
       self->send(reader, *local);
       continue;
     }
+    const auto start_ns = steady_now_ns();
     auto compact = remote->second.encoder.encode(snapshot, remote->second.acked);
+    counters_.encode_us.add(static_cast<double>(steady_now_ns() - start_ns) / 1e3);
     counters_.compact_bytes += compact.bytes.size();
     counters_.compact_moving += compact.moving_count;
     counters_.keyframes_sent += compact.base_generation == 0 ? 1 : 0;

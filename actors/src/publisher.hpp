@@ -140,10 +140,11 @@ public:
   std::vector<std::string> recording() const;
 
   /// Counters for the owner's report: compact snapshots, keyframes and bytes
-  /// sent, and bytes per moving body.
+  /// sent, bytes per moving body, and the microseconds each encode took (what
+  /// a reader on another node waits for before the wire).
   struct Counters {
     std::uint64_t compact_sent = 0, keyframes_sent = 0, compact_bytes = 0, compact_moving = 0;
-    SampleRecorder bytes_per_moving;
+    SampleRecorder bytes_per_moving, encode_us;
   };
   const Counters& counters() const { return counters_; }
 
