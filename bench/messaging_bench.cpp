@@ -31,8 +31,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <condition_variable>
 #include <cstring>
 #include <functional>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include <netinet/tcp.h>
@@ -435,6 +438,35 @@ double loopback_hop_p50_us(std::size_t bytes, int sends) {
   return hop_us.size() == static_cast<std::size_t>(sends) ? hop_us.percentiles().p50 : -1;
 }
 
+/// The machine's own floor under a realtime hand-off: one thread wakes
+/// another, blocked on a condition variable, once per 60 Hz tick (as logic's
+/// snapshot wakes a reader's idle worker), `wakes` times. Notify to woken.
+troupe::Percentiles thread_wake_us(int wakes) {
+  std::mutex mutex;
+  std::condition_variable woken;
+  std::int64_t stamp = 0;
+  int sent = 0;
+  troupe::SampleRecorder us;
+  std::thread reader([&] {
+    std::unique_lock<std::mutex> lock{mutex};
+    for (int seen = 0; seen < wakes; ++seen) {
+      woken.wait(lock, [&] { return sent > seen; });
+      us.add(static_cast<double>(troupe::steady_now_ns() - stamp) / 1e3);
+    }
+  });
+  for (int i = 0; i < wakes; ++i) {
+    std::this_thread::sleep_for(std::chrono::nanoseconds{16'666'667});
+    {
+      std::lock_guard<std::mutex> guard{mutex};
+      stamp = troupe::steady_now_ns();
+      ++sent;
+    }
+    woken.notify_one();
+  }
+  reader.join();
+  return us.percentiles();
+}
+
 } // namespace
 
 // A snapshot from logic to an observer in another process (`troupe up`, two
@@ -496,7 +528,9 @@ BENCHMARK(BM_SnapshotAcrossProcesses)->Arg(1000)->Arg(10000)->Iterations(1)->Use
 // scheduler never sleeps): `troupe run` of the demo's sandbox with every reader
 // of the demo (observer, audio, render on lavapipe), in batch mode (arg 0) and
 // realtime at 60 Hz (arg 1); the observer's hand-off from logic's publish to its
-// handler. Arg 2 is realtime with render and audio removed.
+// handler. Arg 2 is realtime with render and audio removed. Beside each
+// realtime run, the floor under it: one bare thread wake-up at 60 Hz in this
+// process right after it (wake_p50_us, wake_p99_us).
 void BM_SnapshotHandoffInARun(benchmark::State& state) {
   const auto dir = std::filesystem::temp_directory_path() / ("troupe-bench-run-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
@@ -525,6 +559,11 @@ void BM_SnapshotHandoffInARun(benchmark::State& state) {
       state.counters["p50_us"] = handoff.value("p50", -1.0);
       state.counters["p99_us"] = handoff.value("p99", -1.0);
     }
+  if (state.range(0) > 0) { // beside a realtime run, what one bare wake-up costs on this machine now
+    const auto wake = thread_wake_us(300);
+    state.counters["wake_p50_us"] = wake.p50;
+    state.counters["wake_p99_us"] = wake.p99;
+  }
   std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_SnapshotHandoffInARun)->ArgName("realtime")->Arg(0)->Arg(1)->Arg(2)->Iterations(1)->UseRealTime()
