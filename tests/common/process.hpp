@@ -185,4 +185,16 @@ inline double actor_value(const std::string& report_json, const std::string& act
   return -1;
 }
 
+/// How many samples one distribution of an actor holds; -1 when the report has none.
+inline double distribution_count(const std::string& report_json, const std::string& actor,
+                                 const std::string& name) {
+  const auto entry = report_actor(parse_report(report_json), actor);
+  if (entry.is_null())
+    return -1;
+  const auto distributions = entry.value("distributions", nlohmann::json::object());
+  if (auto it = distributions.find(name); it != distributions.end() && it->is_object())
+    return it->value("count", -1.0);
+  return -1;
+}
+
 } // namespace troupe::testing

@@ -107,6 +107,11 @@ TEST(Distributed, UpOfThreeNodesGivesTheOneProcessHashFramesAndSound) {
   EXPECT_GT(actor_value(json, "links@main", "process_wire_bytes_sent"), 0);
   EXPECT_GT(actor_value(json, "logic", "compact_snapshots_sent"), 0);
   EXPECT_LE(actor_value(json, "logic", "bytes_per_moving_body"), 8);
+  // Every compact encode and decode is timed, one sample each (the floor
+  // BM_SnapshotAcrossProcesses prints is read from these).
+  EXPECT_EQ(distribution_count(json, "logic", "compact_encode_us"), actor_value(json, "logic", "compact_snapshots_sent"));
+  EXPECT_GT(actor_value(json, "render", "compact_received"), 0);
+  EXPECT_EQ(distribution_count(json, "render", "compact_decode_us"), actor_value(json, "render", "compact_received"));
   expect_same_frames_and_sound(dir + "/up", dir + "/one", 240);
   // The other nodes ended on the coordinator's word.
   EXPECT_NE(read_text(dir + "/up/logs/physics-node.log").find("the run is over"), std::string::npos);
