@@ -28,11 +28,11 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <condition_variable>
-#include <cstring>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -502,17 +502,16 @@ void BM_SnapshotAcrossProcesses(benchmark::State& state) {
         return entry;
     return nlohmann::json::object();
   };
-  auto p50 = [&](const std::string& name, const std::string& distribution) {
-    return actor(name).value("distributions", nlohmann::json::object())
-        .value(distribution, nlohmann::json::object()).value("p50", -1.0);
+  auto distribution = [&](const std::string& name, const std::string& which) {
+    return actor(name).value("distributions", nlohmann::json::object()).value(which, nlohmann::json::object());
   };
-  const auto handoff = actor("observer").value("distributions", nlohmann::json::object())
-                           .value("handoff_us", nlohmann::json::object());
+  const auto handoff = distribution("observer", "handoff_us");
   const auto logic = actor("logic").value("counters", nlohmann::json::object());
   state.counters["p50_us"] = handoff.value("p50", -1.0);
   state.counters["p99_us"] = handoff.value("p99", -1.0);
   state.counters["bytes_per_moving_body"] = logic.value("bytes_per_moving_body", -1.0);
-  const double encode = p50("logic", "compact_encode_us"), decode = p50("observer", "compact_decode_us");
+  const double encode = distribution("logic", "compact_encode_us").value("p50", -1.0);
+  const double decode = distribution("observer", "compact_decode_us").value("p50", -1.0);
   const double sent = logic.value("compact_snapshots_sent", 0.0);
   const double hop = loopback_hop_p50_us(
     sent > 0 ? static_cast<std::size_t>(logic.value("compact_bytes_sent", 0.0) / sent) : 0, 300);
